@@ -1,0 +1,378 @@
+"""Build real git repositories from a small, readable spec (the eval cases, the demo, tests and benchmarks).
+
+A :class:`NetworkSpec` names an upstream history and forks. Each fork starts from an upstream commit (or a
+tag, or another fork's commit, for forks of forks), adds commits, may merge upstream, may keep work on
+other branches. Repositories are written with ``git fast-import`` (fast enough for thousands of commits);
+forks are local clones of upstream, as on a forge, with their default branch reset to the fork point.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import shutil
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from index.gitio import SAFE_ENV
+
+
+class Gen(BaseModel):
+    """Generated file content: ``lines`` of text, or ``binary_kb`` of random bytes."""
+
+    model_config = ConfigDict(extra="forbid")
+    lines: int | None = None
+    binary_kb: int | None = None
+    seed: str = ""
+    prefix: str = "line"
+
+
+class CommitSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    message: str
+    days_ago: float | None = None
+    author: str = "Dev Eloper <dev@example.com>"
+    files: dict[str, str | Gen] = Field(default_factory=dict)
+    delete: list[str] = Field(default_factory=list)
+    rename: dict[str, str] = Field(default_factory=dict)
+    tag: str | None = None
+    merge: str | None = Field(default=None, description="Merge this point ('head', 'up:N', 'tag:X') into the branch.")
+
+
+class BranchSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    base: str = "default"
+    commits: list[CommitSpec] = Field(default_factory=list)
+
+
+class Labels(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    recommendation: Literal["fork", "fork-for-niche", "upstream"] | None = None
+    archetype: str | None = None
+    must_mention: list[str] = Field(default_factory=list)
+    must_not_claim: list[str] = Field(default_factory=list)
+    error: str | None = Field(default=None, description="Pattern the fork's error must match, for broken forks.")
+
+
+class ForkSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    kind: Literal["fork", "unrelated", "missing", "not-a-repo", "empty"] = "fork"
+    base: str | int = "head"
+    default_branch: str = "main"
+    commits: list[CommitSpec] = Field(default_factory=list)
+    branches: dict[str, BranchSpec] = Field(default_factory=dict)
+    ref: str | None = None
+    labels: Labels = Field(default_factory=Labels)
+
+
+class UpstreamSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = "acme/project"
+    commits: list[CommitSpec]
+    day_step: float = 3.0
+
+
+class NetworkSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    description: str = ""
+    upstream: UpstreamSpec
+    forks: list[ForkSpec] = Field(default_factory=list)
+
+
+class BuiltFork(BaseModel):
+    name: str
+    path: Path
+    ref: str | None
+    commits: list[str] = Field(description="SHAs of the fork's spec commits on its default branch, in order.")
+    branches: dict[str, list[str]] = Field(default_factory=dict)
+    labels: Labels
+
+
+class BuiltNetwork(BaseModel):
+    name: str
+    root: Path
+    upstream_name: str
+    upstream_path: Path
+    upstream_commits: list[str]
+    forks: list[BuiltFork]
+    as_of: datetime
+
+    def forks_toml(self) -> str:
+        lines = ["[upstream]", f'name = "{self.upstream_name}"', f'url = "{self.upstream_path}"', ""]
+        for f in self.forks:
+            lines += ["[[forks]]", f'name = "{f.name}"', f'url = "{f.path}"']
+            if f.ref:
+                lines.append(f'ref = "{f.ref}"')
+            lines.append("")
+        return "\n".join(lines)
+
+
+def _git(cwd: Path | None, *args: str, stdin: bytes | None = None) -> str:
+    env = {**SAFE_ENV, "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(cwd or "/tmp")}
+    env.pop("GIT_CONFIG_COUNT", None)
+    res = subprocess.run(["git", *args], cwd=cwd, input=stdin, capture_output=True, env=env, check=False)
+    if res.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args[:3])} failed: {res.stderr.decode(errors='replace')}")
+    return res.stdout.decode()
+
+
+def _content(value: str | Gen, path: str) -> bytes:
+    if isinstance(value, str):
+        return value.encode()
+    seed = value.seed or path
+    if value.binary_kb is not None:
+        rnd = random.Random(hashlib.sha256(seed.encode()).digest())
+        return rnd.randbytes(value.binary_kb * 1024)
+    return "".join(f"{value.prefix} {i} of {seed}\n" for i in range(value.lines or 1)).encode()
+
+
+def _apply(state: dict[str, bytes], c: CommitSpec, own: dict[str, bytes | None] | None = None) -> dict[str, bytes]:
+    """The tree after ``c``; records the fork's own changes in ``own`` (None = deleted)."""
+    out = dict(state)
+    changes: dict[str, bytes | None] = {}
+    for old, new in c.rename.items():
+        for p in [p for p in out if p == old or p.startswith(old.rstrip("/") + "/")]:
+            changes[new + p[len(old):]] = out[p]
+            changes[p] = None
+    for d in c.delete:
+        d = d.rstrip("/")
+        for p in [p for p in out if p == d or p.startswith(d + "/")]:
+            changes[p] = None
+    for path, value in c.files.items():
+        changes[path] = _content(value, path)
+    for p, v in changes.items():
+        if v is None:
+            out.pop(p, None)
+        else:
+            out[p] = v
+    if own is not None:
+        own.update(changes)
+    return out
+
+
+def _merged(theirs: dict[str, bytes], own: dict[str, bytes | None]) -> dict[str, bytes]:
+    out = dict(theirs)
+    for p, v in own.items():
+        if v is None:
+            out.pop(p, None)
+        else:
+            out[p] = v
+    return out
+
+
+class _Stream:
+    """A fast-import stream writer."""
+
+    def __init__(self, as_of: datetime):
+        self.parts: list[bytes] = []
+        self.as_of = as_of
+
+    def data(self, payload: bytes) -> None:
+        self.parts.append(b"data %d\n" % len(payload) + payload + b"\n")
+
+    def line(self, text: str) -> None:
+        self.parts.append(text.encode() + b"\n")
+
+    def commit(
+        self, ref: str, mark: int, c: CommitSpec, days_ago: float, parents: list[str],
+        tree: dict[str, bytes] | None = None,
+    ) -> None:
+        when = int((self.as_of - timedelta(days=days_ago)).timestamp())
+        self.line(f"commit {ref}")
+        self.line(f"mark :{mark}")
+        self.line(f"author {c.author} {when} +0000")
+        self.line(f"committer {c.author} {when} +0000")
+        self.data(c.message.encode())
+        for i, p in enumerate(parents):
+            self.line(f"{'from' if i == 0 else 'merge'} {p}")
+        if tree is not None:  # a merge: fast-import does not merge trees, so write the merged tree whole
+            self.line("deleteall")
+            for path, data in sorted(tree.items()):
+                self.line(f'M 100644 inline "{path}"')
+                self.data(data)
+            self.line("")
+            return
+        for old, new in c.rename.items():
+            self.line(f'R "{old}" "{new}"')
+        for path in c.delete:
+            self.line(f'D "{path.rstrip("/")}"')
+        for path, value in c.files.items():
+            self.line(f'M 100644 inline "{path}"')
+            self.data(_content(value, path))
+        self.line("")
+
+    def tag(self, name: str, mark: int, days_ago: float) -> None:
+        when = int((self.as_of - timedelta(days=days_ago)).timestamp())
+        self.line(f"tag {name}")
+        self.line(f"from :{mark}")
+        self.line(f"tagger Release Bot <release@example.com> {when} +0000")
+        self.data(f"Release {name}\n".encode())
+
+    def run(self, repo: Path) -> dict[int, str]:
+        marks = repo / "fw-marks"
+        _git(repo, "fast-import", "--quiet", f"--export-marks={marks}", stdin=b"".join(self.parts))
+        out = {int(m[1:]): sha for m, sha in (ln.split() for ln in marks.read_text().splitlines())}
+        marks.unlink()
+        return out
+
+
+def _default_days(c: CommitSpec, prev: float, point) -> float:
+    """Days ago for a commit without one: half a day after the previous one, and after anything it merges."""
+    if c.days_ago is not None:
+        return c.days_ago
+    d = max(0.01, prev - 0.5)
+    if c.merge:
+        d = min(d, max(0.01, point(c.merge)[1] - 0.05))
+    return d
+
+
+def build_network(spec: NetworkSpec, root: Path, as_of: datetime | None = None) -> BuiltNetwork:
+    """Write the upstream and every fork under ``root`` (replaced if it exists) and return where they are."""
+    as_of = as_of or datetime.now(UTC).replace(microsecond=0)
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    up_path = root / "upstream.git"
+    _git(None, "init", "--bare", "--quiet", "--initial-branch=main", str(up_path))
+    n = len(spec.upstream.commits)
+    up_days = [
+        c.days_ago if c.days_ago is not None else (n - i) * spec.upstream.day_step
+        for i, c in enumerate(spec.upstream.commits)
+    ]
+    s = _Stream(as_of)
+    up_states: list[dict[str, bytes]] = []
+    for i, c in enumerate(spec.upstream.commits):
+        parents = [f":{i}"] if i else []
+        if c.merge:
+            raise ValueError("upstream commits cannot merge")
+        up_states.append(_apply(up_states[-1] if up_states else {}, c))
+        s.commit("refs/heads/main", i + 1, c, up_days[i], parents)
+        if c.tag:
+            s.tag(c.tag, i + 1, up_days[i])
+    marks = s.run(up_path)
+    up_commits = [marks[i + 1] for i in range(n)]
+    tags = {c.tag: i for i, c in enumerate(spec.upstream.commits) if c.tag}
+    built: dict[str, BuiltFork] = {}
+    fork_days: dict[str, list[float]] = {}
+
+    fork_states: dict[str, list[dict[str, bytes]]] = {}
+
+    def point(ref: str | int) -> tuple[str, float, dict[str, bytes]]:
+        """SHA, days ago and tree of a point: an upstream index, 'head', 'up:N', 'tag:X' or 'fork:NAME:N'."""
+        if isinstance(ref, int):
+            return up_commits[ref], up_days[ref], up_states[ref]
+        if ref == "head":
+            return up_commits[-1], up_days[-1], up_states[-1]
+        kind, _, rest = ref.partition(":")
+        if kind == "up":
+            return up_commits[int(rest)], up_days[int(rest)], up_states[int(rest)]
+        if kind == "tag":
+            return up_commits[tags[rest]], up_days[tags[rest]], up_states[tags[rest]]
+        if kind == "fork":
+            name, _, idx = rest.rpartition(":")
+            return built[name].commits[int(idx)], fork_days[name][int(idx)], fork_states[name][int(idx)]
+        raise ValueError(f"unknown base {ref!r}")
+
+    forks_dir = root / "forks"
+    forks_dir.mkdir()
+    for f in spec.forks:
+        path = forks_dir / (f.name.replace("/", "__") + ".git")
+        labels = f.labels
+        if f.kind == "missing":
+            built[f.name] = BuiltFork(name=f.name, path=path, ref=f.ref, commits=[], labels=labels)
+            continue
+        if f.kind == "not-a-repo":
+            path.mkdir()
+            (path / "notes.txt").write_text("just a folder\n")
+            built[f.name] = BuiltFork(name=f.name, path=path, ref=f.ref, commits=[], labels=labels)
+            continue
+        if f.kind == "empty":
+            _git(None, "init", "--bare", "--quiet", str(path))
+            built[f.name] = BuiltFork(name=f.name, path=path, ref=f.ref, commits=[], labels=labels)
+            continue
+        if f.kind == "unrelated":
+            _git(None, "init", "--bare", "--quiet", f"--initial-branch={f.default_branch}", str(path))
+            s = _Stream(as_of)
+            days = [c.days_ago if c.days_ago is not None else (len(f.commits) - j) for j, c in enumerate(f.commits)]
+            for j, c in enumerate(f.commits):
+                s.commit(f"refs/heads/{f.default_branch}", j + 1, c, days[j], [f":{j}"] if j else [])
+            m = s.run(path)
+            built[f.name] = BuiltFork(
+                name=f.name, path=path, ref=f.ref, commits=[m[j + 1] for j in range(len(f.commits))], labels=labels
+            )
+            fork_days[f.name] = days
+            continue
+        _git(None, "clone", "--bare", "--quiet", str(up_path), str(path))
+        base_sha, base_days, base_state = point(f.base)
+        branch_ref = f"refs/heads/{f.default_branch}"
+        _git(path, "update-ref", "refs/heads/main", base_sha)
+        s = _Stream(as_of)
+        s.line(f"reset {branch_ref}")
+        s.line(f"from {base_sha}")
+        s.line("")
+        days: list[float] = []
+        states: list[dict[str, bytes]] = []
+        own: dict[str, bytes | None] = {}
+        prev, state = base_sha, base_state
+        mark = 0
+        for c in f.commits:
+            d = _default_days(c, days[-1] if days else base_days, point)
+            days.append(d)
+            mark += 1
+            parents, tree = [prev], None
+            if c.merge:
+                msha, _md, mstate = point(c.merge)
+                parents.append(msha)
+                state = tree = _merged(mstate, own)
+            else:
+                state = _apply(state, c, own)
+            states.append(state)
+            s.commit(branch_ref, mark, c, d, parents, tree)
+            prev = f":{mark}"
+        fork_states[f.name] = states
+        main_marks = list(range(1, mark + 1))
+        branch_marks: dict[str, list[int]] = {}
+        for bname, b in f.branches.items():
+            if b.base == "default":
+                bprev, bdays, bstate = prev, (days[-1] if days else base_days), state
+            else:
+                bprev, bdays, bstate = point(b.base)
+            bown = dict(own) if b.base == "default" else {}
+            bref = f"refs/heads/{bname}"
+            s.line(f"reset {bref}")
+            s.line(f"from {bprev}")
+            s.line("")
+            branch_marks[bname] = []
+            for c in b.commits:
+                mark += 1
+                d = bdays = _default_days(c, bdays, point)
+                parents, tree = [bprev], None
+                if c.merge:
+                    msha, _md, mstate = point(c.merge)
+                    parents.append(msha)
+                    bstate = tree = _merged(mstate, bown)
+                else:
+                    bstate = _apply(bstate, c, bown)
+                s.commit(bref, mark, c, d, parents, tree)
+                bprev = f":{mark}"
+                branch_marks[bname].append(mark)
+        m = s.run(path)
+        if f.default_branch != "main":
+            _git(path, "symbolic-ref", "HEAD", branch_ref)
+        built[f.name] = BuiltFork(
+            name=f.name, path=path, ref=f.ref,
+            commits=[m[k] for k in main_marks],
+            branches={b: [m[k] for k in ks] for b, ks in branch_marks.items()},
+            labels=labels,
+        )
+        fork_days[f.name] = days
+    return BuiltNetwork(
+        name=spec.name, root=root, upstream_name=spec.upstream.name, upstream_path=up_path,
+        upstream_commits=up_commits, forks=[built[f.name] for f in spec.forks], as_of=as_of,
+    )

@@ -1,0 +1,400 @@
+"""Facts about upstream and each fork, read from the mirror with a handful of git plumbing calls per fork.
+
+Per fork: ``merge-base``; one ``log --no-walk`` for head and base dates; one ``log --right-only --cherry-mark``
+for the fork's own commits (with patch-id equivalence to upstream and files); one ``log --left-only`` for what
+upstream gained; one ``diff -z --raw --numstat`` from the merge base for every file change and line count;
+blob reads through a persistent ``cat-file`` process. Nothing is computed twice.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from index import readme as readme_mod
+from index.gitio import blob_sizes, read_blob, run
+from index.kinds import file_kind, top_folder
+from index.manifests import MANIFESTS, is_license, license_info, package_info
+from index.models import (
+    BranchFact,
+    CommitFact,
+    FileChange,
+    ForkFacts,
+    GroupStat,
+    LicenseChange,
+    LicenseInfo,
+    PackageChange,
+    ReadmeDiff,
+    UpstreamFacts,
+    UpstreamGain,
+)
+from index.terms import Vocabulary, distinctive
+
+SECURITY_RE = re.compile(
+    r"(?i)(\bcve-\d{4}-\d+|\bghsa-|\bsecurity\b|\bvulnerab|\bexploit|\bxss\b|\bcsrf\b|\bssrf\b|\brce\b|"
+    r"\binjection\b|\boverflow\b|\bsaniti[sz]|path traversal|\bauth(entication)? bypass)"
+)
+UPSTREAM_REF = "refs/upstream/target"
+RS, NUL = "\x1e", "\x00"
+_STATUS = {"A": "added", "M": "modified", "D": "deleted", "R": "renamed", "C": "copied", "T": "type-changed"}
+
+
+class AnalysisError(RuntimeError):
+    """The fork could not be analysed; the message says why."""
+
+
+def _date(text: str) -> datetime:
+    return datetime.fromisoformat(text.strip())
+
+
+@dataclass
+class UpstreamContext:
+    """What every fork's analysis shares: the mirror, upstream's head and vocabulary, and per-base caches."""
+
+    mirror: Path
+    head: str
+    last_commit_date: datetime
+    vocab: Vocabulary
+    timeout: float = 600.0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _tree: dict[str, list[str]] = field(default_factory=dict)
+    _describe: dict[str, str | None] = field(default_factory=dict)
+    _license: dict[str, LicenseInfo] = field(default_factory=dict)
+
+    def git(self, *args: str, ok_codes: tuple[int, ...] = (0,)) -> str:
+        return run(self.mirror, *args, timeout=self.timeout, ok_codes=ok_codes)
+
+    def tree(self, rev: str) -> list[str]:
+        with self._lock:
+            if rev in self._tree:
+                return self._tree[rev]
+        files = self.git("ls-tree", "-r", "--name-only", "-z", rev).split(NUL)
+        files = [f for f in files if f]
+        with self._lock:
+            self._tree[rev] = files
+        return files
+
+    def describe(self, rev: str) -> str | None:
+        with self._lock:
+            if rev in self._describe:
+                return self._describe[rev]
+        out = self.git("describe", "--tags", "--abbrev=7", rev, ok_codes=(0, 128)).strip() or None
+        with self._lock:
+            self._describe[rev] = out
+        return out
+
+    def license_at(self, rev: str) -> LicenseInfo:
+        with self._lock:
+            if rev in self._license:
+                return self._license[rev]
+        path = next((p for p in self.tree(rev) if is_license(p)), None)
+        info = license_info(path, _text(read_blob(self.mirror, f"{rev}:{path}")) if path else None)
+        with self._lock:
+            self._license[rev] = info
+        return info
+
+
+def _text(data: bytes | None) -> str | None:
+    return None if data is None else data.decode("utf-8", "replace")
+
+
+def upstream_facts(
+    mirror: Path, name: str, url: str, ref: str, default_branch: str | None, as_of: datetime, timeout: float = 600.0
+) -> tuple[UpstreamFacts, UpstreamContext]:
+    """Summary facts about upstream and the shared context for fork analysis."""
+    head, date = run(mirror, "log", "-1", "--format=%H%x00%cI", UPSTREAM_REF, timeout=timeout).strip().split(NUL)
+    last = _date(date)
+    subjects = run(mirror, "log", "-n", "3000", "--format=%s", UPSTREAM_REF, timeout=timeout).splitlines()
+    files = [f for f in run(mirror, "ls-tree", "-r", "--name-only", "-z", head, timeout=timeout).split(NUL) if f]
+    readme_path = readme_mod.find_readme(files)
+    text = _text(read_blob(mirror, f"{head}:{readme_path}")) if readme_path else None
+    paragraphs = [p for p in (text or "").split("\n\n") if p.strip()]
+    vocab = Vocabulary.build([*files, *subjects, *paragraphs])
+    ctx = UpstreamContext(mirror=mirror, head=head, last_commit_date=last, vocab=vocab, timeout=timeout)
+    ctx._tree[head] = files
+    since = (as_of - timedelta(days=365)).isoformat()
+    dates = [_date(d) for d in run(mirror, "log", f"--since={since}", "--format=%cI", head).split()]
+    tags_out = run(
+        mirror, "for-each-ref", "--sort=-creatordate", "--count=10",
+        "--format=%(refname:short)%00%(creatordate:iso-strict)", "refs/tags",
+    )
+    tags = [(t, _date(d)) for t, _, d in (ln.partition(NUL) for ln in tags_out.splitlines()) if d]
+    facts = UpstreamFacts(
+        name=name,
+        url=url,
+        ref=ref,
+        head=head,
+        default_branch=default_branch,
+        last_commit_date=last,
+        readme_path=readme_path,
+        readme_title=readme_mod.title(text) if text else None,
+        readme_lead=readme_mod.lead(text) if text else "",
+        commits_30d=sum(d >= as_of - timedelta(days=30) for d in dates),
+        commits_90d=sum(d >= as_of - timedelta(days=90) for d in dates),
+        commits_365d=len(dates),
+        tags=tags,
+        files=len(files),
+    )
+    return facts, ctx
+
+
+def _parse_log(out: str, with_files: bool) -> list[tuple[str, list[str], list[str]]]:
+    """Records of ``%x1e``-prefixed log output: (mark, header fields, file lines)."""
+    records = []
+    for chunk in out.split(RS)[1:]:
+        header, _, rest = chunk.partition("\n")
+        fields = header.split(NUL)
+        files = [ln for ln in rest.splitlines() if ln.strip()] if with_files else []
+        records.append((fields[0], fields[1:], files))
+    return records
+
+
+def _unquote(path: str) -> str:
+    if len(path) >= 2 and path[0] == '"' and path[-1] == '"':
+        return path[1:-1].encode("latin-1", "backslashreplace").decode("unicode_escape").encode(
+            "latin-1", "replace").decode("utf-8", "replace")
+    return path
+
+
+def _parse_diff(out: str) -> list[dict]:
+    parts = out.split(NUL)
+    entries: list[dict] = []
+    i = 0
+    while i < len(parts) and parts[i].startswith(":"):
+        meta = parts[i][1:].split()
+        status = meta[4][0]
+        if status in "RC":
+            entries.append({"old": parts[i + 1], "path": parts[i + 2], "status": status, "sha": meta[3]})
+            i += 3
+        else:
+            entries.append({"old": None, "path": parts[i + 1], "status": status, "sha": meta[3]})
+            i += 2
+    stats: list[tuple[str, str]] = []
+    while i < len(parts):
+        if not parts[i]:
+            i += 1
+            continue
+        a, d, p = parts[i].split("\t", 2)
+        if p == "":
+            i += 3  # rename: old and new paths follow
+        else:
+            i += 1
+        stats.append((a, d))
+    for e, (a, d) in zip(entries, stats, strict=False):
+        e["binary"] = a == "-"
+        e["added"] = None if a == "-" else int(a)
+        e["deleted"] = None if d == "-" else int(d)
+    return entries
+
+
+def fork_facts(
+    ctx: UpstreamContext,
+    key: str,
+    *,
+    default_branch: str | None,
+    ref: str,
+    other_branches: bool,
+) -> ForkFacts:
+    """Compare ``refs/forks/<key>/target`` with upstream's target in the mirror."""
+    fref = f"refs/forks/{key}/target"
+    up = ctx.head
+    base = ctx.git("merge-base", up, fref, ok_codes=(0, 1)).strip() or None
+    heads = ctx.git("log", "--no-walk=unsorted", "--format=%H%x00%cI", f"{fref}^{{commit}}", *([base] if base else []))
+    lines = [ln.split(NUL) for ln in heads.splitlines() if ln]
+    head, last = lines[0][0], _date(lines[0][1])
+    base_date = _date(lines[-1][1]) if base else None
+    if base is None:
+        return _unrelated(ctx, key, default_branch, ref, head, last)
+
+    own_out = ctx.git(
+        "log", "--right-only", "--cherry-mark", "--name-only", "--no-renames",
+        f"--format={RS}%m%x00%H%x00%P%x00%an%x00%cI%x00%s", f"{up}...{head}",
+    )
+    own: list[CommitFact] = []
+    for mark, (sha, parents, author, date, subject), files in _parse_log(own_out, True):
+        own.append(CommitFact(
+            sha=sha, subject=subject[:300], author=author, date=_date(date), files=[_unquote(f) for f in files][:200],
+            is_merge=len(parents.split()) > 1, upstream_equivalent=mark == "=",
+            security=bool(SECURITY_RE.search(subject)),
+        ))
+    gained_out = ctx.git("log", "--left-only", f"--format={RS}x%x00%H%x00%cI%x00%s", f"{up}...{head}")
+    gained = [
+        CommitFact(sha=s, subject=subj[:300], author="", date=_date(d), security=bool(SECURITY_RE.search(subj)))
+        for _m, (s, d, subj), _f in _parse_log(gained_out, False)
+    ]
+    merges = [c for c in own if c.is_merge]
+    unique = [c for c in own if not c.is_merge and not c.upstream_equivalent]
+    equivalent = [c for c in own if c.upstream_equivalent]
+    upstream_merges = 0
+    if merges:
+        # a merge brought upstream in when one of its other parents is reachable from upstream's head
+        out = ctx.git("rev-list", "--no-walk", "--parents", *[c.sha for c in merges[:500]])
+        others = [ln.split()[2:] for ln in out.splitlines()]
+        flat = list(dict.fromkeys(p for ps in others for p in ps))
+        not_upstream = set(ctx.git("rev-list", *flat, "--not", up).split()) if flat else set()
+        upstream_merges = sum(any(p not in not_upstream for p in ps) for ps in others)
+
+    changes = _file_changes(ctx, base, head) if own else []
+    base_files = ctx.tree(base) if changes else []
+    n_base = len(base_files)
+    readme = _readme(ctx, base, head, base_files, changes)
+    license_change = _license(ctx, base, head, changes)
+    packages = _packages(ctx, base, head, changes)
+    by_folder: dict[str, GroupStat] = {}
+    by_kind: dict[str, GroupStat] = {}
+    for c in changes:
+        for groups, k in ((by_folder, c.top), (by_kind, c.kind)):
+            g = groups.get(k, GroupStat())
+            groups[k] = GroupStat(files=g.files + 1, added=g.added + (c.added or 0), deleted=g.deleted + (c.deleted or 0))
+    deleted = sum(c.status == "deleted" for c in changes)
+    touched = sum(c.status in ("deleted", "modified", "renamed", "type-changed") for c in changes)
+    binaries = [c for c in changes if c.binary and c.size is not None]
+    docs = [(f"commit:{c.sha}", c.subject) for c in unique]
+    docs += [(f"file:{c.path}", c.path) for c in changes if c.status != "deleted"]
+    docs += [
+        (f"readme:{s.heading}", f"{'' if s.heading == readme_mod.INTRO else s.heading} {s.excerpt}")
+        for s in readme.sections
+        if s.change != "removed"
+    ]
+    terms, term_ev = distinctive(docs, ctx.vocab)
+    return ForkFacts(
+        upstream_ref=UPSTREAM_REF,
+        upstream_head=up,
+        ref=ref,
+        default_branch=default_branch,
+        head=head,
+        shared_history=True,
+        ahead=len(own),
+        behind=len(gained),
+        merge_base=base,
+        merge_base_date=base_date,
+        merge_base_describe=ctx.describe(base),
+        last_commit_date=last,
+        upstream_last_commit_date=ctx.last_commit_date,
+        own_commits=own,
+        unique_commits=len(unique),
+        upstream_equivalent_commits=len(equivalent),
+        merge_commits=len(merges),
+        upstream_merges=upstream_merges,
+        files=changes,
+        by_folder=dict(sorted(by_folder.items())),
+        by_kind=dict(sorted(by_kind.items())),
+        lines_added=sum(c.added or 0 for c in changes),
+        lines_deleted=sum(c.deleted or 0 for c in changes),
+        files_added=sum(c.status in ("added", "copied") for c in changes),
+        files_modified=sum(c.status in ("modified", "type-changed") for c in changes),
+        files_deleted=deleted,
+        files_renamed=sum(c.status == "renamed" for c in changes),
+        base_tree_files=n_base,
+        deleted_share=round(deleted / n_base, 4) if n_base else 0.0,
+        touched_share=round(touched / n_base, 4) if n_base else 0.0,
+        largest_binary=max(binaries, key=lambda c: c.size or 0) if binaries else None,
+        readme=readme,
+        license=license_change,
+        packages=packages,
+        other_branches=_branches(ctx, key, head) if other_branches else [],
+        upstream_gain=UpstreamGain(
+            commits=len(gained),
+            first_date=min((c.date for c in gained), default=None),
+            last_date=max((c.date for c in gained), default=None),
+            notable=[c for c in gained if c.security][:10],
+        ),
+        terms=terms,
+        term_evidence=term_ev,
+    )
+
+
+def _file_changes(ctx: UpstreamContext, base: str, head: str) -> list[FileChange]:
+    out = ctx.git("diff", "-z", "--raw", "--numstat", "-M", "--no-abbrev", base, head)
+    entries = _parse_diff(out)
+    sizes = blob_sizes(ctx.mirror, [e["sha"] for e in entries if e["status"] != "D"])
+    changes = []
+    for e in entries:
+        path = e["path"]
+        changes.append(FileChange(
+            path=path,
+            old_path=e["old"],
+            status=_STATUS.get(e["status"], "modified"),  # type: ignore[arg-type]
+            added=e["added"],
+            deleted=e["deleted"],
+            binary=e["binary"],
+            size=None if e["status"] == "D" else sizes.get(e["sha"]),
+            kind=file_kind(path, e["binary"]),
+            top=top_folder(path),
+        ))
+    return changes
+
+
+def _readme(ctx: UpstreamContext, base: str, head: str, base_files: list[str], changes: list[FileChange]) -> ReadmeDiff:
+    changed = [c for c in changes if readme_mod.is_readme(c.path) or (c.old_path and readme_mod.is_readme(c.old_path))]
+    if not changed:
+        return ReadmeDiff(path=readme_mod.find_readme(base_files) if base_files else None, changed=False)
+    c = sorted(changed, key=lambda c: (not c.path.lower().endswith(".md"), c.path))[0]
+    before = _text(read_blob(ctx.mirror, f"{base}:{c.old_path or c.path}")) if c.status != "added" else None
+    after = _text(read_blob(ctx.mirror, f"{head}:{c.path}")) if c.status != "deleted" else None
+    return readme_mod.diff(c.path, before, after)
+
+
+def _license(ctx: UpstreamContext, base: str, head: str, changes: list[FileChange]) -> LicenseChange:
+    before = ctx.license_at(base)
+    lic = [c for c in changes if is_license(c.path) or (c.old_path and is_license(c.old_path))]
+    if not lic:
+        return LicenseChange(changed=False, before=before, after=before)
+    c = lic[0]
+    after_path = None if c.status == "deleted" else c.path
+    text = _text(read_blob(ctx.mirror, f"{head}:{after_path}")) if after_path else None
+    after = license_info(after_path, text)
+    return LicenseChange(changed=after.spdx != before.spdx or after.path != before.path, before=before, after=after)
+
+
+def _packages(ctx: UpstreamContext, base: str, head: str, changes: list[FileChange]) -> list[PackageChange]:
+    out = []
+    for c in changes:
+        if c.path not in MANIFESTS:
+            continue
+        b = package_info(c.path, _text(read_blob(ctx.mirror, f"{base}:{c.path}")))
+        a = package_info(c.path, _text(read_blob(ctx.mirror, f"{head}:{c.path}")))
+        out.append(PackageChange(
+            manifest=c.path, before=b, after=a,
+            name_changed=(b.name if b else None) != (a.name if a else None),
+            version_changed=(b.version if b else None) != (a.version if a else None),
+        ))
+    return out
+
+
+def _branches(ctx: UpstreamContext, key: str, head: str) -> list[BranchFact]:
+    ns = f"refs/forks/{key}/heads/"
+    out = ctx.git(
+        "for-each-ref", f"--no-merged={ctx.head}",
+        "--format=%(refname)%00%(objectname)%00%(committerdate:iso-strict)", ns,
+    )
+    facts = []
+    for line in out.splitlines():
+        name, sha, date = line.split(NUL)
+        if sha == head:
+            continue
+        ahead = int(ctx.git("rev-list", "--count", sha, "--not", ctx.head).strip())
+        facts.append(BranchFact(name=name.removeprefix(ns), head=sha, ahead=ahead, last_commit_date=_date(date)))
+    return sorted(facts, key=lambda b: b.last_commit_date, reverse=True)
+
+
+def _unrelated(ctx: UpstreamContext, key: str, default_branch: str | None, ref: str, head: str, last: datetime) -> ForkFacts:
+    ahead = int(ctx.git("rev-list", "--count", head).strip())
+    behind = int(ctx.git("rev-list", "--count", ctx.head).strip())
+    return ForkFacts(
+        upstream_ref=UPSTREAM_REF, upstream_head=ctx.head, ref=ref, default_branch=default_branch, head=head,
+        shared_history=False, ahead=ahead, behind=behind, merge_base=None, merge_base_date=None,
+        merge_base_describe=None, last_commit_date=last, upstream_last_commit_date=ctx.last_commit_date,
+        own_commits=[], unique_commits=0, upstream_equivalent_commits=0, merge_commits=0, upstream_merges=0,
+        files=[], by_folder={}, by_kind={}, lines_added=0, lines_deleted=0, files_added=0, files_modified=0,
+        files_deleted=0, files_renamed=0, base_tree_files=0, deleted_share=0.0, touched_share=0.0,
+        readme=ReadmeDiff(path=None, changed=False),
+        license=LicenseChange(changed=False, before=LicenseInfo(path=None, spdx=None),
+                              after=LicenseInfo(path=None, spdx=None)),
+        packages=[], other_branches=[],
+        upstream_gain=UpstreamGain(commits=behind, first_date=None, last_date=None),
+        terms=[], term_evidence={},
+    )

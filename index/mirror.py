@@ -1,0 +1,192 @@
+"""One bare mirror per upstream; every fork a remote fetched into its own ref namespace.
+
+Layout inside the mirror (never a working tree, never shallow):
+
+- ``refs/upstream/target`` – the upstream ref being compared; ``refs/upstream/heads/*`` its branches;
+  ``refs/tags/*`` upstream's tags (forks are fetched with ``--no-tags`` so tags are upstream's only).
+- ``refs/forks/<key>/target`` – the fork ref being compared; ``refs/forks/<key>/heads/*`` its branches.
+
+Network remotes are fetched blobless (``--filter=blob:none``) when allowed; blobs a diff needs are fetched
+lazily by git from the promisor remote. A server that does not support filters simply sends everything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from index.gitio import GitError, run
+from index.sources import Source
+
+UPSTREAM_KEY = "upstream"
+
+
+class RemoteRefs(BaseModel):
+    """What ``git ls-remote --symref`` says a repository has."""
+
+    model_config = ConfigDict(frozen=True)
+    head_symref: str | None
+    refs: dict[str, str]
+
+    @property
+    def default_branch(self) -> str | None:
+        return self.head_symref.removeprefix("refs/heads/") if self.head_symref else None
+
+    @property
+    def heads(self) -> dict[str, str]:
+        return {k.removeprefix("refs/heads/"): v for k, v in self.refs.items() if k.startswith("refs/heads/")}
+
+
+class SourceProblem(RuntimeError):
+    """A source that cannot be compared, with a message for a person."""
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._-")[:60] or "repo"
+
+
+def source_key(source: Source) -> str:
+    digest = hashlib.sha1(f"{source.url}\0{source.ref or ''}".encode()).hexdigest()[:8]
+    return f"{slug(source.name)}-{digest}"
+
+
+def _explain(url: str, exc: GitError) -> str:
+    msg = exc.message
+    if "does not appear to be a git repository" in msg or "not a git repository" in msg.lower():
+        return f"not a git repository (or no such path): {url}"
+    if "Could not resolve host" in msg or "unable to access" in msg:
+        return f"cannot reach {url}: {msg}"
+    if "Repository not found" in msg or "not found" in msg.lower():
+        return f"repository not found: {url}"
+    if "terminal prompts disabled" in msg or "Authentication failed" in msg:
+        return f"authentication required for {url} (set a token or use a public URL)"
+    return f"git could not read {url}: {msg}"
+
+
+def ls_remote(url: str, timeout: float = 120.0) -> RemoteRefs:
+    """List a repository's refs without fetching anything."""
+    if "://" not in url and ":" not in url.split("/", 1)[0] and not Path(url).exists():
+        raise SourceProblem(f"no such path: {url}")
+    try:
+        out = run(None, "ls-remote", "--symref", "--", url, timeout=timeout)
+    except GitError as exc:
+        raise SourceProblem(_explain(url, exc)) from exc
+    head_symref: str | None = None
+    refs: dict[str, str] = {}
+    for line in out.splitlines():
+        left, _, name = line.partition("\t")
+        if left.startswith("ref: "):
+            if name == "HEAD":
+                head_symref = left[5:]
+            continue
+        if name.endswith("^{}"):
+            continue
+        refs[name] = left
+    if not refs:
+        raise SourceProblem(f"repository is empty (no commits): {url}")
+    return RemoteRefs(head_symref=head_symref, refs=refs)
+
+
+def resolve_target(source: Source, remote: RemoteRefs) -> tuple[str, str]:
+    """The full ref to compare and its SHA: ``source.ref`` if given, else the default branch."""
+    if source.ref:
+        candidates = [source.full_ref or source.ref]
+        if not source.ref.startswith("refs/"):
+            candidates += [f"refs/tags/{source.ref}", f"refs/remotes/{source.ref}"]
+        for c in candidates:
+            if c in remote.refs:
+                return c, remote.refs[c]
+        branches = ", ".join(sorted(remote.heads)[:10]) or "none"
+        raise SourceProblem(f"ref {source.ref!r} not found in {source.url} (branches: {branches})")
+    if remote.head_symref and remote.head_symref in remote.refs:
+        return remote.head_symref, remote.refs[remote.head_symref]
+    if "HEAD" in remote.refs:
+        return "HEAD", remote.refs["HEAD"]
+    raise SourceProblem(f"cannot tell the default branch of {source.url}; pass a ref")
+
+
+class Mirror:
+    """A bare repository under ``<home>/mirrors`` holding upstream and all its forks."""
+
+    def __init__(self, root: Path, upstream: Source, *, blobless: bool = True, timeout: float = 600.0):
+        digest = hashlib.sha1(upstream.url.encode()).hexdigest()[:8]
+        self.path = root / f"{slug(upstream.name)}-{digest}.git"
+        self.upstream = upstream
+        self.blobless = blobless
+        self.timeout = timeout
+        self.fetches = 0
+
+    def git(self, *args: str, ok_codes: tuple[int, ...] = (0,)) -> str:
+        return run(self.path, *args, timeout=self.timeout, ok_codes=ok_codes)
+
+    def ensure(self) -> None:
+        if not (self.path / "HEAD").exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            run(None, "init", "--bare", "--quiet", str(self.path))
+
+    @staticmethod
+    def namespace(key: str) -> str:
+        return "refs/upstream" if key == UPSTREAM_KEY else f"refs/forks/{key}"
+
+    def register(self, remotes: dict[str, Source]) -> None:
+        """Write one remote per source into the mirror's config (serially, before concurrent fetches)."""
+        existing = set(self.git("remote").split())
+        partial = False
+        for key, source in remotes.items():
+            name = key
+            if name not in existing:
+                self.git("remote", "add", "--no-tags", "--", name, source.url)
+            elif self.git("config", "--get", f"remote.{name}.url").strip() != source.url:
+                self.git("remote", "set-url", "--", name, source.url)
+            if self.blobless and not source.is_local:
+                self.git("config", f"remote.{name}.promisor", "true")
+                self.git("config", f"remote.{name}.partialclonefilter", "blob:none")
+                partial = True
+        if partial:
+            self.git("config", "core.repositoryformatversion", "1")
+            if self.git("config", "--get", "extensions.partialclone", ok_codes=(0, 1)).strip() == "":
+                first = next(k for k, s in remotes.items() if not s.is_local)
+                self.git("config", "extensions.partialclone", first)
+
+    def local_refs(self, key: str) -> dict[str, str]:
+        ns = self.namespace(key)
+        out = self.git("for-each-ref", "--format=%(objectname) %(refname)", ns)
+        return {name.removeprefix(ns + "/"): sha for sha, _, name in (ln.partition(" ") for ln in out.splitlines())}
+
+    def fetch(self, key: str, source: Source, remote: RemoteRefs, target: str, *, heads: bool) -> bool:
+        """Fetch ``target`` (and the branches, if ``heads``) into the key's namespace.
+
+        Returns False when every wanted ref is already present at the advertised SHA (nothing fetched).
+        """
+        ns = self.namespace(key)
+        want = {"target": remote.refs[target]}
+        refspecs = [f"+{target}:{ns}/target"]
+        if heads:
+            want |= {f"heads/{b}": sha for b, sha in remote.heads.items()}
+            refspecs.append(f"+refs/heads/*:{ns}/heads/*")
+        if key == UPSTREAM_KEY:
+            refspecs.append("+refs/tags/*:refs/tags/*")
+            want |= {r.removeprefix("refs/"): sha for r, sha in remote.refs.items() if r.startswith("refs/tags/")}
+            have = self.local_refs(key) | {
+                k.removeprefix("refs/"): v for k, v in self._tags().items()
+            }
+        else:
+            have = self.local_refs(key)
+        if all(have.get(k) == v for k, v in want.items()) and (not heads or set(have) - {"target"} <= set(want)):
+            return False
+        args = ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--prune", "--no-auto-gc"]
+        if self.blobless and not source.is_local:
+            args.append("--filter=blob:none")
+        try:
+            self.git(*args, "--", key, *refspecs)
+        except GitError as exc:
+            raise SourceProblem(f"fetch failed for {source.url}: {_explain(source.url, exc)}") from exc
+        self.fetches += 1
+        return True
+
+    def _tags(self) -> dict[str, str]:
+        out = self.git("for-each-ref", "--format=%(objectname) %(refname)", "refs/tags")
+        return {name: sha for sha, _, name in (ln.partition(" ") for ln in out.splitlines())}

@@ -1,0 +1,166 @@
+"""Facts about a fork, as read from git. Plain, immutable values.
+
+Identity: a commit is its full SHA; a file change is its path (the new path for a rename); a README section
+is its heading text. Every value here comes from one git plumbing call and is never recomputed elsewhere.
+Every fact can be cited as evidence by an ID (``commit:<sha>``, ``file:<path>``, ``readme:<section>``,
+``fact:<name>``); :mod:`index.evidence` builds the catalogue those IDs resolve against.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+FileKind = Literal["source", "tests", "docs", "ci", "build", "vendored", "binary", "other"]
+ChangeStatus = Literal["added", "modified", "deleted", "renamed", "copied", "type-changed"]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class CommitFact(Frozen):
+    sha: str
+    subject: str
+    author: str
+    date: datetime = Field(description="Committer date.")
+    files: list[str] = Field(default_factory=list)
+    is_merge: bool = False
+    upstream_equivalent: bool = Field(
+        default=False, description="Its patch already exists upstream (git cherry-mark / patch-id)."
+    )
+    security: bool = Field(default=False, description="Subject reads like a security fix.")
+
+
+class FileChange(Frozen):
+    path: str
+    old_path: str | None = None
+    status: ChangeStatus
+    added: int | None = Field(description="Lines added; None for binary files.")
+    deleted: int | None
+    binary: bool = False
+    size: int | None = Field(default=None, description="Blob size in bytes on the fork (None if deleted).")
+    kind: FileKind
+    top: str = Field(description="Top-level folder, or '.' for files at the root.")
+
+
+class GroupStat(Frozen):
+    files: int = 0
+    added: int = 0
+    deleted: int = 0
+
+
+class ReadmeSection(Frozen):
+    heading: str
+    change: Literal["added", "removed", "changed"]
+    excerpt: str = Field(description="First lines of the fork's text (or upstream's, if removed). Untrusted.")
+
+
+class ReadmeDiff(Frozen):
+    path: str | None
+    changed: bool
+    sections: list[ReadmeSection] = Field(default_factory=list)
+    added_text: str = Field(default="", description="Lines the fork added, capped. Untrusted repository text.")
+
+
+class LicenseInfo(Frozen):
+    path: str | None
+    spdx: str | None
+
+
+class LicenseChange(Frozen):
+    changed: bool
+    before: LicenseInfo
+    after: LicenseInfo
+
+
+class PackageInfo(Frozen):
+    manifest: str
+    name: str | None
+    version: str | None
+
+
+class PackageChange(Frozen):
+    manifest: str
+    before: PackageInfo | None
+    after: PackageInfo | None
+    name_changed: bool
+    version_changed: bool
+
+
+class BranchFact(Frozen):
+    name: str
+    head: str
+    ahead: int
+    last_commit_date: datetime
+
+
+class UpstreamGain(Frozen):
+    commits: int
+    first_date: datetime | None
+    last_date: datetime | None
+    notable: list[CommitFact] = Field(default_factory=list, description="Security and fix commits, newest first.")
+
+
+class ForkFacts(Frozen):
+    """Everything forkwise knows about one fork's branch against upstream's ref."""
+
+    upstream_ref: str
+    upstream_head: str
+    ref: str = Field(description="The fork ref compared (full name).")
+    default_branch: str | None
+    head: str
+    shared_history: bool
+    ahead: int
+    behind: int
+    merge_base: str | None
+    merge_base_date: datetime | None
+    merge_base_describe: str | None = Field(description="Nearest upstream tag, as `git describe --tags`.")
+    last_commit_date: datetime
+    upstream_last_commit_date: datetime
+    own_commits: list[CommitFact] = Field(description="Commits on the fork not in upstream, newest first.")
+    unique_commits: int = Field(description="Own non-merge commits whose patch is not upstream.")
+    upstream_equivalent_commits: int = Field(description="Own commits whose patch already exists upstream.")
+    merge_commits: int
+    upstream_merges: int = Field(description="Merge commits that brought upstream commits into the fork.")
+    files: list[FileChange]
+    by_folder: dict[str, GroupStat]
+    by_kind: dict[str, GroupStat]
+    lines_added: int
+    lines_deleted: int
+    files_added: int
+    files_modified: int
+    files_deleted: int
+    files_renamed: int
+    base_tree_files: int = Field(description="Files in the merge base's tree.")
+    deleted_share: float = Field(description="Share of the merge base's files the fork deleted, 0..1.")
+    touched_share: float = Field(description="Share of the merge base's files modified, deleted or renamed.")
+    largest_binary: FileChange | None = None
+    readme: ReadmeDiff
+    license: LicenseChange
+    packages: list[PackageChange]
+    other_branches: list[BranchFact]
+    upstream_gain: UpstreamGain
+    terms: list[str] = Field(description="Terms distinctive of the fork's own changes, most distinctive first.")
+    term_evidence: dict[str, list[str]] = Field(
+        default_factory=dict, description="For each term, evidence IDs where it occurs."
+    )
+
+
+class UpstreamFacts(Frozen):
+    name: str
+    url: str
+    ref: str
+    head: str
+    default_branch: str | None
+    last_commit_date: datetime
+    readme_path: str | None
+    readme_title: str | None
+    readme_lead: str = Field(description="First paragraph of the README. Untrusted repository text.")
+    commits_30d: int
+    commits_90d: int
+    commits_365d: int
+    tags: list[tuple[str, datetime]] = Field(description="Newest tags first, with their commit dates.")
+    files: int

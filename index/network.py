@@ -1,0 +1,241 @@
+"""From sources to facts for a whole fork network: resolve refs, fetch into the mirror, analyse each fork.
+
+One broken fork never sinks the run: each fork's result carries either facts or a clear ``error``.
+A fork whose heads are unchanged since the last run reuses its stored facts without fetching anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import BaseModel, Field, ValidationError
+
+from index.facts import UPSTREAM_REF, AnalysisError, UpstreamContext, fork_facts, upstream_facts
+from index.gitio import GitError, close_thread_repos
+from index.mirror import UPSTREAM_KEY, Mirror, RemoteRefs, SourceProblem, ls_remote, resolve_target, source_key
+from index.models import ForkFacts, UpstreamFacts
+from index.settings import Settings
+from index.sources import Source
+
+ANALYSIS_VERSION = "1"
+STAGES = ("resolve", "fetch", "analyse")
+
+Progress = Callable[[str, str, int | None], None]
+"""``progress(stage, event, total)``: event is 'start' (with total), 'advance' or 'done'."""
+
+
+class UpstreamError(RuntimeError):
+    """Upstream itself cannot be read: nothing can be compared."""
+
+
+class ForkInput(BaseModel):
+    """A fork as given: a parsed source, or the text that failed to parse and why."""
+
+    name: str
+    source: Source | None = None
+    error: str | None = None
+
+
+class ForkOutcome(BaseModel):
+    name: str
+    url: str | None
+    ref: str | None
+    key: str | None
+    web_url: str | None = None
+    facts: ForkFacts | None = None
+    error: str | None = None
+    cached: bool = False
+
+
+class RunStats(BaseModel):
+    fetched: int = 0
+    cached: int = 0
+    seconds: dict[str, float] = Field(default_factory=dict)
+
+
+class NetworkFacts(BaseModel):
+    upstream: UpstreamFacts
+    upstream_web_url: str | None
+    forks: list[ForkOutcome]
+    stats: RunStats
+    as_of: datetime
+
+
+def _noop(stage: str, event: str, total: int | None) -> None:
+    return None
+
+
+class _Cache:
+    """Per-fork facts stored as JSON, keyed by what they were computed from."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def _path(self, key: str) -> Path:
+        return self.root / f"{key}.json"
+
+    def get(self, key: str, cache_key: str) -> ForkFacts | None:
+        try:
+            data = json.loads(self._path(key).read_text())
+            if data.get("cache_key") != cache_key:
+                return None
+            return ForkFacts.model_validate(data["facts"])
+        except (OSError, ValueError, KeyError, ValidationError):
+            return None
+
+    def put(self, key: str, cache_key: str, facts: ForkFacts) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self._path(key).with_suffix(".tmp")
+        tmp.write_text(json.dumps({"cache_key": cache_key, "facts": facts.model_dump(mode="json")}))
+        tmp.replace(self._path(key))
+
+
+def _cache_key(upstream_head: str, remote: RemoteRefs, target: str, heads: bool) -> str:
+    parts = [ANALYSIS_VERSION, upstream_head, target, remote.refs[target]]
+    if heads:
+        parts += [f"{b}={s}" for b, s in sorted(remote.heads.items())]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def analyse_network(
+    upstream: Source,
+    forks: list[ForkInput],
+    settings: Settings,
+    *,
+    as_of: datetime | None = None,
+    progress: Progress = _noop,
+    use_cache: bool = True,
+    between_stages: Callable[[str], None] | None = None,
+) -> NetworkFacts:
+    """Facts for ``upstream`` and every fork. Raises :class:`UpstreamError` only if upstream is unusable."""
+    as_of = as_of or datetime.now(UTC)
+    timings: dict[str, float] = {}
+    mirror = Mirror(settings.mirrors_dir, upstream, blobless=settings.blobless, timeout=settings.git_timeout)
+    cache = _Cache(settings.cache_dir / mirror.path.stem)
+    workers = settings.worker_count()
+
+    t0 = time.perf_counter()
+    try:
+        up_remote = ls_remote(upstream.url)
+        up_target, _ = resolve_target(upstream, up_remote)
+        mirror.ensure()
+        mirror.register({UPSTREAM_KEY: upstream})
+        mirror.fetch(UPSTREAM_KEY, upstream, up_remote, up_target, heads=False)
+        up_facts, ctx = upstream_facts(
+            mirror.path, upstream.name, upstream.url, up_target, up_remote.default_branch, as_of,
+            timeout=settings.git_timeout,
+        )
+    except (SourceProblem, GitError) as exc:
+        raise UpstreamError(f"upstream {upstream.name}: {exc}") from exc
+
+    outcomes: list[ForkOutcome] = []
+    seen: set[str] = set()
+    for f in forks:
+        key = source_key(f.source) if f.source else None
+        if key and key in seen:
+            continue
+        if key:
+            seen.add(key)
+        outcomes.append(ForkOutcome(
+            name=f.name, url=f.source.url if f.source else None, ref=f.source.ref if f.source else None,
+            key=key, web_url=f.source.web_url if f.source else None, error=f.error,
+        ))
+    sources = {o.key: f.source for o, f in zip(outcomes, forks, strict=False) if f.source and o.key}
+    # (zip is safe: duplicates are skipped before pairing only when keys repeat; rebuild by key instead)
+    sources = {source_key(f.source): f.source for f in forks if f.source}
+
+    # resolve: ls-remote every fork (cheap; no objects move)
+    resolved: dict[str, tuple[RemoteRefs, str, bool, str]] = {}
+    pending = [o for o in outcomes if o.error is None and o.key]
+    progress("resolve", "start", len(pending))
+
+    def resolve(o: ForkOutcome) -> None:
+        src = sources[o.key or ""]
+        try:
+            remote = ls_remote(src.url)
+            target, _sha = resolve_target(src, remote)
+        except SourceProblem as exc:
+            o.error = str(exc)
+            return
+        finally:
+            progress("resolve", "advance", None)
+        heads = src.url != upstream.url
+        resolved[o.key or ""] = (remote, target, heads, _cache_key(ctx.head, remote, target, heads))
+
+    with ThreadPoolExecutor(max_workers=max(4, workers * 2)) as pool:
+        list(pool.map(resolve, pending))
+    progress("resolve", "done", None)
+    timings["resolve"] = time.perf_counter() - t0
+    if between_stages:
+        between_stages("resolve")
+
+    # reuse stored facts for unchanged heads
+    todo: list[ForkOutcome] = []
+    cached = 0
+    for o in outcomes:
+        if o.error or o.key not in resolved:
+            continue
+        hit = cache.get(o.key, resolved[o.key][3]) if use_cache else None
+        if hit is not None:
+            o.facts, o.cached = hit, True
+            cached += 1
+        else:
+            todo.append(o)
+
+    t1 = time.perf_counter()
+    mirror.register({o.key: sources[o.key] for o in todo if o.key})
+    progress("fetch", "start", len(todo))
+
+    def fetch(o: ForkOutcome) -> None:
+        remote, target, heads, _ = resolved[o.key or ""]
+        try:
+            mirror.fetch(o.key or "", sources[o.key or ""], remote, target, heads=heads)
+        except (SourceProblem, GitError) as exc:
+            o.error = str(exc)
+        finally:
+            progress("fetch", "advance", None)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(fetch, todo))
+    progress("fetch", "done", None)
+    timings["fetch"] = time.perf_counter() - t1
+    if between_stages:
+        between_stages("fetch")
+
+    t2 = time.perf_counter()
+    todo = [o for o in todo if o.error is None]
+    progress("analyse", "start", len(todo))
+
+    def analyse(o: ForkOutcome) -> None:
+        remote, target, heads, ck = resolved[o.key or ""]
+        try:
+            o.facts = fork_facts(ctx, o.key or "", default_branch=remote.default_branch, ref=target,
+                                 other_branches=heads)
+            cache.put(o.key or "", ck, o.facts)
+        except (GitError, AnalysisError, ValueError) as exc:
+            o.error = f"analysis failed: {exc}"
+        finally:
+            close_thread_repos()
+            progress("analyse", "advance", None)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(analyse, todo))
+    progress("analyse", "done", None)
+    timings["analyse"] = time.perf_counter() - t2
+    return NetworkFacts(
+        upstream=up_facts,
+        upstream_web_url=upstream.web_url,
+        forks=outcomes,
+        stats=RunStats(fetched=mirror.fetches, cached=cached, seconds={k: round(v, 3) for k, v in timings.items()}),
+        as_of=as_of,
+    )
+
+
+__all__ = ["STAGES", "UPSTREAM_REF", "ForkInput", "ForkOutcome", "NetworkFacts", "UpstreamContext",
+           "UpstreamError", "analyse_network"]

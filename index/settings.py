@@ -1,0 +1,51 @@
+"""One typed settings object, built once and injected (``get_settings``); tests build their own."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_home() -> Path:
+    xdg = os.environ.get("XDG_DATA_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".local" / "share") / "forkwise"
+
+
+class Settings(BaseSettings):
+    """Configuration, read from ``FORKWISE_*`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="FORKWISE_", extra="ignore")
+
+    home: Path = Field(default_factory=_default_home, description="Data dir: mirrors, caches, reports.")
+    github_url: str = Field(
+        default="https://github.com", description="Base URL used to turn owner/name into a clone URL."
+    )
+    workers: int = Field(default=0, ge=0, description="Concurrent forks; 0 means one per CPU core.")
+    blobless: bool = Field(
+        default=True, description="Try a blobless partial fetch for network remotes (never shallow)."
+    )
+    git_timeout: float = Field(default=600.0, gt=0, description="Seconds before one git command is killed.")
+
+    @property
+    def mirrors_dir(self) -> Path:
+        return self.home / "mirrors"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.home / "cache"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+    def worker_count(self) -> int:
+        return self.workers or max(2, os.cpu_count() or 2)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

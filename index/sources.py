@@ -1,0 +1,171 @@
+"""Where a repository comes from: a GitHub ``owner/name``, any git URL, or a local path, plus an optional ref.
+
+A :class:`Source` is validated when it is built. Unsafe inputs are refused with :class:`UnsafeSourceError`:
+remote-helper syntax (``ext::``, ``fd::``, any ``transport::``), anything starting with ``-`` (it would be read
+as an option by git), control characters, and ref names git itself rejects.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+ALLOWED_SCHEMES = ("https", "http", "ssh", "git", "file")
+_OWNER_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
+_SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:(?!//)[^\s]+$")
+_HELPER = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*::")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class SourceError(ValueError):
+    """A source that cannot be used; the message says why, for a person."""
+
+
+class UnsafeSourceError(SourceError):
+    """A source refused for safety (option injection, remote helpers, odd characters)."""
+
+
+def check_url(url: str) -> str:
+    """Return ``url`` if it is a safe git URL or path, else raise :class:`UnsafeSourceError`."""
+    if not url or not url.strip():
+        raise SourceError("empty repository URL")
+    if _CONTROL.search(url):
+        raise UnsafeSourceError(f"refused URL with control characters: {url!r}")
+    if url.startswith("-"):
+        raise UnsafeSourceError(f"refused URL starting with '-' (would be read as a git option): {url!r}")
+    if _HELPER.match(url):
+        raise UnsafeSourceError(f"refused remote-helper URL {url.split('::', 1)[0]}:: : {url!r}")
+    if "://" in url:
+        scheme = url.split("://", 1)[0].lower()
+        if scheme not in ALLOWED_SCHEMES:
+            raise UnsafeSourceError(f"refused URL scheme {scheme!r}; allowed: {', '.join(ALLOWED_SCHEMES)}")
+        parsed = urlparse(url)
+        if scheme != "file" and (not parsed.hostname or parsed.hostname.startswith("-")):
+            raise UnsafeSourceError(f"refused URL with a missing or option-like host: {url!r}")
+        if parsed.path.startswith("/-") or "/-" in parsed.path.split("/", 2)[-1][:1]:
+            raise UnsafeSourceError(f"refused URL whose path starts with '-': {url!r}")
+    return url
+
+
+def check_ref(ref: str) -> str:
+    """Validate a ref as git's check-ref-format would (branch short names allowed)."""
+    if ref.startswith("-") or _CONTROL.search(ref) or " " in ref:
+        raise UnsafeSourceError(f"refused ref {ref!r}")
+    bad = ("..", "@{", "\\", "~", "^", ":", "?", "*", "[", "//")
+    if any(b in ref for b in bad) or ref.endswith((".", "/", ".lock")) or ref.startswith("/"):
+        raise SourceError(f"invalid ref name {ref!r}")
+    return ref
+
+
+class Source(BaseModel):
+    """A repository to compare: a display ``name``, a git ``url`` (or local path) and an optional ``ref``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    url: str
+    ref: str | None = None
+    forge: str | None = Field(default=None, description="'github' when the name is a GitHub owner/name.")
+
+    @field_validator("url")
+    @classmethod
+    def _safe_url(cls, v: str) -> str:
+        return check_url(v)
+
+    @field_validator("ref")
+    @classmethod
+    def _safe_ref(cls, v: str | None) -> str | None:
+        return None if v in (None, "") else check_ref(v)
+
+    @property
+    def is_local(self) -> bool:
+        return "://" not in self.url and not _SCP_LIKE.match(self.url) or self.url.startswith("file://")
+
+    @property
+    def full_ref(self) -> str | None:
+        """``ref`` as a full ref name: a bare branch name becomes ``refs/heads/<name>``."""
+        if self.ref is None:
+            return None
+        return self.ref if self.ref.startswith("refs/") or self.ref == "HEAD" else f"refs/heads/{self.ref}"
+
+    @property
+    def web_url(self) -> str | None:
+        """Browsable forge URL, when the source is on GitHub."""
+        if self.forge == "github":
+            return f"https://github.com/{self.name}"
+        return None
+
+
+def _name_from_url(url: str) -> str:
+    path = url.split("://", 1)[-1] if "://" in url else url.split(":", 1)[-1] if _SCP_LIKE.match(url) else url
+    parts = [p for p in path.rstrip("/").split("/") if p]
+    parts = [p[:-4] if p.endswith(".git") else p for p in parts]
+    return "/".join(parts[-2:]) if len(parts) >= 2 else (parts[-1] if parts else url)
+
+
+def parse_source(
+    text: str, ref: str | None = None, name: str | None = None, github_url: str = "https://github.com"
+) -> Source:
+    """Turn what a user typed into a :class:`Source`.
+
+    Order: an existing local path wins; then ``owner/name`` (GitHub); then URLs. A trailing ``@ref`` is not
+    parsed (refs may contain ``@``); pass ``ref`` instead.
+    """
+    text = text.strip()
+    check_url(text)
+    local = Path(text).expanduser()
+    if "://" not in text and not _SCP_LIKE.match(text) and local.exists():
+        return Source(name=name or _name_from_url(str(local.resolve())), url=str(local.resolve()), ref=ref)
+    if _OWNER_NAME.match(text):
+        return Source(name=name or text, url=f"{github_url.rstrip('/')}/{text}.git", ref=ref, forge="github")
+    m = re.match(r"^https?://(?:www\.)?github\.com/([^/]+/[^/]+?)(?:\.git)?/?$", text)
+    if m:
+        return Source(name=name or m.group(1), url=f"https://github.com/{m.group(1)}.git", ref=ref, forge="github")
+    if "://" in text or _SCP_LIKE.match(text):
+        return Source(name=name or _name_from_url(text), url=text, ref=ref)
+    raise SourceError(f"not a local path, an owner/name or a git URL: {text!r}")
+
+
+class ForksFileEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = None
+    url: str | None = None
+    ref: str | None = None
+
+
+class ForksFile(BaseModel):
+    """The TOML forks file: ``[upstream]`` and ``[[forks]]`` tables, each with name/url/ref."""
+
+    model_config = ConfigDict(extra="forbid")
+    upstream: ForksFileEntry | None = None
+    forks: Annotated[list[ForksFileEntry], Field(default_factory=list)]
+
+
+def _entry_source(entry: ForksFileEntry, base: Path, github_url: str) -> Source:
+    if entry.url is None and entry.name is None:
+        raise SourceError("an entry needs a name or a url")
+    target = entry.url or entry.name or ""
+    if entry.url and "://" not in entry.url and not _SCP_LIKE.match(entry.url):
+        p = Path(entry.url).expanduser()
+        target = str(p if p.is_absolute() else (base / p))
+        if not Path(target).exists():
+            # keep it: the fork fails on its own with a clear error, the others go on
+            return Source(name=entry.name or _name_from_url(target), url=target, ref=entry.ref)
+    return parse_source(target, ref=entry.ref, name=entry.name, github_url=github_url)
+
+
+def load_forks_file(path: Path, github_url: str = "https://github.com") -> tuple[Source | None, list[Source]]:
+    """Read a forks file; relative local paths are relative to the file's folder."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        spec = ForksFile.model_validate(data)
+    except (OSError, tomllib.TOMLDecodeError, ValidationError) as exc:
+        raise SourceError(f"cannot read forks file {path}: {exc}") from exc
+    base = path.resolve().parent
+    upstream = _entry_source(spec.upstream, base, github_url) if spec.upstream else None
+    return upstream, [_entry_source(f, base, github_url) for f in spec.forks]

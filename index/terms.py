@@ -1,0 +1,86 @@
+"""Terms distinctive of a fork's own changes, scored against upstream's vocabulary (tf·idf).
+
+Fork "documents" are its own commit subjects, the paths it added or changed and the README lines it added.
+Upstream documents are the paths of its tree and its recent commit subjects. A term scores high when the
+fork uses it often and upstream rarely: "hpu", "gaudi" in a Habana port; never "fix" or "update".
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+from pydantic import BaseModel, ConfigDict
+
+STOPWORDS = frozenset(
+    """a an the and or of to in on for with without from by at as is are be been was were it its this that these
+    those into onto via per not no yes all any some more most less few many much new old add adds added adding
+    update updates updated updating fix fixes fixed fixing bump bumps bumped change changes changed remove
+    removes removed removing delete deleted use uses used using make makes made support supports supported
+    initial init first version release merge merged branch pull request main master dev develop head readme
+    md rst txt py js ts json yaml yml toml cfg ini lock docs doc test tests testing src lib libs file files
+    code misc minor small typo typos cleanup clean refactor wip tmp temp todo note notes see also can will
+    should would could may might must our your their his her we you they them us i me my so if else then when
+    where which who what why how about after before again other same such only own up down out over under
+    can't don't won't via etc vs one two three four five six seven eight nine ten
+    """.split()
+)
+_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9+]{1,30}")
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-case word tokens; splits paths, snake_case and camelCase; drops stopwords and short tokens."""
+    out: list[str] = []
+    for raw in _TOKEN.findall(text.replace("_", " ").replace("-", " ")):
+        for part in _CAMEL.sub(" ", raw).split():
+            t = part.lower()
+            if len(t) >= 3 and t not in STOPWORDS and not t.isdigit():
+                out.append(t)
+    return out
+
+
+class Vocabulary(BaseModel):
+    """Upstream document frequencies."""
+
+    model_config = ConfigDict(frozen=True)
+    docs: int
+    df: dict[str, int]
+
+    @classmethod
+    def build(cls, documents: Iterable[str]) -> Vocabulary:
+        df: Counter[str] = Counter()
+        n = 0
+        for doc in documents:
+            n += 1
+            df.update(set(tokens(doc)))
+        return cls(docs=n, df=dict(df))
+
+    def idf(self, term: str) -> float:
+        return math.log((self.docs + 1) / (self.df.get(term, 0) + 1))
+
+
+def distinctive(
+    fork_docs: list[tuple[str, str]], vocab: Vocabulary, limit: int = 8, min_idf: float = 1.0
+) -> tuple[list[str], dict[str, list[str]]]:
+    """Rank terms in ``fork_docs`` (``(evidence_id, text)`` pairs) against ``vocab``.
+
+    Returns the top terms and, for each, up to three evidence IDs where it occurs.
+    """
+    tf: Counter[str] = Counter()
+    where: dict[str, list[str]] = {}
+    for ev, text in fork_docs:
+        seen = set(tokens(text))
+        tf.update(seen)
+        for t in seen:
+            lst = where.setdefault(t, [])
+            if len(lst) < 3 and ev not in lst:
+                lst.append(ev)
+    scored = [
+        (count * vocab.idf(term), term) for term, count in tf.items() if vocab.idf(term) >= min_idf
+    ]
+    scored.sort(key=lambda x: (-x[0], x[1]))
+    top = [t for _s, t in scored[:limit]]
+    return top, {t: where[t] for t in top}
