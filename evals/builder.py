@@ -138,7 +138,7 @@ def _apply(state: dict[str, bytes], c: CommitSpec, own: dict[str, bytes | None] 
     changes: dict[str, bytes | None] = {}
     for old, new in c.rename.items():
         for p in [p for p in out if p == old or p.startswith(old.rstrip("/") + "/")]:
-            changes[new + p[len(old):]] = out[p]
+            changes[new + p[len(old) :]] = out[p]
             changes[p] = None
     for d in c.delete:
         d = d.rstrip("/")
@@ -180,7 +180,12 @@ class _Stream:
         self.parts.append(text.encode() + b"\n")
 
     def commit(
-        self, ref: str, mark: int, c: CommitSpec, days_ago: float, parents: list[str],
+        self,
+        ref: str,
+        mark: int,
+        c: CommitSpec,
+        days_ago: float,
+        parents: list[str],
         tree: dict[str, bytes] | None = None,
     ) -> None:
         when = int((self.as_of - timedelta(days=days_ago)).timestamp())
@@ -304,7 +309,11 @@ def build_network(spec: NetworkSpec, root: Path, as_of: datetime | None = None) 
                 s.commit(f"refs/heads/{f.default_branch}", j + 1, c, days[j], [f":{j}"] if j else [])
             m = s.run(path)
             built[f.name] = BuiltFork(
-                name=f.name, path=path, ref=f.ref, commits=[m[j + 1] for j in range(len(f.commits))], labels=labels
+                name=f.name,
+                path=path,
+                ref=f.ref,
+                commits=[m[j + 1] for j in range(len(f.commits))],
+                labels=labels,
             )
             fork_days[f.name] = days
             continue
@@ -366,13 +375,20 @@ def build_network(spec: NetworkSpec, root: Path, as_of: datetime | None = None) 
         if f.default_branch != "main":
             _git(path, "symbolic-ref", "HEAD", branch_ref)
         built[f.name] = BuiltFork(
-            name=f.name, path=path, ref=f.ref,
+            name=f.name,
+            path=path,
+            ref=f.ref,
             commits=[m[k] for k in main_marks],
             branches={b: [m[k] for k in ks] for b, ks in branch_marks.items()},
             labels=labels,
         )
         fork_days[f.name] = days
     return BuiltNetwork(
-        name=spec.name, root=root, upstream_name=spec.upstream.name, upstream_path=up_path,
-        upstream_commits=up_commits, forks=[built[f.name] for f in spec.forks], as_of=as_of,
+        name=spec.name,
+        root=root,
+        upstream_name=spec.upstream.name,
+        upstream_path=up_path,
+        upstream_commits=up_commits,
+        forks=[built[f.name] for f in spec.forks],
+        as_of=as_of,
     )

@@ -102,7 +102,13 @@ def _text(data: bytes | None) -> str | None:
 
 
 def upstream_facts(
-    mirror: Path, name: str, url: str, ref: str, default_branch: str | None, as_of: datetime, timeout: float = 600.0
+    mirror: Path,
+    name: str,
+    url: str,
+    ref: str,
+    default_branch: str | None,
+    as_of: datetime,
+    timeout: float = 600.0,
 ) -> tuple[UpstreamFacts, UpstreamContext]:
     """Summary facts about upstream and the shared context for fork analysis."""
     head, date = run(mirror, "log", "-1", "--format=%H%x00%cI", UPSTREAM_REF, timeout=timeout).strip().split(NUL)
@@ -118,8 +124,12 @@ def upstream_facts(
     since = (as_of - timedelta(days=365)).isoformat()
     dates = [_date(d) for d in run(mirror, "log", f"--since={since}", "--format=%cI", head).split()]
     tags_out = run(
-        mirror, "for-each-ref", "--sort=-creatordate", "--count=10",
-        "--format=%(refname:short)%00%(creatordate:iso-strict)", "refs/tags",
+        mirror,
+        "for-each-ref",
+        "--sort=-creatordate",
+        "--count=10",
+        "--format=%(refname:short)%00%(creatordate:iso-strict)",
+        "refs/tags",
     )
     tags = [(t, _date(d)) for t, _, d in (ln.partition(NUL) for ln in tags_out.splitlines()) if d]
     facts = UpstreamFacts(
@@ -154,8 +164,13 @@ def _parse_log(out: str, with_files: bool) -> list[tuple[str, list[str], list[st
 
 def _unquote(path: str) -> str:
     if len(path) >= 2 and path[0] == '"' and path[-1] == '"':
-        return path[1:-1].encode("latin-1", "backslashreplace").decode("unicode_escape").encode(
-            "latin-1", "replace").decode("utf-8", "replace")
+        return (
+            path[1:-1]
+            .encode("latin-1", "backslashreplace")
+            .decode("unicode_escape")
+            .encode("latin-1", "replace")
+            .decode("utf-8", "replace")
+        )
     return path
 
 
@@ -210,16 +225,28 @@ def fork_facts(
         return _unrelated(ctx, key, default_branch, ref, head, last)
 
     own_out = ctx.git(
-        "log", "--right-only", "--cherry-mark", "--name-only", "--no-renames",
-        f"--format={RS}%m%x00%H%x00%P%x00%an%x00%cI%x00%s", f"{up}...{head}",
+        "log",
+        "--right-only",
+        "--cherry-mark",
+        "--name-only",
+        "--no-renames",
+        f"--format={RS}%m%x00%H%x00%P%x00%an%x00%cI%x00%s",
+        f"{up}...{head}",
     )
     own: list[CommitFact] = []
     for mark, (sha, parents, author, date, subject), files in _parse_log(own_out, True):
-        own.append(CommitFact(
-            sha=sha, subject=subject[:300], author=author, date=_date(date), files=[_unquote(f) for f in files][:200],
-            is_merge=len(parents.split()) > 1, upstream_equivalent=mark == "=",
-            security=bool(SECURITY_RE.search(subject)),
-        ))
+        own.append(
+            CommitFact(
+                sha=sha,
+                subject=subject[:300],
+                author=author,
+                date=_date(date),
+                files=[_unquote(f) for f in files][:200],
+                is_merge=len(parents.split()) > 1,
+                upstream_equivalent=mark == "=",
+                security=bool(SECURITY_RE.search(subject)),
+            )
+        )
     gained_out = ctx.git("log", "--left-only", f"--format={RS}x%x00%H%x00%cI%x00%s", f"{up}...{head}")
     gained = [
         CommitFact(sha=s, subject=subj[:300], author="", date=_date(d), security=bool(SECURITY_RE.search(subj)))
@@ -248,18 +275,21 @@ def fork_facts(
     for c in changes:
         for groups, k in ((by_folder, c.top), (by_kind, c.kind)):
             g = groups.get(k, GroupStat())
-            groups[k] = GroupStat(files=g.files + 1, added=g.added + (c.added or 0), deleted=g.deleted + (c.deleted or 0))
+            groups[k] = GroupStat(
+                files=g.files + 1, added=g.added + (c.added or 0), deleted=g.deleted + (c.deleted or 0)
+            )
     deleted = sum(c.status == "deleted" for c in changes)
     touched = sum(c.status in ("deleted", "modified", "renamed", "type-changed") for c in changes)
     binaries = [c for c in changes if c.binary and c.size is not None]
+    # what the fork is for: its commit subjects, the paths it added or changed, its new README headings
     docs = [(f"commit:{c.sha}", c.subject) for c in unique]
     docs += [(f"file:{c.path}", c.path) for c in changes if c.status != "deleted"]
     docs += [
-        (f"readme:{s.heading}", f"{'' if s.heading == readme_mod.INTRO else s.heading} {s.excerpt}")
+        (f"readme:{s.heading}", s.heading)
         for s in readme.sections
-        if s.change != "removed"
+        if s.change != "removed" and s.heading != readme_mod.INTRO
     ]
-    terms, term_ev = distinctive(docs, ctx.vocab)
+    terms = distinctive(docs, ctx.vocab)
     return ForkFacts(
         upstream_ref=UPSTREAM_REF,
         upstream_head=up,
@@ -303,7 +333,6 @@ def fork_facts(
             notable=[c for c in gained if c.security][:10],
         ),
         terms=terms,
-        term_evidence=term_ev,
     )
 
 
@@ -314,17 +343,19 @@ def _file_changes(ctx: UpstreamContext, base: str, head: str) -> list[FileChange
     changes = []
     for e in entries:
         path = e["path"]
-        changes.append(FileChange(
-            path=path,
-            old_path=e["old"],
-            status=_STATUS.get(e["status"], "modified"),  # type: ignore[arg-type]
-            added=e["added"],
-            deleted=e["deleted"],
-            binary=e["binary"],
-            size=None if e["status"] == "D" else sizes.get(e["sha"]),
-            kind=file_kind(path, e["binary"]),
-            top=top_folder(path),
-        ))
+        changes.append(
+            FileChange(
+                path=path,
+                old_path=e["old"],
+                status=_STATUS.get(e["status"], "modified"),  # type: ignore[arg-type]
+                added=e["added"],
+                deleted=e["deleted"],
+                binary=e["binary"],
+                size=None if e["status"] == "D" else sizes.get(e["sha"]),
+                kind=file_kind(path, e["binary"]),
+                top=top_folder(path),
+            )
+        )
     return changes
 
 
@@ -357,19 +388,25 @@ def _packages(ctx: UpstreamContext, base: str, head: str, changes: list[FileChan
             continue
         b = package_info(c.path, _text(read_blob(ctx.mirror, f"{base}:{c.path}")))
         a = package_info(c.path, _text(read_blob(ctx.mirror, f"{head}:{c.path}")))
-        out.append(PackageChange(
-            manifest=c.path, before=b, after=a,
-            name_changed=(b.name if b else None) != (a.name if a else None),
-            version_changed=(b.version if b else None) != (a.version if a else None),
-        ))
+        out.append(
+            PackageChange(
+                manifest=c.path,
+                before=b,
+                after=a,
+                name_changed=(b.name if b else None) != (a.name if a else None),
+                version_changed=(b.version if b else None) != (a.version if a else None),
+            )
+        )
     return out
 
 
 def _branches(ctx: UpstreamContext, key: str, head: str) -> list[BranchFact]:
     ns = f"refs/forks/{key}/heads/"
     out = ctx.git(
-        "for-each-ref", f"--no-merged={ctx.head}",
-        "--format=%(refname)%00%(objectname)%00%(committerdate:iso-strict)", ns,
+        "for-each-ref",
+        f"--no-merged={ctx.head}",
+        "--format=%(refname)%00%(objectname)%00%(committerdate:iso-strict)",
+        ns,
     )
     facts = []
     for line in out.splitlines():
@@ -381,20 +418,48 @@ def _branches(ctx: UpstreamContext, key: str, head: str) -> list[BranchFact]:
     return sorted(facts, key=lambda b: b.last_commit_date, reverse=True)
 
 
-def _unrelated(ctx: UpstreamContext, key: str, default_branch: str | None, ref: str, head: str, last: datetime) -> ForkFacts:
+def _unrelated(
+    ctx: UpstreamContext, key: str, default_branch: str | None, ref: str, head: str, last: datetime
+) -> ForkFacts:
     ahead = int(ctx.git("rev-list", "--count", head).strip())
     behind = int(ctx.git("rev-list", "--count", ctx.head).strip())
     return ForkFacts(
-        upstream_ref=UPSTREAM_REF, upstream_head=ctx.head, ref=ref, default_branch=default_branch, head=head,
-        shared_history=False, ahead=ahead, behind=behind, merge_base=None, merge_base_date=None,
-        merge_base_describe=None, last_commit_date=last, upstream_last_commit_date=ctx.last_commit_date,
-        own_commits=[], unique_commits=0, upstream_equivalent_commits=0, merge_commits=0, upstream_merges=0,
-        files=[], by_folder={}, by_kind={}, lines_added=0, lines_deleted=0, files_added=0, files_modified=0,
-        files_deleted=0, files_renamed=0, base_tree_files=0, deleted_share=0.0, touched_share=0.0,
+        upstream_ref=UPSTREAM_REF,
+        upstream_head=ctx.head,
+        ref=ref,
+        default_branch=default_branch,
+        head=head,
+        shared_history=False,
+        ahead=ahead,
+        behind=behind,
+        merge_base=None,
+        merge_base_date=None,
+        merge_base_describe=None,
+        last_commit_date=last,
+        upstream_last_commit_date=ctx.last_commit_date,
+        own_commits=[],
+        unique_commits=0,
+        upstream_equivalent_commits=0,
+        merge_commits=0,
+        upstream_merges=0,
+        files=[],
+        by_folder={},
+        by_kind={},
+        lines_added=0,
+        lines_deleted=0,
+        files_added=0,
+        files_modified=0,
+        files_deleted=0,
+        files_renamed=0,
+        base_tree_files=0,
+        deleted_share=0.0,
+        touched_share=0.0,
         readme=ReadmeDiff(path=None, changed=False),
-        license=LicenseChange(changed=False, before=LicenseInfo(path=None, spdx=None),
-                              after=LicenseInfo(path=None, spdx=None)),
-        packages=[], other_branches=[],
+        license=LicenseChange(
+            changed=False, before=LicenseInfo(path=None, spdx=None), after=LicenseInfo(path=None, spdx=None)
+        ),
+        packages=[],
+        other_branches=[],
         upstream_gain=UpstreamGain(commits=behind, first_date=None, last_date=None),
-        terms=[], term_evidence={},
+        terms=[],
     )

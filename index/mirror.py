@@ -170,9 +170,7 @@ class Mirror:
         if key == UPSTREAM_KEY:
             refspecs.append("+refs/tags/*:refs/tags/*")
             want |= {r.removeprefix("refs/"): sha for r, sha in remote.refs.items() if r.startswith("refs/tags/")}
-            have = self.local_refs(key) | {
-                k.removeprefix("refs/"): v for k, v in self._tags().items()
-            }
+            have = self.local_refs(key) | {k.removeprefix("refs/"): v for k, v in self._tags().items()}
         else:
             have = self.local_refs(key)
         if all(have.get(k) == v for k, v in want.items()) and (not heads or set(have) - {"target"} <= set(want)):

@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from index.terms import TermScore
+
 FileKind = Literal["source", "tests", "docs", "ci", "build", "vendored", "binary", "other"]
 ChangeStatus = Literal["added", "modified", "deleted", "renamed", "copied", "type-changed"]
 
@@ -61,6 +63,8 @@ class ReadmeSection(Frozen):
 class ReadmeDiff(Frozen):
     path: str | None
     changed: bool
+    title_before: str | None = None
+    title_after: str | None = None
     sections: list[ReadmeSection] = Field(default_factory=list)
     added_text: str = Field(default="", description="Lines the fork added, capped. Untrusted repository text.")
 
@@ -143,10 +147,7 @@ class ForkFacts(Frozen):
     packages: list[PackageChange]
     other_branches: list[BranchFact]
     upstream_gain: UpstreamGain
-    terms: list[str] = Field(description="Terms distinctive of the fork's own changes, most distinctive first.")
-    term_evidence: dict[str, list[str]] = Field(
-        default_factory=dict, description="For each term, evidence IDs where it occurs."
-    )
+    terms: list[TermScore] = Field(description="Terms distinctive of the fork's own changes, best first.")
 
 
 class UpstreamFacts(Frozen):

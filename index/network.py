@@ -18,7 +18,15 @@ from pydantic import BaseModel, Field, ValidationError
 
 from index.facts import UPSTREAM_REF, AnalysisError, UpstreamContext, fork_facts, upstream_facts
 from index.gitio import GitError, close_thread_repos
-from index.mirror import UPSTREAM_KEY, Mirror, RemoteRefs, SourceProblem, ls_remote, resolve_target, source_key
+from index.mirror import (
+    UPSTREAM_KEY,
+    Mirror,
+    RemoteRefs,
+    SourceProblem,
+    ls_remote,
+    resolve_target,
+    source_key,
+)
 from index.models import ForkFacts, UpstreamFacts
 from index.settings import Settings
 from index.sources import Source
@@ -128,7 +136,12 @@ def analyse_network(
         mirror.register({UPSTREAM_KEY: upstream})
         mirror.fetch(UPSTREAM_KEY, upstream, up_remote, up_target, heads=False)
         up_facts, ctx = upstream_facts(
-            mirror.path, upstream.name, upstream.url, up_target, up_remote.default_branch, as_of,
+            mirror.path,
+            upstream.name,
+            upstream.url,
+            up_target,
+            up_remote.default_branch,
+            as_of,
             timeout=settings.git_timeout,
         )
     except (SourceProblem, GitError) as exc:
@@ -142,10 +155,16 @@ def analyse_network(
             continue
         if key:
             seen.add(key)
-        outcomes.append(ForkOutcome(
-            name=f.name, url=f.source.url if f.source else None, ref=f.source.ref if f.source else None,
-            key=key, web_url=f.source.web_url if f.source else None, error=f.error,
-        ))
+        outcomes.append(
+            ForkOutcome(
+                name=f.name,
+                url=f.source.url if f.source else None,
+                ref=f.source.ref if f.source else None,
+                key=key,
+                web_url=f.source.web_url if f.source else None,
+                error=f.error,
+            )
+        )
     sources = {o.key: f.source for o, f in zip(outcomes, forks, strict=False) if f.source and o.key}
     # (zip is safe: duplicates are skipped before pairing only when keys repeat; rebuild by key instead)
     sources = {source_key(f.source): f.source for f in forks if f.source}
@@ -215,8 +234,9 @@ def analyse_network(
     def analyse(o: ForkOutcome) -> None:
         remote, target, heads, ck = resolved[o.key or ""]
         try:
-            o.facts = fork_facts(ctx, o.key or "", default_branch=remote.default_branch, ref=target,
-                                 other_branches=heads)
+            o.facts = fork_facts(
+                ctx, o.key or "", default_branch=remote.default_branch, ref=target, other_branches=heads
+            )
             cache.put(o.key or "", ck, o.facts)
         except (GitError, AnalysisError, ValueError) as exc:
             o.error = f"analysis failed: {exc}"
@@ -237,5 +257,13 @@ def analyse_network(
     )
 
 
-__all__ = ["STAGES", "UPSTREAM_REF", "ForkInput", "ForkOutcome", "NetworkFacts", "UpstreamContext",
-           "UpstreamError", "analyse_network"]
+__all__ = [
+    "STAGES",
+    "UPSTREAM_REF",
+    "ForkInput",
+    "ForkOutcome",
+    "NetworkFacts",
+    "UpstreamContext",
+    "UpstreamError",
+    "analyse_network",
+]

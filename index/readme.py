@@ -97,4 +97,11 @@ def diff(path: str | None, before: str | None, after: str | None) -> ReadmeDiff:
             out.append(ReadmeSection(heading=heading, change="removed", excerpt=_excerpt(body)))
     old_lines = set((before or "").splitlines())
     added = [ln for ln in (after or "").splitlines() if ln.strip() and ln not in old_lines]
-    return ReadmeDiff(path=path, changed=True, sections=out, added_text="\n".join(added)[:4000])
+    return ReadmeDiff(
+        path=path,
+        changed=True,
+        title_before=title(before or ""),
+        title_after=title(after or ""),
+        sections=out,
+        added_text="\n".join(added)[:4000],
+    )

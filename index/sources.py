@@ -84,7 +84,7 @@ class Source(BaseModel):
 
     @property
     def is_local(self) -> bool:
-        return "://" not in self.url and not _SCP_LIKE.match(self.url) or self.url.startswith("file://")
+        return ("://" not in self.url and not _SCP_LIKE.match(self.url)) or self.url.startswith("file://")
 
     @property
     def full_ref(self) -> str | None:

@@ -12,7 +12,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 STOPWORDS = frozenset(
     """a an the and or of to in on for with without from by at as is are be been was were it its this that these
@@ -62,25 +62,38 @@ class Vocabulary(BaseModel):
         return math.log((self.docs + 1) / (self.df.get(term, 0) + 1))
 
 
-def distinctive(
-    fork_docs: list[tuple[str, str]], vocab: Vocabulary, limit: int = 8, min_idf: float = 1.0
-) -> tuple[list[str], dict[str, list[str]]]:
-    """Rank terms in ``fork_docs`` (``(evidence_id, text)`` pairs) against ``vocab``.
+class TermScore(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    term: str
+    score: float
+    count: int = Field(description="Fork documents the term occurs in.")
+    evidence: list[str] = Field(description="Up to three evidence IDs where it occurs.")
 
-    Returns the top terms and, for each, up to three evidence IDs where it occurs.
-    """
+
+def _stem(term: str, known: set[str]) -> str:
+    """Fold a plural onto its singular when both occur ('accelerators' → 'accelerator')."""
+    if term.endswith("s") and term[:-1] in known:
+        return term[:-1]
+    return term
+
+
+def distinctive(fork_docs: list[tuple[str, str]], vocab: Vocabulary, limit: int = 10) -> list[TermScore]:
+    """Rank terms in ``fork_docs`` (``(evidence_id, text)`` pairs) against ``vocab`` by tf·idf."""
+    per_doc = [(ev, set(tokens(text))) for ev, text in fork_docs]
+    known = {t for _ev, ts in per_doc for t in ts}
     tf: Counter[str] = Counter()
     where: dict[str, list[str]] = {}
-    for ev, text in fork_docs:
-        seen = set(tokens(text))
-        tf.update(seen)
-        for t in seen:
+    for ev, ts in per_doc:
+        stems = {_stem(t, known) for t in ts}
+        tf.update(stems)
+        for t in stems:
             lst = where.setdefault(t, [])
             if len(lst) < 3 and ev not in lst:
                 lst.append(ev)
     scored = [
-        (count * vocab.idf(term), term) for term, count in tf.items() if vocab.idf(term) >= min_idf
+        TermScore(term=t, score=round(c * min(vocab.idf(t), vocab.idf(t + "s")), 3), count=c, evidence=where[t])
+        for t, c in tf.items()
     ]
-    scored.sort(key=lambda x: (-x[0], x[1]))
-    top = [t for _s, t in scored[:limit]]
-    return top, {t: where[t] for t in top}
+    scored = [t for t in scored if t.score > 0]
+    scored.sort(key=lambda x: (-x.score, x.term))
+    return scored[:limit]

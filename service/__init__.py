@@ -1,0 +1,1 @@
+"""forkwise.service: turns facts into guidance (classifier, writers) and serves it (CLI, reports)."""

@@ -1,0 +1,202 @@
+"""Archetypes: what kind of fork this is, by explicit rules over git facts, checked in a fixed order.
+
+Each rule returns the archetype, a one-line explanation rendered from the facts, and the evidence IDs it
+rests on. Thresholds live in :class:`Rules` so the explanation, the tests and the docs agree.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from index.models import ForkFacts
+from service.prompts import count
+
+Archetype = Literal[
+    "mirror",
+    "stale-snapshot",
+    "niche-variant",
+    "feature-superset",
+    "patch-fork",
+    "continuation",
+    "pruned",
+    "diverged",
+    "rebrand",
+    "cosmetic",
+    "unrelated",
+]
+ARCHETYPES: tuple[str, ...] = Archetype.__args__  # type: ignore[attr-defined]
+Recommendation = Literal["fork", "fork-for-niche", "upstream"]
+COSMETIC_KINDS = frozenset({"docs", "ci"})
+REBRAND_KINDS = frozenset({"docs", "ci", "build", "other"})
+
+
+class Rules(BaseModel):
+    """Thresholds of the classifier."""
+
+    model_config = ConfigDict(frozen=True)
+    upstream_inactive_days: int = 365
+    continuation_lead_days: int = 180
+    continuation_min_commits: int = 2
+    pruned_deleted_share: float = 0.25
+    diverged_touched_share: float = 0.4
+    diverged_min_lines: int = 300
+    diverged_min_commits: int = 5
+    patch_max_commits: int = 3
+    patch_max_lines: int = 150
+    superset_max_behind: int = 25
+    rebrand_max_source_lines: int = 20
+    fork_max_behind: int = 25
+
+
+class Classification(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    archetype: Archetype
+    rule: str
+    evidence: list[str]
+    recommendation: Recommendation
+    confidence: Literal["high", "medium", "low"]
+
+
+def _lines(f: ForkFacts, kinds: set[str] | frozenset[str] | None = None) -> int:
+    return sum(g.added + g.deleted for k, g in f.by_kind.items() if kinds is None or k in kinds)
+
+
+def _pct(x: float) -> str:
+    return f"{round(x * 100)}%"
+
+
+def tracks_upstream(f: ForkFacts, rules: Rules) -> bool:
+    return f.behind == 0 or (f.upstream_merges > 0 and f.behind <= rules.superset_max_behind)
+
+
+def classify(f: ForkFacts, as_of: datetime, rules: Rules = Rules()) -> Classification:
+    """Archetype, rule explanation, evidence and recommendation for one fork."""
+    archetype, rule, ev = _archetype(f, as_of, rules)
+    return Classification(
+        archetype=archetype,
+        rule=rule,
+        evidence=ev,
+        recommendation=_recommend(archetype, f, rules),
+        confidence=_confidence(archetype, f, rules),
+    )
+
+
+def _archetype(f: ForkFacts, as_of: datetime, r: Rules) -> tuple[Archetype, str, list[str]]:
+    if not f.shared_history:
+        return "unrelated", "it shares no commit with upstream (no merge base)", ["fact:shared_history"]
+    if f.ahead == 0 and f.behind == 0:
+        return "mirror", "its head is upstream's head (0 ahead, 0 behind)", ["fact:ahead", "fact:behind"]
+    if f.ahead == 0:
+        return (
+            "stale-snapshot",
+            f"its head is an upstream commit: 0 ahead, {f.behind} behind",
+            ["fact:ahead", "fact:behind", "fact:merge_base"],
+        )
+    if f.unique_commits == 0:
+        why = []
+        if f.upstream_equivalent_commits:
+            why.append(f"{f.upstream_equivalent_commits} already upstream as the same patch")
+        if f.merge_commits:
+            why.append(count(f.merge_commits, "merge"))
+        arche: Archetype = "stale-snapshot" if f.behind else "mirror"
+        return (
+            arche,
+            f"none of its {count(f.ahead, 'own commit')} is new ({', '.join(why)})",
+            ["fact:ahead", "fact:unique_commits", "fact:upstream_equivalent_commits"],
+        )
+    up_idle = (as_of - f.upstream_last_commit_date).days
+    lead = (f.last_commit_date - f.upstream_last_commit_date).days
+    if (
+        up_idle >= r.upstream_inactive_days
+        and lead >= r.continuation_lead_days
+        and f.unique_commits >= r.continuation_min_commits
+    ):
+        return (
+            "continuation",
+            f"upstream's last commit is {up_idle} days old; this fork committed {lead} days later "
+            f"and has {count(f.unique_commits, 'commit')} of its own",
+            ["fact:upstream_last_commit_date", "fact:last_commit_date", "fact:unique_commits"],
+        )
+    if f.deleted_share >= r.pruned_deleted_share and f.lines_added * 3 < f.lines_deleted:
+        return (
+            "pruned",
+            f"it deleted {f.files_deleted} of upstream's {f.base_tree_files} files "
+            f"({_pct(f.deleted_share)}) and added little",
+            ["fact:deleted_share", "fact:files_changed"],
+        )
+    total = f.lines_added + f.lines_deleted
+    if (
+        f.touched_share >= r.diverged_touched_share
+        and total >= r.diverged_min_lines
+        and f.unique_commits >= r.diverged_min_commits
+    ):
+        return (
+            "diverged",
+            f"it rewrote {_pct(f.touched_share)} of upstream's files "
+            f"({count(f.lines_added, 'line')} added, {f.lines_deleted} deleted)",
+            ["fact:touched_share", "fact:files_changed"],
+        )
+    kinds = set(f.by_kind)
+    renamed_pkg = [p for p in f.packages if p.name_changed]
+    retitled = f.readme.changed and f.readme.title_before != f.readme.title_after
+    if (
+        (renamed_pkg or retitled)
+        and kinds <= REBRAND_KINDS | {"source"}
+        and _lines(f, {"source", "tests"}) <= r.rebrand_max_source_lines
+    ):
+        ev = [f"file:{p.manifest}" for p in renamed_pkg] + (["fact:readme_title"] if retitled else [])
+        return "rebrand", "it renames the project and changes little else", [*ev, "fact:files_changed"]
+    if kinds and kinds <= COSMETIC_KINDS:
+        return (
+            "cosmetic",
+            f"it only changes {' and '.join(sorted(kinds))} files",
+            ["fact:by_kind", "fact:files_changed"],
+        )
+    if f.unique_commits <= r.patch_max_commits and total <= r.patch_max_lines:
+        return (
+            "patch-fork",
+            f"{count(f.unique_commits, 'commit')} of its own, {count(total, 'line')} changed",
+            ["fact:unique_commits", "fact:files_changed"],
+        )
+    if tracks_upstream(f, r):
+        return (
+            "feature-superset",
+            f"it keeps up with upstream ({f.behind} behind, {count(f.upstream_merges, 'merge')} "
+            f"from upstream) and adds {count(f.unique_commits, 'commit')}",
+            ["fact:behind", "fact:upstream_merges", "fact:unique_commits"],
+        )
+    return (
+        "niche-variant",
+        f"{count(f.unique_commits, 'commit')} of its own on a base {count(f.behind, 'commit')} behind upstream",
+        ["fact:unique_commits", "fact:behind"],
+    )
+
+
+def security_commits(f: ForkFacts) -> list[str]:
+    return [c.sha for c in f.own_commits if c.security and not c.upstream_equivalent and not c.is_merge]
+
+
+def _recommend(a: Archetype, f: ForkFacts, r: Rules) -> Recommendation:
+    if a in ("mirror", "stale-snapshot", "cosmetic", "rebrand", "unrelated"):
+        return "upstream"
+    if a == "continuation":
+        return "fork"
+    if a in ("patch-fork", "feature-superset") and security_commits(f) and f.behind <= r.fork_max_behind:
+        return "fork"
+    return "fork-for-niche"
+
+
+def _confidence(a: Archetype, f: ForkFacts, r: Rules) -> Literal["high", "medium", "low"]:
+    """High for structural verdicts read straight off the graph; low when a licence change muddies it."""
+    if f.license.changed:
+        return "low"
+    if a in ("mirror", "stale-snapshot", "unrelated", "cosmetic"):
+        return "high"
+    return "medium"
+
+
+def is_active(f: ForkFacts, as_of: datetime, days: int = 180) -> bool:
+    return as_of - f.last_commit_date <= timedelta(days=days)

@@ -1,0 +1,208 @@
+"""The ``forkwise`` command line. Commands parse and render; the work is in :mod:`service.report`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from index.network import ForkInput, UpstreamError
+from index.settings import Settings, get_settings
+from index.sources import Source, SourceError, load_forks_file, parse_source
+from service.models import Report
+from service.report import forks_carrying, render, summarize
+
+app = typer.Typer(
+    help="forkwise: which fork should I use, and why? Compares forks with upstream from git itself.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "report.schema.json"
+
+
+class Format(StrEnum):
+    md = "md"
+    json = "json"
+    html = "html"
+
+
+class _Bars:
+    """One progress bar per stage, fed from worker threads."""
+
+    def __init__(self, enabled: bool):
+        self.progress = Progress(
+            TextColumn("{task.description:<8}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            disable=not enabled,
+            transient=False,
+        )
+        self.tasks: dict[str, int] = {}
+
+    def __call__(self, stage: str, event: str, total: int | None) -> None:
+        if event == "start":
+            self.tasks[stage] = self.progress.add_task(stage, total=total or 0)
+        elif event == "advance":
+            self.progress.advance(self.tasks[stage])
+        elif event == "done" and stage in self.tasks:
+            t = self.progress.tasks[self.tasks[stage]]
+            self.progress.update(self.tasks[stage], completed=t.total)
+
+
+def _fork_input(text: str, settings: Settings) -> ForkInput:
+    try:
+        src = parse_source(text, github_url=settings.github_url)
+        return ForkInput(name=src.name, source=src)
+    except SourceError as exc:
+        return ForkInput(name=text, error=str(exc))
+
+
+def _run(upstream: Source, forks: list[ForkInput], settings: Settings, *, cache: bool, quiet: bool) -> Report:
+    bars = _Bars(enabled=not quiet and err.is_terminal)
+    with bars.progress:
+        return summarize(upstream, forks, settings, progress=bars, use_cache=cache)
+
+
+def _emit(report: Report, fmt: Format, out: Path | None) -> None:
+    text = render(report, fmt.value)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+        err.print(f"report written to [bold]{out}[/bold]")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _exit_code(report: Report) -> int:
+    return 1 if report.counts.failed else 0
+
+
+@app.command("summarize")
+def summarize_command(
+    upstream: Annotated[
+        str | None, typer.Argument(help="owner/name, git URL or path. Optional with --forks-file.")
+    ] = None,
+    fork: Annotated[list[str] | None, typer.Option("--fork", "-f", help="A fork: owner/name, git URL or path.")] = None,
+    forks_file: Annotated[Path | None, typer.Option(help="TOML file with [upstream] and [[forks]].")] = None,
+    ref: Annotated[str | None, typer.Option(help="Upstream ref to compare against (default branch if unset).")] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.md,
+    out: Annotated[Path | None, typer.Option(help="Write the report here instead of stdout.")] = None,
+    find: Annotated[str | None, typer.Option(help="Also list the forks whose own changes carry this term.")] = None,
+    cache: Annotated[bool, typer.Option(help="Reuse facts of forks whose heads did not change.")] = True,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Compare every fork with upstream and write verdicts.
+
+    Example: forkwise summarize --forks-file forks.toml --format html --out report.html
+    """
+    settings = get_settings()
+    try:
+        up_file, file_forks = load_forks_file(forks_file, settings.github_url) if forks_file else (None, [])
+        if upstream:
+            up = parse_source(upstream, ref=ref, github_url=settings.github_url)
+        elif up_file:
+            up = up_file.model_copy(update={"ref": ref}) if ref else up_file
+        else:
+            raise SourceError("give UPSTREAM or a forks file with an [upstream] table")
+    except SourceError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    forks = [ForkInput(name=s.name, source=s) for s in file_forks] + [_fork_input(t, settings) for t in fork or []]
+    if not forks:
+        err.print("[yellow]no forks given[/yellow] (use --fork or --forks-file); reporting upstream only")
+    try:
+        report = _run(up, forks, settings, cache=cache, quiet=quiet)
+    except UpstreamError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    _emit(report, fmt, out)
+    if find:
+        hits = forks_carrying(report, find)
+        err.print(f"forks carrying {find!r}: " + ("; ".join(f"{n} ({', '.join(ev[:2])})" for n, ev in hits) or "none"))
+    raise typer.Exit(_exit_code(report))
+
+
+@app.command()
+def compare(
+    upstream: Annotated[str, typer.Argument(help="Upstream: owner/name, git URL or path.")],
+    fork: Annotated[str, typer.Argument(help="Fork: owner/name, git URL or path.")],
+    ref: Annotated[str | None, typer.Option(help="Upstream ref.")] = None,
+    fork_ref: Annotated[str | None, typer.Option(help="Fork ref (default branch if unset).")] = None,
+    fmt: Annotated[Format, typer.Option("--format")] = Format.md,
+    out: Annotated[Path | None, typer.Option()] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Compare one fork with upstream."""
+    settings = get_settings()
+    try:
+        up = parse_source(upstream, ref=ref, github_url=settings.github_url)
+    except SourceError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    fi = _fork_input(fork, settings)
+    if fi.source and fork_ref:
+        fi = ForkInput(name=fi.name, source=fi.source.model_copy(update={"ref": fork_ref}))
+    try:
+        report = _run(up, [fi], settings, cache=True, quiet=quiet)
+    except UpstreamError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    _emit(report, fmt, out)
+    raise typer.Exit(_exit_code(report))
+
+
+@app.command()
+def demo(
+    out: Annotated[Path | None, typer.Option(help="Folder for the demo network and reports.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Build a small example fork network locally (no network), summarize it, and say where the report is."""
+    from service.demo import run_demo
+
+    settings = get_settings()
+    root = out or settings.home / "demo"
+    bars = _Bars(enabled=not quiet and err.is_terminal)
+    with bars.progress:
+        report, paths = run_demo(root, settings, progress=bars)
+    for f in report.forks:
+        rec = f.verdict.recommendation if f.verdict else "failed"
+        arch = f.archetype or "-"
+        err.print(f"  {f.name:<28} {arch:<17} {rec:<15} {f.verdict.summary[:70] + '…' if f.verdict else f.error}")
+    err.print(
+        f"\n{report.counts.analysed} of {report.counts.forks} forks analysed, {report.counts.failed} failed "
+        f"(on purpose: the demo includes a broken fork)."
+    )
+    for p in paths:
+        err.print(f"report: [bold]{p}[/bold]")
+
+
+@app.command()
+def schema(
+    check: Annotated[bool, typer.Option(help="Fail if the committed schema differs from the models.")] = False,
+    path: Annotated[Path, typer.Option(help="Where the schema lives.")] = SCHEMA_PATH,
+) -> None:
+    """Write (or check) the JSON Schema of the report."""
+    text = json.dumps(Report.model_json_schema(), indent=2, sort_keys=True) + "\n"
+    if check:
+        if not path.exists() or path.read_text() != text:
+            err.print(f"[red]{path} is out of date[/red]: run `forkwise schema`")
+            raise typer.Exit(1)
+        err.print(f"{path} is up to date")
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    err.print(f"schema written to {path}")
+
+
+def main() -> None:  # pragma: no cover
+    app()

@@ -1,0 +1,103 @@
+"""Public shapes of forkwise output: the same models back the CLI's JSON, the reports and (later) the API.
+
+A :class:`Claim` is one sentence with the evidence IDs it rests on. A :class:`Verdict` is what a writer
+produces for one fork; every ID it cites resolves in that fork's evidence catalogue.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from index.models import ForkFacts
+from service.classify import Archetype, Recommendation
+from service.evidence import Evidence
+
+SCHEMA_VERSION = 1
+
+
+class Claim(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    text: str
+    evidence: list[str] = Field(min_length=1)
+
+
+class Verdict(BaseModel):
+    recommendation: Recommendation
+    archetype: Archetype
+    archetype_rule: str = Field(description="Why the classifier chose the archetype, rendered from facts.")
+    summary: str
+    choose_fork_if: list[Claim]
+    choose_upstream_if: list[Claim]
+    risks: list[Claim] = Field(default_factory=list)
+    terms: list[str] = Field(default_factory=list, description="What the fork is for, in plain words.")
+    confidence: Literal["high", "medium", "low"]
+    evidence: list[str] = Field(description="Every evidence ID cited above, in first-cited order.")
+    writer: str = "facts"
+    fallback_reason: str | None = Field(default=None, description="Set when an LLM writer failed validation.")
+
+
+class ForkReport(BaseModel):
+    name: str
+    url: str | None
+    ref: str | None
+    web_url: str | None = None
+    facts: ForkFacts | None = None
+    archetype: Archetype | None = None
+    verdict: Verdict | None = None
+    evidence: list[Evidence] = Field(default_factory=list, description="The catalogue cited IDs resolve in.")
+    error: str | None = None
+    cached: bool = False
+
+
+class UpstreamSummary(BaseModel):
+    name: str
+    url: str
+    web_url: str | None
+    ref: str
+    head: str
+    default_branch: str | None
+    last_commit_date: datetime
+    readme_title: str | None
+    readme_lead: str
+    commits_30d: int
+    commits_90d: int
+    commits_365d: int
+    tags: list[tuple[str, datetime]]
+    files: int
+
+
+class Pick(BaseModel):
+    fork: str
+    reason: str
+
+
+class Counts(BaseModel):
+    forks: int
+    analysed: int
+    failed: int
+    cached: int
+    by_archetype: dict[str, int]
+    by_recommendation: dict[str, int]
+
+
+class Report(BaseModel):
+    """A whole upstream: its summary, every fork's facts and verdict, and cross-fork picks."""
+
+    schema_version: int = SCHEMA_VERSION
+    generated_at: datetime
+    as_of: datetime
+    upstream: UpstreamSummary
+    forks: list[ForkReport]
+    counts: Counts
+    picks: dict[str, Pick] = Field(description="most_active, closest_to_upstream, most_added (when any fork adds).")
+    terms: dict[str, list[str]] = Field(description="Distinctive term → forks that carry it.")
+    stats: dict[str, float | int] = Field(default_factory=dict)
+
+    def fork(self, name: str) -> ForkReport:
+        for f in self.forks:
+            if f.name == name:
+                return f
+        raise KeyError(name)

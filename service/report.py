@@ -1,0 +1,159 @@
+"""The core calls: facts for a network → verdicts → one :class:`Report`; and its renderings."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+from index.network import ForkInput, NetworkFacts, Progress, _noop, analyse_network
+from index.settings import Settings
+from index.sources import Source
+from service.classify import Rules, classify
+from service.evidence import catalogue
+from service.models import Counts, ForkReport, Pick, Report, UpstreamSummary
+from service.prompts import html_env, text_env
+from service.writer import FactsWriter, Writer, WriterInput
+
+
+def build_report(net: NetworkFacts, writer: Writer | None = None, rules: Rules | None = None) -> Report:
+    """Classify every analysed fork and write its verdict."""
+    writer = writer or FactsWriter()
+    rules = rules or Rules()
+    up = net.upstream
+    forks: list[ForkReport] = []
+    for o in net.forks:
+        fr = ForkReport(name=o.name, url=o.url, ref=o.ref, web_url=o.web_url, error=o.error, cached=o.cached)
+        if o.facts is not None and o.error is None:
+            cls = classify(o.facts, net.as_of, rules)
+            cat = catalogue(o.facts, o.web_url, net.upstream_web_url)
+            inp = WriterInput(
+                name=o.name,
+                upstream=up.name,
+                facts=o.facts,
+                classification=cls,
+                catalogue=cat,
+                as_of=net.as_of,
+            )
+            fr.facts, fr.archetype = o.facts, cls.archetype
+            fr.verdict = writer.write(inp)
+            fr.evidence = list(cat.values())
+        forks.append(fr)
+    ok = [f for f in forks if f.verdict and f.facts]
+    counts = Counts(
+        forks=len(forks),
+        analysed=len(ok),
+        failed=sum(f.error is not None for f in forks),
+        cached=sum(f.cached for f in forks),
+        by_archetype=dict(Counter(f.archetype for f in ok if f.archetype)),
+        by_recommendation=dict(Counter(f.verdict.recommendation for f in ok if f.verdict)),
+    )
+    return Report(
+        generated_at=datetime.now(UTC),
+        as_of=net.as_of,
+        upstream=UpstreamSummary(
+            name=up.name,
+            url=up.url,
+            web_url=net.upstream_web_url,
+            ref=up.ref,
+            head=up.head,
+            default_branch=up.default_branch,
+            last_commit_date=up.last_commit_date,
+            readme_title=up.readme_title,
+            readme_lead=up.readme_lead,
+            commits_30d=up.commits_30d,
+            commits_90d=up.commits_90d,
+            commits_365d=up.commits_365d,
+            tags=up.tags,
+            files=up.files,
+        ),
+        forks=forks,
+        counts=counts,
+        picks=_picks(ok),
+        terms=_terms(ok),
+        stats={
+            "fetched": net.stats.fetched,
+            "cached": net.stats.cached,
+            **{f"seconds_{k}": v for k, v in net.stats.seconds.items()},
+        },
+    )
+
+
+def _picks(ok: list[ForkReport]) -> dict[str, Pick]:
+    adding = [f for f in ok if f.facts and f.verdict and f.verdict.recommendation != "upstream"]
+    picks: dict[str, Pick] = {}
+    if adding:
+        a = max(adding, key=lambda f: (f.facts.last_commit_date, f.name))  # type: ignore[union-attr]
+        picks["most_active"] = Pick(
+            fork=a.name,
+            reason=f"latest commit of the forks that add work: {a.facts.last_commit_date.date().isoformat()}",
+        )  # type: ignore[union-attr]
+        c = min(adding, key=lambda f: (f.facts.behind, -f.facts.unique_commits, f.name))  # type: ignore[union-attr]
+        picks["closest_to_upstream"] = Pick(
+            fork=c.name, reason=f"adds work and is only {c.facts.behind} commits behind"
+        )  # type: ignore[union-attr]
+        m = max(adding, key=lambda f: (f.facts.unique_commits, f.name))  # type: ignore[union-attr]
+        picks["most_added"] = Pick(fork=m.name, reason=f"{m.facts.unique_commits} commits of its own")  # type: ignore[union-attr]
+    return picks
+
+
+def _terms(ok: list[ForkReport]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for f in ok:
+        for t in f.verdict.terms if f.verdict else []:
+            out.setdefault(t, []).append(f.name)
+    return dict(sorted(out.items()))
+
+
+def forks_carrying(report: Report, term: str) -> list[tuple[str, list[str]]]:
+    """Forks whose own changes mention ``term`` (terms, paths, commit subjects), with evidence IDs."""
+    t = term.lower()
+    hits: list[tuple[str, list[str]]] = []
+    for f in report.forks:
+        if not f.facts or not f.verdict:
+            continue
+        ev: list[str] = []
+        ev += [e for ts in f.facts.terms if t in ts.term for e in ts.evidence]
+        if any(t in x.lower() for x in f.verdict.terms):
+            ev += [e for ts in f.facts.terms[:3] for e in ts.evidence]
+        ev += [f"commit:{c.sha}" for c in f.facts.own_commits if t in c.subject.lower() and not c.upstream_equivalent]
+        ev += [f"file:{c.path}" for c in f.facts.files if t in c.path.lower()]
+        ev += [
+            f"readme:{s.heading}"
+            for s in f.facts.readme.sections
+            if t in (s.heading + " " + s.excerpt).lower() and s.change != "removed"
+        ]
+        if ev:
+            hits.append((f.name, list(dict.fromkeys(ev))[:5]))
+    return hits
+
+
+def summarize(
+    upstream: Source,
+    forks: list[ForkInput],
+    settings: Settings,
+    *,
+    writer: Writer | None = None,
+    progress: Progress = _noop,
+    as_of: datetime | None = None,
+    use_cache: bool = True,
+) -> Report:
+    """The one call behind `forkwise summarize`, `compare` and `demo`."""
+    net = analyse_network(upstream, forks, settings, progress=progress, as_of=as_of, use_cache=use_cache)
+    return build_report(net, writer)
+
+
+def render(report: Report, fmt: str) -> str:
+    if fmt == "json":
+        return report.model_dump_json(indent=2)
+    if fmt == "md":
+        return text_env().get_template("report.md.j2").render(r=report)
+    if fmt == "html":
+        return html_env().get_template("report.html.j2").render(r=report)
+    raise ValueError(f"unknown format {fmt!r}; use md, json or html")
+
+
+def write_report(report: Report, fmt: str, out: Path) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render(report, fmt), encoding="utf-8")
+    return out

@@ -1,0 +1,237 @@
+"""Verdict writers and the validator every verdict passes.
+
+The ``facts`` writer is deterministic: sentence templates from ``prompts/verdict.toml`` filled with values
+computed from git facts (:func:`context`). LLM writers (later) implement the same :class:`Writer` protocol;
+their output goes through :func:`validate` and falls back to the facts writer, flagged, when it fails.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from index.models import ForkFacts
+from index.terms import TermScore
+from service.classify import Classification, security_commits
+from service.evidence import Evidence
+from service.models import Claim, Verdict
+from service.prompts import load_toml, text_env
+
+_NUMBER = re.compile(r"(?<![\w.+-])[+-]?\d[\d.,:-]*(?<![.,:-])%?(?![\w])")
+
+
+class WriterInput(BaseModel):
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    name: str
+    upstream: str
+    facts: ForkFacts
+    classification: Classification
+    catalogue: dict[str, Evidence]
+    as_of: datetime
+
+
+class Writer(Protocol):
+    name: str
+
+    def write(self, inp: WriterInput) -> Verdict: ...
+
+
+def _date(d: datetime | None) -> str:
+    return d.date().isoformat() if d else "unknown"
+
+
+def _pct(x: float) -> str:
+    return f"{round(x * 100)}%"
+
+
+def _join(items: list[str]) -> str:
+    if len(items) <= 2:
+        return " and ".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def strong_terms(terms: list[TermScore]) -> list[TermScore]:
+    """Terms worth naming: in the glossary, or seen in two or more places, and at least half the best score."""
+    glossary: dict[str, str] = load_toml("glossary.toml")["terms"]
+    keep = [t for t in terms if t.term in glossary or t.count >= 2]
+    if not keep:
+        return []
+    best = keep[0].score
+    return [t for t in keep if t.score >= best / 2]
+
+
+def term_names(terms: list[TermScore], limit: int = 3) -> list[str]:
+    """Distinctive terms as a person would name them (glossary), de-duplicated."""
+    glossary: dict[str, str] = load_toml("glossary.toml")["terms"]
+    out: list[str] = []
+    for t in strong_terms(terms):
+        name = glossary.get(t.term, t.term)
+        if name not in out:
+            out.append(name)
+    return out[:limit]
+
+
+def context(inp: WriterInput) -> dict[str, Any]:
+    """Every value a template may use, all derived from git facts (the only source of numbers in text)."""
+    f, cls = inp.facts, inp.classification
+    unique = [c for c in f.own_commits if not c.is_merge and not c.upstream_equivalent]
+    folders = sorted(((k, g.added + g.deleted) for k, g in f.by_folder.items()), key=lambda x: -x[1])
+    top_folders = [k if k != "." else "the root folder" for k, _ in folders[:3]]
+    changed = sorted((c for c in f.files if c.status != "deleted"), key=lambda c: -((c.added or 0) + (c.deleted or 0)))
+    deleted = [c for c in f.files if c.status == "deleted"]
+    del_folders = sorted({c.top if c.top != "." else c.path for c in deleted})
+    sec_fork = security_commits(f)
+    sec_up = [c.sha for c in f.upstream_gain.notable]
+    names = term_names(f.terms)
+    term_ids = [ev for t in strong_terms(f.terms)[:3] for ev in t.evidence[:2]]
+    pkg = next((p for p in f.packages if p.name_changed), None)
+    big = f.largest_binary
+    return {
+        "name": inp.name,
+        "upstream": inp.upstream,
+        "archetype": cls.archetype,
+        "branch": f.ref.removeprefix("refs/heads/"),
+        "ahead": f.ahead,
+        "behind": f.behind,
+        "unique": f.unique_commits,
+        "equivalent": f.upstream_equivalent_commits,
+        "upstream_merges": f.upstream_merges,
+        "last_date": _date(f.last_commit_date),
+        "upstream_last_date": _date(f.upstream_last_commit_date),
+        "idle_days": (inp.as_of - f.upstream_last_commit_date).days,
+        "fork_idle_days": (inp.as_of - f.last_commit_date).days,
+        "lead_days": (f.last_commit_date - f.upstream_last_commit_date).days,
+        "base_short": (f.merge_base or "")[:7],
+        "base_date": _date(f.merge_base_date),
+        "describe": f.merge_base_describe,
+        "files_changed": len(f.files),
+        "lines_added": f.lines_added,
+        "lines_deleted": f.lines_deleted,
+        "source_lines": sum(g.added + g.deleted for k, g in f.by_kind.items() if k in ("source", "tests")),
+        "files_deleted": f.files_deleted,
+        "base_files": f.base_tree_files,
+        "deleted_pct": _pct(f.deleted_share),
+        "touched_pct": _pct(f.touched_share),
+        "deleted_folders": _join(del_folders[:3]) or "the deleted files",
+        "deleted_file_ids": " ".join(f"file:{c.path}" for c in deleted[:3]),
+        "gain_first": _date(f.upstream_gain.first_date),
+        "gain_last": _date(f.upstream_gain.last_date),
+        "terms_phrase": _join(names),
+        "term_ids": " ".join(dict.fromkeys(term_ids)),
+        "top_folders": _join(top_folders),
+        "top_paths": _join([c.path for c in changed[:2]]),
+        "top_file_ids": " ".join(f"file:{c.path}" for c in changed[:3]),
+        "top_commit_ids": " ".join(f"commit:{c.sha}" for c in unique[:3]),
+        "kinds_phrase": _join(sorted(f.by_kind)),
+        "security_fork": sec_fork,
+        "security_fork_short": ", ".join(s[:7] for s in sec_fork),
+        "security_fork_ids": " ".join(f"commit:{s}" for s in sec_fork),
+        "security_up": sec_up,
+        "security_up_short": ", ".join(s[:7] for s in sec_up[:5]),
+        "security_up_ids": " ".join(f"commit:{s}" for s in sec_up[:5]),
+        "other_branches": len(f.other_branches),
+        "other_branch_names": ", ".join(b.name for b in f.other_branches[:5]),
+        "license_changed": f.license.changed,
+        "license_before": f.license.before.spdx or "none",
+        "license_after": f.license.after.spdx or "none",
+        "pkg_before": pkg.before.name if pkg and pkg.before else None,
+        "pkg_after": pkg.after.name if pkg and pkg.after else None,
+        "package_ids": f"fact:package:{pkg.manifest}" if pkg else "fact:files_changed",
+        "largest_binary": big.path if big else None,
+        "largest_binary_mb": round((big.size or 0) / 1_000_000, 1) if big else 0,
+    }
+
+
+def allowed_numbers(ctx: dict[str, Any]) -> set[str]:
+    """Number tokens that may appear in text: exactly those in the facts context."""
+    out: set[str] = set()
+
+    def walk(v: Any) -> None:
+        if isinstance(v, bool) or v is None:
+            return
+        if isinstance(v, list | tuple):
+            for x in v:
+                walk(x)
+        else:
+            out.update(_NUMBER.findall(str(v)))
+
+    for v in ctx.values():
+        walk(v)
+    return out
+
+
+def numbers_in(text: str) -> list[str]:
+    return _NUMBER.findall(text)
+
+
+class FactsWriter:
+    """The deterministic writer: templates + facts, no model."""
+
+    name = "facts"
+
+    def write(self, inp: WriterInput) -> Verdict:
+        ctx = context(inp)
+        spec = load_toml("verdict.toml")
+        arch = spec[inp.classification.archetype]
+        common = spec.get("common", {})
+        env = text_env()
+
+        def claims(key: str) -> list[Claim]:
+            entries = list(arch.get(key, [])) + list(common.get(key, []))
+            out = []
+            for e in entries:
+                if "when" in e and not env.compile_expression(e["when"])(**ctx):
+                    continue
+                text = _sentence(env.from_string(e["text"]).render(**ctx))
+                ids = [i for ev in e["evidence"] for i in env.from_string(ev).render(**ctx).split()]
+                ids = [i for i in dict.fromkeys(ids) if i in inp.catalogue]
+                if ids:
+                    out.append(Claim(text=text, evidence=ids))
+            return out
+
+        summary = _sentence(env.from_string(arch["summary"]).render(**ctx))
+        fork_if, up_if, risks = claims("choose_fork_if"), claims("choose_upstream_if"), claims("risks")
+        cited = [*inp.classification.evidence]
+        for c in (*fork_if, *up_if, *risks):
+            cited += c.evidence
+        cited = [i for i in dict.fromkeys(cited) if i in inp.catalogue]
+        return Verdict(
+            recommendation=inp.classification.recommendation,
+            archetype=inp.classification.archetype,
+            archetype_rule=inp.classification.rule,
+            summary=summary,
+            choose_fork_if=fork_if,
+            choose_upstream_if=up_if,
+            risks=risks,
+            terms=term_names(inp.facts.terms),
+            confidence=inp.classification.confidence,
+            evidence=cited,
+            writer=self.name,
+        )
+
+
+def _sentence(text: str) -> str:
+    return " ".join(text.split())
+
+
+def validate(verdict: Verdict, inp: WriterInput) -> list[str]:
+    """Problems with a verdict: unknown evidence IDs, numbers not in the facts, labels that disagree."""
+    problems: list[str] = []
+    allowed = allowed_numbers(context(inp))
+    cls = inp.classification
+    if verdict.recommendation != cls.recommendation:
+        problems.append(f"recommendation {verdict.recommendation!r} differs from the facts' {cls.recommendation!r}")
+    if verdict.archetype != cls.archetype:
+        problems.append(f"archetype {verdict.archetype!r} differs from the facts' {cls.archetype!r}")
+    claims = [*verdict.choose_fork_if, *verdict.choose_upstream_if, *verdict.risks]
+    for eid in [*verdict.evidence, *(e for c in claims for e in c.evidence)]:
+        if eid not in inp.catalogue:
+            problems.append(f"cites unknown evidence {eid!r}")
+    for text in [verdict.summary, *(c.text for c in claims)]:
+        for n in numbers_in(text):
+            if n not in allowed:
+                problems.append(f"number {n!r} is not a computed fact: {text[:80]!r}")
+    return problems
