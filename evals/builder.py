@@ -317,7 +317,8 @@ def build_network(spec: NetworkSpec, root: Path, as_of: datetime | None = None) 
             )
             fork_days[f.name] = days
             continue
-        _git(None, "clone", "--bare", "--quiet", str(up_path), str(path))
+        parent = built[f.base.split(":")[1]].path if isinstance(f.base, str) and f.base.startswith("fork:") else up_path
+        _git(None, "clone", "--bare", "--quiet", str(parent), str(path))
         base_sha, base_days, base_state = point(f.base)
         branch_ref = f"refs/heads/{f.default_branch}"
         _git(path, "update-ref", "refs/heads/main", base_sha)

@@ -1,0 +1,60 @@
+"""Shared fixtures: real git repositories built from specs in temp dirs; a data dir per test."""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from evals.builder import BuiltNetwork, NetworkSpec, build_network
+from index.network import ForkInput, NetworkFacts, analyse_network
+from index.settings import Settings
+from index.sources import Source
+from service.demo import DEMO_SPEC, load_spec
+from service.models import Report
+from service.report import build_report
+
+AS_OF = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test touches the user's data dir."""
+    monkeypatch.setenv("FORKWISE_HOME", str(tmp_path / "fw-home"))
+    from index.settings import get_settings
+
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(home=tmp_path / "home", workers=2)
+
+
+def inputs(net: BuiltNetwork) -> tuple[Source, list[ForkInput]]:
+    up = Source(name=net.upstream_name, url=str(net.upstream_path))
+    return up, [ForkInput(name=f.name, source=Source(name=f.name, url=str(f.path), ref=f.ref)) for f in net.forks]
+
+
+def analyse(net: BuiltNetwork, settings: Settings, **kw) -> NetworkFacts:
+    up, forks = inputs(net)
+    return analyse_network(up, forks, settings, as_of=net.as_of, **kw)
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[BuiltNetwork, NetworkFacts, Report, Settings]:
+    root = tmp_path_factory.mktemp("demo")
+    net = build_network(load_spec(DEMO_SPEC), root / "network")
+    settings = Settings(home=root / "home", workers=2)
+    facts = analyse(net, settings)
+    return net, facts, build_report(facts), settings
+
+
+def build(spec: dict, root: Path, as_of: datetime | None = None) -> BuiltNetwork:
+    return build_network(NetworkSpec.model_validate(spec), root, as_of=as_of)

@@ -1,0 +1,173 @@
+"""Exact facts read from real git repositories built for the purpose."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from index.models import ForkFacts
+from index.network import NetworkFacts
+from index.settings import Settings
+from tests.conftest import AS_OF, analyse, build, git
+
+GPL = "GNU GENERAL PUBLIC LICENSE\nVersion 3, 29 June 2007\n"
+MIT = "MIT License\n\nPermission is hereby granted, free of charge, to any person\n"
+README = "# proj\n\nA project.\n\n## Install\n\npip install proj\n"
+
+SPEC = {
+    "name": "facts",
+    "upstream": {
+        "name": "acme/proj",
+        "commits": [
+            {
+                "message": "init",
+                "files": {
+                    "README.md": README,
+                    "LICENSE": MIT,
+                    "pyproject.toml": '[project]\nname = "proj"\nversion = "1.0"\n',
+                    "src/a.py": {"lines": 10},
+                    "src/b.py": {"lines": 20},
+                    "docs/guide.md": "# Guide\n",
+                    "tests/test_a.py": {"lines": 5},
+                },
+            },
+            {"message": "Add c", "files": {"src/c.py": {"lines": 7}}},
+            {"message": "Release", "tag": "v1.0", "files": {"CHANGES.md": "1.0\n"}},
+            {"message": "Fix CVE-2025-0001 in b", "files": {"src/b.py": {"lines": 21}}},
+            {"message": "Add picked helper", "files": {"src/picked.py": "def picked():\n    return 1\n"}},
+            {"message": "Fix XSS in docs renderer", "files": {"src/c.py": {"lines": 8}}},
+        ],
+    },
+    "forks": [
+        {
+            "name": "f/full",
+            "base": "tag:v1.0",
+            "commits": [
+                {"message": "Add picked helper", "files": {"src/picked.py": "def picked():\n    return 1\n"}},
+                {"message": "Rename a to alpha", "rename": {"src/a.py": "src/alpha.py"}},
+                {"message": "Add model weights", "files": {"assets/w.bin": {"binary_kb": 64}}},
+                {"message": "Delete guide", "delete": ["docs/guide.md"]},
+                {
+                    "message": "Relicense as GPL and rename",
+                    "files": {"LICENSE": GPL, "pyproject.toml": '[project]\nname = "proj-ng"\nversion = "2.0"\n'},
+                },
+                {"message": "README: Gaudi section", "files": {"README.md": README + "\n## Gaudi\n\nRuns on HPU.\n"}},
+                {"message": "Merge upstream", "merge": "up:3"},
+            ],
+            "branches": {"exp": {"commits": [{"message": "experiment", "files": {"exp.py": "x = 1\n"}}]}},
+        },
+        {"name": "f/stale", "base": 1},
+        {"name": "f/mirror", "base": "head"},
+    ],
+}
+
+
+@pytest.fixture
+def run(tmp_path: Path, settings: Settings):
+    net = build(SPEC, tmp_path / "net", as_of=AS_OF)
+    return net, analyse(net, settings)
+
+
+def _facts(nf: NetworkFacts, name: str) -> ForkFacts:
+    o = next(f for f in nf.forks if f.name == name)
+    assert o.error is None, o.error
+    assert o.facts is not None
+    return o.facts
+
+
+def test_counts_and_merge_base_match_git(run) -> None:
+    net, nf = run
+    f = _facts(nf, "f/full")
+    assert f.shared_history
+    assert (f.ahead, f.behind) == (7, 2)
+    assert f.merge_base == net.upstream_commits[3]
+    assert f.merge_base_describe is not None and f.merge_base_describe.startswith("v1.0-1-g")
+    assert f.head == net.forks[0].commits[-1]
+    # independent oracle: raw git in the fork's own repository (a clone of upstream, so it has both sides)
+    counts = git(net.forks[0].path, "rev-list", "--left-right", "--count", f"{net.upstream_commits[-1]}...main")
+    assert counts.split() == ["2", "7"]
+
+
+def test_own_commits_separate_cherry_picked_and_merges(run) -> None:
+    net, nf = run
+    f = _facts(nf, "f/full")
+    by_subject = {c.subject: c for c in f.own_commits}
+    assert by_subject["Add picked helper"].upstream_equivalent is True
+    assert by_subject["Add picked helper"].sha == net.forks[0].commits[0]
+    assert by_subject["Merge upstream"].is_merge is True
+    assert (f.unique_commits, f.upstream_equivalent_commits, f.merge_commits, f.upstream_merges) == (5, 1, 1, 1)
+    assert by_subject["Add model weights"].files == ["assets/w.bin"]
+    assert [c.subject for c in f.upstream_gain.notable] == ["Fix XSS in docs renderer"]
+    assert f.upstream_gain.commits == 2
+
+
+def test_file_changes_statuses_kinds_and_lines(run) -> None:
+    _net, nf = run
+    f = _facts(nf, "f/full")
+    files = {c.path: c for c in f.files}
+    assert set(files) == {
+        "src/alpha.py",
+        "assets/w.bin",
+        "docs/guide.md",
+        "LICENSE",
+        "pyproject.toml",
+        "README.md",
+        "src/picked.py",
+    }
+    assert (files["src/alpha.py"].status, files["src/alpha.py"].old_path) == ("renamed", "src/a.py")
+    assert files["assets/w.bin"].binary and files["assets/w.bin"].size == 65536
+    assert files["assets/w.bin"].added is None and files["assets/w.bin"].kind == "binary"
+    assert (files["docs/guide.md"].status, files["docs/guide.md"].deleted) == ("deleted", 1)
+    assert (files["README.md"].added, files["README.md"].deleted) == (4, 0)
+    assert files["src/picked.py"].kind == "source" and files["src/picked.py"].top == "src"
+    assert (f.files_added, f.files_modified, f.files_deleted, f.files_renamed) == (2, 3, 1, 1)
+    assert f.base_tree_files == 9
+    assert f.deleted_share == round(1 / 9, 4)
+    assert f.largest_binary is not None and f.largest_binary.path == "assets/w.bin"
+    assert f.by_folder["src"].files == 2 and f.by_kind["docs"].files == 3  # README, LICENSE, guide
+
+
+def test_readme_license_package_and_branches(run) -> None:
+    net, nf = run
+    f = _facts(nf, "f/full")
+    assert f.readme.changed and [(s.heading, s.change) for s in f.readme.sections] == [("Gaudi", "added")]
+    assert f.license.changed and (f.license.before.spdx, f.license.after.spdx) == ("MIT", "GPL-3.0")
+    (pkg,) = f.packages
+    assert pkg.before and pkg.after
+    assert (pkg.before.name, pkg.after.name, pkg.before.version, pkg.after.version) == ("proj", "proj-ng", "1.0", "2.0")
+    assert pkg.name_changed and pkg.version_changed
+    (branch,) = f.other_branches
+    assert (branch.name, branch.head, branch.ahead) == ("exp", net.forks[0].branches["exp"][0], 8)
+    gaudi = next(t for t in f.terms if t.term == "gaudi")
+    assert gaudi.evidence == ["commit:" + net.forks[0].commits[5], "readme:Gaudi"]
+
+
+def test_stale_and_mirror(run) -> None:
+    net, nf = run
+    stale, mirror = _facts(nf, "f/stale"), _facts(nf, "f/mirror")
+    assert (stale.ahead, stale.behind, stale.merge_base) == (0, 4, net.upstream_commits[1])
+    assert stale.files == [] and stale.own_commits == []
+    assert stale.upstream_gain.commits == 4 and len(stale.upstream_gain.notable) == 2
+    assert (mirror.ahead, mirror.behind, mirror.head) == (0, 0, net.upstream_commits[-1])
+
+
+def test_second_run_reuses_facts_without_fetching(run, settings: Settings) -> None:
+    net, first = run
+    assert first.stats.fetched == 4 and first.stats.cached == 0
+    second = analyse(net, settings)
+    assert second.stats.fetched == 0 and second.stats.cached == 3
+    assert [f.facts for f in second.forks] == [f.facts for f in first.forks]
+    # a new commit on one fork: only that fork is fetched and analysed again
+    git(net.forks[1].path, "update-ref", "refs/heads/main", net.upstream_commits[2])
+    third = analyse(net, settings)
+    assert third.stats.fetched == 1 and third.stats.cached == 2
+    assert _facts(third, "f/stale").behind == 3
+
+
+def test_upstream_facts(run) -> None:
+    net, nf = run
+    u = nf.upstream
+    assert u.head == net.upstream_commits[-1] and u.readme_title == "proj" and u.readme_lead == "A project."
+    assert [t for t, _d in u.tags] == ["v1.0"]
+    assert u.files == 10
