@@ -17,7 +17,7 @@ from pathlib import Path
 from index import readme as readme_mod
 from index.gitio import blob_sizes, read_blob, run
 from index.kinds import file_kind, top_folder
-from index.manifests import MANIFESTS, is_license, license_info, package_info
+from index.manifests import LICENSE_NAMES, MANIFESTS, is_license, license_info, package_info
 from index.models import (
     BranchFact,
     CommitFact,
@@ -61,7 +61,6 @@ class UpstreamContext:
     timeout: float = 600.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _tree: dict[str, list[str]] = field(default_factory=dict)
-    _describe: dict[str, str | None] = field(default_factory=dict)
     _license: dict[str, LicenseInfo] = field(default_factory=dict)
 
     def git(self, *args: str, ok_codes: tuple[int, ...] = (0,)) -> str:
@@ -77,21 +76,27 @@ class UpstreamContext:
             self._tree[rev] = files
         return files
 
-    def describe(self, rev: str) -> str | None:
-        with self._lock:
-            if rev in self._describe:
-                return self._describe[rev]
-        out = self.git("describe", "--tags", "--abbrev=7", rev, ok_codes=(0, 128)).strip() or None
-        with self._lock:
-            self._describe[rev] = out
-        return out
+    def describe_many(self, revs: list[str]) -> dict[str, str | None]:
+        """``git describe --tags`` for many commits in one call; None where no tag is reachable."""
+        revs = list(dict.fromkeys(revs))
+        if not revs:
+            return {}
+        out = self.git("describe", "--tags", "--abbrev=7", "--always", *revs).split()
+        return {r: (None if r.startswith(d) else d) for r, d in zip(revs, out, strict=True)}
 
     def license_at(self, rev: str) -> LicenseInfo:
+        """The licence file at ``rev``, probed by name through the persistent cat-file (no ls-tree)."""
         with self._lock:
             if rev in self._license:
                 return self._license[rev]
-        path = next((p for p in self.tree(rev) if is_license(p)), None)
-        info = license_info(path, _text(read_blob(self.mirror, f"{rev}:{path}")) if path else None)
+        names = [p for p in self.tree(self.head) if is_license(p)] + list(LICENSE_NAMES)
+        path, text = None, None
+        for name in dict.fromkeys(names):
+            data = read_blob(self.mirror, f"{rev}:{name}")
+            if data is not None:
+                path, text = name, _text(data)
+                break
+        info = license_info(path, text)
         with self._lock:
             self._license[rev] = info
         return info
@@ -209,59 +214,77 @@ def fork_facts(
     ctx: UpstreamContext,
     key: str,
     *,
+    head: str,
     default_branch: str | None,
     ref: str,
-    other_branches: bool,
+    branches: dict[str, str] | None = None,
 ) -> ForkFacts:
-    """Compare ``refs/forks/<key>/target`` with upstream's target in the mirror."""
-    fref = f"refs/forks/{key}/target"
-    up = ctx.head
-    base = ctx.git("merge-base", up, fref, ok_codes=(0, 1)).strip() or None
-    heads = ctx.git("log", "--no-walk=unsorted", "--format=%H%x00%cI", f"{fref}^{{commit}}", *([base] if base else []))
-    lines = [ln.split(NUL) for ln in heads.splitlines() if ln]
-    head, last = lines[0][0], _date(lines[0][1])
-    base_date = _date(lines[-1][1]) if base else None
-    if base is None:
-        return _unrelated(ctx, key, default_branch, ref, head, last)
+    """Compare ``refs/forks/<key>/target`` (at commit ``head``) with upstream's target in the mirror.
 
-    own_out = ctx.git(
-        "log",
-        "--right-only",
-        "--cherry-mark",
-        "--name-only",
-        "--no-renames",
-        f"--format={RS}%m%x00%H%x00%P%x00%an%x00%cI%x00%s",
-        f"{up}...{head}",
-    )
+    ``branches``: the fork's other branches (name → SHA) to check for work upstream lacks.
+    Calls: ``merge-base`` (skipped for a mirror); ``log --right-only --cherry-mark`` when the fork has commits of
+    its own; ``log --left-only --boundary`` when upstream has commits the fork lacks; ``diff`` from the base.
+    ``merge_base_describe`` is filled for all forks at once by :meth:`UpstreamContext.describe_many`.
+    """
+    up = ctx.head
+    base = up if head == up else (ctx.git("merge-base", up, head, ok_codes=(0, 1)).strip() or None)
+    if base is None:
+        return _unrelated(ctx, default_branch, ref, head)
+
     own: list[CommitFact] = []
-    for mark, (sha, parents, author, date, subject), files in _parse_log(own_out, True):
-        own.append(
-            CommitFact(
-                sha=sha,
-                subject=subject[:300],
-                author=author,
-                date=_date(date),
-                files=[_unquote(f) for f in files][:200],
-                is_merge=len(parents.split()) > 1,
-                upstream_equivalent=mark == "=",
-                security=bool(SECURITY_RE.search(subject)),
-            )
+    if base != head:  # the fork has commits upstream lacks
+        own_out = ctx.git(
+            "log",
+            "--right-only",
+            "--cherry-mark",
+            "--topo-order",
+            "--name-only",
+            "--no-renames",
+            f"--format={RS}%m%x00%H%x00%P%x00%an%x00%cI%x00%s",
+            f"{up}...{head}",
         )
-    gained_out = ctx.git("log", "--left-only", f"--format={RS}x%x00%H%x00%cI%x00%s", f"{up}...{head}")
-    gained = [
-        CommitFact(sha=s, subject=subj[:300], author="", date=_date(d), security=bool(SECURITY_RE.search(subj)))
-        for _m, (s, d, subj), _f in _parse_log(gained_out, False)
-    ]
+        for mark, (sha, parents, author, date, subject), files in _parse_log(own_out, True):
+            own.append(
+                CommitFact(
+                    sha=sha,
+                    subject=subject[:300],
+                    author=author,
+                    date=_date(date),
+                    files=[_unquote(f) for f in files][:200],
+                    is_merge=len(parents.split()) > 1,
+                    upstream_equivalent=mark == "=",
+                    security=bool(SECURITY_RE.search(subject)),
+                    parents=parents.split(),
+                )
+            )
+    gained: list[CommitFact] = []
+    boundary: dict[str, datetime] = {up: ctx.last_commit_date}
+    if base != up:  # upstream has commits the fork lacks
+        gained_out = ctx.git(
+            "log", "--left-only", "--boundary", f"--format={RS}%m%x00%H%x00%cI%x00%s", f"{up}...{head}"
+        )
+        for mark, (sha, d, subj), _f in _parse_log(gained_out, False):
+            if mark == "-":
+                boundary[sha] = _date(d)
+            else:
+                gained.append(
+                    CommitFact(
+                        sha=sha, subject=subj[:300], author="", date=_date(d), security=bool(SECURITY_RE.search(subj))
+                    )
+                )
+    if base not in boundary:  # unusual topology: ask git directly
+        boundary[base] = _date(ctx.git("log", "-1", "--format=%cI", base))
+    base_date = boundary[base]
+    last = own[0].date if own else base_date
     merges = [c for c in own if c.is_merge]
     unique = [c for c in own if not c.is_merge and not c.upstream_equivalent]
     equivalent = [c for c in own if c.upstream_equivalent]
     upstream_merges = 0
     if merges:
         # a merge brought upstream in when one of its other parents is reachable from upstream's head
-        out = ctx.git("rev-list", "--no-walk", "--parents", *[c.sha for c in merges[:500]])
-        others = [ln.split()[2:] for ln in out.splitlines()]
+        others = [c.parents[1:] for c in merges]
         flat = list(dict.fromkeys(p for ps in others for p in ps))
-        not_upstream = set(ctx.git("rev-list", *flat, "--not", up).split()) if flat else set()
+        not_upstream = set(ctx.git("rev-list", *flat, "--not", up).split())
         upstream_merges = sum(any(p not in not_upstream for p in ps) for ps in others)
 
     changes = _file_changes(ctx, base, head) if own else []
@@ -301,7 +324,7 @@ def fork_facts(
         behind=len(gained),
         merge_base=base,
         merge_base_date=base_date,
-        merge_base_describe=ctx.describe(base),
+        merge_base_describe=None,
         last_commit_date=last,
         upstream_last_commit_date=ctx.last_commit_date,
         own_commits=own,
@@ -325,7 +348,7 @@ def fork_facts(
         readme=readme,
         license=license_change,
         packages=packages,
-        other_branches=_branches(ctx, key, head) if other_branches else [],
+        other_branches=_branches(ctx, key, head, branches or {}),
         upstream_gain=UpstreamGain(
             commits=len(gained),
             first_date=min((c.date for c in gained), default=None),
@@ -400,27 +423,29 @@ def _packages(ctx: UpstreamContext, base: str, head: str, changes: list[FileChan
     return out
 
 
-def _branches(ctx: UpstreamContext, key: str, head: str) -> list[BranchFact]:
-    ns = f"refs/forks/{key}/heads/"
+def _branches(ctx: UpstreamContext, key: str, head: str, branches: dict[str, str]) -> list[BranchFact]:
+    """Other branches carrying commits upstream lacks (one ``rev-list`` per candidate branch)."""
+    candidates = {n: s for n, s in branches.items() if s != head and s != ctx.head}
+    if not candidates:
+        return []
     out = ctx.git(
         "for-each-ref",
         f"--no-merged={ctx.head}",
-        "--format=%(refname)%00%(objectname)%00%(committerdate:iso-strict)",
-        ns,
+        "--format=%(objectname)%00%(committerdate:iso-strict)",
+        f"refs/forks/{key}/heads/",
     )
+    dates = {sha: _date(d) for sha, _, d in (ln.partition(NUL) for ln in out.splitlines())}
     facts = []
-    for line in out.splitlines():
-        name, sha, date = line.split(NUL)
-        if sha == head:
+    for name, sha in candidates.items():
+        if sha not in dates:
             continue
         ahead = int(ctx.git("rev-list", "--count", sha, "--not", ctx.head).strip())
-        facts.append(BranchFact(name=name.removeprefix(ns), head=sha, ahead=ahead, last_commit_date=_date(date)))
-    return sorted(facts, key=lambda b: b.last_commit_date, reverse=True)
+        facts.append(BranchFact(name=name, head=sha, ahead=ahead, last_commit_date=dates[sha]))
+    return sorted(facts, key=lambda b: (b.last_commit_date, b.name), reverse=True)
 
 
-def _unrelated(
-    ctx: UpstreamContext, key: str, default_branch: str | None, ref: str, head: str, last: datetime
-) -> ForkFacts:
+def _unrelated(ctx: UpstreamContext, default_branch: str | None, ref: str, head: str) -> ForkFacts:
+    last = _date(ctx.git("log", "-1", "--format=%cI", head))
     ahead = int(ctx.git("rev-list", "--count", head).strip())
     behind = int(ctx.git("rev-list", "--count", ctx.head).strip())
     return ForkFacts(

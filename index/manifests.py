@@ -11,6 +11,17 @@ from pathlib import PurePosixPath
 from index.models import LicenseInfo, PackageInfo
 
 LICENSE_RE = re.compile(r"^(licen[sc]e|copying|unlicense)(\..*)?$", re.I)
+LICENSE_NAMES = (
+    "LICENSE",
+    "LICENSE.md",
+    "LICENSE.txt",
+    "LICENCE",
+    "COPYING",
+    "COPYING.md",
+    "LICENSE-MIT",
+    "LICENSE-APACHE",
+    "UNLICENSE",
+)
 MANIFESTS = ("pyproject.toml", "setup.cfg", "setup.py", "package.json", "Cargo.toml")
 
 

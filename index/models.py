@@ -34,6 +34,7 @@ class CommitFact(Frozen):
         default=False, description="Its patch already exists upstream (git cherry-mark / patch-id)."
     )
     security: bool = Field(default=False, description="Subject reads like a security fix.")
+    parents: list[str] = Field(default_factory=list)
 
 
 class FileChange(Frozen):

@@ -232,12 +232,15 @@ def analyse_network(
     progress("analyse", "start", len(todo))
 
     def analyse(o: ForkOutcome) -> None:
-        remote, target, heads, ck = resolved[o.key or ""]
+        remote, target, heads, _ck = resolved[o.key or ""]
         try:
+            head = remote.refs[target]
+            if target.startswith("refs/tags/"):
+                head = mirror.git("rev-parse", f"{head}^{{commit}}").strip()
+            branches = {b: s for b, s in remote.heads.items() if f"refs/heads/{b}" != target} if heads else {}
             o.facts = fork_facts(
-                ctx, o.key or "", default_branch=remote.default_branch, ref=target, other_branches=heads
+                ctx, o.key or "", head=head, default_branch=remote.default_branch, ref=target, branches=branches
             )
-            cache.put(o.key or "", ck, o.facts)
         except (GitError, AnalysisError, ValueError) as exc:
             o.error = f"analysis failed: {exc}"
         finally:
@@ -246,6 +249,15 @@ def analyse_network(
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(analyse, todo))
+    fresh = [o for o in todo if o.facts is not None and o.facts.merge_base]
+    if fresh:  # one `git describe` for every new merge base
+        described = ctx.describe_many([o.facts.merge_base for o in fresh if o.facts and o.facts.merge_base])
+        for o in fresh:
+            assert o.facts is not None and o.facts.merge_base
+            o.facts = o.facts.model_copy(update={"merge_base_describe": described[o.facts.merge_base]})
+    for o in todo:
+        if o.facts is not None and o.key:
+            cache.put(o.key, resolved[o.key][3], o.facts)
     progress("analyse", "done", None)
     timings["analyse"] = time.perf_counter() - t2
     return NetworkFacts(

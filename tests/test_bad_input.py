@@ -13,22 +13,32 @@ from index.sources import Source
 from service.report import build_report
 from tests.conftest import AS_OF, analyse, build, git, inputs
 
-UP = {"name": "acme/up", "commits": [
-    {"message": "init", "files": {"README.md": "# up\n\nUp.\n", "src/a.py": {"lines": 10}}},
-    {"message": "more", "files": {"src/b.py": {"lines": 10}}},
-]}
+UP = {
+    "name": "acme/up",
+    "commits": [
+        {"message": "init", "files": {"README.md": "# up\n\nUp.\n", "src/a.py": {"lines": 10}}},
+        {"message": "more", "files": {"src/b.py": {"lines": 10}}},
+    ],
+}
 
 
 def test_each_broken_fork_fails_alone(tmp_path: Path, settings: Settings) -> None:
-    spec = {"name": "bad", "upstream": UP, "forks": [
-        {"name": "ok/fork", "base": 0, "commits": [{"message": "Add c", "files": {"src/c.py": {"lines": 5}}}]},
-        {"name": "gone/fork", "kind": "missing"},
-        {"name": "plain/folder", "kind": "not-a-repo"},
-        {"name": "empty/repo", "kind": "empty"},
-        {"name": "noref/fork", "base": 0, "ref": "no-such-branch"},
-        {"name": "huge/binary", "base": "head",
-         "commits": [{"message": "Add weights", "files": {"model.bin": {"binary_kb": 12_000}}}]},
-    ]}
+    spec = {
+        "name": "bad",
+        "upstream": UP,
+        "forks": [
+            {"name": "ok/fork", "base": 0, "commits": [{"message": "Add c", "files": {"src/c.py": {"lines": 5}}}]},
+            {"name": "gone/fork", "kind": "missing"},
+            {"name": "plain/folder", "kind": "not-a-repo"},
+            {"name": "empty/repo", "kind": "empty"},
+            {"name": "noref/fork", "base": 0, "ref": "no-such-branch"},
+            {
+                "name": "huge/binary",
+                "base": "head",
+                "commits": [{"message": "Add weights", "files": {"model.bin": {"binary_kb": 12_000}}}],
+            },
+        ],
+    }
     net = build(spec, tmp_path / "net", as_of=AS_OF)
     report = build_report(analyse(net, settings))
     err = {f.name: f.error for f in report.forks}
@@ -36,7 +46,9 @@ def test_each_broken_fork_fails_alone(tmp_path: Path, settings: Settings) -> Non
     assert err["gone/fork"] == f"no such path: {net.forks[1].path}"
     assert "not a git repository" in (err["plain/folder"] or "")
     assert err["empty/repo"] == f"repository is empty (no commits): {net.forks[3].path}"
-    assert "ref 'no-such-branch' not found" in (err["noref/fork"] or "") and "branches: main" in (err["noref/fork"] or "")
+    assert "ref 'no-such-branch' not found" in (err["noref/fork"] or "") and "branches: main" in (
+        err["noref/fork"] or ""
+    )
     assert (report.counts.forks, report.counts.analysed, report.counts.failed) == (6, 2, 4)
     huge = report.fork("huge/binary")
     assert huge.facts and huge.facts.largest_binary and huge.facts.largest_binary.size == 12_000 * 1024
@@ -44,10 +56,14 @@ def test_each_broken_fork_fails_alone(tmp_path: Path, settings: Settings) -> Non
 
 
 def test_fork_that_disappears_mid_run(tmp_path: Path, settings: Settings) -> None:
-    spec = {"name": "vanish", "upstream": UP, "forks": [
-        {"name": "stays/fork", "base": 0, "commits": [{"message": "x", "files": {"x.py": "x\n"}}]},
-        {"name": "leaves/fork", "base": 0, "commits": [{"message": "y", "files": {"y.py": "y\n"}}]},
-    ]}
+    spec = {
+        "name": "vanish",
+        "upstream": UP,
+        "forks": [
+            {"name": "stays/fork", "base": 0, "commits": [{"message": "x", "files": {"x.py": "x\n"}}]},
+            {"name": "leaves/fork", "base": 0, "commits": [{"message": "y", "files": {"y.py": "y\n"}}]},
+        ],
+    }
     net = build(spec, tmp_path / "net", as_of=AS_OF)
     up, forks = inputs(net)
 
@@ -62,12 +78,25 @@ def test_fork_that_disappears_mid_run(tmp_path: Path, settings: Settings) -> Non
 
 
 def test_unrelated_history(tmp_path: Path, settings: Settings) -> None:
-    spec = {"name": "unrel", "upstream": UP, "forks": [
-        {"name": "other/thing", "kind": "unrelated", "commits": [{"message": "a", "files": {"a": "a\n"}},
-                                                                  {"message": "b", "files": {"b": "b\n"}}]}]}
+    spec = {
+        "name": "unrel",
+        "upstream": UP,
+        "forks": [
+            {
+                "name": "other/thing",
+                "kind": "unrelated",
+                "commits": [{"message": "a", "files": {"a": "a\n"}}, {"message": "b", "files": {"b": "b\n"}}],
+            }
+        ],
+    }
     net = build(spec, tmp_path / "net", as_of=AS_OF)
     f = build_report(analyse(net, settings)).forks[0]
-    assert f.facts and (f.facts.shared_history, f.facts.merge_base, f.facts.ahead, f.facts.behind) == (False, None, 2, 2)
+    assert f.facts and (f.facts.shared_history, f.facts.merge_base, f.facts.ahead, f.facts.behind) == (
+        False,
+        None,
+        2,
+        2,
+    )
     assert f.verdict and (f.archetype, f.verdict.recommendation) == ("unrelated", "upstream")
 
 
@@ -78,8 +107,11 @@ def test_unusable_upstream_is_one_clear_error(tmp_path: Path, settings: Settings
 
 def test_same_repository_different_refs(tmp_path: Path, settings: Settings) -> None:
     """The forks-file case where upstream and fork live in one mirror under different refs."""
-    spec = {"name": "refs", "upstream": UP, "forks": [
-        {"name": "v/fork", "base": 0, "commits": [{"message": "Add v", "files": {"v.py": {"lines": 3}}}]}]}
+    spec = {
+        "name": "refs",
+        "upstream": UP,
+        "forks": [{"name": "v/fork", "base": 0, "commits": [{"message": "Add v", "files": {"v.py": {"lines": 3}}}]}],
+    }
     net = build(spec, tmp_path / "net", as_of=AS_OF)
     combo = tmp_path / "combo.git"
     git(tmp_path, "clone", "--bare", "-q", str(net.upstream_path), str(combo))

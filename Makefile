@@ -1,0 +1,28 @@
+# The two quick-start targets: `make demo` and `make test`. Both set up a virtualenv first.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+.PHONY: setup demo test lint bench
+setup: $(BIN)/.installed
+
+demo: setup
+	$(BIN)/forkwise demo
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/forkwise schema --check
+
+test: lint
+	$(BIN)/python -m pytest -q -n 2
+
+bench: setup
+	$(BIN)/python bench/bench_facts.py
+	$(BIN)/python bench/bench_network.py

@@ -1,0 +1,90 @@
+"""Facts per fork against raw git on the same forks (target: ≤ 1.5× raw git).
+
+Both sides run sequentially in the same fetched mirror. Raw git = the three commands any comparison needs:
+``rev-list --left-right --count``, ``diff --numstat`` from the merge base, and ``log`` of the fork's commits
+(with ``merge-base`` to find the base). forkwise additionally finds cherry-picked commits, renames, kinds,
+README/licence/package changes, upstream's gains and distinctive terms.
+
+Usage: python bench/bench_facts.py [--forks 60] [--upstream-commits 1500] [--files 400]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import build
+from index.facts import UPSTREAM_REF, fork_facts, upstream_facts
+from index.gitio import close_thread_repos
+from index.network import ForkInput, analyse_network
+from index.settings import Settings
+from index.sources import Source
+
+
+def raw_git(mirror: Path, keys: list[str]) -> float:
+    t = time.perf_counter()
+    for key in keys:
+        ref = f"refs/forks/{key}/target"
+
+        def g(*a: str) -> str:
+            return subprocess.run(["git", "-C", str(mirror), *a], capture_output=True, text=True, check=True).stdout
+
+        g("rev-list", "--left-right", "--count", f"{UPSTREAM_REF}...{ref}")
+        base = g("merge-base", UPSTREAM_REF, ref).strip()
+        g("diff", "--numstat", base, ref)
+        g("log", "--numstat", f"{UPSTREAM_REF}..{ref}")
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--forks", type=int, default=60)
+    ap.add_argument("--upstream-commits", type=int, default=1500)
+    ap.add_argument("--files", type=int, default=400)
+    ap.add_argument("--rounds", type=int, default=3)
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        t = time.perf_counter()
+        net = build(root / "net", a.forks, a.upstream_commits, a.files)
+        print(
+            f"built {a.forks} forks on {a.upstream_commits} upstream commits x {a.files} files "
+            f"in {time.perf_counter() - t:.1f}s"
+        )
+        settings = Settings(home=root / "home", workers=2)
+        up = Source(name=net.upstream_name, url=str(net.upstream_path))
+        forks = [ForkInput(name=f.name, source=Source(name=f.name, url=str(f.path))) for f in net.forks]
+        first = analyse_network(up, forks, settings, use_cache=False)  # fetch everything once
+        mirror = settings.mirrors_dir / next(settings.mirrors_dir.iterdir()).name
+        keys = [o.key for o in first.forks if o.key and o.facts]
+        fw_times, raw_times = [], []
+        for _ in range(a.rounds):
+            raw_times.append(raw_git(mirror, keys))
+            t = time.perf_counter()
+            _u, ctx = upstream_facts(mirror, up.name, up.url, "refs/heads/main", "main", first.as_of)
+            bases = []
+            for o in first.forks:
+                if o.key and o.facts:
+                    f = fork_facts(
+                        ctx, o.key, head=o.facts.head, default_branch="main", ref="refs/heads/main", branches={}
+                    )
+                    bases.append(f.merge_base or "")
+            ctx.describe_many([b for b in bases if b])
+            close_thread_repos()
+            fw_times.append(time.perf_counter() - t)
+        fw, raw = min(fw_times), min(raw_times)
+        n = len(keys)
+        print(f"forks analysed: {n} (ahead>0: {sum(1 for o in first.forks if o.facts and o.facts.ahead)})")
+        print(f"raw git   : {raw:.3f}s  ({raw / n * 1000:.1f} ms/fork)")
+        print(f"forkwise  : {fw:.3f}s  ({fw / n * 1000:.1f} ms/fork)")
+        print(f"ratio     : {fw / raw:.2f}x raw git (target <= 1.5x)")
+
+
+if __name__ == "__main__":
+    main()
