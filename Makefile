@@ -22,6 +22,7 @@ lint: setup
 
 test: lint
 	$(BIN)/python -m pytest -q -n 2
+	$(BIN)/forkwise eval --json eval-results.json
 
 bench: setup
 	$(BIN)/python bench/bench_facts.py

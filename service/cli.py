@@ -206,3 +206,65 @@ def schema(
 
 def main() -> None:  # pragma: no cover
     app()
+
+
+class WriterName(StrEnum):
+    facts = "facts"
+    openai = "openai"
+    local = "local"
+
+
+@app.command("eval")
+def eval_command(
+    cases: Annotated[Path | None, typer.Option(help="Folder of case files (default: evals/cases).")] = None,
+    writer: Annotated[WriterName, typer.Option(help="Verdict writer to score.")] = WriterName.facts,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write per-fork results and metrics here.")] = None,
+    thresholds: Annotated[Path | None, typer.Option(help="Thresholds file (default: evals/thresholds.toml).")] = None,
+) -> None:
+    """Score verdicts against the hand-labeled cases; exit 1 below the thresholds.
+
+    Example: forkwise eval --json eval.json
+    """
+    from rich.table import Table
+
+    from evals.scorer import CASES_DIR, THRESHOLDS, run_eval
+    from service.writer import FactsWriter
+
+    if writer is not WriterName.facts:
+        err.print(f"[red]error:[/red] the {writer.value} writer is not built yet; only 'facts' can be scored")
+        raise typer.Exit(2)
+    result = run_eval(cases or CASES_DIR, FactsWriter(), thresholds or THRESHOLDS)
+    table = Table(title=f"forkwise eval ({result.writer} writer)")
+    for col in ("case", "fork", "archetype", "recommendation", "checks"):
+        table.add_column(col)
+    for r in result.cases:
+        bad = [k for k, v in r.checks.items() if v is False]
+        bad += [f"mention:{p}" for p, ok in r.checks["must_mention"].items() if not ok]
+        bad += [f"claims:{p}" for p, hit in r.checks["must_not_claim"].items() if hit]
+        want = f" (want {r.labels.archetype})" if r.labels.archetype and r.labels.archetype != r.archetype else ""
+        table.add_row(
+            r.case,
+            r.fork,
+            f"{r.archetype or 'failed'}{want}",
+            r.recommendation or "-",
+            "ok" if not bad else "[red]" + ", ".join(bad) + "[/red]",
+        )
+    Console().print(table)
+    m = result.metrics
+    Console().print(
+        f"cases {m.cases}, forks {m.forks}\n"
+        f"recommendation accuracy {m.recommendation_accuracy:.3f}   archetype accuracy {m.archetype_accuracy:.3f}   "
+        f"archetype macro-F1 {m.archetype_macro_f1:.3f}\n"
+        f"must_mention recall {m.must_mention_recall:.3f}   must_not_claim violations {m.must_not_claim_violations}   "
+        f"citation validity {m.citation_validity:.3f}   number consistency {m.number_consistency:.3f}   "
+        f"error labels {m.error_label_accuracy:.3f}\n"
+        f"time per fork: mean {m.seconds_per_fork_mean * 1000:.0f} ms, p95 {m.seconds_per_fork_p95 * 1000:.0f} ms"
+    )
+    Console().print("confusion (gold → predicted): " + json.dumps(m.confusion))
+    if json_out:
+        json_out.write_text(result.model_dump_json(indent=2))
+        err.print(f"results written to {json_out}")
+    if result.failures:
+        err.print("[red]below thresholds:[/red] " + "; ".join(result.failures))
+        raise typer.Exit(1)
+    err.print("all thresholds met")

@@ -13,7 +13,7 @@ from index.sources import Source
 from service.models import Report
 from service.report import summarize, write_report
 
-DEMO_SPEC = Path(__file__).resolve().parent.parent / "evals" / "networks" / "demo.yaml"
+DEMO_SPEC = Path(__file__).resolve().parent.parent / "evals" / "cases" / "demo.yaml"
 
 
 def load_spec(path: Path) -> NetworkSpec:

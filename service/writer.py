@@ -8,6 +8,7 @@ their output goes through :func:`validate` and falls back to the facts writer, f
 from __future__ import annotations
 
 import re
+from collections import Counter
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -82,7 +83,8 @@ def context(inp: WriterInput) -> dict[str, Any]:
     top_folders = [k if k != "." else "the root folder" for k, _ in folders[:3]]
     changed = sorted((c for c in f.files if c.status != "deleted"), key=lambda c: -((c.added or 0) + (c.deleted or 0)))
     deleted = [c for c in f.files if c.status == "deleted"]
-    del_folders = sorted({c.top if c.top != "." else c.path for c in deleted})
+    del_counts = Counter(c.path.rsplit("/", 1)[0] if "/" in c.path else c.path for c in deleted)
+    del_folders = [d for d, _n in sorted(del_counts.items(), key=lambda x: (-x[1], x[0]))]
     sec_fork = security_commits(f)
     sec_up = [c.sha for c in f.upstream_gain.notable]
     names = term_names(f.terms)

@@ -1,0 +1,270 @@
+"""The eval runner: build (or open) every labeled case, run the real pipeline, score the verdicts.
+
+Matching of labels is explicit and reproducible (no model judges):
+
+- text of a verdict = summary + choose_fork_if + choose_upstream_if + risks + terms + archetype rule, lower-cased,
+  whitespace collapsed;
+- a ``must_mention`` / ``must_not_claim`` entry is a phrase, matched case-insensitively as a substring after the
+  same normalisation, or a regular expression when written ``/like this/``.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import tempfile
+import time
+import tomllib
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from evals.builder import Labels, NetworkSpec, build_network
+from evals.presets import expand
+from index.network import ForkInput
+from index.settings import Settings
+from index.sources import Source
+from service.classify import ARCHETYPES, classify
+from service.evidence import catalogue
+from service.models import ForkReport, Report
+from service.report import summarize
+from service.writer import FactsWriter, Writer, WriterInput, validate
+
+EVALS_DIR = Path(__file__).resolve().parent
+CASES_DIR = EVALS_DIR / "cases"
+THRESHOLDS = EVALS_DIR / "thresholds.toml"
+
+
+class ExistingRepo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    url: str
+    ref: str | None = None
+    labels: Labels = Field(default_factory=Labels)
+
+
+class ExistingCase(BaseModel):
+    """A case over repositories that already exist (a local mirror or a URL), as in a forks file."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    description: str = ""
+    upstream: ExistingRepo
+    forks: list[ExistingRepo]
+
+
+class ForkResult(BaseModel):
+    case: str
+    fork: str
+    labels: Labels
+    recommendation: str | None
+    archetype: str | None
+    error: str | None
+    text: str
+    checks: dict[str, Any]
+    seconds: float
+
+
+class Metrics(BaseModel):
+    cases: int
+    forks: int
+    recommendation_accuracy: float
+    archetype_accuracy: float
+    archetype_macro_f1: float
+    confusion: dict[str, dict[str, int]]
+    must_mention_recall: float
+    must_not_claim_violations: int
+    citation_validity: float
+    number_consistency: float
+    error_label_accuracy: float
+    seconds_per_fork_mean: float
+    seconds_per_fork_p95: float
+
+
+class EvalResult(BaseModel):
+    writer: str
+    cases: list[ForkResult]
+    metrics: Metrics
+    thresholds: dict[str, float]
+    failures: list[str]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+class CaseError(ValueError):
+    """A case file that cannot be read; the message names the file."""
+
+
+def load_case(path: Path) -> NetworkSpec | ExistingCase:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if isinstance(data.get("upstream"), dict) and "url" in data["upstream"]:
+            return ExistingCase.model_validate(data)
+        return NetworkSpec.model_validate(expand(data))
+    except (OSError, yaml.YAMLError, ValueError, KeyError) as exc:
+        raise CaseError(f"{path.name}: {exc}") from exc
+
+
+def normalise(text: str) -> str:
+    return " ".join(text.replace("\\", "").lower().split())
+
+
+def matches(pattern: str, text: str) -> bool:
+    if len(pattern) > 2 and pattern.startswith("/") and pattern.endswith("/"):
+        return re.search(pattern[1:-1], text, re.I) is not None
+    return normalise(pattern) in text
+
+
+def verdict_text(f: ForkReport) -> str:
+    v = f.verdict
+    if v is None:
+        return ""
+    parts = [v.summary, v.archetype_rule, *v.terms]
+    parts += [c.text for c in (*v.choose_fork_if, *v.choose_upstream_if, *v.risks)]
+    return normalise(" ".join(parts))
+
+
+def _score_fork(case: str, f: ForkReport, labels: Labels, report: Report, seconds: float) -> ForkResult:
+    text = verdict_text(f)
+    checks: dict[str, Any] = {}
+    if labels.error:
+        checks["error"] = bool(f.error and re.search(labels.error, f.error))
+    else:
+        checks["analysed"] = f.error is None
+    if labels.recommendation:
+        checks["recommendation"] = f.verdict is not None and f.verdict.recommendation == labels.recommendation
+    if labels.archetype:
+        checks["archetype"] = f.archetype == labels.archetype
+    checks["must_mention"] = {p: matches(p, text) for p in labels.must_mention}
+    checks["must_not_claim"] = {p: matches(p, text) for p in labels.must_not_claim}
+    if f.verdict and f.facts:
+        ids = {e.id for e in f.evidence}
+        cited = [*f.verdict.evidence] + [
+            e for c in (*f.verdict.choose_fork_if, *f.verdict.choose_upstream_if, *f.verdict.risks) for e in c.evidence
+        ]
+        checks["citations_valid"] = all(e in ids for e in cited) and bool(cited)
+        cls = classify(f.facts, report.as_of)
+        inp = WriterInput(
+            name=f.name,
+            upstream=report.upstream.name,
+            facts=f.facts,
+            classification=cls,
+            catalogue=catalogue(f.facts, f.web_url, report.upstream.web_url),
+            as_of=report.as_of,
+        )
+        problems = [p for p in validate(f.verdict, inp) if p.startswith("number")]
+        checks["numbers_consistent"] = not problems
+        if problems:
+            checks["number_problems"] = problems
+    return ForkResult(
+        case=case,
+        fork=f.name,
+        labels=labels,
+        recommendation=f.verdict.recommendation if f.verdict else None,
+        archetype=f.archetype,
+        error=f.error,
+        text=text,
+        checks=checks,
+        seconds=seconds,
+    )
+
+
+def run_case(path: Path, workdir: Path, writer: Writer) -> list[ForkResult]:
+    spec = load_case(path)
+    settings = Settings(home=workdir / "home", workers=2)
+    if isinstance(spec, ExistingCase):
+        upstream = Source(name=spec.upstream.name, url=spec.upstream.url, ref=spec.upstream.ref)
+        forks = [ForkInput(name=f.name, source=Source(name=f.name, url=f.url, ref=f.ref)) for f in spec.forks]
+        labels = {f.name: f.labels for f in spec.forks}
+        as_of = None
+    else:
+        net = build_network(spec, workdir / "net")
+        upstream = Source(name=net.upstream_name, url=str(net.upstream_path))
+        forks = [ForkInput(name=f.name, source=Source(name=f.name, url=str(f.path), ref=f.ref)) for f in net.forks]
+        labels = {f.name: f.labels for f in net.forks}
+        as_of = net.as_of
+    t = time.perf_counter()
+    report = summarize(upstream, forks, settings, writer=writer, as_of=as_of, use_cache=False)
+    per_fork = (time.perf_counter() - t) / max(1, len(forks))
+    return [_score_fork(spec.name, f, labels[f.name], report, per_fork) for f in report.forks]
+
+
+def _f1(pairs: list[tuple[str, str]]) -> tuple[float, dict[str, dict[str, int]]]:
+    confusion: dict[str, dict[str, int]] = {}
+    for gold, pred in pairs:
+        confusion.setdefault(gold, Counter())[pred] += 1  # type: ignore[arg-type]
+    labels = sorted({g for g, _ in pairs} | {p for _, p in pairs})
+    f1s = []
+    for lab in labels:
+        tp = sum(1 for g, p in pairs if g == lab and p == lab)
+        fp = sum(1 for g, p in pairs if g != lab and p == lab)
+        fn = sum(1 for g, p in pairs if g == lab and p != lab)
+        prec = tp / (tp + fp) if tp + fp else 0.0
+        rec = tp / (tp + fn) if tp + fn else 0.0
+        f1s.append(2 * prec * rec / (prec + rec) if prec + rec else 0.0)
+    return (statistics.fmean(f1s) if f1s else 0.0), {g: dict(c) for g, c in sorted(confusion.items())}
+
+
+def metrics(results: list[ForkResult]) -> Metrics:
+    def rate(key: str) -> float:
+        vals = [r.checks[key] for r in results if key in r.checks]
+        return round(sum(vals) / len(vals), 4) if vals else 1.0
+
+    arche = [(r.labels.archetype, r.archetype or "failed") for r in results if r.labels.archetype]
+    f1, confusion = _f1(arche)  # type: ignore[arg-type]
+    mentions = [ok for r in results for ok in r.checks["must_mention"].values()]
+    secs = sorted(r.seconds for r in results)
+    return Metrics(
+        cases=len({r.case for r in results}),
+        forks=len(results),
+        recommendation_accuracy=rate("recommendation"),
+        archetype_accuracy=rate("archetype"),
+        archetype_macro_f1=round(f1, 4),
+        confusion=confusion,
+        must_mention_recall=round(sum(mentions) / len(mentions), 4) if mentions else 1.0,
+        must_not_claim_violations=sum(v for r in results for v in r.checks["must_not_claim"].values()),
+        citation_validity=rate("citations_valid"),
+        number_consistency=rate("numbers_consistent"),
+        error_label_accuracy=rate("error"),
+        seconds_per_fork_mean=round(statistics.fmean(secs), 4) if secs else 0.0,
+        seconds_per_fork_p95=round(secs[int(0.95 * (len(secs) - 1))], 4) if secs else 0.0,
+    )
+
+
+def check(m: Metrics, thresholds: dict[str, float]) -> list[str]:
+    """Threshold failures. Keys ending in ``_max`` are upper bounds, the rest lower bounds."""
+    out = []
+    for key, bound in thresholds.items():
+        name = key.removesuffix("_max")
+        value = getattr(m, name)
+        if key.endswith("_max") and value > bound:
+            out.append(f"{name} = {value} > {bound}")
+        elif not key.endswith("_max") and value < bound:
+            out.append(f"{name} = {value} < {bound}")
+    return out
+
+
+def run_eval(
+    cases_dir: Path = CASES_DIR, writer: Writer | None = None, thresholds_path: Path = THRESHOLDS, progress=None
+) -> EvalResult:
+    writer = writer or FactsWriter()
+    paths = sorted(cases_dir.glob("*.yaml")) + sorted(cases_dir.glob("*.yml"))
+    results: list[ForkResult] = []
+    with tempfile.TemporaryDirectory(prefix="forkwise-eval-") as tmp:
+        for i, path in enumerate(paths):
+            results += run_case(path, Path(tmp) / f"case{i}", writer)
+            if progress:
+                progress(path.stem)
+    m = metrics(results)
+    thresholds = tomllib.loads(thresholds_path.read_text())["thresholds"] if thresholds_path.exists() else {}
+    return EvalResult(
+        writer=writer.name, cases=results, metrics=m, thresholds=thresholds, failures=check(m, thresholds)
+    )
+
+
+__all__ = ["ARCHETYPES", "EvalResult", "load_case", "matches", "metrics", "run_eval"]

@@ -1,0 +1,120 @@
+"""The eval scorer: label matching, metrics, thresholds, and cases over existing repositories."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import yaml
+from typer.testing import CliRunner
+
+from evals.scorer import CASES_DIR, ForkResult, load_case, matches, metrics, normalise, run_eval
+from service.cli import app
+from tests.conftest import AS_OF, build
+
+
+def test_matching_is_explicit() -> None:
+    text = normalise("bob/trainer is an older copy: 0 commits\n ahead and 9 behind")
+    assert matches("0 commits ahead", text) and matches("Older Copy", text)
+    assert matches(r"/\d+ behind/", text) and not matches("/custom(ised|ized)?/", text)
+    assert not matches("adds support", text)
+
+
+def test_case_files_are_valid_and_numerous() -> None:
+    paths = sorted(CASES_DIR.glob("*.yaml"))
+    assert len(paths) >= 30
+    labeled = [f for p in paths for f in load_case(p).forks]
+    archetypes = {f.labels.archetype for f in labeled if f.labels.archetype}
+    assert archetypes == {
+        "mirror",
+        "stale-snapshot",
+        "niche-variant",
+        "feature-superset",
+        "patch-fork",
+        "continuation",
+        "pruned",
+        "diverged",
+        "rebrand",
+        "cosmetic",
+        "unrelated",
+    }
+
+
+def test_metrics_and_confusion() -> None:
+    from evals.builder import Labels
+
+    def r(gold: str, pred: str, rec_ok: bool) -> ForkResult:
+        return ForkResult(
+            case="c",
+            fork=f"{gold}-{pred}",
+            labels=Labels(archetype=gold),
+            recommendation=None,
+            archetype=pred,
+            error=None,
+            text="",
+            seconds=0.1,
+            checks={
+                "recommendation": rec_ok,
+                "archetype": gold == pred,
+                "must_mention": {"a": True},
+                "must_not_claim": {"b": False},
+                "citations_valid": True,
+                "numbers_consistent": True,
+            },
+        )
+
+    m = metrics([r("mirror", "mirror", True), r("pruned", "diverged", False), r("diverged", "diverged", True)])
+    assert (m.archetype_accuracy, m.recommendation_accuracy) == (round(2 / 3, 4), round(2 / 3, 4))
+    assert m.confusion == {"diverged": {"diverged": 1}, "mirror": {"mirror": 1}, "pruned": {"diverged": 1}}
+    # F1: mirror 1.0, diverged 2/3, pruned 0 → mean 5/9
+    assert m.archetype_macro_f1 == round(5 / 9, 4)
+
+
+def test_wrong_label_fails_the_gate(tmp_path: Path) -> None:
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    data = yaml.safe_load((CASES_DIR / "behind-only.yaml").read_text())
+    data["forks"][0]["labels"]["recommendation"] = "fork"
+    data["forks"][0]["labels"]["must_not_claim"].append("older copy")
+    (cases / "wrong.yaml").write_text(yaml.safe_dump(data))
+    shutil.copy(CASES_DIR / "mirror.yaml", cases / "mirror.yaml")
+    result = run_eval(cases)
+    assert result.metrics.recommendation_accuracy == 0.5 and result.metrics.must_not_claim_violations == 1
+    assert "recommendation_accuracy = 0.5 < 1.0" in result.failures
+    res = CliRunner().invoke(app, ["eval", "--cases", str(cases), "--json", str(tmp_path / "out.json")])
+    assert res.exit_code == 1 and "below thresholds" in res.stderr
+    out = json.loads((tmp_path / "out.json").read_text())
+    assert {c["fork"] for c in out["cases"]} == {"late/engine", "copy/engine"} and "metrics" in out
+
+
+def test_case_over_existing_repositories(tmp_path: Path) -> None:
+    from evals.presets import expand
+
+    spec = expand(yaml.safe_load((CASES_DIR / "port-rocm.yaml").read_text()))
+    built = build(spec, tmp_path / "net2", as_of=AS_OF)
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    (cases / "existing.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "existing",
+                "upstream": {"name": "acme/engine", "url": str(built.upstream_path), "ref": "main"},
+                "forks": [
+                    {
+                        "name": "amd/engine",
+                        "url": str(built.forks[0].path),
+                        "labels": {
+                            "archetype": "niche-variant",
+                            "recommendation": "fork-for-niche",
+                            "must_mention": ["AMD ROCm"],
+                        },
+                    }
+                ],
+            }
+        )
+    )
+    result = run_eval(cases)
+    assert result.passed, result.failures
+    (c,) = result.cases
+    assert (c.fork, c.archetype, c.checks["must_mention"]) == ("amd/engine", "niche-variant", {"AMD ROCm": True})
