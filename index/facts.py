@@ -42,10 +42,6 @@ RS, NUL = "\x1e", "\x00"
 _STATUS = {"A": "added", "M": "modified", "D": "deleted", "R": "renamed", "C": "copied", "T": "type-changed"}
 
 
-class AnalysisError(RuntimeError):
-    """The fork could not be analysed; the message says why."""
-
-
 def _date(text: str) -> datetime:
     return datetime.fromisoformat(text.strip())
 

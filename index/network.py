@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
 
-from index.facts import UPSTREAM_REF, AnalysisError, UpstreamContext, fork_facts, upstream_facts
+from index.facts import UPSTREAM_REF, UpstreamContext, fork_facts, upstream_facts
 from index.gitio import GitError, close_thread_repos
 from index.mirror import (
     UPSTREAM_KEY,
@@ -75,7 +75,7 @@ class NetworkFacts(BaseModel):
     as_of: datetime
 
 
-def _noop(stage: str, event: str, total: int | None) -> None:
+def no_progress(stage: str, event: str, total: int | None) -> None:
     return None
 
 
@@ -117,7 +117,7 @@ def analyse_network(
     settings: Settings,
     *,
     as_of: datetime | None = None,
-    progress: Progress = _noop,
+    progress: Progress = no_progress,
     use_cache: bool = True,
     between_stages: Callable[[str], None] | None = None,
 ) -> NetworkFacts:
@@ -165,8 +165,6 @@ def analyse_network(
                 error=f.error,
             )
         )
-    sources = {o.key: f.source for o, f in zip(outcomes, forks, strict=False) if f.source and o.key}
-    # (zip is safe: duplicates are skipped before pairing only when keys repeat; rebuild by key instead)
     sources = {source_key(f.source): f.source for f in forks if f.source}
 
     # resolve: ls-remote every fork (cheap; no objects move)
@@ -241,7 +239,7 @@ def analyse_network(
             o.facts = fork_facts(
                 ctx, o.key or "", head=head, default_branch=remote.default_branch, ref=target, branches=branches
             )
-        except (GitError, AnalysisError, ValueError) as exc:
+        except (GitError, ValueError) as exc:
             o.error = f"analysis failed: {exc}"
         finally:
             close_thread_repos()

@@ -6,7 +6,7 @@ rests on. Thresholds live in :class:`Rules` so the explanation, the tests and th
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -196,7 +196,3 @@ def _confidence(a: Archetype, f: ForkFacts, r: Rules) -> Literal["high", "medium
     if a in ("mirror", "stale-snapshot", "unrelated", "cosmetic"):
         return "high"
     return "medium"
-
-
-def is_active(f: ForkFacts, as_of: datetime, days: int = 180) -> bool:
-    return as_of - f.last_commit_date <= timedelta(days=days)

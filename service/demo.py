@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 
 from evals.builder import NetworkSpec, build_network
-from index.network import ForkInput, Progress, _noop
+from index.network import ForkInput, Progress, no_progress
 from index.settings import Settings
 from index.sources import Source
 from service.models import Report
@@ -20,7 +20,7 @@ def load_spec(path: Path) -> NetworkSpec:
     return NetworkSpec.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
 
 
-def run_demo(root: Path, settings: Settings, progress: Progress = _noop) -> tuple[Report, list[Path]]:
+def run_demo(root: Path, settings: Settings, progress: Progress = no_progress) -> tuple[Report, list[Path]]:
     """Build the demo network under ``root``, summarize it, write md/html/json reports; return them."""
     net = build_network(load_spec(DEMO_SPEC), root / "network")
     (root / "forks.toml").write_text(net.forks_toml())

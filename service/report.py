@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-from index.network import ForkInput, NetworkFacts, Progress, _noop, analyse_network
+from index.network import ForkInput, NetworkFacts, Progress, analyse_network, no_progress
 from index.settings import Settings
 from index.sources import Source
 from service.classify import Rules, classify
@@ -134,7 +134,7 @@ def summarize(
     settings: Settings,
     *,
     writer: Writer | None = None,
-    progress: Progress = _noop,
+    progress: Progress = no_progress,
     as_of: datetime | None = None,
     use_cache: bool = True,
 ) -> Report:
