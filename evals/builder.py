@@ -166,12 +166,44 @@ def _merged(theirs: dict[str, bytes], own: dict[str, bytes | None]) -> dict[str,
     return out
 
 
+class _Line:
+    """One branch being written: its tip, dates, trees and the fork's own changes so far."""
+
+    def __init__(
+        self, s: _Stream, ref: str, start: str, days: float, state: dict[str, bytes], own: dict[str, bytes | None]
+    ):
+        self.s, self.ref, self.prev, self.last_days, self.state, self.own = s, ref, start, days, state, own
+        self.days: list[float] = []
+        self.states: list[dict[str, bytes]] = []
+        self.marks: list[int] = []
+        s.line(f"reset {ref}")
+        s.line(f"from {start}")
+        s.line("")
+
+    def add(self, c: CommitSpec, point) -> None:
+        self.s.mark += 1
+        d = self.last_days = _default_days(c, self.last_days, point)
+        parents, tree = [self.prev], None
+        if c.merge:
+            msha, _md, mstate = point(c.merge)
+            parents.append(msha)
+            self.state = tree = _merged(mstate, self.own)
+        else:
+            self.state = _apply(self.state, c, self.own)
+        self.s.commit(self.ref, self.s.mark, c, d, parents, tree)
+        self.prev = f":{self.s.mark}"
+        self.days.append(d)
+        self.states.append(self.state)
+        self.marks.append(self.s.mark)
+
+
 class _Stream:
     """A fast-import stream writer."""
 
     def __init__(self, as_of: datetime):
         self.parts: list[bytes] = []
         self.as_of = as_of
+        self.mark = 0
 
     def data(self, payload: bytes) -> None:
         self.parts.append(b"data %d\n" % len(payload) + payload + b"\n")
@@ -323,55 +355,23 @@ def build_network(spec: NetworkSpec, root: Path, as_of: datetime | None = None) 
         branch_ref = f"refs/heads/{f.default_branch}"
         _git(path, "update-ref", "refs/heads/main", base_sha)
         s = _Stream(as_of)
-        s.line(f"reset {branch_ref}")
-        s.line(f"from {base_sha}")
-        s.line("")
-        days: list[float] = []
-        states: list[dict[str, bytes]] = []
         own: dict[str, bytes | None] = {}
-        prev, state = base_sha, base_state
-        mark = 0
+        main = _Line(s, branch_ref, base_sha, base_days, base_state, own)
         for c in f.commits:
-            d = _default_days(c, days[-1] if days else base_days, point)
-            days.append(d)
-            mark += 1
-            parents, tree = [prev], None
-            if c.merge:
-                msha, _md, mstate = point(c.merge)
-                parents.append(msha)
-                state = tree = _merged(mstate, own)
-            else:
-                state = _apply(state, c, own)
-            states.append(state)
-            s.commit(branch_ref, mark, c, d, parents, tree)
-            prev = f":{mark}"
-        fork_states[f.name] = states
-        main_marks = list(range(1, mark + 1))
+            main.add(c, point)
+        fork_states[f.name] = main.states
+        days = main.days
+        main_marks = list(main.marks)
         branch_marks: dict[str, list[int]] = {}
         for bname, b in f.branches.items():
             if b.base == "default":
-                bprev, bdays, bstate = prev, (days[-1] if days else base_days), state
+                start_at = (main.prev, main.last_days, main.state, dict(own))
             else:
-                bprev, bdays, bstate = point(b.base)
-            bown = dict(own) if b.base == "default" else {}
-            bref = f"refs/heads/{bname}"
-            s.line(f"reset {bref}")
-            s.line(f"from {bprev}")
-            s.line("")
-            branch_marks[bname] = []
+                start_at = (*point(b.base), {})
+            line = _Line(s, f"refs/heads/{bname}", *start_at)
             for c in b.commits:
-                mark += 1
-                d = bdays = _default_days(c, bdays, point)
-                parents, tree = [bprev], None
-                if c.merge:
-                    msha, _md, mstate = point(c.merge)
-                    parents.append(msha)
-                    bstate = tree = _merged(mstate, bown)
-                else:
-                    bstate = _apply(bstate, c, bown)
-                s.commit(bref, mark, c, d, parents, tree)
-                bprev = f":{mark}"
-                branch_marks[bname].append(mark)
+                line.add(c, point)
+            branch_marks[bname] = line.marks
         m = s.run(path)
         if f.default_branch != "main":
             _git(path, "symbolic-ref", "HEAD", branch_ref)

@@ -84,20 +84,6 @@ def run(path: Path | None, *args: str, timeout: float = 600.0, ok_codes: tuple[i
     return out.decode("utf-8", "replace") if isinstance(out, bytes) else str(out)
 
 
-def run_status(path: Path | None, *args: str, timeout: float = 600.0) -> tuple[int, str]:
-    """Run git and return (exit status, stdout) without raising on a non-zero status."""
-    g = _git(path)
-    status, out, _err = g.execute(
-        ["git", *args],
-        with_extended_output=True,
-        with_exceptions=False,
-        stdout_as_string=False,
-        kill_after_timeout=timeout,
-        strip_newline_in_stdout=False,
-    )
-    return int(status), out.decode("utf-8", "replace") if isinstance(out, bytes) else str(out)
-
-
 _local = threading.local()
 
 
