@@ -22,9 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import build
 from index.facts import UPSTREAM_REF, fork_facts, upstream_facts
 from index.gitio import close_thread_repos
-from index.network import ForkInput, analyse_network
+from index.network import analyse_network
 from index.settings import Settings
-from index.sources import Source
 
 
 def raw_git(mirror: Path, keys: list[str]) -> float:
@@ -58,8 +57,7 @@ def main() -> None:
             f"in {time.perf_counter() - t:.1f}s"
         )
         settings = Settings(home=root / "home", workers=2)
-        up = Source(name=net.upstream_name, url=str(net.upstream_path))
-        forks = [ForkInput(name=f.name, source=Source(name=f.name, url=str(f.path))) for f in net.forks]
+        up, forks = net.inputs()
         first = analyse_network(up, forks, settings, use_cache=False)  # fetch everything once
         mirror = settings.mirrors_dir / next(settings.mirrors_dir.iterdir()).name
         keys = [o.key for o in first.forks if o.key and o.facts]

@@ -19,9 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import build
-from index.network import ForkInput
 from index.settings import Settings
-from index.sources import Source
 from service.report import render, summarize
 
 
@@ -56,8 +54,7 @@ def main() -> None:
             f"in {time.perf_counter() - t:.1f}s (not timed below)"
         )
         settings = Settings(home=root / "home", workers=2)
-        up = Source(name=net.upstream_name, url=str(net.upstream_path))
-        forks = [ForkInput(name=f.name, source=Source(name=f.name, url=str(f.path))) for f in net.forks]
+        up, forks = net.inputs()
         t = time.perf_counter()
         report = summarize(up, forks, settings)
         render(report, "md")

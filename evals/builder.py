@@ -19,6 +19,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from index.gitio import SAFE_ENV
+from index.network import ForkInput
+from index.sources import Source
 
 
 class Gen(BaseModel):
@@ -102,6 +104,11 @@ class BuiltNetwork(BaseModel):
     upstream_commits: list[str]
     forks: list[BuiltFork]
     as_of: datetime
+
+    def inputs(self) -> tuple[Source, list[ForkInput]]:
+        """The upstream and forks as the pipeline takes them."""
+        up = Source(name=self.upstream_name, url=str(self.upstream_path))
+        return up, [ForkInput(name=f.name, source=Source(name=f.name, url=str(f.path), ref=f.ref)) for f in self.forks]
 
     def forks_toml(self) -> str:
         lines = ["[upstream]", f'name = "{self.upstream_name}"', f'url = "{self.upstream_path}"', ""]

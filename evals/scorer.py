@@ -27,11 +27,10 @@ from evals.presets import expand
 from index.network import ForkInput
 from index.settings import Settings
 from index.sources import Source
-from service.classify import ARCHETYPES, classify
-from service.evidence import catalogue
+from service.classify import ARCHETYPES
 from service.models import ForkReport, Report
-from service.report import summarize
-from service.writer import FactsWriter, Writer, WriterInput, validate
+from service.report import summarize, verdict_problems
+from service.writer import FactsWriter, Writer
 
 EVALS_DIR = Path(__file__).resolve().parent
 CASES_DIR = EVALS_DIR / "cases"
@@ -148,16 +147,7 @@ def _score_fork(case: str, f: ForkReport, labels: Labels, report: Report, second
             e for c in (*f.verdict.choose_fork_if, *f.verdict.choose_upstream_if, *f.verdict.risks) for e in c.evidence
         ]
         checks["citations_valid"] = all(e in ids for e in cited) and bool(cited)
-        cls = classify(f.facts, report.as_of)
-        inp = WriterInput(
-            name=f.name,
-            upstream=report.upstream.name,
-            facts=f.facts,
-            classification=cls,
-            catalogue=catalogue(f.facts, f.web_url, report.upstream.web_url),
-            as_of=report.as_of,
-        )
-        problems = [p for p in validate(f.verdict, inp) if p.startswith("number")]
+        problems = [p for p in verdict_problems(report, f) if p.startswith("number")]
         checks["numbers_consistent"] = not problems
         if problems:
             checks["number_problems"] = problems
@@ -184,8 +174,7 @@ def run_case(path: Path, workdir: Path, writer: Writer) -> list[ForkResult]:
         as_of = None
     else:
         net = build_network(spec, workdir / "net")
-        upstream = Source(name=net.upstream_name, url=str(net.upstream_path))
-        forks = [ForkInput(name=f.name, source=Source(name=f.name, url=str(f.path), ref=f.ref)) for f in net.forks]
+        upstream, forks = net.inputs()
         labels = {f.name: f.labels for f in net.forks}
         as_of = net.as_of
     t = time.perf_counter()

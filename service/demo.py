@@ -7,9 +7,8 @@ from pathlib import Path
 import yaml
 
 from evals.builder import NetworkSpec, build_network
-from index.network import ForkInput, Progress, no_progress
+from index.network import Progress, no_progress
 from index.settings import Settings
-from index.sources import Source
 from service.models import Report
 from service.report import summarize, write_report
 
@@ -24,8 +23,7 @@ def run_demo(root: Path, settings: Settings, progress: Progress = no_progress) -
     """Build the demo network under ``root``, summarize it, write md/html/json reports; return them."""
     net = build_network(load_spec(DEMO_SPEC), root / "network")
     (root / "forks.toml").write_text(net.forks_toml())
-    upstream = Source(name=net.upstream_name, url=str(net.upstream_path))
-    forks = [ForkInput(name=f.name, source=Source(name=f.name, url=str(f.path), ref=f.ref)) for f in net.forks]
+    upstream, forks = net.inputs()
     report = summarize(upstream, forks, settings, progress=progress, as_of=net.as_of)
     paths = [write_report(report, fmt, root / "reports" / f"report.{fmt}") for fmt in ("md", "html", "json")]
     return report, paths

@@ -6,14 +6,44 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
+from index.models import ForkFacts
 from index.network import ForkInput, NetworkFacts, Progress, analyse_network, no_progress
 from index.settings import Settings
 from index.sources import Source
 from service.classify import Rules, classify
 from service.evidence import catalogue
-from service.models import Counts, ForkReport, Pick, Report, UpstreamSummary
+from service.models import Counts, ForkReport, Pick, Report, UpstreamSummary, Verdict
 from service.prompts import html_env, text_env
-from service.writer import FactsWriter, Writer, WriterInput
+from service.writer import FactsWriter, Writer, WriterInput, validate
+
+
+def writer_input(
+    name: str,
+    facts: ForkFacts,
+    upstream: str,
+    fork_web: str | None,
+    upstream_web: str | None,
+    as_of: datetime,
+    rules: Rules | None = None,
+) -> WriterInput:
+    """Everything a writer (and the validator) needs for one fork, derived from its facts."""
+    return WriterInput(
+        name=name,
+        upstream=upstream,
+        facts=facts,
+        classification=classify(facts, as_of, rules or Rules()),
+        catalogue=catalogue(facts, fork_web, upstream_web),
+        as_of=as_of,
+    )
+
+
+def verdict_problems(report: Report, fork: ForkReport, verdict: Verdict | None = None) -> list[str]:
+    """What is wrong with a fork's verdict (or ``verdict`` in its place): see :func:`service.writer.validate`."""
+    verdict = verdict or fork.verdict
+    if verdict is None or fork.facts is None:
+        return []
+    inp = writer_input(fork.name, fork.facts, report.upstream.name, fork.web_url, report.upstream.web_url, report.as_of)
+    return validate(verdict, inp)
 
 
 def build_report(net: NetworkFacts, writer: Writer | None = None, rules: Rules | None = None) -> Report:
@@ -25,19 +55,10 @@ def build_report(net: NetworkFacts, writer: Writer | None = None, rules: Rules |
     for o in net.forks:
         fr = ForkReport(name=o.name, url=o.url, ref=o.ref, web_url=o.web_url, error=o.error, cached=o.cached)
         if o.facts is not None and o.error is None:
-            cls = classify(o.facts, net.as_of, rules)
-            cat = catalogue(o.facts, o.web_url, net.upstream_web_url)
-            inp = WriterInput(
-                name=o.name,
-                upstream=up.name,
-                facts=o.facts,
-                classification=cls,
-                catalogue=cat,
-                as_of=net.as_of,
-            )
-            fr.facts, fr.archetype = o.facts, cls.archetype
+            inp = writer_input(o.name, o.facts, up.name, o.web_url, net.upstream_web_url, net.as_of, rules)
+            fr.facts, fr.archetype = o.facts, inp.classification.archetype
             fr.verdict = writer.write(inp)
-            fr.evidence = list(cat.values())
+            fr.evidence = list(inp.catalogue.values())
         forks.append(fr)
     ok = [f for f in forks if f.verdict and f.facts]
     counts = Counts(

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from evals.builder import BuiltNetwork, NetworkSpec, build_network
-from index.network import ForkInput, NetworkFacts, analyse_network
+from index.network import NetworkFacts, analyse_network
 from index.settings import Settings
-from index.sources import Source
 from service.demo import DEMO_SPEC, load_spec
 from service.models import Report
 from service.report import build_report
@@ -33,13 +32,8 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(home=tmp_path / "home", workers=2)
 
 
-def inputs(net: BuiltNetwork) -> tuple[Source, list[ForkInput]]:
-    up = Source(name=net.upstream_name, url=str(net.upstream_path))
-    return up, [ForkInput(name=f.name, source=Source(name=f.name, url=str(f.path), ref=f.ref)) for f in net.forks]
-
-
 def analyse(net: BuiltNetwork, settings: Settings, **kw) -> NetworkFacts:
-    up, forks = inputs(net)
+    up, forks = net.inputs()
     return analyse_network(up, forks, settings, as_of=net.as_of, **kw)
 
 

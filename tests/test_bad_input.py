@@ -11,7 +11,7 @@ from index.network import ForkInput, UpstreamError, analyse_network
 from index.settings import Settings
 from index.sources import Source
 from service.report import build_report
-from tests.conftest import AS_OF, analyse, build, git, inputs
+from tests.conftest import AS_OF, analyse, build, git
 
 UP = {
     "name": "acme/up",
@@ -65,7 +65,7 @@ def test_fork_that_disappears_mid_run(tmp_path: Path, settings: Settings) -> Non
         ],
     }
     net = build(spec, tmp_path / "net", as_of=AS_OF)
-    up, forks = inputs(net)
+    up, forks = net.inputs()
 
     def delete_after_resolve(stage: str) -> None:
         if stage == "resolve":

@@ -10,11 +10,8 @@ import pytest
 from index.mirror import Mirror
 from index.settings import Settings
 from index.sources import Source
-from service.classify import classify
-from service.evidence import catalogue
 from service.models import ForkReport, Report
-from service.report import build_report, forks_carrying
-from service.writer import WriterInput, validate
+from service.report import build_report, forks_carrying, verdict_problems
 from tests.conftest import AS_OF, analyse, build, git
 
 
@@ -60,24 +57,15 @@ def test_every_cited_id_resolves_to_git(demo_run) -> None:
 
 
 def test_texts_only_carry_numbers_from_facts(demo_run) -> None:
-    _net, nf, report, _s = demo_run
-    for o in nf.forks:
-        if o.facts is None:
-            continue
-        cls = classify(o.facts, nf.as_of)
-        inp = WriterInput(
-            name=o.name,
-            upstream=nf.upstream.name,
-            facts=o.facts,
-            classification=cls,
-            catalogue=catalogue(o.facts, None, None),
-            as_of=nf.as_of,
-        )
-        assert validate(report.fork(o.name).verdict, inp) == []  # type: ignore[arg-type]
-        bad = report.fork(o.name).verdict.model_copy(  # type: ignore[union-attr]
+    _net, _nf, report, _s = demo_run
+    analysed = [f for f in report.forks if f.verdict and f.facts]
+    assert len(analysed) == 11
+    for f in analysed:
+        assert verdict_problems(report, f) == []
+        bad = f.verdict.model_copy(  # type: ignore[union-attr]
             update={"summary": "It adds 500 new features.", "evidence": ["commit:" + "0" * 40]}
         )
-        problems = validate(bad, inp)
+        problems = verdict_problems(report, f, bad)
         assert any("'500'" in p for p in problems) and any("unknown evidence" in p for p in problems)
 
 
