@@ -17,6 +17,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, ValidationError
 
 from index.facts import UPSTREAM_REF, UpstreamContext, fork_facts, upstream_facts
+from index.github import RepoMeta
 from index.gitio import GitError, close_thread_repos
 from index.mirror import (
     UPSTREAM_KEY,
@@ -32,6 +33,8 @@ from index.settings import Settings
 from index.sources import Source
 
 ANALYSIS_VERSION = "1"
+PREFILTER_REASON = "every head is an upstream commit: decided from ls-remote, no objects fetched"
+RANKING = "stars (most first), then last push on GitHub (newest first), then the order given"
 STAGES = ("resolve", "fetch", "analyse")
 
 Progress = Callable[[str, str, int | None], None]
@@ -48,6 +51,7 @@ class ForkInput(BaseModel):
     name: str
     source: Source | None = None
     error: str | None = None
+    meta: RepoMeta | None = Field(default=None, description="Forge metadata, when the fork was discovered there.")
 
 
 class ForkOutcome(BaseModel):
@@ -56,9 +60,34 @@ class ForkOutcome(BaseModel):
     ref: str | None
     key: str | None
     web_url: str | None = None
+    meta: RepoMeta | None = None
     facts: ForkFacts | None = None
     error: str | None = None
     cached: bool = False
+    prefiltered: bool = Field(default=False, description="Decided from its heads alone; nothing was fetched.")
+    skipped: str | None = Field(default=None, description="Why it was not analysed (the --max-forks cap).")
+
+
+class ForkNote(BaseModel):
+    name: str
+    reason: str
+
+
+class Coverage(BaseModel):
+    """What the run covered, so a reader knows what the verdicts rest on."""
+
+    listed: int = Field(description="Forks listed (discovered on the forge, or given).")
+    listing_complete: bool = True
+    listing_note: str | None = None
+    prefiltered: int = Field(description=PREFILTER_REASON)
+    prefilter_reason: str = PREFILTER_REASON
+    analysed: int = Field(description="Fetched and compared in depth.")
+    skipped_by_cap: int
+    cap: int | None = None
+    ranking: str = RANKING
+    failed: int
+    skipped: list[ForkNote] = Field(default_factory=list)
+    failures: list[ForkNote] = Field(default_factory=list)
 
 
 class RunStats(BaseModel):
@@ -73,6 +102,7 @@ class NetworkFacts(BaseModel):
     forks: list[ForkOutcome]
     stats: RunStats
     as_of: datetime
+    coverage: Coverage
 
 
 def no_progress(stage: str, event: str, total: int | None) -> None:
@@ -88,19 +118,20 @@ class _Cache:
     def _path(self, key: str) -> Path:
         return self.root / f"{key}.json"
 
-    def get(self, key: str, cache_key: str) -> ForkFacts | None:
+    def get(self, key: str, cache_key: str) -> tuple[ForkFacts, bool] | None:
         try:
             data = json.loads(self._path(key).read_text())
             if data.get("cache_key") != cache_key:
                 return None
-            return ForkFacts.model_validate(data["facts"])
+            return ForkFacts.model_validate(data["facts"]), bool(data.get("prefiltered"))
         except (OSError, ValueError, KeyError, ValidationError):
             return None
 
-    def put(self, key: str, cache_key: str, facts: ForkFacts) -> None:
+    def put(self, key: str, cache_key: str, facts: ForkFacts, prefiltered: bool) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = self._path(key).with_suffix(".tmp")
-        tmp.write_text(json.dumps({"cache_key": cache_key, "facts": facts.model_dump(mode="json")}))
+        data = {"cache_key": cache_key, "prefiltered": prefiltered, "facts": facts.model_dump(mode="json")}
+        tmp.write_text(json.dumps(data))
         tmp.replace(self._path(key))
 
 
@@ -109,6 +140,16 @@ def _cache_key(upstream_head: str, remote: RemoteRefs, target: str, heads: bool)
     if heads:
         parts += [f"{b}={s}" for b, s in sorted(remote.heads.items())]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+Reresolve = Callable[[ForkInput], Source | None]
+"""Asked for a fork whose URL stopped answering: its new source (renamed on the forge) or None (gone)."""
+
+
+def _rank(o: ForkOutcome, order: int) -> tuple[int, float, int]:
+    meta = o.meta
+    pushed = meta.pushed_at.timestamp() if meta and meta.pushed_at else 0.0
+    return (-(meta.stars if meta else 0), -pushed, order)
 
 
 def analyse_network(
@@ -120,8 +161,16 @@ def analyse_network(
     progress: Progress = no_progress,
     use_cache: bool = True,
     between_stages: Callable[[str], None] | None = None,
+    max_forks: int | None = None,
+    prefilter: bool = True,
+    reresolve: Reresolve | None = None,
 ) -> NetworkFacts:
-    """Facts for ``upstream`` and every fork. Raises :class:`UpstreamError` only if upstream is unusable."""
+    """Facts for ``upstream`` and every fork. Raises :class:`UpstreamError` only if upstream is unusable.
+
+    Stages: *resolve* (``ls-remote`` each fork; no objects move), *prefilter* (a fork whose every head is an
+    upstream commit is compared without fetching), the ``max_forks`` cap on the forks left (ranked by
+    :data:`RANKING`), *fetch* (only those), *analyse*.
+    """
     as_of = as_of or datetime.now(UTC)
     timings: dict[str, float] = {}
     mirror = Mirror(settings.mirrors_dir, upstream, blobless=settings.blobless, timeout=settings.git_timeout)
@@ -148,13 +197,13 @@ def analyse_network(
         raise UpstreamError(f"upstream {upstream.name}: {exc}") from exc
 
     outcomes: list[ForkOutcome] = []
-    seen: set[str] = set()
+    sources: dict[str, Source] = {}
     for f in forks:
         key = source_key(f.source) if f.source else None
-        if key and key in seen:
+        if key and key in sources:
             continue
-        if key:
-            seen.add(key)
+        if key and f.source:
+            sources[key] = f.source
         outcomes.append(
             ForkOutcome(
                 name=f.name,
@@ -162,10 +211,11 @@ def analyse_network(
                 ref=f.source.ref if f.source else None,
                 key=key,
                 web_url=f.source.web_url if f.source else None,
+                meta=f.meta,
                 error=f.error,
             )
         )
-    sources = {source_key(f.source): f.source for f in forks if f.source}
+    inputs = {source_key(f.source): f for f in forks if f.source}
 
     # resolve: ls-remote every fork (cheap; no objects move)
     resolved: dict[str, tuple[RemoteRefs, str, bool, str]] = {}
@@ -173,19 +223,27 @@ def analyse_network(
     progress("resolve", "start", len(pending))
 
     def resolve(o: ForkOutcome) -> None:
-        src = sources[o.key or ""]
+        key = o.key or ""
         try:
-            remote = ls_remote(src.url)
-            target, _sha = resolve_target(src, remote)
+            try:
+                remote = ls_remote(sources[key].url)
+            except SourceProblem:
+                moved = reresolve(inputs[key]) if reresolve and key in inputs else None
+                if moved is None:
+                    raise
+                sources[key] = moved
+                o.url, o.web_url = moved.url, moved.web_url
+                remote = ls_remote(moved.url)
+            target, _sha = resolve_target(sources[key], remote)
         except SourceProblem as exc:
             o.error = str(exc)
             return
         finally:
             progress("resolve", "advance", None)
-        heads = src.url != upstream.url
-        resolved[o.key or ""] = (remote, target, heads, _cache_key(ctx.head, remote, target, heads))
+        heads = sources[key].url != upstream.url
+        resolved[key] = (remote, target, heads, _cache_key(ctx.head, remote, target, heads))
 
-    with ThreadPoolExecutor(max_workers=max(4, workers * 2)) as pool:
+    with ThreadPoolExecutor(max_workers=max(4, settings.resolve_workers)) as pool:
         list(pool.map(resolve, pending))
     progress("resolve", "done", None)
     timings["resolve"] = time.perf_counter() - t0
@@ -200,14 +258,35 @@ def analyse_network(
             continue
         hit = cache.get(o.key, resolved[o.key][3]) if use_cache else None
         if hit is not None:
-            o.facts, o.cached = hit, True
+            o.facts, o.prefiltered = hit
+            o.cached = True
             cached += 1
         else:
             todo.append(o)
 
+    # prefilter: a fork whose every head is already an upstream commit needs no fetch
+    t_pre = time.perf_counter()
+    if prefilter and todo:
+        known = set(mirror.git("rev-list", ctx.head).split())
+        for o in todo:
+            remote, target, heads, _ = resolved[o.key or ""]
+            wanted = [remote.refs[target]] + (list(remote.heads.values()) if heads else [])
+            o.prefiltered = all(sha in known for sha in wanted)
+    timings["prefilter"] = time.perf_counter() - t_pre
+
+    # the cap applies to the forks that need a fetch; the ranking is documented in RANKING
+    to_fetch = [o for o in todo if not o.prefiltered]
+    if max_forks is not None and len(to_fetch) > max_forks:
+        order = {id(o): i for i, o in enumerate(outcomes)}
+        ranked = sorted(to_fetch, key=lambda o: _rank(o, order[id(o)]))
+        for i, o in enumerate(ranked[max_forks:], start=max_forks + 1):
+            o.skipped = f"not analysed: --max-forks {max_forks} (ranked {i} of {len(ranked)} by {RANKING})"
+        to_fetch = ranked[:max_forks]
+        todo = [o for o in todo if o.skipped is None]
+
     t1 = time.perf_counter()
-    mirror.register({o.key: sources[o.key] for o in todo if o.key})
-    progress("fetch", "start", len(todo))
+    mirror.register({o.key: sources[o.key] for o in to_fetch if o.key})
+    progress("fetch", "start", len(to_fetch))
 
     def fetch(o: ForkOutcome) -> None:
         remote, target, heads, _ = resolved[o.key or ""]
@@ -219,7 +298,7 @@ def analyse_network(
             progress("fetch", "advance", None)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        list(pool.map(fetch, todo))
+        list(pool.map(fetch, to_fetch))
     progress("fetch", "done", None)
     timings["fetch"] = time.perf_counter() - t1
     if between_stages:
@@ -255,7 +334,7 @@ def analyse_network(
             o.facts = o.facts.model_copy(update={"merge_base_describe": described[o.facts.merge_base]})
     for o in todo:
         if o.facts is not None and o.key:
-            cache.put(o.key, resolved[o.key][3], o.facts)
+            cache.put(o.key, resolved[o.key][3], o.facts, o.prefiltered)
     progress("analyse", "done", None)
     timings["analyse"] = time.perf_counter() - t2
     return NetworkFacts(
@@ -264,13 +343,32 @@ def analyse_network(
         forks=outcomes,
         stats=RunStats(fetched=mirror.fetches, cached=cached, seconds={k: round(v, 3) for k, v in timings.items()}),
         as_of=as_of,
+        coverage=coverage(outcomes, max_forks),
+    )
+
+
+def coverage(outcomes: list[ForkOutcome], cap: int | None = None) -> Coverage:
+    ok = [o for o in outcomes if o.facts is not None and o.error is None]
+    skipped = [ForkNote(name=o.name, reason=o.skipped) for o in outcomes if o.skipped]
+    failures = [ForkNote(name=o.name, reason=o.error) for o in outcomes if o.error]
+    return Coverage(
+        listed=len(outcomes),
+        prefiltered=sum(o.prefiltered for o in ok),
+        analysed=sum(not o.prefiltered for o in ok),
+        skipped_by_cap=len(skipped),
+        cap=cap,
+        failed=len(failures),
+        skipped=skipped,
+        failures=failures,
     )
 
 
 __all__ = [
     "STAGES",
     "UPSTREAM_REF",
+    "Coverage",
     "ForkInput",
+    "ForkNote",
     "ForkOutcome",
     "NetworkFacts",
     "UpstreamContext",

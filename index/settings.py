@@ -6,7 +6,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,6 +29,16 @@ class Settings(BaseSettings):
         default=True, description="Try a blobless partial fetch for network remotes (never shallow)."
     )
     git_timeout: float = Field(default=600.0, gt=0, description="Seconds before one git command is killed.")
+    resolve_workers: int = Field(default=16, ge=1, description="Concurrent `git ls-remote` calls (network-bound).")
+    github_api_url: str = Field(
+        default="https://api.github.com", description="GitHub REST base URL (GitHub Enterprise: https://HOST/api/v3)."
+    )
+    github_token: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("FORKWISE_GITHUB_TOKEN", "GITHUB_TOKEN"),
+        description="Token for the GitHub API (5,000 requests/h instead of 60).",
+        repr=False,
+    )
 
     @property
     def mirrors_dir(self) -> Path:
@@ -37,6 +47,10 @@ class Settings(BaseSettings):
     @property
     def cache_dir(self) -> Path:
         return self.home / "cache"
+
+    @property
+    def http_cache_dir(self) -> Path:
+        return self.home / "http"
 
     @property
     def reports_dir(self) -> Path:

@@ -71,6 +71,7 @@ class Source(BaseModel):
     url: str
     ref: str | None = None
     forge: str | None = Field(default=None, description="'github' when the name is a GitHub owner/name.")
+    html_url: str | None = Field(default=None, description="Browsable page, when the forge told us (API html_url).")
 
     @field_validator("url")
     @classmethod
@@ -96,6 +97,8 @@ class Source(BaseModel):
     @property
     def web_url(self) -> str | None:
         """Browsable forge URL, when the source is on GitHub."""
+        if self.html_url:
+            return self.html_url
         if self.forge == "github":
             return f"https://github.com/{self.name}"
         return None

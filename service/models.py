@@ -11,7 +11,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from index.github import RepoMeta
 from index.models import ForkFacts
+from index.network import Coverage
 from service.classify import Archetype, Recommendation
 from service.evidence import Evidence
 
@@ -39,16 +41,25 @@ class Verdict(BaseModel):
     fallback_reason: str | None = Field(default=None, description="Set when an LLM writer failed validation.")
 
 
+ForkStatus = Literal["analysed", "prefiltered", "skipped", "failed"]
+
+
 class ForkReport(BaseModel):
     name: str
     url: str | None
     ref: str | None
     web_url: str | None = None
+    status: ForkStatus = Field(
+        description="analysed: fetched and compared; prefiltered: every head is an upstream commit, compared "
+        "without fetching; skipped: over the --max-forks cap; failed: see error."
+    )
+    meta: RepoMeta | None = Field(default=None, description="Forge metadata (stars, archived, parent, dates …).")
     facts: ForkFacts | None = None
     archetype: Archetype | None = None
     verdict: Verdict | None = None
     evidence: list[Evidence] = Field(default_factory=list, description="The catalogue cited IDs resolve in.")
     error: str | None = None
+    skipped: str | None = None
     cached: bool = False
 
 
@@ -92,6 +103,7 @@ class Report(BaseModel):
     upstream: UpstreamSummary
     forks: list[ForkReport]
     counts: Counts
+    coverage: Coverage
     picks: dict[str, Pick] = Field(description="most_active, closest_to_upstream, most_added (when any fork adds).")
     terms: dict[str, list[str]] = Field(description="Distinctive term → forks that carry it.")
     stats: dict[str, float | int] = Field(default_factory=dict)

@@ -6,8 +6,9 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
+from index.github import Discovery
 from index.models import ForkFacts
-from index.network import ForkInput, NetworkFacts, Progress, analyse_network, no_progress
+from index.network import ForkInput, NetworkFacts, Progress, Reresolve, analyse_network, no_progress
 from index.settings import Settings
 from index.sources import Source
 from service.classify import Rules, classify
@@ -53,7 +54,18 @@ def build_report(net: NetworkFacts, writer: Writer | None = None, rules: Rules |
     up = net.upstream
     forks: list[ForkReport] = []
     for o in net.forks:
-        fr = ForkReport(name=o.name, url=o.url, ref=o.ref, web_url=o.web_url, error=o.error, cached=o.cached)
+        status = "failed" if o.error else "skipped" if o.skipped else "prefiltered" if o.prefiltered else "analysed"
+        fr = ForkReport(
+            name=o.name,
+            url=o.url,
+            ref=o.ref,
+            web_url=o.web_url,
+            status=status,
+            meta=o.meta,
+            error=o.error,
+            skipped=o.skipped,
+            cached=o.cached,
+        )
         if o.facts is not None and o.error is None:
             inp = writer_input(o.name, o.facts, up.name, o.web_url, net.upstream_web_url, net.as_of, rules)
             fr.facts, fr.archetype = o.facts, inp.classification.archetype
@@ -90,6 +102,7 @@ def build_report(net: NetworkFacts, writer: Writer | None = None, rules: Rules |
         ),
         forks=forks,
         counts=counts,
+        coverage=net.coverage,
         picks=_picks(ok),
         terms=_terms(ok),
         stats={
@@ -158,9 +171,28 @@ def summarize(
     progress: Progress = no_progress,
     as_of: datetime | None = None,
     use_cache: bool = True,
+    max_forks: int | None = None,
+    reresolve: Reresolve | None = None,
+    listing: Discovery | None = None,
 ) -> Report:
-    """The one call behind `forkwise summarize`, `compare` and `demo`."""
-    net = analyse_network(upstream, forks, settings, progress=progress, as_of=as_of, use_cache=use_cache)
+    """The one call behind `forkwise summarize`, `compare` and `demo`.
+
+    ``listing``: the forge discovery the forks came from; its completeness is disclosed in the coverage.
+    """
+    net = analyse_network(
+        upstream,
+        forks,
+        settings,
+        progress=progress,
+        as_of=as_of,
+        use_cache=use_cache,
+        max_forks=max_forks,
+        reresolve=reresolve,
+    )
+    if listing is not None:
+        net.coverage = net.coverage.model_copy(
+            update={"listing_complete": listing.complete, "listing_note": listing.note}
+        )
     return build_report(net, writer)
 
 

@@ -154,15 +154,38 @@ def test_stale_and_mirror(run) -> None:
 
 def test_second_run_reuses_facts_without_fetching(run, settings: Settings) -> None:
     net, first = run
-    assert first.stats.fetched == 4 and first.stats.cached == 0
+    # upstream and the one fork with commits of its own; the stale fork and the mirror are prefiltered
+    assert first.stats.fetched == 2 and first.stats.cached == 0
+    assert [o.prefiltered for o in first.forks] == [False, True, True]
+    cov = first.coverage
+    assert (cov.listed, cov.prefiltered, cov.analysed, cov.skipped_by_cap, cov.failed) == (3, 2, 1, 0, 0)
     second = analyse(net, settings)
     assert second.stats.fetched == 0 and second.stats.cached == 3
     assert [f.facts for f in second.forks] == [f.facts for f in first.forks]
-    # a new commit on one fork: only that fork is fetched and analysed again
+    assert [o.prefiltered for o in second.forks] == [False, True, True]
+    # the stale fork moves to a newer upstream commit: analysed again, still without a fetch
     git(net.forks[1].path, "update-ref", "refs/heads/main", net.upstream_commits[2])
     third = analyse(net, settings)
-    assert third.stats.fetched == 1 and third.stats.cached == 2
+    assert third.stats.fetched == 0 and third.stats.cached == 2
     assert _facts(third, "f/stale").behind == 3
+    # a commit of its own on the stale fork: now it must be fetched
+    base = net.upstream_commits[2]
+    own = git(
+        net.forks[1].path,
+        "-c",
+        "user.name=A",
+        "-c",
+        "user.email=a@b",
+        "commit-tree",
+        f"{base}^{{tree}}",
+        "-p",
+        base,
+        "-m",
+        "own work",
+    ).strip()
+    git(net.forks[1].path, "update-ref", "refs/heads/main", own)
+    fourth = analyse(net, settings)
+    assert fourth.stats.fetched == 1 and not fourth.forks[1].prefiltered and _facts(fourth, "f/stale").ahead == 1
 
 
 def test_upstream_facts(run) -> None:

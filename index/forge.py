@@ -1,0 +1,78 @@
+"""From a GitHub ``owner/name`` to the pipeline's input: discovered forks as sources, with their metadata."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pydantic import BaseModel, ConfigDict
+
+from index.github import Discovery, GitHubClient, GitHubError, NotFound, RepoMeta, SortOrder, discover_forks
+from index.mirror import SourceProblem
+from index.network import ForkInput
+from index.settings import Settings
+from index.sources import Source, SourceError
+
+
+class GitHubNetwork(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    upstream: Source
+    forks: list[ForkInput]
+    discovery: Discovery
+
+
+def client_for(settings: Settings) -> GitHubClient:
+    return GitHubClient(settings.github_api_url, settings.github_token, etag_dir=settings.http_cache_dir / "github")
+
+
+def meta_source(meta: RepoMeta, ref: str | None = None) -> Source:
+    """A source for a repository record: clone from the ``clone_url`` the API returned (validated like any URL)."""
+    return Source(name=meta.full_name, url=meta.clone_url, ref=ref, forge="github", html_url=meta.html_url or None)
+
+
+def fork_input(meta: RepoMeta) -> ForkInput:
+    try:
+        return ForkInput(name=meta.full_name, source=meta_source(meta), meta=meta)
+    except (SourceError, ValueError) as exc:
+        return ForkInput(name=meta.full_name, error=f"refused clone URL from the API: {exc}", meta=meta)
+
+
+def discover(
+    client: GitHubClient,
+    full_name: str,
+    *,
+    ref: str | None = None,
+    depth: int = 1,
+    sort: SortOrder = "stargazers",
+    progress: Callable[[int], None] | None = None,
+) -> GitHubNetwork:
+    """List every fork (down to ``depth``) of ``full_name``; all will be compared with this root."""
+    found = discover_forks(client, full_name, depth=depth, sort=sort, progress=progress)
+    forks = [fork_input(m) for m in found.forks]
+    forks += [ForkInput(name=text.split(":", 1)[0], error=text.split(": ", 1)[-1]) for text in found.missing]
+    return GitHubNetwork(upstream=meta_source(found.root, ref), forks=forks, discovery=found)
+
+
+def reresolver(client: GitHubClient) -> Callable[[ForkInput], Source | None]:
+    """For a fork whose clone URL stopped answering: look it up by id.
+
+    Renamed → its new source; deleted (404) → :class:`SourceProblem` saying so; API trouble → None (the git
+    error stands).
+    """
+
+    def reresolve(fork: ForkInput) -> Source | None:
+        if fork.meta is None:
+            return None
+        try:
+            moved = client.repo_by_id(fork.meta.id)
+        except NotFound as exc:
+            raise SourceProblem(
+                f"deleted on GitHub: its clone URL and repository id {fork.meta.id} both answer 404"
+            ) from exc
+        except GitHubError:
+            return None
+        if moved.clone_url == fork.meta.clone_url:
+            return None
+        return meta_source(moved, fork.source.ref if fork.source else None)
+
+    return reresolve
