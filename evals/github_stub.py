@@ -15,12 +15,17 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlparse
 
 from pydantic import BaseModel, Field
+
+if TYPE_CHECKING:
+    from evals.builder import BuiltNetwork
 
 
 class Fault(BaseModel):
@@ -54,6 +59,8 @@ class GitHubStub:
         self.remaining = budget
         self.reset_at = int(time.time() + reset_in)
         self.shift_after_first_page = False
+        self.hooks: dict[str, Callable[[], None]] = {}
+        """path → called (once) right after that path is first answered: renames, deletions mid-run."""
         self._next_id = 1000
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
@@ -116,6 +123,27 @@ class GitHubStub:
                 self.forks_of[pid].append(rid)
                 self.records[pid]["forks_count"] += 1
         return rid
+
+    def add_network(
+        self,
+        net: BuiltNetwork,
+        *,
+        parents: dict[str, str] | None = None,
+        stars: dict[str, int] | None = None,
+        url: Callable[[Path], str] = lambda p: p.as_uri(),
+    ) -> dict[str, int]:
+        """Publish a built network: upstream as the root, each fork under its parent (default: the root)."""
+        parents, stars = parents or {}, stars or {}
+        ids = {net.upstream_name: self.add_repo(net.upstream_name, url(net.upstream_path), stars=stars.get("", 0))}
+        for i, f in enumerate(net.forks):
+            ids[f.name] = self.add_repo(
+                f.name,
+                url(f.path),
+                parent=parents.get(f.name, net.upstream_name),
+                stars=stars.get(f.name, 0),
+                created_days_ago=50 - i,
+            )
+        return ids
 
     def rename(self, rid: int, new_full_name: str, clone_url: str) -> None:
         with self._lock:
@@ -204,6 +232,8 @@ class GitHubStub:
         query = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
         inm = h.headers.get("If-None-Match")
         status, headers, body = self._route(parsed.path, query, inm)
+        if hook := self.hooks.pop(parsed.path, None):
+            hook()
         with self._lock:
             self.calls.append(
                 Call(

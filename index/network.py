@@ -274,15 +274,17 @@ def analyse_network(
             o.prefiltered = all(sha in known for sha in wanted)
     timings["prefilter"] = time.perf_counter() - t_pre
 
-    # the cap applies to the forks that need a fetch; the ranking is documented in RANKING
-    to_fetch = [o for o in todo if not o.prefiltered]
-    if max_forks is not None and len(to_fetch) > max_forks:
+    # the cap applies to the forks needing an in-depth look (cached or not, so a rerun reports the same forks)
+    deep = [o for o in outcomes if o.key in resolved and o.error is None and not o.prefiltered]
+    if max_forks is not None and len(deep) > max_forks:
         order = {id(o): i for i, o in enumerate(outcomes)}
-        ranked = sorted(to_fetch, key=lambda o: _rank(o, order[id(o)]))
+        ranked = sorted(deep, key=lambda o: _rank(o, order[id(o)]))
         for i, o in enumerate(ranked[max_forks:], start=max_forks + 1):
             o.skipped = f"not analysed: --max-forks {max_forks} (ranked {i} of {len(ranked)} by {RANKING})"
-        to_fetch = ranked[:max_forks]
+            o.facts, o.cached = None, False
         todo = [o for o in todo if o.skipped is None]
+        cached = sum(o.cached for o in outcomes)
+    to_fetch = [o for o in todo if not o.prefiltered]
 
     t1 = time.perf_counter()
     mirror.register({o.key: sources[o.key] for o in to_fetch if o.key})

@@ -6,12 +6,14 @@ import json
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from index.forge import GitHubNetwork, client_for, discover, reresolver
+from index.github import GitHubError
 from index.network import ForkInput, UpstreamError
 from index.settings import Settings, get_settings
 from index.sources import Source, SourceError, load_forks_file, parse_source
@@ -67,10 +69,39 @@ def _fork_input(text: str, settings: Settings) -> ForkInput:
         return ForkInput(name=text, error=str(exc))
 
 
-def _run(upstream: Source, forks: list[ForkInput], settings: Settings, *, cache: bool, quiet: bool) -> Report:
+def _run(
+    upstream: Source,
+    forks: list[ForkInput],
+    settings: Settings,
+    *,
+    cache: bool,
+    quiet: bool,
+    **kw: Any,
+) -> Report:
     bars = _Bars(enabled=not quiet and err.is_terminal)
     with bars.progress:
-        return summarize(upstream, forks, settings, progress=bars, use_cache=cache)
+        return summarize(upstream, forks, settings, progress=bars, use_cache=cache, **kw)
+
+
+def _discover(full_name: str, ref: str | None, depth: int, sort: str, settings: Settings, quiet: bool) -> GitHubNetwork:
+    client = client_for(settings)
+    status = err.status(f"listing forks of {full_name} on GitHub…") if not quiet and err.is_terminal else None
+    try:
+        if status:
+            status.start()
+        net = discover(client, full_name, ref=ref, depth=depth, sort=sort)  # type: ignore[arg-type]
+    except GitHubError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    finally:
+        if status:
+            status.stop()
+    d = net.discovery
+    err.print(
+        f"GitHub: {len(d.forks)} forks listed in {d.calls} API calls ({d.not_modified} answered 304, free)"
+        + ("" if d.complete else f"\n[yellow]{d.note}[/yellow]")
+    )
+    return net
 
 
 def _emit(report: Report, fmt: Format, out: Path | None) -> None:
@@ -84,7 +115,7 @@ def _emit(report: Report, fmt: Format, out: Path | None) -> None:
 
 
 def _exit_code(report: Report) -> int:
-    return 1 if report.counts.failed else 0
+    return 1 if report.counts.failed or not report.coverage.listing_complete else 0
 
 
 @app.command("summarize")
@@ -93,17 +124,37 @@ def summarize_command(
         str | None, typer.Argument(help="owner/name, git URL or path. Optional with --forks-file.")
     ] = None,
     fork: Annotated[list[str] | None, typer.Option("--fork", "-f", help="A fork: owner/name, git URL or path.")] = None,
-    forks_file: Annotated[Path | None, typer.Option(help="TOML file with [upstream] and [[forks]].")] = None,
+    forks_file: Annotated[
+        Path | None, typer.Option(help="TOML file with an \\[upstream] table and \\[\\[forks]] entries.")
+    ] = None,
     ref: Annotated[str | None, typer.Option(help="Upstream ref to compare against (default branch if unset).")] = None,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.md,
     out: Annotated[Path | None, typer.Option(help="Write the report here instead of stdout.")] = None,
     find: Annotated[str | None, typer.Option(help="Also list the forks whose own changes carry this term.")] = None,
     cache: Annotated[bool, typer.Option(help="Reuse facts of forks whose heads did not change.")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    discover_forks: Annotated[
+        bool | None,
+        typer.Option(
+            "--discover/--no-discover",
+            help="List the forks on GitHub (default: when UPSTREAM is owner/name and no fork is given).",
+        ),
+    ] = None,
+    depth: Annotated[int, typer.Option(min=1, max=5, help="Fork levels to list: 2 adds forks of forks.")] = 1,
+    max_forks: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Fetch and analyse at most N forks with commits of their own (ranked by stars, then last push); "
+            "snapshots are always covered. Default: 100 when discovering, no cap for forks given by hand.",
+        ),
+    ] = None,
+    sort: Annotated[str, typer.Option(help="GitHub listing order: stargazers, newest, oldest.")] = "stargazers",
 ) -> None:
     """Compare every fork with upstream and write verdicts.
 
-    Example: forkwise summarize --forks-file forks.toml --format html --out report.html
+    Examples: forkwise summarize deepspeedai/DeepSpeed --depth 2 --max-forks 50;
+    forkwise summarize --forks-file forks.toml --format html --out report.html
     """
     settings = get_settings()
     try:
@@ -118,10 +169,24 @@ def summarize_command(
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
     forks = [ForkInput(name=s.name, source=s) for s in file_forks] + [_fork_input(t, settings) for t in fork or []]
-    if not forks:
+    if discover_forks is None:
+        discover_forks = not forks and up.forge == "github"
+    extra: dict[str, Any] = {"max_forks": max_forks}
+    if discover_forks:
+        if up.forge != "github":
+            err.print(f"[red]error:[/red] --discover needs a GitHub owner/name, not {up.url!r}")
+            raise typer.Exit(2)
+        found = _discover(up.name, ref, depth, sort, settings, quiet)
+        up, forks = found.upstream, forks + found.forks
+        extra = {
+            "max_forks": 100 if max_forks is None else max_forks,
+            "reresolve": reresolver(client_for(settings)),
+            "listing": found.discovery,
+        }
+    elif not forks:
         err.print("[yellow]no forks given[/yellow] (use --fork or --forks-file); reporting upstream only")
     try:
-        report = _run(up, forks, settings, cache=cache, quiet=quiet)
+        report = _run(up, forks, settings, cache=cache, quiet=quiet, **extra)
     except UpstreamError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from evals.builder import BuiltNetwork, NetworkSpec, build_network
+from evals.presets import expand
 from index.network import NetworkFacts, analyse_network
 from index.settings import Settings
 from service.demo import DEMO_SPEC, load_spec
@@ -51,4 +52,5 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[BuiltNetwork, Ne
 
 
 def build(spec: dict, root: Path, as_of: datetime | None = None) -> BuiltNetwork:
-    return build_network(NetworkSpec.model_validate(spec), root, as_of=as_of)
+    """Build a network spec (``upstream: {preset: small}`` allowed, as in the eval cases)."""
+    return build_network(NetworkSpec.model_validate(expand(spec)), root, as_of=as_of)
