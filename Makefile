@@ -27,3 +27,4 @@ test: lint
 bench: setup
 	$(BIN)/python bench/bench_facts.py
 	$(BIN)/python bench/bench_network.py
+	$(BIN)/python bench/bench_discovery.py
