@@ -29,6 +29,16 @@ class Settings(BaseSettings):
         default=True, description="Try a blobless partial fetch for network remotes (never shallow)."
     )
     git_timeout: float = Field(default=600.0, gt=0, description="Seconds before one git command is killed.")
+    chroma_url: str | None = Field(
+        default=None, description="Chroma server (`chroma run`) URL; unset = embedded PersistentClient in home."
+    )
+    api_key: str | None = Field(default=None, description="Key for the API's mutating endpoints.", repr=False)
+    llm: str = Field(default="facts", description="Writer for verdicts and chat: facts, openai or local.")
+    model_path: Path | None = Field(default=None, description="GGUF for the local writer (default: the bundled one).")
+    openai_model: str = Field(default="gpt-4o-mini", description="Model name for the openai writer.")
+    llm_method: str = Field(
+        default="json_mode", description="How the openai writer asks for JSON: json_mode, json_schema or prompt."
+    )
     resolve_workers: int = Field(default=16, ge=1, description="Concurrent `git ls-remote` calls (network-bound).")
     github_api_url: str = Field(
         default="https://api.github.com", description="GitHub REST base URL (GitHub Enterprise: https://HOST/api/v3)."
@@ -47,6 +57,10 @@ class Settings(BaseSettings):
     @property
     def cache_dir(self) -> Path:
         return self.home / "cache"
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.home / "chroma"
 
     @property
     def http_cache_dir(self) -> Path:

@@ -18,7 +18,7 @@ from index.network import ForkInput, UpstreamError
 from index.settings import Settings, get_settings
 from index.sources import Source, SourceError, load_forks_file, parse_source
 from service.models import Report
-from service.report import forks_carrying, render, summarize
+from service.report import forks_carrying, render
 
 app = typer.Typer(
     help="forkwise: which fork should I use, and why? Compares forks with upstream from git itself.",
@@ -78,9 +78,17 @@ def _run(
     quiet: bool,
     **kw: Any,
 ) -> Report:
+    from service.pipeline import run
+
     bars = _Bars(enabled=not quiet and err.is_terminal)
     with bars.progress:
-        return summarize(upstream, forks, settings, progress=bars, use_cache=cache, **kw)
+        report, stats = run(upstream, forks, settings, progress=bars, use_cache=cache, **kw)
+    if stats is not None and not quiet:
+        err.print(
+            f"index: {stats.chunks} chunks ({stats.embedded} embedded now, {stats.deleted} dropped; "
+            f"{len(stats.forks_unchanged)} forks unchanged)"
+        )
+    return report
 
 
 def _discover(full_name: str, ref: str | None, depth: int, sort: str, settings: Settings, quiet: bool) -> GitHubNetwork:
@@ -150,6 +158,10 @@ def summarize_command(
         ),
     ] = None,
     sort: Annotated[str, typer.Option(help="GitHub listing order: stargazers, newest, oldest.")] = "stargazers",
+    writer: Annotated[
+        str | None, typer.Option(help="Verdict writer: facts, openai or local (default FORKWISE_LLM, else facts).")
+    ] = None,
+    index: Annotated[bool, typer.Option(help="Index diffs, commits and READMEs for chat and the LLM writers.")] = True,
 ) -> None:
     """Compare every fork with upstream and write verdicts.
 
@@ -171,6 +183,9 @@ def summarize_command(
     forks = [ForkInput(name=s.name, source=s) for s in file_forks] + [_fork_input(t, settings) for t in fork or []]
     if discover_forks is None:
         discover_forks = not forks and up.forge == "github"
+    if writer not in (None, "facts", "openai", "local"):
+        err.print(f"[red]error:[/red] unknown writer {writer!r}; use facts, openai or local")
+        raise typer.Exit(2)
     extra: dict[str, Any] = {"max_forks": max_forks}
     if discover_forks:
         if up.forge != "github":
@@ -186,7 +201,7 @@ def summarize_command(
     elif not forks:
         err.print("[yellow]no forks given[/yellow] (use --fork or --forks-file); reporting upstream only")
     try:
-        report = _run(up, forks, settings, cache=cache, quiet=quiet, **extra)
+        report = _run(up, forks, settings, cache=cache, quiet=quiet, writer=writer, index=index, **extra)
     except UpstreamError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -269,6 +284,19 @@ def schema(
     err.print(f"schema written to {path}")
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+) -> None:
+    """Serve the JSON API, chat and OpenAPI docs (/docs) for everything summarized into FORKWISE_HOME."""
+    import uvicorn
+
+    from service.api import create_app
+
+    uvicorn.run(create_app(get_settings()), host=host, port=port, log_level="info")
+
+
 def main() -> None:  # pragma: no cover
     app()
 
@@ -293,12 +321,18 @@ def eval_command(
     from rich.table import Table
 
     from evals.scorer import CASES_DIR, THRESHOLDS, run_eval
+    from service.llm import ModelUnavailable, chat_model
+    from service.llm_writer import make_writer
     from service.writer import FactsWriter
 
-    if writer is not WriterName.facts:
-        err.print(f"[red]error:[/red] the {writer.value} writer is not built yet; only 'facts' can be scored")
-        raise typer.Exit(2)
-    result = run_eval(cases or CASES_DIR, FactsWriter(), thresholds or THRESHOLDS)
+    try:
+        w = make_writer(writer.value, chat_model(get_settings(), writer.value))
+    except ModelUnavailable as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    result = run_eval(
+        cases or CASES_DIR, w if writer is not WriterName.facts else FactsWriter(), thresholds or THRESHOLDS
+    )
     table = Table(title=f"forkwise eval ({result.writer} writer)")
     for col in ("case", "fork", "archetype", "recommendation", "checks"):
         table.add_column(col)

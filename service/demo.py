@@ -10,7 +10,8 @@ from evals.builder import NetworkSpec, build_network
 from index.network import Progress, no_progress
 from index.settings import Settings
 from service.models import Report
-from service.report import summarize, write_report
+from service.pipeline import run
+from service.report import write_report
 
 DEMO_SPEC = Path(__file__).resolve().parent.parent / "evals" / "cases" / "demo.yaml"
 
@@ -24,6 +25,6 @@ def run_demo(root: Path, settings: Settings, progress: Progress = no_progress) -
     net = build_network(load_spec(DEMO_SPEC), root / "network")
     (root / "forks.toml").write_text(net.forks_toml())
     upstream, forks = net.inputs()
-    report = summarize(upstream, forks, settings, progress=progress, as_of=net.as_of)
+    report, _stats = run(upstream, forks, settings, progress=progress, as_of=net.as_of)
     paths = [write_report(report, fmt, root / "reports" / f"report.{fmt}") for fmt in ("md", "html", "json")]
     return report, paths

