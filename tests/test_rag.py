@@ -1,0 +1,251 @@
+"""Vector index (real chromadb, embedded and `chroma run`), chat and the HTTP API over real HTTP (uvicorn)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from index.settings import Settings
+from index.vector import VectorIndex, collection_name
+from service.api import create_app
+from service.models import Report
+from service.pipeline import run
+from service.store import index_report
+from tests.conftest import analyse, git
+from tests.conftest import build as build_spec
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Report, Settings, object]:
+    from evals.builder import build_network
+    from service.demo import DEMO_SPEC, load_spec
+
+    root = tmp_path_factory.mktemp("rag")
+    net = build_network(load_spec(DEMO_SPEC), root / "net")
+    settings = Settings(home=root / "home", workers=2)
+    up, forks = net.inputs()
+    report, stats = run(up, forks, settings, as_of=net.as_of)
+    assert stats is not None and stats.embedded == stats.chunks > 20
+    return report, settings, net
+
+
+class Server:
+    def __init__(self, settings: Settings):
+        self.port = free_port()
+        self.server = uvicorn.Server(
+            uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port, log_level="warning")
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> httpx.Client:
+        self.thread.start()
+        for _ in range(100):
+            if self.server.started:
+                break
+            time.sleep(0.05)
+        self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=60)
+        return self.client
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.close()
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def api(demo) -> Iterator[httpx.Client]:
+    _report, settings, _net = demo
+    with Server(settings) as client:
+        yield client
+
+
+def test_chunks_carry_fork_flags_and_evidence(demo) -> None:
+    report, settings, _net = demo
+    vi = VectorIndex(settings, report.upstream.name)
+    habana = report.fork("habana-ai/trainer")
+    got = vi.collection.get(where={"fork:habana-ai/trainer": True}, include=["metadatas", "documents"])
+    kinds = sorted({m["kind"] for m in got["metadatas"]})
+    assert kinds == ["card", "commit", "diff", "readme"]
+    own = {c.sha for c in habana.facts.own_commits}
+    commit_shas = {m["sha"] for m in got["metadatas"] if m["kind"] == "commit"}
+    assert commit_shas and commit_shas <= own
+    ids = {e.id for e in habana.evidence}
+    assert all(m["evidence"] in ids for m in got["metadatas"])  # every chunk points at real evidence
+    # nothing of another fork's own work leaks into this fork's scope
+    assert not any("FP8" in d for d in got["documents"])
+    assert vi.name == collection_name("acme/trainer") and 3 <= len(vi.name) <= 63
+
+
+def test_reindex_is_idempotent_and_only_touches_changed_forks(tmp_path: Path, settings: Settings) -> None:
+    spec = {
+        "name": "ix",
+        "upstream": {"name": "acme/ix", "preset": "small"},
+        "forks": [
+            {"name": "a/ix", "base": "up:5", "commits": [{"message": "Add Gaudi kernels", "files": {"g.py": "g=1\n"}}]},
+            {"name": "b/ix", "base": "fork:a/ix:0", "commits": [{"message": "Tune", "files": {"t.py": "t=2\n"}}]},
+        ],
+    }
+    net = build_spec(spec, tmp_path / "net")
+    up, forks = net.inputs()
+    report, first = run(up, forks, settings, as_of=net.as_of)
+    assert first and first.embedded == first.chunks and first.forks_indexed == ["a/ix", "b/ix"]
+    vi = VectorIndex(settings, "acme/ix")
+    shared = vi.collection.get(where={"kind": "commit"}, include=["metadatas", "documents"])
+    gaudi = [m for m, d in zip(shared["metadatas"], shared["documents"], strict=True) if "Gaudi" in d]
+    assert len(gaudi) == 1 and gaudi[0]["fork:a/ix"] is True and gaudi[0]["fork:b/ix"] is True  # one shared chunk
+    again = index_report(report, settings)
+    assert (again.embedded, again.deleted, again.chunks) == (0, 0, first.chunks)
+    assert again.forks_unchanged == ["a/ix", "b/ix"] and again.forks_indexed == []
+    # b moves back to a's commit: b's own chunks go, the shared one stays (flag b off), a is untouched
+    git(net.forks[1].path, "update-ref", "refs/heads/main", net.forks[0].commits[0])
+    _report2, third = run(up, forks, settings, as_of=net.as_of)
+    assert third and third.forks_indexed == ["b/ix"] and third.forks_unchanged == ["a/ix"]
+    assert third.deleted >= 2  # b's old card and its "Tune" commit
+    assert not [d for d in vi.collection.get()["documents"] if "Tune" in d]
+    still = vi.collection.get(where={"fork:b/ix": True}, include=["documents"])["documents"]
+    assert any("Gaudi" in d for d in still)
+
+
+def test_chroma_server_over_http(tmp_path: Path, demo) -> None:
+    report, _settings, _net = demo
+    chroma = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
+    port = free_port()
+    proc = subprocess.Popen(
+        [chroma, "run", "--path", str(tmp_path / "chroma"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(150):
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        settings = Settings(home=tmp_path / "home", chroma_url=f"http://127.0.0.1:{port}")
+        stats = index_report(report, settings)
+        assert stats.embedded == stats.chunks > 20
+        vi = VectorIndex(settings, report.upstream.name)
+        assert type(vi.client).__name__ != "PersistentClient" and vi.count() == stats.chunks
+        assert not (tmp_path / "home" / "chroma").exists()  # nothing embedded locally
+        hits = vi.store.similarity_search("Gaudi HPU support", k=3, filter={"fork:habana-ai/trainer": True})
+        assert hits and all(h.metadata["fork:habana-ai/trainer"] is True for h in hits)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def test_summary_and_fork_endpoints(api: httpx.Client, demo) -> None:
+    report, _s, _n = demo
+    r = api.get("/v1/repos/acme/trainer")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["upstream"]["name"] == "acme/trainer"
+    assert body["coverage"]["listed"] == 12 and body["coverage"]["failed"] == report.coverage.failed
+    row = next(f for f in body["forks"] if f["name"] == "bob/trainer")
+    assert (row["ahead"], row["behind"], row["archetype"], row["recommendation"]) == (
+        0,
+        9,
+        "stale-snapshot",
+        "upstream",
+    )
+    f = api.get("/v1/repos/acme/trainer/forks/habana-ai/trainer").json()["fork"]
+    assert f["verdict"]["recommendation"] == "fork-for-niche" and f["facts"]["ahead"] == 5
+    assert set(f["verdict"]["evidence"]) <= {e["id"] for e in f["evidence"]}
+    assert api.get("/v1/repos/acme/nothing").status_code == 404
+    assert api.get("/v1/repos/acme/trainer/forks/nobody/trainer").status_code == 404
+    for bad in ("/v1/repos/-x/trainer", "/v1/repos/acme/a..b", "/v1/repos/acme/tr%2Fainer", "/v1/repos/ac%20me/t"):
+        assert api.get(bad).status_code in (404, 422), bad
+    spec = api.get("/openapi.json").json()
+    assert {"/v1/repos/{owner}/{repo}", "/v1/chat", "/v1/jobs/{job_id}"} <= set(spec["paths"])
+    assert api.get("/v1/repos").json()[0]["name"] == "acme/trainer"
+
+
+def test_chat_without_a_model_answers_from_evidence(api: httpx.Client, demo) -> None:
+    report, _s, _net = demo
+    r = api.post("/v1/chat", json={"upstream": "acme/trainer", "question": "which fork adds Gaudi support?"})
+    assert r.status_code == 200
+    ans = r.json()
+    assert ans["mode"] == "retrieval" and "No language model is configured" in ans["answer"]
+    first = ans["citations"][0]
+    assert first["fork"] == "habana-ai/trainer" and first["n"] == 1
+    habana = report.fork("habana-ai/trainer")
+    assert first["sha"] in {c.sha for c in habana.facts.own_commits} | {habana.facts.head}
+    assert "habana-ai/trainer" in ans["answer"].splitlines()[1] and "[1]" in ans["answer"]
+    assert all(c["fork"] != "bigco/trainer" for c in ans["citations"][:2])
+    scores = [c["score"] for c in ans["citations"]]
+    assert scores == sorted(scores, reverse=True)
+    scoped = api.post(
+        "/v1/chat", json={"upstream": "acme/trainer", "question": "what does it add?", "fork": "bigco/trainer"}
+    ).json()
+    assert scoped["citations"] and {c["fork"] for c in scoped["citations"]} == {"bigco/trainer"}
+    assert api.post("/v1/chat", json={"upstream": "acme/nope", "question": "x"}).status_code == 404
+    assert api.post("/v1/chat", json={"upstream": "../etc", "question": "x"}).status_code == 422
+
+
+def test_chat_streams_server_sent_events(api: httpx.Client) -> None:
+    q = {"upstream": "acme/trainer", "question": "which fork adds Gaudi support?", "stream": True}
+    events: list[tuple[str, dict]] = []
+    with api.stream("POST", "/v1/chat", json=q) as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        name = None
+        for line in r.iter_lines():
+            if line.startswith("event: "):
+                name = line[7:]
+            elif line.startswith("data: ") and name:
+                events.append((name, json.loads(line[6:])))
+    kinds = [k for k, _ in events]
+    assert kinds[0] == "token" and kinds[-1] == "done" and "citation" in kinds
+    assert kinds.index("citation") > max(i for i, k in enumerate(kinds) if k == "token")
+    done = events[-1][1]
+    assert "".join(d["text"] for k, d in events if k == "token") == done["answer"]
+    assert [d["n"] for k, d in events if k == "citation"] == [c["n"] for c in done["citations"]]
+
+
+def test_index_job_with_api_key(tmp_path: Path) -> None:
+    net = build_spec(
+        {
+            "name": "job",
+            "upstream": {"name": "acme/job", "preset": "small"},
+            "forks": [{"name": "x/job", "base": "up:6", "commits": [{"message": "ROCm", "files": {"r.py": "r\n"}}]}],
+        },
+        tmp_path / "net",
+    )
+    settings = Settings(home=tmp_path / "home", workers=2, api_key="s3cret")
+    with Server(settings) as api:
+        body = {"url": str(net.upstream_path), "forks": [str(net.forks[0].path), "ext::sh -c evil"]}
+        assert api.post("/v1/repos/acme/job/index", json=body).status_code == 401
+        assert api.post("/v1/repos/acme/job/index", json=body, headers={"X-API-Key": "nope"}).status_code == 401
+        r = api.post("/v1/repos/acme/job/index", json=body, headers={"Authorization": "Bearer s3cret"})
+        assert r.status_code == 202 and r.headers["location"] == r.json()["url"]
+        for _ in range(300):
+            job = api.get(r.json()["url"]).json()
+            if job["status"] in ("done", "failed"):
+                break
+            time.sleep(0.1)
+        assert job["status"] == "done", job
+        assert all(job["stages"][s]["state"] == "done" for s in ("resolve", "fetch", "analyse", "index"))
+        assert job["stages"]["analyse"]["done"] == job["stages"]["analyse"]["total"] == 1
+        assert len(job["errors"]) == 1 and "ext::" in job["errors"][0]  # refused, reported, the rest went on
+        summary = api.get(job["report_url"]).json()
+        assert next(f["name"] for f in summary["forks"]) == "forks/x__job" and summary["forks"][0]["ahead"] == 1
+        assert api.get("/v1/jobs/000000000000").status_code == 404
+    facts_only = analyse(net, Settings(home=tmp_path / "h2", workers=2))
+    assert facts_only.forks[0].facts and facts_only.forks[0].facts.ahead == 1
