@@ -37,7 +37,8 @@ class Settings(BaseSettings):
     model_path: Path | None = Field(default=None, description="GGUF for the local writer (default: the bundled one).")
     openai_model: str = Field(default="gpt-4o-mini", description="Model name for the openai writer.")
     llm_method: str = Field(
-        default="json_mode", description="How the openai writer asks for JSON: json_mode, json_schema or prompt."
+        default="json_mode",
+        description="How the openai writer asks for JSON: json_mode, json_schema, json_object_schema or prompt.",
     )
     resolve_workers: int = Field(default=16, ge=1, description="Concurrent `git ls-remote` calls (network-bound).")
     github_api_url: str = Field(

@@ -145,8 +145,8 @@ class ChatService:
             schema = {
                 "type": "object",
                 "properties": {
-                    "answer": {"type": "string", "minLength": 1, "maxLength": 1200},
-                    "citations": {"type": "array", "items": {"type": "integer", "enum": [c.n for c in cites]}},
+                    "answer": {"type": "string"},  # no maxLength: long bounds blow up llama.cpp grammars
+                    "citations": {"type": "array", "items": {"type": "integer"}, "maxItems": 6},
                 },
                 "required": ["answer", "citations"],
             }

