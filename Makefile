@@ -30,3 +30,4 @@ bench: setup
 	$(BIN)/python bench/bench_facts.py
 	$(BIN)/python bench/bench_network.py
 	$(BIN)/python bench/bench_discovery.py
+	$(BIN)/python bench/bench_rag.py
