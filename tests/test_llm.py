@@ -98,12 +98,16 @@ def llama_server(net_report) -> Iterator[str]:
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}/v1"
     try:
-        for _ in range(600):
+        deadline = time.monotonic() + 300  # loading the model on a busy 2-core machine can take a while
+        while True:
+            assert proc.poll() is None, "llama_cpp.server exited"
             try:
-                if httpx.get(f"{base}/models", timeout=1).status_code == 200:
+                if httpx.get(f"{base}/models", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
-                time.sleep(0.1)
+                pass
+            assert time.monotonic() < deadline, "llama_cpp.server did not answer within 300 s"
+            time.sleep(0.2)
         yield base
     finally:
         proc.terminate()
