@@ -8,9 +8,11 @@ downloaded. Mean pooling over the attention mask, then L2 normalisation, as sent
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -93,3 +95,25 @@ class MiniLMEmbeddings(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return self.embed_documents([text])[0]
+
+
+def embeddings_for(settings: Any) -> tuple[Embeddings, str]:
+    """The configured embeddings and an ID naming them (collections are per embedding model: dimensions differ).
+
+    ``FORKWISE_EMBEDDINGS=local`` (default): MiniLM above. ``openai``: an OpenAI-compatible ``/v1/embeddings``
+    endpoint (``FORKWISE_EMBEDDINGS_URL`` or ``OPENAI_BASE_URL``, ``OPENAI_API_KEY``, ``FORKWISE_EMBEDDINGS_MODEL``).
+    """
+    if settings.embeddings == "local":
+        return MiniLMEmbeddings(threads=2), "minilm-int8"
+    if settings.embeddings == "openai":
+        from langchain_openai import OpenAIEmbeddings
+
+        emb = OpenAIEmbeddings(
+            model=settings.embeddings_model,
+            base_url=settings.embeddings_url or os.environ.get("OPENAI_BASE_URL"),
+            api_key=os.environ.get("OPENAI_API_KEY") or "not-needed",
+            check_embedding_ctx_length=False,  # no tiktoken (it downloads vocabularies); servers truncate
+            chunk_size=64,
+        )
+        return emb, f"openai:{settings.embeddings_model}"
+    raise ValueError(f"unknown embeddings {settings.embeddings!r}; use local or openai")

@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     chroma_url: str | None = Field(
         default=None, description="Chroma server (`chroma run`) URL; unset = embedded PersistentClient in home."
     )
+    embeddings: str = Field(default="local", description="local (MiniLM int8 ONNX) or openai (compatible endpoint).")
+    embeddings_model: str = Field(default="text-embedding-3-small", description="Model for openai embeddings.")
+    embeddings_url: str | None = Field(
+        default=None, description="Embeddings endpoint base URL (default OPENAI_BASE_URL)."
+    )
     api_key: str | None = Field(default=None, description="Key for the API's mutating endpoints.", repr=False)
     llm: str = Field(default="facts", description="Writer for verdicts and chat: facts, openai or local.")
     model_path: Path | None = Field(default=None, description="GGUF for the local writer (default: the bundled one).")

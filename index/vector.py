@@ -27,7 +27,8 @@ from langchain_chroma import Chroma
 from langchain_core.embeddings import Embeddings
 from pydantic import BaseModel, Field
 
-from index.embeddings import MiniLMEmbeddings
+from index import readme as readme_mod
+from index.embeddings import embeddings_for
 from index.gitio import GitError, run
 from index.models import ForkFacts, UpstreamFacts
 from index.settings import Settings
@@ -56,8 +57,9 @@ def flag(fork: str) -> str:
     return f"fork:{fork}"
 
 
-def collection_name(upstream: str) -> str:
-    digest = hashlib.sha1(upstream.encode()).hexdigest()[:10]
+def collection_name(upstream: str, embedding_id: str = "minilm-int8") -> str:
+    key = upstream if embedding_id == "minilm-int8" else f"{upstream}\0{embedding_id}"
+    digest = hashlib.sha1(key.encode()).hexdigest()[:10]
     safe = "".join(c if c.isalnum() else "-" for c in upstream)[:40].strip("-")
     return f"fw-{safe}-{digest}"
 
@@ -132,11 +134,29 @@ def fork_chunks(name: str, facts: ForkFacts, mirror: Path | None, *, summary: st
     return out
 
 
-def upstream_chunks(up: UpstreamFacts, summary: str) -> list[Chunk]:
+def upstream_chunks(up: UpstreamFacts, summary: str, mirror: Path | None = None) -> list[Chunk]:
+    """Upstream's summary and its README, one chunk per section (read from the mirror at upstream's head)."""
     base = {"fork": up.name, "date": up.last_commit_date.isoformat(), "sha": up.head}
     out = [_chunk("upstream-summary", f"Upstream {up.name}: {summary}", {**base, "evidence": "fact:upstream"})]
-    if up.readme_lead:
-        title = up.readme_title or up.name
+    title = up.readme_title or up.name
+    text = None
+    if mirror is not None:
+        files = _git(mirror, "ls-tree", "--name-only", up.head).splitlines()
+        path = readme_mod.find_readme(files)
+        if path:
+            text = _git(mirror, "cat-file", "blob", f"{up.head}:{path}") or None
+    if text:
+        for heading, body in readme_mod.sections(text).items():
+            if not body.strip():
+                continue
+            out.append(
+                _chunk(
+                    "upstream-readme",
+                    f"{title}, README section '{heading}':\n{body[:1200]}",
+                    {**base, "path": path, "evidence": f"readme:{heading}"},
+                )
+            )
+    elif up.readme_lead:
         out.append(_chunk("upstream-readme", f"{title}: {up.readme_lead}", {**base, "evidence": "readme:upstream"}))
     return out
 
@@ -172,14 +192,17 @@ class VectorIndex:
 
     def __init__(self, settings: Settings, upstream: str, embeddings: Embeddings | None = None):
         self.upstream = upstream
-        self.embeddings = embeddings or MiniLMEmbeddings(threads=2)
+        if embeddings is not None:
+            self.embeddings, emb_id = embeddings, "minilm-int8"
+        else:
+            self.embeddings, emb_id = embeddings_for(settings)
         self.client = chroma_client(settings)
-        self.name = collection_name(upstream)
+        self.name = collection_name(upstream, emb_id)
         self.store = Chroma(
             client=self.client,
             collection_name=self.name,
             embedding_function=self.embeddings,
-            collection_metadata={"hnsw:space": "cosine", "upstream": upstream},
+            collection_metadata={"hnsw:space": "cosine", "upstream": upstream, "embeddings": emb_id},
         )
         self.collection = self.store._collection
 
@@ -214,7 +237,7 @@ class VectorIndex:
             if new_ids:
                 docs = [texts[c].text for c in new_ids]
                 vecs = self.embeddings.embed_documents(docs)
-                metas = [self._meta(texts[c], owners_of[c], existing.get(c, {})) for c in new_ids]
+                metas = [self._with_upstream(self._meta(texts[c], owners_of[c], {})) for c in new_ids]
                 for start in range(0, len(new_ids), 500):
                     sl = slice(start, start + 500)
                     self.collection.upsert(
@@ -227,7 +250,7 @@ class VectorIndex:
                 if not owners:
                     continue
                 base = texts.get(cid)
-                new_meta = self._meta(base, owners, meta)
+                new_meta = self._with_upstream(self._meta(base, owners, meta))
                 if new_meta != meta:
                     changed.append((cid, new_meta))
             if changed:
@@ -251,6 +274,9 @@ class VectorIndex:
         for o in owners:
             meta[flag(o)] = True
         return meta
+
+    def _with_upstream(self, meta: dict[str, Any]) -> dict[str, Any]:
+        return {**meta, "upstream": self.upstream}
 
     def count(self) -> int:
         return self.collection.count()

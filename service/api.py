@@ -7,6 +7,7 @@ Index jobs run in a background thread of this process for now.
 
 from __future__ import annotations
 
+import base64
 import hmac
 import json
 import threading
@@ -16,10 +17,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from fastapi import Depends, FastAPI, Header, HTTPException, Path, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
+from index.embeddings import MiniLMEmbeddings
 from index.forge import client_for, discover, reresolver
 from index.github import GitHubError
 from index.network import STAGES, ForkInput, UpstreamError
@@ -56,6 +59,12 @@ class IndexRequest(BaseModel):
     forks: list[str] = Field(default_factory=list, description="Forks to compare; empty = discover on GitHub.")
     depth: int = Field(default=1, ge=1, le=5)
     max_forks: int | None = Field(default=None, ge=0)
+
+
+class EmbeddingsRequest(BaseModel):
+    input: str | list[str] = Field(max_length=2048)
+    model: str = "minilm-int8"
+    encoding_format: Literal["float", "base64"] = "float"
 
 
 class StageProgress(BaseModel):
@@ -106,6 +115,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     model = chat_model(settings)
     chat = ChatService(settings, model)
     app.state.settings, app.state.jobs = settings, jobs
+    _emb: list[MiniLMEmbeddings] = []
+
+    def local_embeddings() -> MiniLMEmbeddings:
+        if not _emb:
+            _emb.append(MiniLMEmbeddings(threads=2))
+        return _emb[0]
 
     def require_key(
         authorization: Annotated[str | None, Header()] = None,
@@ -248,6 +263,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 yield f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n"
 
         return StreamingResponse(sse(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+    @app.post("/v1/embeddings", summary="OpenAI-compatible embeddings (the local MiniLM model), for other processes")
+    def embeddings_endpoint(req: EmbeddingsRequest) -> dict[str, Any]:
+        texts = [req.input] if isinstance(req.input, str) else req.input
+        vecs = local_embeddings().embed_documents(texts)
+        data = []
+        for i, v in enumerate(vecs):
+            emb: Any = v
+            if req.encoding_format == "base64":
+                emb = base64.b64encode(np.asarray(v, dtype="<f4").tobytes()).decode()
+            data.append({"object": "embedding", "index": i, "embedding": emb})
+        return {"object": "list", "data": data, "model": req.model, "usage": {"prompt_tokens": 0, "total_tokens": 0}}
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, Any]:

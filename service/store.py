@@ -64,7 +64,7 @@ def index_report(report: Report, settings: Settings, vindex: VectorIndex | None 
     mirror = Mirror(settings.mirrors_dir, Source(name=report.upstream.name, url=report.upstream.url)).path
     mirror_path = mirror if mirror.exists() else None
     indexed = vindex.heads()
-    wanted = {"@upstream": upstream_chunks_for(report)}
+    wanted = {"@upstream": upstream_chunks_for(report, mirror_path)}
     keep: list[str] = []
     stats_forks, unchanged = [], []
     for f in report.forks:
@@ -83,7 +83,7 @@ def index_report(report: Report, settings: Settings, vindex: VectorIndex | None 
     return stats
 
 
-def upstream_chunks_for(report: Report) -> list:
+def upstream_chunks_for(report: Report, mirror: Path | None = None) -> list:
     from index.models import UpstreamFacts
 
     u = report.upstream
@@ -99,7 +99,7 @@ def upstream_chunks_for(report: Report) -> list:
         f"{c.listed} forks listed, {c.prefiltered} snapshots, {c.analysed} analysed; last upstream commit "
         f"{u.last_commit_date.date().isoformat()}."
     )
-    return upstream_chunks(up, summary)
+    return upstream_chunks(up, summary, mirror)
 
 
 def save_and_index(report: Report, settings: Settings, *, index: bool = True) -> IndexStats | None:

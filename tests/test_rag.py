@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -249,3 +250,68 @@ def test_index_job_with_api_key(tmp_path: Path) -> None:
         assert api.get("/v1/jobs/000000000000").status_code == 404
     facts_only = analyse(net, Settings(home=tmp_path / "h2", workers=2))
     assert facts_only.forks[0].facts and facts_only.forks[0].facts.ahead == 1
+
+
+def test_upstream_readme_sections_and_metadata(demo) -> None:
+    report, settings, net = demo
+    from index import readme as readme_mod
+
+    vi = VectorIndex(settings, report.upstream.name)
+    got = vi.collection.get(where={"kind": "upstream-readme"}, include=["metadatas"])
+    text = git(net.upstream_path, "show", f"{report.upstream.head}:README.md")
+    want = {f"readme:{h}" for h, body in readme_mod.sections(text).items() if body.strip()}
+    assert len(want) >= 2 and {m["evidence"] for m in got["metadatas"]} == want
+    assert all(m["fork:@upstream"] is True for m in got["metadatas"])
+    every = vi.collection.get(include=["metadatas"])["metadatas"]
+    assert {m["upstream"] for m in every} == {"acme/trainer"}
+
+
+def test_openai_compatible_embeddings_over_http(api: httpx.Client, demo, tmp_path: Path) -> None:
+    """The `openai` embeddings option, against an OpenAI-format /v1/embeddings endpoint (forkwise's own)."""
+    report, local_settings, _net = demo
+    settings = Settings(
+        home=tmp_path / "home",
+        embeddings="openai",
+        embeddings_url=str(api.base_url).rstrip("/") + "/v1",
+        embeddings_model="minilm-int8",
+    )
+    vi = VectorIndex(settings, report.upstream.name)
+    assert vi.name != VectorIndex(local_settings, report.upstream.name).name  # one collection per embedding model
+    stats = index_report(report, settings, vi)
+    assert stats.embedded == stats.chunks > 20
+    hits = vi.store.similarity_search("Gaudi HPU support", k=2, filter={"fork:habana-ai/trainer": True})
+    assert hits and "Gaudi" in " ".join(h.page_content for h in hits)
+    # the same vectors as the in-process model: the endpoint really serves MiniLM
+    from index.embeddings import MiniLMEmbeddings
+
+    remote = vi.embeddings.embed_query("which fork adds Gaudi support?")
+    local = MiniLMEmbeddings().embed_query("which fork adds Gaudi support?")
+    assert len(remote) == 384 and sum(a * b for a, b in zip(remote, local, strict=True)) > 0.999
+    raw = api.post("/v1/embeddings", json={"input": "x", "model": "m"}).json()
+    assert raw["object"] == "list" and len(raw["data"][0]["embedding"]) == 384
+
+
+def test_forkwise_serve_answers_for_what_summarize_stored(demo) -> None:
+    _report, settings, _net = demo
+    port = free_port()
+    env = {**os.environ, "FORKWISE_HOME": str(settings.home)}
+    exe = str(Path(sys.executable).parent / "forkwise")
+    proc = subprocess.Popen(
+        [exe, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(300):
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/v1/repos", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        assert r.status_code == 200 and [x["name"] for x in r.json()] == ["acme/trainer"]
+        docs = httpx.get(f"http://127.0.0.1:{port}/docs", timeout=5)
+        assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
