@@ -10,11 +10,9 @@ from __future__ import annotations
 import base64
 import hmac
 import json
-import threading
 import time
-import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -23,18 +21,13 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from index.embeddings import MiniLMEmbeddings
-from index.forge import client_for, discover, reresolver
-from index.github import GitHubError
-from index.network import STAGES, ForkInput, UpstreamError
 from index.settings import Settings, get_settings
-from index.sources import SourceError, parse_source
 from index.vector import VectorIndex
 from service.chat import ChatAnswer, ChatRequest, ChatService
+from service.jobs import IndexRequest, Job, JobManager
 from service.llm import chat_model
-from service.llm_writer import make_writer
 from service.models import ForkReport, Report
-from service.report import summarize
-from service.store import list_reports, load_report, retriever, save_and_index, valid_name
+from service.store import list_reports, load_report, valid_name
 
 SEGMENT = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 Owner = Annotated[str, Path(pattern=SEGMENT, max_length=100)]
@@ -54,37 +47,10 @@ class ForkDetail(BaseModel):
     fork: ForkReport
 
 
-class IndexRequest(BaseModel):
-    url: str | None = Field(default=None, description="Upstream git URL or path (default: GitHub owner/repo).")
-    forks: list[str] = Field(default_factory=list, description="Forks to compare; empty = discover on GitHub.")
-    depth: int = Field(default=1, ge=1, le=5)
-    max_forks: int | None = Field(default=None, ge=0)
-
-
 class EmbeddingsRequest(BaseModel):
     input: str | list[str] = Field(max_length=2048)
     model: str = "minilm-int8"
     encoding_format: Literal["float", "base64"] = "float"
-
-
-class StageProgress(BaseModel):
-    done: int = 0
-    total: int | None = None
-    state: Literal["pending", "running", "done"] = "pending"
-
-
-class Job(BaseModel):
-    id: str
-    upstream: str
-    status: Literal["queued", "running", "done", "failed"] = "queued"
-    stage: str | None = None
-    stages: dict[str, StageProgress] = Field(
-        default_factory=lambda: {s: StageProgress() for s in ("discover", *STAGES, "index")}
-    )
-    errors: list[str] = Field(default_factory=list)
-    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
-    finished_at: datetime | None = None
-    report_url: str | None = None
 
 
 def _fork_row(f: ForkReport) -> dict[str, Any]:
@@ -110,8 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Which fork should I use, and why? Verdicts and chat grounded in git facts.",
     )
-    jobs: dict[str, Job] = {}
-    jobs_lock = threading.Lock()
+    jobs = JobManager(settings)
     model = chat_model(settings)
     chat = ChatService(settings, model)
     app.state.settings, app.state.jobs = settings, jobs
@@ -170,59 +135,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except KeyError:
             raise HTTPException(404, f"{fork_owner}/{fork_repo} is not a fork in the {owner}/{repo} report") from None
 
-    def run_job(job: Job, req: IndexRequest) -> None:
-        def mark(stage: str, event: str, total: int | None) -> None:
-            st = job.stages.setdefault(stage, StageProgress())
-            if event == "start":
-                st.state, st.total, st.done, job.stage = "running", total, 0, stage
-            elif event == "advance":
-                st.done += 1
-            elif event == "done":
-                st.state = "done"
-                st.done = st.total if st.total is not None else st.done
-
-        job.status = "running"
-        try:
-            extra: dict[str, Any] = {"max_forks": req.max_forks}
-            if req.url or req.forks:
-                up = parse_source(req.url or job.upstream, name=job.upstream, github_url=settings.github_url)
-                forks = []
-                for t in req.forks:
-                    try:
-                        src = parse_source(t, github_url=settings.github_url)
-                        forks.append(ForkInput(name=src.name, source=src))
-                    except SourceError as exc:
-                        forks.append(ForkInput(name=t, error=str(exc)))
-                mark("discover", "start", 0)
-                mark("discover", "done", None)
-            else:
-                mark("discover", "start", None)
-                client = client_for(settings)
-                found = discover(client, job.upstream, depth=req.depth)
-                up, forks = found.upstream, found.forks
-                extra = {
-                    "max_forks": 100 if req.max_forks is None else req.max_forks,
-                    "reresolve": reresolver(client),
-                    "listing": found.discovery,
-                }
-                mark("discover", "done", None)
-            writer = make_writer(settings.llm, model, retriever(settings, up.name) if model else None)
-            report = summarize(up, forks, settings, writer=writer, progress=mark, **extra)
-            mark("index", "start", None)
-            save_and_index(report, settings)
-            mark("index", "done", None)
-            job.errors += [f"{f.name}: {f.error}" for f in report.forks if f.error]
-            job.report_url = f"/v1/repos/{report.upstream.name}"
-            job.status = "done"
-        except (UpstreamError, SourceError, GitHubError, ValueError) as exc:
-            job.errors.append(str(exc))
-            job.status = "failed"
-        except Exception as exc:  # a job never dies silently
-            job.errors.append(f"{type(exc).__name__}: {exc}")
-            job.status = "failed"
-        finally:
-            job.finished_at = datetime.now(UTC)
-
     @app.post(
         "/v1/repos/{owner}/{repo}/index",
         status_code=202,
@@ -232,10 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def start_index(owner: Owner, repo: Owner, req: IndexRequest | None = None) -> JSONResponse:
         if not valid_name(owner, repo):
             raise HTTPException(422, "invalid owner/repo")
-        job = Job(id=uuid.uuid4().hex[:12], upstream=f"{owner}/{repo}")
-        with jobs_lock:
-            jobs[job.id] = job
-        threading.Thread(target=run_job, args=(job, req or IndexRequest()), daemon=True).start()
+        job = jobs.start(f"{owner}/{repo}", req)
         url = f"/v1/jobs/{job.id}"
         return JSONResponse({"job": job.id, "url": url}, status_code=202, headers={"Location": url})
 

@@ -44,7 +44,11 @@ def run(
     if progress is not None:
         kw["progress"] = progress
     report = summarize(upstream, forks, settings, **kw)
+    if index and progress is not None:
+        progress("index", "start", None)
     stats = index_report(report, settings) if index else None
+    if index and progress is not None:
+        progress("index", "done", None)
     model = chat_model(settings, writer)
     if model is not None:
         kind = writer or settings.llm
