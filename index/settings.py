@@ -37,6 +37,20 @@ class Settings(BaseSettings):
     embeddings_url: str | None = Field(
         default=None, description="Embeddings endpoint base URL (default OPENAI_BASE_URL)."
     )
+    slack_signing_secret: str | None = Field(
+        default=None, validation_alias=AliasChoices("FORKWISE_SLACK_SIGNING_SECRET", "SLACK_SIGNING_SECRET"), repr=False
+    )
+    slack_bot_token: str | None = Field(
+        default=None, validation_alias=AliasChoices("FORKWISE_SLACK_BOT_TOKEN", "SLACK_BOT_TOKEN"), repr=False
+    )
+    slack_api_url: str = Field(
+        default="https://slack.com/api/",
+        validation_alias=AliasChoices("FORKWISE_SLACK_API_URL", "SLACK_API_URL"),
+        description="Slack Web API base URL.",
+    )
+    slack_channel: str | None = Field(default=None, description="Default channel for `forkwise digest`.")
+    watch: list[str] = Field(default_factory=list, description="Repositories `forkwise digest` covers by default.")
+    public_url: str = Field(default="http://127.0.0.1:8000", description="Where people reach this service (links).")
     api_key: str | None = Field(default=None, description="Key for the API's mutating endpoints.", repr=False)
     llm: str = Field(default="facts", description="Writer for verdicts and chat: facts, openai or local.")
     model_path: Path | None = Field(default=None, description="GGUF for the local writer (default: the bundled one).")

@@ -185,6 +185,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             data.append({"object": "embedding", "index": i, "embedding": emb})
         return {"object": "list", "data": data, "model": req.model, "usage": {"prompt_tokens": 0, "total_tokens": 0}}
 
+    if settings.slack_signing_secret:
+        from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+        from starlette.concurrency import run_in_threadpool
+
+        from service.slack import create_slack_app
+
+        bolt = create_slack_app(settings, chat, jobs)
+        app.state.slack = bolt
+
+        @app.post("/slack/events", include_in_schema=False)
+        async def slack_events(request: Request) -> Any:
+            body = await request.body()
+            # Bolt verifies the signature and timestamp first; dispatch returns once the listener has acked
+            resp = await run_in_threadpool(bolt.dispatch, to_bolt_request(request, body))
+            return to_starlette_response(resp)
+
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, Any]:
         return {"ok": True, "time": time.time()}

@@ -297,6 +297,85 @@ def serve(
     uvicorn.run(create_app(get_settings()), host=host, port=port, log_level="info")
 
 
+def _refresh(repo: str, settings: Settings, quiet: bool) -> Report:
+    """Summarize ``repo`` again from the sources its stored report came from (GitHub discovery when it was)."""
+    from service.store import load_report
+
+    old = load_report(settings, repo)
+    if old is None:
+        raise SourceError(f"{repo} has not been summarized yet: run `forkwise summarize {repo}` first")
+    if any(f.meta is not None for f in old.forks):
+        found = _discover(repo, None, max(f.meta.depth for f in old.forks if f.meta), "stargazers", settings, quiet)
+        extra: dict[str, Any] = {
+            "reresolve": reresolver(client_for(settings)),
+            "listing": found.discovery,
+            "max_forks": old.coverage.cap,
+        }
+        return _run(found.upstream, found.forks, settings, cache=True, quiet=quiet, **extra)
+    up = Source(name=old.upstream.name, url=old.upstream.url, ref=old.upstream.ref)
+    forks = [
+        ForkInput(name=f.name, source=Source(name=f.name, url=f.url, ref=f.ref)) if f.url else ForkInput(name=f.name)
+        for f in old.forks
+    ]
+    return _run(up, forks, settings, cache=True, quiet=quiet, max_forks=old.coverage.cap)
+
+
+@app.command()
+def digest(
+    repos: Annotated[list[str] | None, typer.Argument(help="owner/repo … (default: FORKWISE_WATCH).")] = None,
+    slack_channel: Annotated[
+        str | None, typer.Option(help="Post to this Slack channel (default: FORKWISE_SLACK_CHANNEL).")
+    ] = None,
+    refresh: Annotated[
+        bool, typer.Option(help="Summarize again before comparing (else use the stored report).")
+    ] = True,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Post what changed in the forks since the last digest: one message per repository.
+
+    Example: forkwise digest deepspeedai/DeepSpeed --slack-channel C0123456
+    """
+    from slack_sdk import WebClient
+
+    from service import digest as dg
+    from service.slack import fallback_text, split_messages
+    from service.store import load_report
+
+    settings = get_settings()
+    targets = repos or settings.watch
+    if not targets:
+        err.print("[red]error:[/red] name a repository or set FORKWISE_WATCH")
+        raise typer.Exit(2)
+    channel = slack_channel or settings.slack_channel
+    client = None
+    if channel:
+        if not settings.slack_bot_token:
+            err.print("[red]error:[/red] posting to Slack needs SLACK_BOT_TOKEN")
+            raise typer.Exit(2)
+        client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url.rstrip("/") + "/")
+    failed = 0
+    for repo in targets:
+        try:
+            report = _refresh(repo, settings, quiet) if refresh else load_report(settings, repo)
+            if report is None:
+                raise SourceError(f"{repo} has not been summarized yet")
+        except (SourceError, UpstreamError) as exc:
+            err.print(f"[red]{repo}:[/red] {exc}")
+            failed += 1
+            continue
+        d = dg.compute(report, dg.load_state(settings, repo))
+        if client is not None:
+            parts = split_messages(dg.blocks(d, report, settings.public_url))
+            client.chat_postMessage(channel=channel, blocks=parts[0], text=fallback_text(parts[0]))
+            for part in parts[1:]:  # only when a digest outgrows one message
+                client.chat_postMessage(channel=channel, blocks=part, text=fallback_text(part))
+            err.print(f"{repo}: digest posted to {channel}")
+        else:
+            sys.stdout.write(dg.markdown(d))
+        dg.save_state(settings, dg.state_of(report))
+    raise typer.Exit(1 if failed else 0)
+
+
 def main() -> None:  # pragma: no cover
     app()
 

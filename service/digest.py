@@ -1,0 +1,137 @@
+"""`forkwise digest`: what changed in a repository's forks since the last digest, as one Slack message per repo.
+
+The state of the last digest (each fork's head, ahead count, recommendation and archetype) is kept under
+``FORKWISE_HOME/digest``. A digest reports forks with new commits, new forks worth a look (not mirrors or
+snapshots) and verdicts that changed. The first digest of a repository sets the baseline and says so.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from index.settings import Settings
+from service.models import Report
+from service.slack import context, esc, header, link, section
+
+SNAPSHOTS = {"mirror", "stale-snapshot"}
+
+
+class ForkState(BaseModel):
+    head: str
+    ahead: int
+    recommendation: str
+    archetype: str
+
+
+class DigestState(BaseModel):
+    repo: str
+    at: datetime
+    forks: dict[str, ForkState]
+
+
+class Change(BaseModel):
+    fork: str
+    detail: str
+    url: str | None = None
+
+
+class Digest(BaseModel):
+    repo: str
+    baseline: bool = False
+    new_commits: list[Change] = Field(default_factory=list)
+    new_forks: list[Change] = Field(default_factory=list)
+    changed_verdicts: list[Change] = Field(default_factory=list)
+    since: datetime | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.new_commits or self.new_forks or self.changed_verdicts)
+
+
+def state_of(report: Report) -> DigestState:
+    forks = {
+        f.name: ForkState(
+            head=f.facts.head, ahead=f.facts.ahead, recommendation=f.verdict.recommendation, archetype=f.archetype or ""
+        )
+        for f in report.forks
+        if f.facts and f.verdict
+    }
+    return DigestState(repo=report.upstream.name, at=datetime.now(UTC), forks=forks)
+
+
+def _path(settings: Settings, repo: str):
+    owner, _, name = repo.partition("/")
+    return settings.home / "digest" / owner / f"{name}.json"
+
+
+def load_state(settings: Settings, repo: str) -> DigestState | None:
+    p = _path(settings, repo)
+    return DigestState.model_validate_json(p.read_text()) if p.exists() else None
+
+
+def save_state(settings: Settings, state: DigestState) -> None:
+    p = _path(settings, state.repo)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(state.model_dump_json())
+
+
+def compute(report: Report, previous: DigestState | None) -> Digest:
+    now = state_of(report)
+    d = Digest(repo=report.upstream.name, baseline=previous is None, since=previous.at if previous else None)
+    web = {f.name: f.web_url for f in report.forks}
+    for name, st in now.forks.items():
+        old = previous.forks.get(name) if previous else None
+        if old is None:
+            if previous is not None and st.archetype not in SNAPSHOTS:
+                d.new_forks.append(
+                    Change(fork=name, detail=f"{st.archetype}, {st.ahead} ahead, {st.recommendation}", url=web[name])
+                )
+            continue
+        if st.head != old.head and st.ahead > 0:
+            d.new_commits.append(
+                Change(fork=name, detail=f"now {st.ahead} ahead (was {old.ahead}), head {st.head[:7]}", url=web[name])
+            )
+        if st.recommendation != old.recommendation or st.archetype != old.archetype:
+            d.changed_verdicts.append(
+                Change(
+                    fork=name,
+                    detail=f"{old.recommendation} ({old.archetype}) → {st.recommendation} ({st.archetype})",
+                    url=web[name],
+                )
+            )
+    return d
+
+
+def blocks(d: Digest, report: Report, public_url: str) -> list[dict[str, Any]]:
+    out = [header(f"What changed in the forks of {d.repo}")]
+    if d.baseline:
+        n = len(state_of(report).forks)
+        out.append(section(f"First digest for *{esc(d.repo)}*: {n} forks analysed; later digests report changes."))
+    elif d.empty:
+        out.append(section(f"No fork of *{esc(d.repo)}* changed since {d.since:%Y-%m-%d %H:%M} UTC."))  # type: ignore[str-format]
+    for title, items in (
+        ("Forks with new commits", d.new_commits),
+        ("New forks worth a look", d.new_forks),
+        ("Verdicts that changed", d.changed_verdicts),
+    ):
+        if items:
+            out.append(section(f"*{title}*\n" + "\n".join(f"• {link(c.url, c.fork)}: {esc(c.detail)}" for c in items)))
+    out.append(context(f"<{public_url.rstrip('/')}/{d.repo}|Full report>"))
+    return out
+
+
+def markdown(d: Digest) -> str:
+    lines = [f"# What changed in the forks of {d.repo}"]
+    if d.baseline:
+        lines.append("First digest: baseline recorded.")
+    for title, items in (("New commits", d.new_commits), ("New forks", d.new_forks), ("Changed", d.changed_verdicts)):
+        lines += [f"- {title}: {c.fork}: {c.detail}" for c in items]
+    return "\n".join(lines) + "\n"
+
+
+def as_json(d: Digest) -> str:
+    return json.dumps(d.model_dump(mode="json"), indent=2)

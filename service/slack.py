@@ -1,0 +1,367 @@
+"""The Slack bot: `/forkwise` and @mentions, answered from the same store, verdicts and chat chain as the API.
+
+Bolt for Python, mounted in the FastAPI service at ``POST /slack/events`` (one process, one store). Bolt verifies
+every request's signature and timestamp (stale → 401) before anything reads the body. Slash commands are
+acknowledged at once and answered through ``response_url``; mentions are answered in their thread with
+``chat.postMessage``. Events API retries are de-duplicated by ``event_id``. Long answers are split within Slack's
+limits (50 blocks a message, 3,000 characters a section).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import OrderedDict
+from typing import Any
+
+from pydantic import BaseModel
+from slack_bolt import App
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk import WebClient
+
+from index.settings import Settings
+from service.chat import ChatAnswer, ChatRequest, ChatService
+from service.jobs import Job, JobManager
+from service.models import ForkReport, Report
+from service.prompts import load_toml, text_env
+from service.store import load_report, valid_name
+
+MAX_BLOCKS = 50
+MAX_SECTION = 3000
+MAX_TEXT = 3000
+REC_ORDER = {"fork": 0, "fork-for-niche": 1, "upstream": 2}
+REPO = re.compile(r"(?<![\w/])([A-Za-z0-9][A-Za-z0-9-]{0,38})/([A-Za-z0-9._-]{1,100})(?![\w/])")
+USAGE = (
+    "`/forkwise owner/repo` the top forks · `/forkwise owner/repo fork-owner` one fork's verdict · "
+    "`/forkwise ask owner/repo <question>` a cited answer · `/forkwise help`"
+)
+
+
+def esc(text: object) -> str:
+    """Slack mrkdwn control characters escaped (repository text is untrusted)."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": _cut(text, MAX_SECTION)}}
+
+
+def context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(text, MAX_SECTION)}]}
+
+
+def header(text: str) -> dict[str, Any]:
+    return {"type": "header", "text": {"type": "plain_text", "text": _cut(text, 150)}}
+
+
+def link(url: str | None, label: str) -> str:
+    return f"<{url}|{esc(label)}>" if url else esc(label)
+
+
+def split_messages(blocks: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Blocks in messages of at most 50; long sections split at line breaks into several sections."""
+    flat: list[dict[str, Any]] = []
+    for b in blocks:
+        text = b.get("text", {}).get("text", "") if b["type"] == "section" else ""
+        if len(text) <= MAX_SECTION - 100:
+            flat.append(b)
+            continue
+        part = ""
+        for line in text.splitlines(keepends=True):
+            if len(part) + len(line) > MAX_SECTION - 100 and part:
+                flat.append(section(part))
+                part = ""
+            part += line
+        if part:
+            flat.append(section(part))
+    return [flat[i : i + MAX_BLOCKS] for i in range(0, len(flat), MAX_BLOCKS)] or [[]]
+
+
+def fallback_text(blocks: list[dict[str, Any]]) -> str:
+    parts = []
+    for b in blocks:
+        if b["type"] in ("section", "header"):
+            parts.append(b["text"]["text"])
+    return _cut("\n".join(parts), MAX_TEXT)
+
+
+def _coverage_line(report: Report) -> str:
+    return text_env().get_template("coverage.j2").render(r=report).strip()
+
+
+def top_forks(report: Report, n: int = 8) -> list[ForkReport]:
+    ok = [f for f in report.forks if f.verdict and f.facts]
+    ok.sort(key=lambda f: (REC_ORDER.get(f.verdict.recommendation, 3), -f.facts.ahead, f.name))  # type: ignore[union-attr]
+    return ok[:n]
+
+
+def summary_blocks(report: Report, public_url: str, n: int = 8) -> list[dict[str, Any]]:
+    u = report.upstream
+    blocks = [
+        header(f"Forks of {u.name}"),
+        section(
+            f"*{link(u.web_url, u.name)}* `{esc(u.ref.removeprefix('refs/heads/'))}` at `{u.head[:7]}`, last commit "
+            f"{u.last_commit_date.date().isoformat()}; {u.commits_90d} commits in 90 days.\n"
+            + esc(_coverage_line(report))
+        ),
+        {"type": "divider"},
+    ]
+    for f in top_forks(report, n):
+        v, facts = f.verdict, f.facts
+        assert v and facts
+        line = v.choose_fork_if[0].text if v.choose_fork_if else v.choose_upstream_if[0].text
+        prefix = "Choose this fork if" if v.choose_fork_if else "Choose upstream if"
+        blocks.append(
+            section(
+                f"*{link(f.web_url, f.name)}* · *{v.recommendation}* · {f.archetype} · "
+                f"{facts.ahead} ahead / {facts.behind} behind\n{prefix}: {esc(line)}"
+            )
+        )
+    blocks.append(context(f"<{public_url.rstrip('/')}/{u.name}|Full report> · facts as of {report.as_of.date()}"))
+    return blocks
+
+
+def fork_blocks(report: Report, f: ForkReport, public_url: str) -> list[dict[str, Any]]:
+    v, facts = f.verdict, f.facts
+    if v is None or facts is None:
+        return [section(f"*{esc(f.name)}* was not analysed: {esc(f.error or f.skipped or 'no facts')}")]
+    ev = {e.id: e for e in f.evidence}
+
+    def claims(title: str, items: list) -> list[dict[str, Any]]:
+        if not items:
+            return []
+        lines = []
+        for c in items:
+            refs = " ".join(link(ev[e].url if e in ev else None, e.split(":", 1)[0] + ":" + e.split(":", 1)[1][:12])
+                            for e in c.evidence[:3])  # fmt: skip
+            lines.append(f"• {esc(c.text)} ({refs})")
+        return [section(f"*{title}*\n" + "\n".join(lines))]
+
+    blocks = [
+        header(f"{f.name} vs {report.upstream.name}"),
+        section(
+            f"*{v.recommendation}* · {f.archetype} · confidence {v.confidence} · {facts.ahead} ahead / "
+            f"{facts.behind} behind · last commit {facts.last_commit_date.date()}\n{esc(v.summary)}"
+        ),
+        *claims("Choose this fork if…", v.choose_fork_if),
+        *claims("Choose upstream if…", v.choose_upstream_if),
+        *claims("Risks", v.risks),
+    ]
+    if v.fallback_reason:
+        blocks.append(context(f"Written by the facts writer because the {esc(v.fallback_reason)}"))
+    cited = [ev[e] for e in v.evidence if e in ev][:10]
+    if cited:
+        blocks.append(context("Evidence: " + " · ".join(link(e.url, e.label) for e in cited)))
+    blocks.append(context(f"<{public_url.rstrip('/')}/{report.upstream.name}/forks/{f.name}|Open in forkwise>"))
+    return blocks
+
+
+def answer_blocks(ans: ChatAnswer) -> list[dict[str, Any]]:
+    blocks = [section(esc(ans.answer))]
+    for c in ans.citations:
+        where = " ".join(x for x in (f"`{esc(c.path)}`" if c.path else "", f"`{c.sha[:7]}`" if c.sha else "") if x)
+        first = c.snippet.splitlines()[0] if c.snippet else ""
+        blocks.append(context(f"[{c.n}] {link(c.url, c.fork)} {where} {esc(_cut(first, 200))}"))
+    if ans.note:
+        blocks.append(context(esc(ans.note)))
+    return blocks
+
+
+def not_summarized_blocks(repo: str) -> list[dict[str, Any]]:
+    return [
+        section(f"*{esc(repo)}* has not been summarized yet. Index it now? It lists the forks and compares each one."),
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "text": {"type": "plain_text", "text": f"Index {_cut(repo, 60)}"},
+                    "action_id": "forkwise_index",
+                    "value": repo,
+                    "style": "primary",
+                }
+            ],
+        },
+    ]
+
+
+def help_blocks(extra: str | None = None) -> list[dict[str, Any]]:
+    spec = load_toml("slack.toml")
+    blocks = [section(spec["help"].strip())]
+    if extra:
+        blocks.insert(0, section(f":warning: {esc(extra)}"))
+    return blocks
+
+
+class Command(BaseModel):
+    kind: str  # help, summary, fork, ask, error
+    repo: str | None = None
+    fork: str | None = None
+    question: str | None = None
+    error: str | None = None
+
+
+def parse_command(text: str) -> Command:
+    words = text.split()
+    if not words or words[0].lower() == "help":
+        return Command(kind="help")
+    if words[0].lower() == "ask":
+        if len(words) < 3 or not REPO.fullmatch(words[1]):
+            return Command(kind="error", error="usage: /forkwise ask owner/repo <question>")
+        return Command(kind="ask", repo=words[1], question=" ".join(words[2:]))
+    m = REPO.fullmatch(words[0])
+    if not m or not valid_name(m.group(1), m.group(2)):
+        return Command(kind="error", error=f"{_cut(words[0], 80)!r} is not an owner/repo")
+    if len(words) == 1:
+        return Command(kind="summary", repo=words[0])
+    if len(words) == 2:
+        return Command(kind="fork", repo=words[0], fork=words[1])
+    return Command(kind="error", error="too many words; to ask a question use /forkwise ask owner/repo <question>")
+
+
+def find_fork(report: Report, who: str) -> list[ForkReport]:
+    if "/" in who:
+        return [f for f in report.forks if f.name.lower() == who.lower()]
+    return [f for f in report.forks if f.name.split("/", 1)[0].lower() == who.lower()]
+
+
+class _Seen:
+    """event_ids answered recently (Slack retries after 0 s, 1 min and 5 min)."""
+
+    def __init__(self, ttl: float = 3600.0, size: int = 10_000):
+        self.ttl, self.size = ttl, size
+        self._d: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def first_time(self, key: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            while self._d and (len(self._d) > self.size or next(iter(self._d.values())) < now - self.ttl):
+                self._d.popitem(last=False)
+            if key in self._d:
+                return False
+            self._d[key] = now
+            return True
+
+
+def create_slack_app(settings: Settings, chat: ChatService, jobs: JobManager) -> App:
+    token = settings.slack_bot_token or ""
+    client = WebClient(token=token, base_url=settings.slack_api_url.rstrip("/") + "/")
+
+    def authorize(enterprise_id: str | None = None, team_id: str | None = None, **_: Any) -> AuthorizeResult:
+        # one workspace, one bot token: no auth.test round trip per request
+        return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=token, bot_user_id="UFORKWISE")
+
+    app = App(
+        signing_secret=settings.slack_signing_secret,
+        client=client,
+        authorize=authorize,
+        token_verification_enabled=False,
+        process_before_response=False,
+        ssl_check_enabled=True,
+        url_verification_enabled=True,
+    )
+    seen = _Seen()
+    public = settings.public_url
+
+    def post(channel: str, thread_ts: str | None, blocks: list[dict[str, Any]]) -> None:
+        for part in split_messages(blocks):
+            client.chat_postMessage(channel=channel, thread_ts=thread_ts, blocks=part, text=fallback_text(part))
+
+    def reply(respond: Any, blocks: list[dict[str, Any]], in_channel: bool = True) -> None:
+        for part in split_messages(blocks)[:5]:  # a response_url takes at most 5 replies
+            respond(
+                blocks=part,
+                text=fallback_text(part),
+                response_type="in_channel" if in_channel else "ephemeral",
+                replace_original=False,
+            )
+
+    def answer_command(cmd: Command) -> list[dict[str, Any]]:
+        assert cmd.repo
+        report = load_report(settings, cmd.repo)
+        if report is None:
+            return not_summarized_blocks(cmd.repo)
+        if cmd.kind == "summary":
+            return summary_blocks(report, public)
+        if cmd.kind == "fork":
+            hits = find_fork(report, cmd.fork or "")
+            if not hits:
+                names = ", ".join(f.name for f in top_forks(report, 5))
+                return [section(f"No fork of {esc(cmd.repo)} by *{esc(cmd.fork)}*. Some forks: {esc(names)}")]
+            if len(hits) > 1:
+                return [section("Several forks match: " + ", ".join(esc(f.name) for f in hits))]
+            return fork_blocks(report, hits[0], public)
+        ans = chat.answer(report, ChatRequest(upstream=cmd.repo, question=cmd.question or ""))
+        return answer_blocks(ans)
+
+    @app.command("/forkwise")
+    def forkwise_command(ack: Any, command: dict[str, Any], respond: Any) -> None:
+        cmd = parse_command(command.get("text", ""))
+        if cmd.kind == "help":
+            ack(blocks=help_blocks(), text="forkwise help")
+            return
+        if cmd.kind == "error":
+            ack(blocks=help_blocks(cmd.error), text=cmd.error or "")
+            return
+        ack(text=f"forkwise is looking at {cmd.repo}…")  # within 3 s; the work follows
+        try:
+            blocks = answer_command(cmd)
+        except Exception as exc:  # say what failed rather than go quiet
+            blocks = [section(f":x: forkwise failed: {esc(type(exc).__name__)}: {esc(str(exc)[:300])}")]
+        reply(respond, blocks)
+
+    @app.action("forkwise_index")
+    def index_button(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+        ack()
+        repo = str(action.get("value", ""))
+        m = REPO.fullmatch(repo)
+        if not m or not valid_name(m.group(1), m.group(2)):
+            respond(text="That is not an owner/repo.", response_type="ephemeral", replace_original=False)
+            return
+        channel = body.get("channel", {}).get("id") or body.get("container", {}).get("channel_id")
+        thread = body.get("container", {}).get("message_ts") or body.get("message", {}).get("ts")
+
+        def done(job: Job) -> None:
+            if job.status == "done" and (report := load_report(settings, repo)) is not None:
+                blocks = summary_blocks(report, public)
+            else:
+                blocks = [section(f":x: indexing {esc(repo)} failed: {esc('; '.join(job.errors)[:1000])}")]
+            if channel:
+                post(channel, thread, blocks)
+
+        job = jobs.start(repo, on_done=done)
+        respond(
+            text=f"Indexing {repo} (job {job.id}); I'll post the result in this thread.",
+            response_type="in_channel",
+            replace_original=False,
+            thread_ts=thread,
+        )
+
+    @app.event("app_mention")
+    def mention(event: dict[str, Any], body: dict[str, Any]) -> None:
+        if not seen.first_time(str(body.get("event_id") or event.get("client_msg_id") or event.get("ts"))):
+            return  # a retry of an event we already answered
+        text = re.sub(r"<@[A-Z0-9]+>", " ", event.get("text", "")).strip()
+        channel, thread = event["channel"], event.get("thread_ts") or event["ts"]
+        m = REPO.search(text)
+        if not m:
+            post(channel, thread, help_blocks("Name a repository as owner/repo, e.g. which fork of owner/repo …"))
+            return
+        repo = m.group(0)
+        report = load_report(settings, repo)
+        if report is None:
+            post(channel, thread, not_summarized_blocks(repo))
+            return
+        try:
+            ans = chat.answer(report, ChatRequest(upstream=repo, question=text))
+            post(channel, thread, answer_blocks(ans))
+        except Exception as exc:
+            post(channel, thread, [section(f":x: forkwise failed: {esc(type(exc).__name__)}: {esc(str(exc)[:300])}")])
+
+    return app
