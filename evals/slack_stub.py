@@ -29,7 +29,7 @@ class SlackStub:
     def __init__(self) -> None:
         self.calls: list[SlackCall] = []
         self._ts = 1_700_000_000
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: wait() holds it while the predicate reads the calls
         self._cond = threading.Condition(self._lock)
         self._server: ThreadingHTTPServer | None = None
 

@@ -326,9 +326,7 @@ def digest(
     slack_channel: Annotated[
         str | None, typer.Option(help="Post to this Slack channel (default: FORKWISE_SLACK_CHANNEL).")
     ] = None,
-    refresh: Annotated[
-        bool, typer.Option(help="Summarize again before comparing (else use the stored report).")
-    ] = True,
+    refresh: Annotated[bool, typer.Option(help="Summarize again first (else use the stored report).")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Post what changed in the forks since the last digest: one message per repository.

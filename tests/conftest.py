@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
+import uvicorn
 
 from evals.builder import BuiltNetwork, NetworkSpec, build_network
 from evals.presets import expand
 from index.network import NetworkFacts, analyse_network
 from index.settings import Settings
+from service.api import create_app
 from service.demo import DEMO_SPEC, load_spec
 from service.models import Report
 from service.report import build_report
@@ -54,3 +60,32 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[BuiltNetwork, Ne
 def build(spec: dict, root: Path, as_of: datetime | None = None) -> BuiltNetwork:
     """Build a network spec (``upstream: {preset: small}`` allowed, as in the eval cases)."""
     return build_network(NetworkSpec.model_validate(expand(spec)), root, as_of=as_of)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    def __init__(self, settings: Settings):
+        self.port = free_port()
+        self.server = uvicorn.Server(
+            uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port, log_level="warning")
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> httpx.Client:
+        self.thread.start()
+        for _ in range(100):
+            if self.server.started:
+                break
+            time.sleep(0.05)
+        self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=60)
+        return self.client
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.close()
+        self.server.should_exit = True
+        self.thread.join(timeout=10)

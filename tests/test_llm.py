@@ -111,7 +111,11 @@ def llama_server(net_report) -> Iterator[str]:
         yield base
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
 
 
 def test_openai_writer_over_real_http(net_report, llama_server: str, monkeypatch: pytest.MonkeyPatch) -> None:

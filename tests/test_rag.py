@@ -5,32 +5,22 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from index.settings import Settings
 from index.vector import VectorIndex, collection_name
-from service.api import create_app
 from service.models import Report
 from service.pipeline import run
 from service.store import index_report
-from tests.conftest import analyse, git
+from tests.conftest import Server, analyse, free_port, git
 from tests.conftest import build as build_spec
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -45,29 +35,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Report, Settings, ob
     report, stats = run(up, forks, settings, as_of=net.as_of)
     assert stats is not None and stats.embedded == stats.chunks > 20
     return report, settings, net
-
-
-class Server:
-    def __init__(self, settings: Settings):
-        self.port = free_port()
-        self.server = uvicorn.Server(
-            uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port, log_level="warning")
-        )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> httpx.Client:
-        self.thread.start()
-        for _ in range(100):
-            if self.server.started:
-                break
-            time.sleep(0.05)
-        self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=60)
-        return self.client
-
-    def __exit__(self, *exc: object) -> None:
-        self.client.close()
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")
