@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     slack_bot_token: str | None = Field(
         default=None, validation_alias=AliasChoices("FORKWISE_SLACK_BOT_TOKEN", "SLACK_BOT_TOKEN"), repr=False
     )
+    slack_app_token: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("FORKWISE_SLACK_APP_TOKEN", "SLACK_APP_TOKEN"),
+        repr=False,
+        description="xapp- token for Socket Mode (development).",
+    )
     slack_api_url: str = Field(
         default="https://slack.com/api/",
         validation_alias=AliasChoices("FORKWISE_SLACK_API_URL", "SLACK_API_URL"),

@@ -297,6 +297,24 @@ def serve(
     uvicorn.run(create_app(get_settings()), host=host, port=port, log_level="info")
 
 
+@app.command("slack-socket")
+def slack_socket() -> None:
+    """Run the Slack bot over Socket Mode (development: no public URL needed). Needs SLACK_APP_TOKEN."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from service.chat import ChatService
+    from service.jobs import JobManager
+    from service.llm import chat_model
+    from service.slack import create_slack_app
+
+    settings = get_settings()
+    if not (settings.slack_app_token and settings.slack_bot_token):
+        err.print("[red]error:[/red] Socket Mode needs SLACK_APP_TOKEN (xapp-…) and SLACK_BOT_TOKEN")
+        raise typer.Exit(2)
+    bolt = create_slack_app(settings, ChatService(settings, chat_model(settings)), JobManager(settings))
+    SocketModeHandler(bolt, settings.slack_app_token).start()
+
+
 def _refresh(repo: str, settings: Settings, quiet: bool) -> Report:
     """Summarize ``repo`` again from the sources its stored report came from (GitHub discovery when it was)."""
     from service.store import load_report
