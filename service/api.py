@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from fastapi import Depends, FastAPI, Header, HTTPException, Path, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from index.embeddings import MiniLMEmbeddings
@@ -28,6 +29,7 @@ from service.jobs import IndexRequest, Job, JobManager
 from service.llm import chat_model
 from service.models import ForkReport, Report
 from service.store import list_reports, load_report, valid_name
+from service.web import STATIC_DIR, create_router
 
 SEGMENT = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 Owner = Annotated[str, Path(pattern=SEGMENT, max_length=100)]
@@ -206,4 +208,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"ok": True, "time": time.time()}
 
     app.state.vector_index = lambda name: VectorIndex(settings, name)
+    # the web page last: its /{owner}/{repo} routes must not shadow /v1/… or /slack/…
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(create_router(settings, chat, jobs))
     return app

@@ -1,0 +1,131 @@
+"""The web page: server-rendered (Jinja2, ``prompts/web``) with a small vanilla script (``service/static``).
+
+Every view has its own URL and renders without JavaScript: ``/`` (repositories, search, add), ``/{o}/{r}``
+(summary, forks table, chat), ``/{o}/{r}/forks/{fo}/{fr}`` (the same page with that fork's panel),
+``/{o}/{r}/compare?a=…&b=…`` (two forks side by side), ``/jobs/{id}`` (progress). The script sorts and filters
+the table, swaps the panel in place (``/{o}/{r}/panel/{fo}/{fr}`` fragments, ``history.pushState``), streams chat
+answers (SSE from ``/v1/chat``) and follows index jobs. All assets are served from here: no CDN.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path as FsPath
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from index.settings import Settings
+from service.chat import ChatRequest, ChatService
+from service.jobs import JobManager
+from service.models import ForkReport, Report
+from service.prompts import html_env
+from service.store import list_reports, load_report, valid_name
+
+STATIC_DIR = FsPath(__file__).resolve().parent / "static"
+SEG = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+Seg = Annotated[str, Path(pattern=SEG, max_length=100)]
+
+
+def bars(groups: dict[str, Any], limit: int = 8) -> list[dict[str, Any]]:
+    """Rows for a horizontal bar chart: ``{label, added, deleted, pct_added, pct_deleted}``, largest first."""
+    rows = sorted(
+        ((k if k != "." else "(root)", g.added, g.deleted) for k, g in groups.items()), key=lambda r: -(r[1] + r[2])
+    )[:limit]
+    top = max((a + d for _k, a, d in rows), default=0) or 1
+    return [
+        {"label": k, "added": a, "deleted": d, "pct_added": 100 * a / top, "pct_deleted": 100 * d / top}
+        for k, a, d in rows
+    ]
+
+
+def _render(name: str, **ctx: Any) -> str:
+    return html_env().get_template(f"web/{name}").render(**ctx)
+
+
+def create_router(settings: Settings, chat: ChatService, jobs: JobManager) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    def report_or_404(owner: str, repo: str) -> Report:
+        r = load_report(settings, f"{owner}/{repo}")
+        if r is None:
+            raise HTTPException(404, f"{owner}/{repo} has not been summarized yet")
+        return r
+
+    def fork_or_404(report: Report, name: str) -> ForkReport:
+        try:
+            return report.fork(name)
+        except KeyError:
+            raise HTTPException(404, f"{name} is not a fork in this report") from None
+
+    def page(report: Report, *, selected: list[ForkReport], question: str | None = None) -> str:
+        answer = None
+        if question:
+            fork = selected[0].name if len(selected) == 1 else None
+            answer = chat.answer(report, ChatRequest(upstream=report.upstream.name, question=question, fork=fork))
+        return _render(
+            "repo.html.j2",
+            r=report,
+            selected=selected,
+            bars=bars,
+            question=question or "",
+            answer=answer,
+            archetypes=sorted({f.archetype for f in report.forks if f.archetype}),
+            needs_key=bool(settings.api_key),
+        )
+
+    @router.get("/", response_class=HTMLResponse)
+    def home(q: Annotated[str | None, Query(max_length=200)] = None) -> str:
+        reports = list_reports(settings)
+        if q:
+            reports = [r for r in reports if q.lower() in r.upstream.name.lower()]
+        return _render("index.html.j2", reports=reports, q=q or "", needs_key=bool(settings.api_key))
+
+    @router.post("/add")
+    def add(repo: Annotated[str, Form(max_length=200)], api_key: Annotated[str, Form()] = "") -> RedirectResponse:
+        owner, _, name = repo.strip().partition("/")
+        if not valid_name(owner, name):
+            raise HTTPException(422, "give the repository as owner/repo")
+        if settings.api_key and api_key != settings.api_key:
+            raise HTTPException(401, "wrong API key")
+        job = jobs.start(f"{owner}/{name}")
+        return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+    @router.get("/jobs/{job_id}", response_class=HTMLResponse)
+    def job_page(job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{12}$")]) -> str:
+        job = jobs.get(job_id)
+        if job is None:
+            raise HTTPException(404, "no such job")
+        return _render("job.html.j2", job=job)
+
+    @router.get("/{owner}/{repo}", response_class=HTMLResponse)
+    def repo_page(owner: Seg, repo: Seg, q: Annotated[str | None, Query(max_length=2000)] = None) -> str:
+        return page(report_or_404(owner, repo), selected=[], question=q)
+
+    @router.get("/{owner}/{repo}/forks/{fork_owner}/{fork_repo}", response_class=HTMLResponse)
+    def fork_page(
+        owner: Seg, repo: Seg, fork_owner: Seg, fork_repo: Seg, q: Annotated[str | None, Query(max_length=2000)] = None
+    ) -> str:
+        report = report_or_404(owner, repo)
+        return page(report, selected=[fork_or_404(report, f"{fork_owner}/{fork_repo}")], question=q)
+
+    @router.get("/{owner}/{repo}/compare", response_class=HTMLResponse)
+    def compare_page(
+        owner: Seg,
+        repo: Seg,
+        a: Annotated[str, Query(max_length=200)],
+        b: Annotated[str, Query(max_length=200)],
+    ) -> str:
+        report = report_or_404(owner, repo)
+        return page(report, selected=[fork_or_404(report, a), fork_or_404(report, b)])
+
+    @router.get("/{owner}/{repo}/panel/{fork_owner}/{fork_repo}", response_class=HTMLResponse)
+    def panel(owner: Seg, repo: Seg, fork_owner: Seg, fork_repo: Seg, request: Request) -> str:
+        report = report_or_404(owner, repo)
+        other = request.query_params.get("with")
+        selected = [fork_or_404(report, f"{fork_owner}/{fork_repo}")]
+        if other:
+            selected.append(fork_or_404(report, other))
+        return _render("panel.html.j2", r=report, selected=selected, bars=bars)
+
+    return router

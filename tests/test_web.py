@@ -1,0 +1,201 @@
+"""The web page in a real browser: Debian's Chromium driven by Playwright, against the app over real HTTP.
+
+Screenshots (desktop and phone width) are saved to ``artifacts/screenshots/`` as test artifacts.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from evals.builder import build_network
+from evals.github_stub import GitHubStub
+from index.settings import Settings
+from service.pipeline import run
+from tests.conftest import Server
+from tests.conftest import build as build_spec
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Settings, GitHubStub]]:
+    from service.demo import DEMO_SPEC, load_spec
+
+    root = tmp_path_factory.mktemp("web")
+    net = build_network(load_spec(DEMO_SPEC), root / "net")
+    extra = build_spec(
+        {
+            "name": "webjob",
+            "upstream": {"name": "neo/lib", "preset": "small"},
+            "forks": [
+                {"name": "amy/lib", "base": "up:6", "commits": [{"message": "ROCm", "files": {"r.py": "r\n"}}]},
+                {"name": "bo/lib", "base": "up:2"},
+            ],
+        },
+        root / "extra",
+    )
+    with GitHubStub() as gh:
+        gh.add_network(extra)
+        settings = Settings(home=root / "home", workers=2, github_api_url=gh.url)
+        up, forks = net.inputs()
+        run(up, forks, settings, as_of=net.as_of)
+        with Server(settings) as client:
+            yield str(client.base_url).rstrip("/"), settings, gh
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+def offline_page(browser: Browser, base: str, **kw) -> tuple[Page, list[str]]:
+    page = browser.new_page(**kw)
+    outside: list[str] = []
+    page.on("request", lambda r: None if r.url.startswith(base) or r.url.startswith("data:") else outside.append(r.url))
+    return page, outside
+
+
+def behind_column(page: Page) -> list[int]:
+    vals = page.locator("#forks-table tbody tr:not([hidden])").evaluate_all("rows => rows.map(r => r.dataset.behind)")
+    return [int(v) for v in vals]
+
+
+def test_sort_select_fork_compare_and_open_evidence(site, browser: Browser) -> None:
+    base, _settings, _gh = site
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page, outside = offline_page(browser, base, viewport={"width": 1366, "height": 900})
+    page.goto(f"{base}/acme/trainer")
+    expect(page.locator("#coverage")).to_contain_text("Coverage: 12 forks listed")
+    marker = page.evaluate("window.forkwiseLoaded")
+    # sort by "behind": descending first, then ascending
+    page.get_by_role("button", name="Behind").click()
+    vals = [v for v in behind_column(page) if v >= 0]
+    assert vals == sorted(vals, reverse=True) and vals[0] > vals[-1]
+    expect(page.locator("th", has_text="Behind")).to_have_attribute("aria-sort", "descending")
+    page.get_by_role("button", name="Behind").click()
+    vals = [v for v in behind_column(page) if v >= 0]
+    assert vals == sorted(vals)
+    # filter: recommendation = fork
+    page.select_option("select[name=recommendation]", "fork")
+    visible = page.locator("#forks-table tbody tr:not([hidden])").evaluate_all("rs => rs.map(r => r.dataset.name)")
+    assert visible == ["carol/trainer"]
+    expect(page.locator("#shown-count")).to_have_text("1 of 12 forks shown")
+    page.select_option("select[name=recommendation]", "")
+    # select a fork: the panel loads in place, the URL changes, no reload
+    page.locator("#forks-table a[data-fork='habana-ai/trainer']").click()
+    panel = page.locator("#panel")
+    expect(panel).to_contain_text("fork-for-niche")
+    expect(panel).to_contain_text("Choose this fork if…")
+    expect(panel.locator(".evidence li").first).to_be_visible()
+    assert page.url == f"{base}/acme/trainer/forks/habana-ai/trainer"
+    assert page.evaluate("window.forkwiseLoaded") == marker  # same document: no reload
+    assert panel.locator("svg[role=img]").count() == 2  # by folder and by kind
+    # open a citation: the cited evidence is highlighted and focused
+    link = panel.locator("a.ev-link").first
+    eid = link.get_attribute("data-evidence")
+    link.click()
+    item = page.locator(f"li[id='ev-{eid.replace(':', '-')}']")
+    expect(item).to_have_class(re.compile(r"\bhl\b"))
+    page.screenshot(path=str(SHOTS / "repo-desktop.png"), full_page=True)
+    # two forks side by side
+    page.locator("input.cmp[value='habana-ai/trainer']").check()
+    page.locator("input.cmp[value='bigco/trainer']").check()
+    page.get_by_role("button", name="Compare selected").click()
+    expect(page.locator("#panel .fork-view")).to_have_count(2)
+    assert page.url.startswith(f"{base}/acme/trainer/compare?a=")  # in table order
+    assert {"a=habana-ai%2Ftrainer", "b=bigco%2Ftrainer"} <= set(re.split(r"[?&]", page.url)) or {
+        "a=bigco%2Ftrainer",
+        "b=habana-ai%2Ftrainer",
+    } <= set(re.split(r"[?&]", page.url))
+    page.go_back()
+    expect(page.locator("#panel .fork-view")).to_have_count(1)
+    assert outside == []  # every asset came from forkwise itself
+    page.close()
+
+
+def test_fork_url_works_without_javascript(site, browser: Browser) -> None:
+    base, _s, _g = site
+    ctx = browser.new_context(java_script_enabled=False)
+    page = ctx.new_page()
+    page.goto(f"{base}/acme/trainer/forks/carol/trainer")
+    expect(page.locator("#panel")).to_contain_text("patch-fork")
+    expect(page.locator("#panel")).to_contain_text("Choose this fork if…")
+    page.fill("#chat-q", "does it fix the XSS in the report?")
+    page.get_by_role("button", name="Ask").click()  # a plain GET form: the server renders the answer
+    assert page.url.startswith(f"{base}/acme/trainer/forks/carol/trainer?q=")  # scoped to the fork shown
+    expect(page.locator("#chat-answer .answer-text")).to_contain_text("carol/trainer")
+    expect(page.locator("#chat-answer .citations a").first).to_contain_text("[1] carol/trainer")
+    ctx.close()
+
+
+def test_chat_streams_an_answer_with_a_citation_that_opens_the_evidence(site, browser: Browser) -> None:
+    base, _s, _g = site
+    page, outside = offline_page(browser, base, viewport={"width": 1366, "height": 900})
+    page.goto(f"{base}/acme/trainer")
+    page.fill("#chat-q", "which fork adds Gaudi support?")
+    page.get_by_role("button", name="Ask").click()
+    answer = page.locator("#chat-answer")
+    expect(answer.locator(".answer-text")).to_contain_text("habana-ai/trainer")
+    expect(answer).not_to_have_attribute("aria-busy", "true")
+    first = answer.locator(".citations a").first
+    expect(first).to_contain_text("[1] habana-ai/trainer")
+    first.click()
+    expect(page.locator("#panel")).to_contain_text("fork-for-niche")
+    assert page.url.startswith(f"{base}/acme/trainer/forks/habana-ai/trainer")
+    expect(page.locator("#panel .evidence li.hl")).to_have_count(1)
+    assert outside == []
+    page.close()
+
+
+def test_phone_width_layout(site, browser: Browser) -> None:
+    base, _s, _g = site
+    page, _ = offline_page(browser, base, viewport={"width": 390, "height": 844}, is_mobile=True)
+    page.goto(f"{base}/acme/trainer/forks/habana-ai/trainer")
+    left = page.locator(".left").bounding_box()
+    right = page.locator(".right").bounding_box()
+    assert left and right and right["y"] > left["y"] + left["height"] - 1  # one column: panel below the list
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1  # no sideways scrolling
+    page.screenshot(path=str(SHOTS / "repo-phone.png"), full_page=True)
+    page.close()
+
+
+def test_add_repository_and_watch_the_job_reach_done(site, browser: Browser) -> None:
+    base, _s, _g = site
+    page, outside = offline_page(browser, base, viewport={"width": 1280, "height": 800})
+    page.goto(base + "/")
+    expect(page.locator("#repo-list")).to_contain_text("acme/trainer")
+    page.fill("#repo-search", "nothing-like-this")
+    expect(page.locator("#repo-list li").first).to_be_hidden()
+    page.fill("#repo-search", "")
+    page.fill("#add-repo", "neo/lib")
+    page.get_by_role("button", name="Summarize").click()
+    job = page.locator("#job")
+    expect(job.locator("progress[data-stage=resolve]")).to_be_attached()
+    expect(job.locator(".status")).to_have_text("done", timeout=120_000)
+    for stage in ("discover", "resolve", "fetch", "analyse", "index"):
+        bar = job.locator(f"progress[data-stage={stage}]")
+        assert bar.evaluate("p => p.value === p.max"), stage
+    page.screenshot(path=str(SHOTS / "job-desktop.png"))
+    job.locator("a.open-report").click()
+    expect(page.locator("#coverage")).to_contain_text("2 forks listed; 1 prefiltered")
+    assert outside == []
+    page.close()
