@@ -246,23 +246,30 @@ class GitHubStub:
                 )
             )
         payload = b"" if status == 304 else json.dumps(body).encode()
-        h.send_response(status)
-        for k, v in headers.items():
-            h.send_header(k, v)
-        h.send_header("Content-Type", "application/json; charset=utf-8")
-        h.send_header("Content-Length", str(len(payload)))
-        h.end_headers()
-        if payload:
-            h.wfile.write(payload)
+        try:
+            h.send_response(status)
+            for k, v in headers.items():
+                h.send_header(k, v)
+            h.send_header("Content-Type", "application/json; charset=utf-8")
+            h.send_header("Content-Length", str(len(payload)))
+            h.end_headers()
+            if payload:
+                h.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client timed out and left: that is what the test wanted
 
     def _route(self, path: str, query: dict[str, str], inm: str | None) -> tuple[int, dict[str, str], Any]:
+        fault = None
         with self._lock:
             for f in self.faults:
                 if f.times > 0 and path.startswith(f.path):
                     f.times -= 1
-                    if f.delay:
-                        time.sleep(f.delay)
-                    return f.status, {**self._rate_headers(), **f.headers}, f.body
+                    fault = f
+                    break
+        if fault is not None:
+            time.sleep(fault.delay)  # outside the lock: other requests are answered meanwhile
+            return fault.status, {**self._rate_headers(), **fault.headers}, fault.body
+        with self._lock:
             if self.remaining <= 0:
                 return (
                     403,

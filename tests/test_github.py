@@ -303,3 +303,13 @@ def test_rate_limit_before_listing_is_a_clear_error(stub: GitHubStub, monkeypatc
     msg = " ".join(res.stderr.split())
     assert "rate limit exhausted" in msg and "run the same command again after that to resume" in msg
     assert len(stub.calls) == 1
+
+
+def test_timeouts_are_retried(stub: GitHubStub, tmp_path: Path) -> None:
+    _records(stub, 3)
+    stub.faults.append(Fault(path="/repos/acme/proj/forks", status=504, delay=1.5, times=1))
+    sleeps: list[float] = []
+    with _client(stub, tmp_path, sleeps, timeout=0.5) as client:
+        found = discover_forks(client, "acme/proj")
+    assert len(found.forks) == 3 and len(sleeps) == 1  # one timeout, one backoff, then the page
+    assert [c.status for c in client.calls if "/forks" in c.url] == [200]  # the timed-out call got no answer
