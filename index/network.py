@@ -310,12 +310,23 @@ def analyse_network(
     todo = [o for o in todo if o.error is None]
     progress("analyse", "start", len(todo))
 
+    snapshot_facts: dict[str, ForkFacts] = {}
+
     def analyse(o: ForkOutcome) -> None:
         remote, target, heads, _ck = resolved[o.key or ""]
         try:
             head = remote.refs[target]
             if target.startswith("refs/tags/"):
                 head = mirror.git("rev-parse", f"{head}^{{commit}}").strip()
+            if o.prefiltered:
+                # every head is an upstream commit, so facts depend on the head alone: forks that stopped at the
+                # same upstream commit (common: many forks are made the same week) share one computation
+                shared = snapshot_facts.get(head)
+                if shared is None:
+                    shared = fork_facts(ctx, o.key or "", head=head, default_branch=None, ref=target, branches={})
+                    snapshot_facts.setdefault(head, shared)
+                o.facts = shared.model_copy(update={"ref": target, "default_branch": remote.default_branch})
+                return
             branches = {b: s for b, s in remote.heads.items() if f"refs/heads/{b}" != target} if heads else {}
             o.facts = fork_facts(
                 ctx, o.key or "", head=head, default_branch=remote.default_branch, ref=target, branches=branches

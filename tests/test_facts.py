@@ -194,3 +194,23 @@ def test_upstream_facts(run) -> None:
     assert u.head == net.upstream_commits[-1] and u.readme_title == "proj" and u.readme_lead == "A project."
     assert [t for t, _d in u.tags] == ["v1.0"]
     assert u.files == 10
+
+
+def test_snapshots_at_the_same_commit_keep_their_own_branch_names(tmp_path: Path, settings: Settings) -> None:
+    spec = {
+        "name": "twins",
+        "upstream": {"name": "acme/tw", "preset": "small"},
+        "forks": [
+            {"name": "a/tw", "base": "up:4"},
+            {"name": "b/tw", "base": "up:4", "default_branch": "develop"},
+            {"name": "c/tw", "base": "up:6"},
+        ],
+    }
+    net = build(spec, tmp_path / "net")
+    nf = analyse(net, settings)
+    a, b, c = (_facts(nf, n) for n in ("a/tw", "b/tw", "c/tw"))
+    assert all(o.prefiltered for o in nf.forks) and nf.stats.fetched == 1  # upstream only
+    assert (a.head, a.behind, a.ref, a.default_branch) == (net.upstream_commits[4], 3, "refs/heads/main", "main")
+    assert (b.head, b.behind, b.ref, b.default_branch) == (net.upstream_commits[4], 3, "refs/heads/develop", "develop")
+    assert (c.behind, c.merge_base) == (1, net.upstream_commits[6])
+    assert a.upstream_gain == b.upstream_gain and a.merge_base_describe == b.merge_base_describe
