@@ -264,6 +264,10 @@ def demo(
     )
     for p in paths:
         err.print(f"report: [bold]{p}[/bold]")
+    err.print(
+        f"browse and chat: [bold]FORKWISE_HOME={settings.home} .venv/bin/forkwise serve[/bold], then open "
+        f"http://127.0.0.1:8000/{report.upstream.name}"
+    )
 
 
 @app.command()
