@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     )
     slack_channel: str | None = Field(default=None, description="Default channel for `forkwise digest`.")
     watch: list[str] = Field(default_factory=list, description="Repositories `forkwise digest` covers by default.")
+    sse_heartbeat: float = Field(default=10.0, gt=0, description="Seconds between SSE keepalive comments.")
     public_url: str = Field(default="http://127.0.0.1:8000", description="Where people reach this service (links).")
     api_key: str | None = Field(default=None, description="Key for the API's mutating endpoints.", repr=False)
     llm: str = Field(default="facts", description="Writer for verdicts and chat: facts, openai or local.")

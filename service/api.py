@@ -7,11 +7,12 @@ Index jobs run in a background thread of this process for now.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hmac
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -20,11 +21,12 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Path, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from index.embeddings import MiniLMEmbeddings
 from index.settings import Settings, get_settings
 from index.vector import VectorIndex
-from service.chat import ChatAnswer, ChatRequest, ChatService
+from service.chat import ChatAnswer, ChatRequest, ChatService, answer_events
 from service.jobs import IndexRequest, Job, JobManager
 from service.llm import chat_model
 from service.models import ForkReport, Report
@@ -158,7 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return job
 
     @app.post("/v1/chat", response_model=ChatAnswer, summary="Ask about an upstream's forks (stream=true for SSE)")
-    def chat_endpoint(req: ChatRequest, request: Request) -> Any:
+    async def chat_endpoint(req: ChatRequest, request: Request) -> Any:
         owner, _, repo = req.upstream.partition("/")
         if not repo or not valid_name(owner, repo):
             raise HTTPException(422, "upstream must be owner/repo")
@@ -166,11 +168,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if req.fork is not None and req.fork not in {f.name for f in report.forks}:
             raise HTTPException(404, f"{req.fork} is not a fork in the {req.upstream} report")
         if not req.stream:
-            return chat.answer(report, req)
+            return await run_in_threadpool(chat.answer, report, req)
 
-        def sse() -> Iterator[str]:
+        async def sse() -> AsyncIterator[str]:
             yield ": forkwise chat\n\n"
-            for event, data in chat.events(report, req):
+            # the answer is validated before any token is sent; meanwhile, heartbeats keep proxies from closing
+            # the stream, and a client that went away stops the wait
+            task = asyncio.ensure_future(run_in_threadpool(chat.answer, report, req))
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=settings.sse_heartbeat)
+                if done:
+                    break
+                if await request.is_disconnected():
+                    task.cancel()
+                    return
+                yield ": keepalive\n\n"
+            try:
+                ans = task.result()
+            except Exception as exc:
+                yield f"event: error\ndata: {json.dumps({'message': f'{type(exc).__name__}: {exc}'})}\n\n"
+                return
+            for event, data in answer_events(ans):
                 yield f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n"
 
         return StreamingResponse(sse(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
@@ -189,7 +207,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     if settings.slack_signing_secret:
         from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
-        from starlette.concurrency import run_in_threadpool
 
         from service.slack import create_slack_app
 

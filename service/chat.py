@@ -213,8 +213,12 @@ class ChatService:
         except Exception as exc:
             yield "error", {"message": f"{type(exc).__name__}: {exc}"}
             return
-        for tok in re.findall(r"\S+\s*|\s+", ans.answer):
-            yield "token", {"text": tok}
-        for c in ans.citations:
-            yield "citation", c.model_dump()
-        yield "done", ans.model_dump()
+        yield from answer_events(ans)
+
+
+def answer_events(ans: ChatAnswer) -> Iterator[tuple[str, dict[str, Any]]]:
+    for tok in re.findall(r"\S+\s*|\s+", ans.answer):
+        yield "token", {"text": tok}
+    for c in ans.citations:
+        yield "citation", c.model_dump()
+    yield "done", ans.model_dump()

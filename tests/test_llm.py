@@ -3,6 +3,7 @@ OpenAI-compatible server. The model is small and invents things; these tests che
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -152,3 +153,21 @@ def test_chat_with_the_local_model_cites_only_retrieved_snippets(net_report) -> 
                                  report) == []  # fmt: skip
     else:
         assert ans.note and "failed validation" in ans.note
+
+
+def test_streamed_chat_with_the_local_model_sends_heartbeats_while_it_works(net_report) -> None:
+    from tests.conftest import Server
+
+    _net, _report, settings = net_report
+    s = settings.model_copy(update={"llm": "local", "sse_heartbeat": 0.3})
+    q = {"upstream": "acme/trainer", "question": "which fork adds FP8 training?", "stream": True}
+    with Server(s) as api, api.stream("POST", "/v1/chat", json=q) as r:
+        lines = list(r.iter_lines())
+    keepalives = [i for i, ln in enumerate(lines) if ln == ": keepalive"]
+    first_event = next(i for i, ln in enumerate(lines) if ln.startswith("event: "))
+    assert keepalives and max(keepalives) < first_event  # heartbeats while the model works, then the answer
+    done = [ln for ln in lines if ln.startswith("data: ")][-1]
+    payload = json.loads(done[6:])
+    assert payload["citations"] and payload["mode"] in ("llm", "retrieval")
+    if payload["mode"] == "retrieval":
+        assert "failed validation" in payload["note"]
