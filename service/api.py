@@ -25,7 +25,6 @@ from starlette.concurrency import run_in_threadpool
 
 from index.embeddings import MiniLMEmbeddings
 from index.settings import Settings, get_settings
-from index.vector import VectorIndex
 from service.chat import ChatAnswer, ChatRequest, ChatService, answer_events
 from service.jobs import IndexRequest, Job, JobManager
 from service.llm import chat_model
@@ -224,7 +223,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def healthz() -> dict[str, Any]:
         return {"ok": True, "time": time.time()}
 
-    app.state.vector_index = lambda name: VectorIndex(settings, name)
     # the web page last: its /{owner}/{repo} routes must not shadow /v1/… or /slack/…
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(create_router(settings, chat, jobs))
