@@ -42,6 +42,7 @@ def snapshot_repo(path: Path, upstream: Path, sha: str) -> None:
 
 
 def own_commit(path: Path, parent: str, n: int) -> None:
+    """One commit of the fork's own on top of ``parent``, written with plumbing (no work tree)."""
     env = {
         "GIT_AUTHOR_NAME": "Dev",
         "GIT_AUTHOR_EMAIL": "d@x",
@@ -49,27 +50,21 @@ def own_commit(path: Path, parent: str, n: int) -> None:
         "GIT_COMMITTER_EMAIL": "d@x",
         "PATH": "/usr/bin:/bin",
     }
-    blob = subprocess.run(
-        ["git", "-C", str(path), "hash-object", "-w", "--stdin"],
-        input=f"device {n}\n".encode(),
-        capture_output=True,
-        check=True,
-        env=env,
-    ).stdout.decode()
-    tree = subprocess.run(
-        ["git", "-C", str(path), "mktree"],
-        input=f"100644 blob {blob.strip()}\tdevice{n}.py\n".encode(),
-        capture_output=True,
-        check=True,
-        env=env,
-    ).stdout.decode()
-    sha = subprocess.run(
-        ["git", "-C", str(path), "commit-tree", tree.strip(), "-p", parent, "-m", f"Add device {n}"],
-        capture_output=True,
-        check=True,
-        env=env,
-    ).stdout.decode()
-    (path / "refs" / "heads" / "main").write_text(sha)
+
+    def git(*args: str, stdin: str | None = None) -> str:
+        done = subprocess.run(
+            ["git", "-C", str(path), *args],
+            input=stdin.encode() if stdin is not None else None,
+            capture_output=True,
+            check=True,
+            env=env,
+        )
+        return done.stdout.decode().strip()
+
+    blob = git("hash-object", "-w", "--stdin", stdin=f"device {n}\n")
+    tree = git("mktree", stdin=f"100644 blob {blob}\tdevice{n}.py\n")
+    sha = git("commit-tree", tree, "-p", parent, "-m", f"Add device {n}")
+    (path / "refs" / "heads" / "main").write_text(sha + "\n")
 
 
 def main() -> None:

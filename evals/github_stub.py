@@ -17,12 +17,14 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlparse
 
 from pydantic import BaseModel, Field
+
+from evals.local_server import LocalServer, QuietHandler
 
 if TYPE_CHECKING:
     from evals.builder import BuiltNetwork
@@ -48,7 +50,7 @@ class Call(BaseModel):
     authorization: str | None = None
 
 
-class GitHubStub:
+class GitHubStub(LocalServer):
     def __init__(self, *, budget: int = 5000, reset_in: float = 3600.0):
         self.records: dict[int, dict[str, Any]] = {}
         self.names: dict[str, int] = {}
@@ -63,8 +65,6 @@ class GitHubStub:
         """path → called (once) right after that path is first answered: renames, deletions mid-run."""
         self._next_id = 1000
         self._lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- data -----------------------------------------------------------------------------------------------
 
@@ -183,40 +183,14 @@ class GitHubStub:
 
     # -- server ---------------------------------------------------------------------------------------------
 
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> GitHubStub:
+    def handler(self) -> type[BaseHTTPRequestHandler]:
         stub = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                return None
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 stub._handle(self)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-
-    def __enter__(self) -> GitHubStub:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return Handler
 
     def _rate_headers(self) -> dict[str, str]:
         return {

@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
 
 from pydantic import BaseModel
+
+from evals.local_server import LocalServer, QuietHandler
 
 
 class SlackCall(BaseModel):
@@ -25,19 +27,12 @@ class SlackCall(BaseModel):
     at: float
 
 
-class SlackStub:
+class SlackStub(LocalServer):
     def __init__(self) -> None:
         self.calls: list[SlackCall] = []
         self._ts = 1_700_000_000
         self._lock = threading.RLock()  # re-entrant: wait() holds it while the predicate reads the calls
         self._cond = threading.Condition(self._lock)
-        self._server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     @property
     def api_url(self) -> str:
@@ -64,15 +59,10 @@ class SlackStub:
                 self._cond.wait(left)
             return True
 
-    def start(self) -> SlackStub:
+    def handler(self) -> type[BaseHTTPRequestHandler]:
         stub = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                return None
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 n = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(n).decode()
@@ -114,18 +104,4 @@ class SlackStub:
                 self.end_headers()
                 self.wfile.write(out)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-
-    def __enter__(self) -> SlackStub:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return Handler

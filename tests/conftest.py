@@ -8,6 +8,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -17,6 +18,7 @@ from evals.builder import BuiltNetwork, NetworkSpec, build_network
 from evals.presets import expand
 from index.network import NetworkFacts, analyse_network
 from index.settings import Settings
+from index.vector import IndexStats
 from service.api import create_app
 from service.demo import DEMO_SPEC, load_spec
 from service.models import Report
@@ -55,6 +57,17 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[BuiltNetwork, Ne
     settings = Settings(home=root / "home", workers=2)
     facts = analyse(net, settings)
     return net, facts, build_report(facts), settings
+
+
+def demo_store(root: Path, **settings: Any) -> tuple[BuiltNetwork, Report, Settings, IndexStats | None]:
+    """The demo network built under ``root``, summarized, indexed and stored, as `make demo` leaves it."""
+    from service.pipeline import run
+
+    net = build_network(load_spec(DEMO_SPEC), root / "net")
+    cfg = Settings(home=root / "home", workers=2, **settings)
+    up, forks = net.inputs()
+    report, stats = run(up, forks, cfg, as_of=net.as_of)
+    return net, report, cfg, stats
 
 
 def build(spec: dict, root: Path, as_of: datetime | None = None) -> BuiltNetwork:

@@ -13,27 +13,19 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from evals.builder import build_network
-from index.settings import Settings
 from service.chat import ChatRequest, ChatService
 from service.llm import GGUF_SHA256, _sha256, bundled_model, local_model, openai_model
 from service.llm_writer import Draft, LLMWriter, Shown, check_draft, parse_json_object
 from service.models import Claim
-from service.pipeline import run
 from service.report import writer_input
 from service.store import retriever
 from service.writer import FactsWriter, validate
+from tests.conftest import demo_store
 
 
 @pytest.fixture(scope="module")
 def net_report(tmp_path_factory: pytest.TempPathFactory):
-    from service.demo import DEMO_SPEC, load_spec
-
-    root = tmp_path_factory.mktemp("llm")
-    net = build_network(load_spec(DEMO_SPEC), root / "net")
-    settings = Settings(home=root / "home", workers=2)
-    up, forks = net.inputs()
-    report, _ = run(up, forks, settings, as_of=net.as_of)
+    net, report, settings, _stats = demo_store(tmp_path_factory.mktemp("llm"))
     return net, report, settings
 
 

@@ -19,20 +19,13 @@ from index.vector import VectorIndex, collection_name
 from service.models import Report
 from service.pipeline import run
 from service.store import index_report
-from tests.conftest import Server, analyse, free_port, git
+from tests.conftest import Server, analyse, demo_store, free_port, git
 from tests.conftest import build as build_spec
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Report, Settings, object]:
-    from evals.builder import build_network
-    from service.demo import DEMO_SPEC, load_spec
-
-    root = tmp_path_factory.mktemp("rag")
-    net = build_network(load_spec(DEMO_SPEC), root / "net")
-    settings = Settings(home=root / "home", workers=2)
-    up, forks = net.inputs()
-    report, stats = run(up, forks, settings, as_of=net.as_of)
+    net, report, settings, stats = demo_store(tmp_path_factory.mktemp("rag"))
     assert stats is not None and stats.embedded == stats.chunks > 20
     return report, settings, net
 

@@ -14,14 +14,12 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from evals.builder import build_network
 from evals.github_stub import GitHubStub
 from evals.slack_stub import SlackStub
 from index.settings import Settings
 from service.cli import app as cli
-from service.pipeline import run
 from service.slack import MAX_BLOCKS, MAX_SECTION, section, split_messages
-from tests.conftest import Server, git
+from tests.conftest import Server, demo_store, git
 from tests.conftest import build as build_spec
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -42,20 +40,13 @@ def slack() -> Iterator[SlackStub]:
 
 @pytest.fixture(scope="module")
 def bot(tmp_path_factory: pytest.TempPathFactory, slack: SlackStub) -> Iterator[tuple[httpx.Client, Settings]]:
-    from service.demo import DEMO_SPEC, load_spec
-
-    root = tmp_path_factory.mktemp("slack")
-    net = build_network(load_spec(DEMO_SPEC), root / "net")
-    settings = Settings(
-        home=root / "home",
-        workers=2,
+    _net, _report, settings, _stats = demo_store(
+        tmp_path_factory.mktemp("slack"),
         slack_signing_secret=SECRET,
         slack_bot_token="xoxb-test-token",
         slack_api_url=slack.api_url,
         public_url="https://forkwise.example",
     )
-    up, forks = net.inputs()
-    run(up, forks, settings, as_of=net.as_of)
     with Server(settings) as client:
         yield client, settings
 

@@ -13,11 +13,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from evals.builder import build_network
 from evals.github_stub import GitHubStub
 from index.settings import Settings
-from service.pipeline import run
-from tests.conftest import Server
+from tests.conftest import Server, demo_store
 from tests.conftest import build as build_spec
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -35,10 +33,7 @@ ARGS = [
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Settings, GitHubStub]]:
-    from service.demo import DEMO_SPEC, load_spec
-
     root = tmp_path_factory.mktemp("web")
-    net = build_network(load_spec(DEMO_SPEC), root / "net")
     extra = build_spec(
         {
             "name": "webjob",
@@ -52,9 +47,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Settin
     )
     with GitHubStub() as gh:
         gh.add_network(extra)
-        settings = Settings(home=root / "home", workers=2, github_api_url=gh.url)
-        up, forks = net.inputs()
-        run(up, forks, settings, as_of=net.as_of)
+        _net, _report, settings, _stats = demo_store(root, github_api_url=gh.url)
         with Server(settings) as client:
             yield str(client.base_url).rstrip("/"), settings, gh
 
