@@ -23,11 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from evals.builder import CommitSpec, Gen, NetworkSpec, UpstreamSpec, build_network
-from evals.github_stub import GitHubStub
-from index.forge import client_for, discover
-from index.network import analyse_network
-from index.settings import Settings
+from forkwise.evals.github_stub import GitHubStub
+from forkwise.index.builder import CommitSpec, Gen, NetworkSpec, UpstreamSpec, build_network
+from forkwise.index.forge import client_for, discover
+from forkwise.index.network import analyse_network
+from forkwise.index.settings import Settings
 
 
 def snapshot_repo(path: Path, upstream: Path, sha: str) -> None:

@@ -20,10 +20,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import build
-from index.facts import UPSTREAM_REF, fork_facts, upstream_facts
-from index.gitio import close_thread_repos
-from index.network import analyse_network
-from index.settings import Settings
+from forkwise.index.facts import UPSTREAM_REF, fork_facts, upstream_facts
+from forkwise.index.gitio import close_thread_repos
+from forkwise.index.network import analyse_network
+from forkwise.index.settings import Settings
 
 
 def raw_git(mirror: Path, keys: list[str]) -> float:

@@ -19,8 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import build
-from index.settings import Settings
-from service.report import render, summarize
+from forkwise.index.settings import Settings
+from forkwise.service.report import render, report_network
 
 
 def naive(root: Path, upstream: Path, forks: list[Path]) -> float:
@@ -56,11 +56,11 @@ def main() -> None:
         settings = Settings(home=root / "home", workers=2)
         up, forks = net.inputs()
         t = time.perf_counter()
-        report = summarize(up, forks, settings)
+        report = report_network(up, forks, settings)
         render(report, "md")
         first = time.perf_counter() - t
         t = time.perf_counter()
-        again = summarize(up, forks, settings)
+        again = report_network(up, forks, settings)
         second = time.perf_counter() - t
         sample = [f.path for f in net.forks[: a.naive_sample]]
         nv = naive(root, net.upstream_path, sample) / len(sample) * a.forks

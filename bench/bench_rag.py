@@ -19,18 +19,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from evals.builder import build_network
-from index.embeddings import MiniLMEmbeddings, _runtime
-from index.settings import Settings
-from index.vector import VectorIndex
-from service.chat import ChatRequest, ChatService
-from service.demo import DEMO_SPEC, load_spec
-from service.llm import local_model
-from service.llm_writer import LLMWriter
-from service.pipeline import run
-from service.report import writer_input
-from service.store import index_report, retriever
-from service.writer import FactsWriter
+from forkwise.index.builder import build_network
+from forkwise.index.embeddings import MiniLMEmbeddings, runtime
+from forkwise.index.settings import Settings
+from forkwise.index.vector import VectorIndex
+from forkwise.service.chat import ChatRequest, ChatService
+from forkwise.service.demo import DEMO_SPEC, load_spec
+from forkwise.service.llm import local_model
+from forkwise.service.llm_writer import LLMWriter
+from forkwise.service.pipeline import run
+from forkwise.service.report import writer_input
+from forkwise.service.store import index_report, retriever
+from forkwise.service.writer import FactsWriter
 
 QUESTIONS = [
     "which fork adds Gaudi support?",
@@ -60,7 +60,7 @@ def main() -> None:
         net = build_network(load_spec(DEMO_SPEC), root / "net")
         settings = Settings(home=root / "home", workers=2)
         up, forks = net.inputs()
-        _runtime(2)  # load the model once, outside both timings
+        runtime(2)  # load the model once, outside both timings
         report, _ = run(up, forks, settings, as_of=net.as_of, index=False)
 
         vi = VectorIndex(settings, report.upstream.name)
@@ -72,7 +72,7 @@ def main() -> None:
         t = time.perf_counter()
         emb.embed_documents(texts)
         t_raw = time.perf_counter() - t
-        rt = _runtime(2)
+        rt = runtime(2)
         t = time.perf_counter()
         for i in range(0, len(texts), 32):
             rt.encode(texts[i : i + 32])  # raw onnxruntime, input order, same batch size

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from evals.builder import BuiltNetwork, CommitSpec, ForkSpec, Gen, NetworkSpec, UpstreamSpec, build_network
+from forkwise.index.builder import BuiltNetwork, CommitSpec, ForkSpec, Gen, NetworkSpec, UpstreamSpec, build_network
 
 
 def network_spec(n_forks: int, upstream_commits: int, files: int, seed: int = 7) -> NetworkSpec:

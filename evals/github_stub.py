@@ -24,10 +24,10 @@ from urllib.parse import parse_qs, urlencode, urlparse
 
 from pydantic import BaseModel, Field
 
-from evals.local_server import LocalServer, QuietHandler
+from forkwise.evals.local_server import LocalServer, QuietHandler
 
 if TYPE_CHECKING:
-    from evals.builder import BuiltNetwork
+    from forkwise.index.builder import BuiltNetwork
 
 
 class Fault(BaseModel):

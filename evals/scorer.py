@@ -16,25 +16,42 @@ import tempfile
 import time
 import tomllib
 from collections import Counter
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from evals.builder import Labels, NetworkSpec, build_network
-from evals.presets import expand
-from index.network import ForkInput
-from index.settings import Settings
-from index.sources import Source
-from service.classify import ARCHETYPES
-from service.models import ForkReport, Report
-from service.report import summarize, verdict_problems
-from service.writer import FactsWriter, Writer
+from forkwise.index.builder import Labels, NetworkSpec, build_network
+from forkwise.index.network import ForkInput
+from forkwise.index.presets import expand
+from forkwise.index.settings import Settings
+from forkwise.index.sources import Source
+from forkwise.service.classify import ARCHETYPES
+from forkwise.service.demo import DEMO_SPEC
+from forkwise.service.models import ForkReport, Report
+from forkwise.service.report import report_network, verdict_problems
+from forkwise.service.writer import FactsWriter, Writer
 
-EVALS_DIR = Path(__file__).resolve().parent
+EVALS_DIR = Path(str(resources.files("forkwise.evals")))
 CASES_DIR = EVALS_DIR / "cases"
 THRESHOLDS = EVALS_DIR / "thresholds.toml"
+
+
+class EvalSetupError(RuntimeError):
+    """The eval cannot judge anything: no cases, or no thresholds to hold them to."""
+
+
+def case_paths(cases_dir: Path | None = None) -> list[Path]:
+    """The case files in ``cases_dir``; by default the packaged cases plus the demo network (it is labeled too)."""
+    folder = cases_dir or CASES_DIR
+    paths = sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml")) if folder.is_dir() else []
+    if cases_dir is None and paths:
+        paths.append(DEMO_SPEC)
+    if not paths:
+        raise EvalSetupError(f"no eval cases (*.yaml) in {folder}")
+    return paths
 
 
 class ExistingRepo(BaseModel):
@@ -178,7 +195,7 @@ def run_case(path: Path, workdir: Path, writer: Writer) -> list[ForkResult]:
         labels = {f.name: f.labels for f in net.forks}
         as_of = net.as_of
     t = time.perf_counter()
-    report = summarize(upstream, forks, settings, writer=writer, as_of=as_of, use_cache=False)
+    report = report_network(upstream, forks, settings, writer=writer, as_of=as_of, use_cache=False)
     per_fork = (time.perf_counter() - t) / max(1, len(forks))
     return [_score_fork(spec.name, f, labels[f.name], report, per_fork) for f in report.forks]
 
@@ -239,10 +256,17 @@ def check(m: Metrics, thresholds: dict[str, float]) -> list[str]:
 
 
 def run_eval(
-    cases_dir: Path = CASES_DIR, writer: Writer | None = None, thresholds_path: Path = THRESHOLDS, progress=None
+    paths: list[Path], writer: Writer | None = None, thresholds_path: Path = THRESHOLDS, progress=None
 ) -> EvalResult:
+    """Score every case in ``paths``; :class:`EvalSetupError` when there are none or no thresholds file."""
     writer = writer or FactsWriter()
-    paths = sorted(cases_dir.glob("*.yaml")) + sorted(cases_dir.glob("*.yml"))
+    if not paths:
+        raise EvalSetupError("no eval cases given")
+    if not thresholds_path.is_file():
+        raise EvalSetupError(f"no thresholds file at {thresholds_path}: nothing to hold the verdicts to")
+    thresholds = tomllib.loads(thresholds_path.read_text())["thresholds"]
+    if not thresholds:
+        raise EvalSetupError(f"{thresholds_path} sets no thresholds")
     results: list[ForkResult] = []
     with tempfile.TemporaryDirectory(prefix="forkwise-eval-") as tmp:
         for i, path in enumerate(paths):
@@ -250,10 +274,9 @@ def run_eval(
             if progress:
                 progress(path.stem)
     m = metrics(results)
-    thresholds = tomllib.loads(thresholds_path.read_text())["thresholds"] if thresholds_path.exists() else {}
     return EvalResult(
         writer=writer.name, cases=results, metrics=m, thresholds=thresholds, failures=check(m, thresholds)
     )
 
 
-__all__ = ["ARCHETYPES", "EvalResult", "load_case", "matches", "metrics", "run_eval"]
+__all__ = ["ARCHETYPES", "EvalResult", "EvalSetupError", "case_paths", "load_case", "matches", "metrics", "run_eval"]

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 
 from pydantic import BaseModel
 
-from evals.local_server import LocalServer, QuietHandler
+from forkwise.evals.local_server import LocalServer, QuietHandler
 
 
 class SlackCall(BaseModel):

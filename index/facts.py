@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from index import readme as readme_mod
-from index.gitio import blob_sizes, read_blob, run
-from index.kinds import file_kind, top_folder
-from index.manifests import LICENSE_NAMES, MANIFESTS, is_license, license_info, package_info
-from index.models import (
+from forkwise.index import readme as readme_mod
+from forkwise.index.gitio import blob_sizes, read_blob, run
+from forkwise.index.kinds import file_kind, top_folder
+from forkwise.index.manifests import LICENSE_NAMES, MANIFESTS, is_license, license_info, package_info
+from forkwise.index.models import (
     BranchFact,
     CommitFact,
     FileChange,
@@ -31,7 +31,7 @@ from index.models import (
     UpstreamFacts,
     UpstreamGain,
 )
-from index.terms import Vocabulary, distinctive
+from forkwise.index.terms import Vocabulary, distinctive
 
 SECURITY_RE = re.compile(
     r"(?i)(\bcve-\d{4}-\d+|\bghsa-|\bsecurity\b|\bvulnerab|\bexploit|\bxss\b|\bcsrf\b|\bssrf\b|\brce\b|"
@@ -116,8 +116,7 @@ def upstream_facts(
     last = _date(date)
     subjects = run(mirror, "log", "-n", "3000", "--format=%s", UPSTREAM_REF, timeout=timeout).splitlines()
     files = [f for f in run(mirror, "ls-tree", "-r", "--name-only", "-z", head, timeout=timeout).split(NUL) if f]
-    readme_path = readme_mod.find_readme(files)
-    text = _text(read_blob(mirror, f"{head}:{readme_path}")) if readme_path else None
+    readme_path, text = readme_mod.read_at(mirror, head, files)
     paragraphs = [p for p in (text or "").split("\n\n") if p.strip()]
     vocab = Vocabulary.build([*files, *subjects, *paragraphs])
     ctx = UpstreamContext(mirror=mirror, head=head, last_commit_date=last, vocab=vocab, timeout=timeout)

@@ -6,11 +6,11 @@ from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict
 
-from index.github import Discovery, GitHubClient, GitHubError, NotFound, RepoMeta, SortOrder, discover_forks
-from index.mirror import SourceProblem
-from index.network import ForkInput
-from index.settings import Settings
-from index.sources import Source, SourceError
+from forkwise.index.github import Discovery, GitHubClient, GitHubError, NotFound, RepoMeta, SortOrder, discover_forks
+from forkwise.index.mirror import SourceProblem
+from forkwise.index.network import ForkInput
+from forkwise.index.settings import Settings
+from forkwise.index.sources import Source, SourceError
 
 
 class GitHubNetwork(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 
-from index.models import FileKind
+from forkwise.index.models import FileKind
 
 VENDORED_DIRS = {
     "vendor",

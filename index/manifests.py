@@ -8,7 +8,7 @@ import re
 import tomllib
 from pathlib import PurePosixPath
 
-from index.models import LicenseInfo, PackageInfo
+from forkwise.index.models import LicenseInfo, PackageInfo
 
 LICENSE_RE = re.compile(r"^(licen[sc]e|copying|unlicense)(\..*)?$", re.I)
 LICENSE_NAMES = (

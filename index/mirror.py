@@ -12,14 +12,17 @@ lazily by git from the promisor remote. A server that does not support filters s
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from index.gitio import GitError, run
-from index.sources import Source
+from forkwise.index.gitio import GitError, run
+from forkwise.index.sources import Source
 
 UPSTREAM_KEY = "upstream"
 
@@ -108,16 +111,34 @@ def resolve_target(source: Source, remote: RemoteRefs) -> tuple[str, str]:
     raise SourceProblem(f"cannot tell the default branch of {source.url}; pass a ref")
 
 
+def mirror_path(root: Path, name: str, url: str) -> Path:
+    """Where the mirror of the upstream ``name`` cloned from ``url`` lives under ``root``."""
+    return root / f"{slug(name)}-{hashlib.sha1(url.encode()).hexdigest()[:8]}.git"
+
+
 class Mirror:
-    """A bare repository under ``<home>/mirrors`` holding upstream and all its forks."""
+    """A bare repository under ``<home>/mirrors`` holding upstream and all its forks.
+
+    Runs that write to one mirror (fetches, config) take :meth:`lock` first: an exclusive ``flock`` on
+    ``<mirror>.lock``, so two jobs on one upstream on this machine take turns instead of racing.
+    """
 
     def __init__(self, root: Path, upstream: Source, *, blobless: bool = True, timeout: float = 600.0):
-        digest = hashlib.sha1(upstream.url.encode()).hexdigest()[:8]
-        self.path = root / f"{slug(upstream.name)}-{digest}.git"
+        self.path = mirror_path(root, upstream.name, upstream.url)
         self.upstream = upstream
         self.blobless = blobless
         self.timeout = timeout
         self.fetches = 0
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_suffix(".lock"), "w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
     def git(self, *args: str, ok_codes: tuple[int, ...] = (0,)) -> str:
         return run(self.path, *args, timeout=self.timeout, ok_codes=ok_codes)

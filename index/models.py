@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from index.terms import TermScore
+from forkwise.index.terms import TermScore
 
 FileKind = Literal["source", "tests", "docs", "ci", "build", "vendored", "binary", "other"]
 ChangeStatus = Literal["added", "modified", "deleted", "renamed", "copied", "type-changed"]

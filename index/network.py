@@ -16,10 +16,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
 
-from index.facts import UPSTREAM_REF, UpstreamContext, fork_facts, upstream_facts
-from index.github import RepoMeta
-from index.gitio import GitError, close_thread_repos
-from index.mirror import (
+from forkwise.index.facts import UPSTREAM_REF, UpstreamContext, fork_facts, upstream_facts
+from forkwise.index.github import RepoMeta
+from forkwise.index.gitio import GitError, close_thread_repos
+from forkwise.index.mirror import (
     UPSTREAM_KEY,
     Mirror,
     RemoteRefs,
@@ -28,9 +28,9 @@ from index.mirror import (
     resolve_target,
     source_key,
 )
-from index.models import ForkFacts, UpstreamFacts
-from index.settings import Settings
-from index.sources import Source
+from forkwise.index.models import ForkFacts, UpstreamFacts
+from forkwise.index.settings import Settings
+from forkwise.index.sources import Source
 
 ANALYSIS_VERSION = "1"
 PREFILTER_REASON = "every head is an upstream commit: decided from ls-remote, no objects fetched"

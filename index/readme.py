@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
-from index.models import ReadmeDiff, ReadmeSection
+from forkwise.index.gitio import read_blob
+from forkwise.index.models import ReadmeDiff, ReadmeSection
 
 README_RE = re.compile(r"^readme(\.(md|markdown|rst|txt|adoc|org))?$", re.I)
 INTRO = "(intro)"
@@ -21,6 +22,13 @@ def find_readme(paths: list[str]) -> str | None:
     """The root README, preferring Markdown."""
     found = sorted((p for p in paths if is_readme(p)), key=lambda p: (not p.lower().endswith(".md"), p))
     return found[0] if found else None
+
+
+def read_at(mirror: Path, rev: str, files: list[str]) -> tuple[str | None, str | None]:
+    """The root README of ``rev`` (whose tree lists ``files``): its path and text, or Nones when there is none."""
+    path = find_readme(files)
+    data = read_blob(mirror, f"{rev}:{path}") if path else None
+    return path, None if data is None else data.decode("utf-8", "replace")
 
 
 def sections(text: str) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
@@ -13,6 +14,18 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 def _default_home() -> Path:
     xdg = os.environ.get("XDG_DATA_HOME")
     return (Path(xdg) if xdg else Path.home() / ".local" / "share") / "forkwise"
+
+
+class WriterName(StrEnum):
+    """Who writes verdicts and chat answers: the deterministic writer, or a model that only phrases and selects."""
+
+    facts = "facts"
+    openai = "openai"
+    local = "local"
+
+
+DEFAULT_MAX_FORKS = 100
+"""Forks analysed in depth when they were discovered on a forge and no cap was given."""
 
 
 class Settings(BaseSettings):
@@ -37,6 +50,17 @@ class Settings(BaseSettings):
     embeddings_url: str | None = Field(
         default=None, description="Embeddings endpoint base URL (default OPENAI_BASE_URL)."
     )
+    openai_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("FORKWISE_OPENAI_BASE_URL", "OPENAI_BASE_URL"),
+        description="OpenAI-compatible server for the openai writer and embeddings (default: OpenAI).",
+    )
+    openai_api_key: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("FORKWISE_OPENAI_API_KEY", "OPENAI_API_KEY"),
+        repr=False,
+        description="Key for that server (local servers ignore it).",
+    )
     slack_signing_secret: str | None = Field(
         default=None, validation_alias=AliasChoices("FORKWISE_SLACK_SIGNING_SECRET", "SLACK_SIGNING_SECRET"), repr=False
     )
@@ -59,7 +83,9 @@ class Settings(BaseSettings):
     sse_heartbeat: float = Field(default=10.0, gt=0, description="Seconds between SSE keepalive comments.")
     public_url: str = Field(default="http://127.0.0.1:8000", description="Where people reach this service (links).")
     api_key: str | None = Field(default=None, description="Key for the API's mutating endpoints.", repr=False)
-    llm: str = Field(default="facts", description="Writer for verdicts and chat: facts, openai or local.")
+    llm: WriterName = Field(
+        default=WriterName.facts, description="Writer for verdicts and chat: facts, openai or local."
+    )
     model_path: Path | None = Field(default=None, description="GGUF for the local writer (default: the bundled one).")
     openai_model: str = Field(default="gpt-4o-mini", description="Model name for the openai writer.")
     llm_method: str = Field(

@@ -15,8 +15,9 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from forkwise.index.names import is_full_name
+
 ALLOWED_SCHEMES = ("https", "http", "ssh", "git", "file")
-_OWNER_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 _SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:(?!//)[^\s]+$")
 _HELPER = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*::")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -124,7 +125,7 @@ def parse_source(
     local = Path(text).expanduser()
     if "://" not in text and not _SCP_LIKE.match(text) and local.exists():
         return Source(name=name or _name_from_url(str(local.resolve())), url=str(local.resolve()), ref=ref)
-    if _OWNER_NAME.match(text):
+    if is_full_name(text):
         return Source(name=name or text, url=f"{github_url.rstrip('/')}/{text}.git", ref=ref, forge="github")
     m = re.match(r"^https?://(?:www\.)?github\.com/([^/]+/[^/]+?)(?:\.git)?/?$", text)
     if m:

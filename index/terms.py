@@ -1,5 +1,6 @@
 """Terms distinctive of a fork's own changes, scored against upstream's vocabulary (tf·idf).
 
+:func:`tokens` is the one tokenizer of forkwise: terms, retrieval reranking and chat questions all use it.
 Fork "documents" are its own commit subjects, the paths it added or changed and the README lines it added.
 Upstream documents are the paths of its tree and its recent commit subjects. A term scores high when the
 fork uses it often and upstream rarely: "hpu", "gaudi" in a Habana port; never "fix" or "update".
@@ -25,6 +26,7 @@ STOPWORDS = frozenset(
     should would could may might must our your their his her we you they them us i me my so if else then when
     where which who what why how about after before again other same such only own up down out over under
     can't don't won't via etc vs one two three four five six seven eight nine ten
+    fork forks has have does did whose any there here
     """.split()
 )
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9+]{1,30}")

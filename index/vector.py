@@ -27,11 +27,11 @@ from langchain_chroma import Chroma
 from langchain_core.embeddings import Embeddings
 from pydantic import BaseModel, Field
 
-from index import readme as readme_mod
-from index.embeddings import embeddings_for
-from index.gitio import GitError, run
-from index.models import ForkFacts, UpstreamFacts
-from index.settings import Settings
+from forkwise.index import readme as readme_mod
+from forkwise.index.embeddings import embeddings_for
+from forkwise.index.gitio import GitError, run
+from forkwise.index.models import ForkFacts, UpstreamFacts
+from forkwise.index.settings import Settings
 
 UPSTREAM_FLAG = "fork:@upstream"
 DIFF_FILES = 12
@@ -118,7 +118,7 @@ def fork_chunks(name: str, facts: ForkFacts, mirror: Path | None, *, summary: st
             )
         )
     if mirror is not None and facts.merge_base and facts.files:
-        text_files = [f for f in facts.files if not f.binary and f.status != "D"]
+        text_files = [f for f in facts.files if not f.binary and f.status != "deleted"]
         text_files.sort(key=lambda f: -((f.added or 0) + (f.deleted or 0)))
         for f in text_files[:DIFF_FILES]:
             diff = _git(mirror, "diff", "--no-color", "--unified=2", facts.merge_base, facts.head, "--", f.path)
@@ -139,12 +139,10 @@ def upstream_chunks(up: UpstreamFacts, summary: str, mirror: Path | None = None)
     base = {"fork": up.name, "date": up.last_commit_date.isoformat(), "sha": up.head}
     out = [_chunk("upstream-summary", f"Upstream {up.name}: {summary}", {**base, "evidence": "fact:upstream"})]
     title = up.readme_title or up.name
-    text = None
+    path, text = None, None
     if mirror is not None:
-        files = _git(mirror, "ls-tree", "--name-only", up.head).splitlines()
-        path = readme_mod.find_readme(files)
-        if path:
-            text = _git(mirror, "cat-file", "blob", f"{up.head}:{path}") or None
+        files = run(mirror, "ls-tree", "--name-only", up.head).splitlines()
+        path, text = readme_mod.read_at(mirror, up.head, files)
     if text:
         for heading, body in readme_mod.sections(text).items():
             if not body.strip():
@@ -198,13 +196,15 @@ class VectorIndex:
             self.embeddings, emb_id = embeddings_for(settings)
         self.client = chroma_client(settings)
         self.name = collection_name(upstream, emb_id)
+        meta = {"hnsw:space": "cosine", "upstream": upstream, "embeddings": emb_id}
+        # our own handle on the collection (writes, counts); the LangChain store over it serves retrieval
+        self.collection = self.client.get_or_create_collection(self.name, metadata=meta)
         self.store = Chroma(
             client=self.client,
             collection_name=self.name,
             embedding_function=self.embeddings,
-            collection_metadata={"hnsw:space": "cosine", "upstream": upstream, "embeddings": emb_id},
+            collection_metadata=meta,
         )
-        self.collection = self.store._collection
 
     def _existing(self) -> dict[str, dict[str, Any]]:
         got = self.collection.get(include=["metadatas"])

@@ -1,1 +1,58 @@
-"""forkwise.service: turns facts into guidance (classifier, writers) and serves it (CLI, reports)."""
+"""forkwise's use cases: what the command line, the HTTP API, the web page, Slack and the digest call.
+
+Each surface parses its input, calls one of these and renders the result (see :mod:`forkwise.service.usecases`):
+
+- :func:`summarize` ``(SummarizeRequest, settings) → Summary``: list the forks (GitHub), compare each with
+  upstream from git, classify, write verdicts, store and index.
+- :func:`verdict` ``(settings, upstream, fork) → (Report, ForkReport)``: one fork's facts, verdict and evidence.
+- :func:`answer` ``(chat, upstream, question, fork=…) → ChatAnswer``: a cited answer over the index.
+- :func:`start_index` ``(jobs, upstream, IndexRequest) → Job``: :func:`summarize` in the background.
+- :func:`load` ``(settings, upstream) → Report``: the stored report.
+
+Where a verdict is decided: :func:`forkwise.service.classify.classify` (archetype and the rule that fired,
+recommendation, confidence, the notes a verdict states), from git facts alone. Writers only phrase that
+decision: :class:`forkwise.service.writer.FactsWriter` with ``prompts/verdict.toml``, or an LLM writer
+(:mod:`forkwise.service.llm_writer`) held to the same validation.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__all__ = [
+    "NoSuchFork",
+    "NotSummarized",
+    "SummarizeRequest",
+    "Summary",
+    "answer",
+    "find_forks",
+    "job_manager",
+    "load",
+    "start_index",
+    "summarize",
+    "verdict",
+]
+
+if TYPE_CHECKING:
+    from forkwise.service.usecases import (
+        NoSuchFork,
+        NotSummarized,
+        SummarizeRequest,
+        Summary,
+        answer,
+        find_forks,
+        job_manager,
+        load,
+        start_index,
+        summarize,
+        verdict,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    # imported on first use: `forkwise --help` and the models stay light (the use cases pull in chromadb)
+    if name in __all__:
+        from forkwise.service import usecases
+
+        return getattr(usecases, name)
+    raise AttributeError(name)

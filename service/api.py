@@ -14,6 +14,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime
+from importlib.metadata import version
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -23,16 +24,17 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from index.embeddings import MiniLMEmbeddings
-from index.settings import Settings, get_settings
-from service.chat import ChatAnswer, ChatRequest, ChatService, answer_events
-from service.jobs import IndexRequest, Job, JobManager
-from service.llm import chat_model
-from service.models import ForkReport, Report
-from service.store import list_reports, load_report, valid_name
-from service.web import STATIC_DIR, create_router
+from forkwise.index.embeddings import MiniLMEmbeddings
+from forkwise.index.names import SEGMENT, split_full_name
+from forkwise.index.settings import Settings, get_settings
+from forkwise.service.chat import ChatAnswer, ChatRequest, ChatService, answer_events
+from forkwise.service.jobs import IndexRequest, Job
+from forkwise.service.llm import chat_model
+from forkwise.service.models import ForkReport
+from forkwise.service.store import list_reports
+from forkwise.service.usecases import NoSuchFork, NotSummarized, answer, job_manager, load, start_index, verdict
+from forkwise.service.web import STATIC_DIR, create_router
 
-SEGMENT = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 Owner = Annotated[str, Path(pattern=SEGMENT, max_length=100)]
 
 
@@ -76,13 +78,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(
         title="forkwise",
-        version="0.1.0",
+        version=version("forkwise"),
         summary="Which fork should I use, and why? Verdicts and chat grounded in git facts.",
     )
-    jobs = JobManager(settings)
+    jobs = job_manager(settings)
     model = chat_model(settings)
     chat = ChatService(settings, model)
-    app.state.settings, app.state.jobs = settings, jobs
+
+    @app.exception_handler(NotSummarized)
+    def not_summarized(request: Request, exc: NotSummarized) -> JSONResponse:
+        hint = f"POST /v1/repos/{exc.upstream}/index"
+        return JSONResponse({"detail": f"{exc}: {hint}"}, status_code=404)
+
+    @app.exception_handler(NoSuchFork)
+    def no_such_fork(request: Request, exc: NoSuchFork) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
     _emb: list[MiniLMEmbeddings] = []
 
     def local_embeddings() -> MiniLMEmbeddings:
@@ -100,12 +111,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if not given or not hmac.compare_digest(given, settings.api_key):
             raise HTTPException(401, "missing or wrong API key (Authorization: Bearer <key> or X-API-Key)")
 
-    def report_or_404(owner: str, repo: str) -> Report:
-        rep = load_report(settings, f"{owner}/{repo}")
-        if rep is None:
-            raise HTTPException(404, f"{owner}/{repo} has not been summarized yet: POST /v1/repos/{owner}/{repo}/index")
-        return rep
-
     @app.get("/v1/repos", summary="Repositories summarized so far")
     def repos() -> list[dict[str, Any]]:
         return [
@@ -120,7 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/v1/repos/{owner}/{repo}", response_model=RepoSummary, summary="Upstream summary, forks, coverage")
     def repo_summary(owner: Owner, repo: Owner) -> RepoSummary:
-        r = report_or_404(owner, repo)
+        r = load(settings, f"{owner}/{repo}")
         return RepoSummary(
             upstream=r.upstream.model_dump(mode="json"),
             coverage=r.coverage.model_dump(mode="json"),
@@ -132,11 +137,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/v1/repos/{owner}/{repo}/forks/{fork_owner}/{fork_repo}", response_model=ForkDetail)
     def fork_detail(owner: Owner, repo: Owner, fork_owner: Owner, fork_repo: Owner) -> ForkDetail:
-        r = report_or_404(owner, repo)
-        try:
-            return ForkDetail(upstream=r.upstream.name, fork=r.fork(f"{fork_owner}/{fork_repo}"))
-        except KeyError:
-            raise HTTPException(404, f"{fork_owner}/{fork_repo} is not a fork in the {owner}/{repo} report") from None
+        r, fork = verdict(settings, f"{owner}/{repo}", f"{fork_owner}/{fork_repo}")
+        return ForkDetail(upstream=r.upstream.name, fork=fork)
 
     @app.post(
         "/v1/repos/{owner}/{repo}/index",
@@ -144,10 +146,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(require_key)],
         summary="Start summarizing and indexing; returns a job URL",
     )
-    def start_index(owner: Owner, repo: Owner, req: IndexRequest | None = None) -> JSONResponse:
-        if not valid_name(owner, repo):
-            raise HTTPException(422, "invalid owner/repo")
-        job = jobs.start(f"{owner}/{repo}", req)
+    def index_endpoint(owner: Owner, repo: Owner, req: IndexRequest | None = None) -> JSONResponse:
+        job = start_index(jobs, f"{owner}/{repo}", req)
         url = f"/v1/jobs/{job.id}"
         return JSONResponse({"job": job.id, "url": url}, status_code=202, headers={"Location": url})
 
@@ -160,20 +160,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.post("/v1/chat", response_model=ChatAnswer, summary="Ask about an upstream's forks (stream=true for SSE)")
     async def chat_endpoint(req: ChatRequest, request: Request) -> Any:
-        owner, _, repo = req.upstream.partition("/")
-        if not repo or not valid_name(owner, repo):
-            raise HTTPException(422, "upstream must be owner/repo")
-        report = report_or_404(owner, repo)
-        if req.fork is not None and req.fork not in {f.name for f in report.forks}:
-            raise HTTPException(404, f"{req.fork} is not a fork in the {req.upstream} report")
+        try:
+            split_full_name(req.upstream)
+        except ValueError as exc:
+            raise HTTPException(422, f"upstream must be owner/repo: {exc}") from None
+        if req.fork is not None:
+            verdict(settings, req.upstream, req.fork)  # 404 now, before any stream starts
+        else:
+            load(settings, req.upstream)
+
+        def ask() -> ChatAnswer:
+            return answer(chat, req.upstream, req.question, fork=req.fork, history=req.history)
+
         if not req.stream:
-            return await run_in_threadpool(chat.answer, report, req)
+            return await run_in_threadpool(ask)
 
         async def sse() -> AsyncIterator[str]:
             yield ": forkwise chat\n\n"
             # the answer is validated before any token is sent; meanwhile, heartbeats keep proxies from closing
             # the stream, and a client that went away stops the wait
-            task = asyncio.ensure_future(run_in_threadpool(chat.answer, report, req))
+            task = asyncio.ensure_future(run_in_threadpool(ask))
             while True:
                 done, _ = await asyncio.wait({task}, timeout=settings.sse_heartbeat)
                 if done:
@@ -207,7 +213,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.slack_signing_secret:
         from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 
-        from service.slack import create_slack_app
+        from forkwise.service.slack import create_slack_app
 
         bolt = create_slack_app(settings, chat, jobs)
         app.state.slack = bolt

@@ -14,16 +14,12 @@ from typing import Any, Literal
 from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import BaseModel, Field
 
-from index.settings import Settings
-from index.vector import VectorIndex
-from service.llm_writer import parse_json_object
-from service.models import Report
-from service.prompts import load_toml, text_env
-
-STOP = set(
-    "a an the which what who where when why how is are was were do does did fork forks of for to in on and or with "
-    "support supports supported adds add added any has have that this it its by from use uses i we you me".split()
-)
+from forkwise.index.settings import Settings
+from forkwise.index.terms import tokens
+from forkwise.index.vector import VectorIndex
+from forkwise.service.llm_writer import parse_json_object
+from forkwise.service.models import Report
+from forkwise.service.prompts import load_toml, text_env
 
 
 class Turn(BaseModel):
@@ -58,7 +54,7 @@ class ChatAnswer(BaseModel):
 
 
 def _words(text: str) -> set[str]:
-    return {w for w in re.findall(r"[a-z0-9][a-z0-9_+-]*", text.lower()) if w not in STOP and len(w) > 1}
+    return set(tokens(text))
 
 
 def retrieve(vindex: VectorIndex, report: Report, question: str, fork: str | None = None, k: int = 6) -> list[Citation]:

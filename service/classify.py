@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from index.models import ForkFacts
-from service.prompts import count
+from forkwise.index.models import ForkFacts
+from forkwise.service.prompts import count, pct
 
 Archetype = Literal[
     "mirror",
@@ -49,23 +49,38 @@ class Rules(BaseModel):
     superset_max_behind: int = 25
     rebrand_max_source_lines: int = 20
     fork_max_behind: int = 25
+    large_binary_mb: float = 10.0
+    far_behind: int = 100
+    idle_days: int = 365
+
+
+Note = Literal[
+    "security_fork",
+    "other_branches",
+    "security_upstream",
+    "license_changed",
+    "large_binary",
+    "far_behind",
+    "idle",
+    "already_upstream",
+]
+"""Extra claims a verdict makes beyond its archetype's own, each decided by :func:`notes` from the facts."""
 
 
 class Classification(BaseModel):
+    """Everything decided about a fork, from its facts alone; writers only phrase it."""
+
     model_config = ConfigDict(frozen=True)
     archetype: Archetype
-    rule: str
+    rule: str = Field(description="The rule that fired, rendered from the facts.")
     evidence: list[str]
     recommendation: Recommendation
     confidence: Literal["high", "medium", "low"]
+    notes: list[Note] = Field(default_factory=list, description="Extra claims the verdict makes (see notes()).")
 
 
 def _lines(f: ForkFacts, kinds: set[str] | frozenset[str] | None = None) -> int:
     return sum(g.added + g.deleted for k, g in f.by_kind.items() if kinds is None or k in kinds)
-
-
-def _pct(x: float) -> str:
-    return f"{round(x * 100)}%"
 
 
 def tracks_upstream(f: ForkFacts, rules: Rules) -> bool:
@@ -73,7 +88,7 @@ def tracks_upstream(f: ForkFacts, rules: Rules) -> bool:
 
 
 def classify(f: ForkFacts, as_of: datetime, rules: Rules = Rules()) -> Classification:
-    """Archetype, rule explanation, evidence and recommendation for one fork."""
+    """Where a verdict is decided: archetype (and the rule that fired), recommendation, confidence and notes."""
     archetype, rule, ev = _archetype(f, as_of, rules)
     return Classification(
         archetype=archetype,
@@ -81,7 +96,24 @@ def classify(f: ForkFacts, as_of: datetime, rules: Rules = Rules()) -> Classific
         evidence=ev,
         recommendation=_recommend(archetype, f, rules),
         confidence=_confidence(archetype, f, rules),
+        notes=notes(archetype, f, as_of, rules),
     )
+
+
+def notes(a: Archetype, f: ForkFacts, as_of: datetime, r: Rules) -> list[Note]:
+    """The claims beyond the archetype's own that hold for this fork, in the order verdicts state them."""
+    big = f.largest_binary
+    held: dict[Note, bool] = {
+        "security_fork": bool(security_commits(f)),
+        "other_branches": bool(f.other_branches),
+        "security_upstream": bool(f.upstream_gain.notable) and a not in ("mirror", "unrelated"),
+        "license_changed": f.license.changed,
+        "large_binary": big is not None and round((big.size or 0) / 1_000_000, 1) >= r.large_binary_mb,
+        "far_behind": f.behind >= r.far_behind and a != "unrelated",
+        "idle": (as_of - f.last_commit_date).days >= r.idle_days and a not in ("mirror", "stale-snapshot", "unrelated"),
+        "already_upstream": f.upstream_equivalent_commits > 0 and a not in ("mirror", "stale-snapshot"),
+    }
+    return [n for n, holds in held.items() if holds]
 
 
 def _archetype(f: ForkFacts, as_of: datetime, r: Rules) -> tuple[Archetype, str, list[str]]:
@@ -124,7 +156,7 @@ def _archetype(f: ForkFacts, as_of: datetime, r: Rules) -> tuple[Archetype, str,
         return (
             "pruned",
             f"it deleted {f.files_deleted} of upstream's {f.base_tree_files} files "
-            f"({_pct(f.deleted_share)}) and added little",
+            f"({pct(f.deleted_share)}) and added little",
             ["fact:deleted_share", "fact:files_changed"],
         )
     total = f.lines_added + f.lines_deleted
@@ -135,7 +167,7 @@ def _archetype(f: ForkFacts, as_of: datetime, r: Rules) -> tuple[Archetype, str,
     ):
         return (
             "diverged",
-            f"it rewrote {_pct(f.touched_share)} of upstream's files "
+            f"it rewrote {pct(f.touched_share)} of upstream's files "
             f"({count(f.lines_added, 'line')} added, {f.lines_deleted} deleted)",
             ["fact:touched_share", "fact:files_changed"],
         )

@@ -1,24 +1,25 @@
-"""The ``forkwise`` command line. Commands parse and render; the work is in :mod:`service.report`."""
+"""The ``forkwise`` command line. Commands parse and render; the work is in the use cases (:mod:`forkwise.service`)."""
 
 from __future__ import annotations
 
 import json
 import sys
 from enum import StrEnum
+from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from index.forge import GitHubNetwork, client_for, discover, reresolver
-from index.github import GitHubError
-from index.network import ForkInput, UpstreamError
-from index.settings import Settings, get_settings
-from index.sources import Source, SourceError, load_forks_file, parse_source
-from service.models import Report
-from service.report import forks_carrying, render
+from forkwise.index.github import GitHubError
+from forkwise.index.network import ForkInput, UpstreamError
+from forkwise.index.settings import Settings, WriterName, get_settings
+from forkwise.index.sources import SourceError, load_forks_file, parse_source
+from forkwise.service.models import Report
+from forkwise.service.report import forks_carrying, render
+from forkwise.service.usecases import SummarizeRequest, fork_inputs
 
 app = typer.Typer(
     help="forkwise: which fork should I use, and why? Compares forks with upstream from git itself.",
@@ -27,7 +28,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 err = Console(stderr=True)
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "report.schema.json"
+SCHEMA_PATH = Path(str(resources.files("forkwise.schema"))) / "report.schema.json"
+
+
+class SortOrder(StrEnum):
+    stargazers = "stargazers"
+    newest = "newest"
+    oldest = "oldest"
 
 
 class Format(StrEnum):
@@ -61,55 +68,30 @@ class _Bars:
             self.progress.update(self.tasks[stage], completed=t.total)
 
 
-def _fork_input(text: str, settings: Settings) -> ForkInput:
-    try:
-        src = parse_source(text, github_url=settings.github_url)
-        return ForkInput(name=src.name, source=src)
-    except SourceError as exc:
-        return ForkInput(name=text, error=str(exc))
-
-
-def _run(
-    upstream: Source,
-    forks: list[ForkInput],
-    settings: Settings,
-    *,
-    cache: bool,
-    quiet: bool,
-    **kw: Any,
-) -> Report:
-    from service.pipeline import run
+def _summarize(req: SummarizeRequest, settings: Settings, *, quiet: bool) -> Report:
+    """Run the summarize use case with progress on stderr; exit 2 when upstream or the input is unusable."""
+    from forkwise.service.usecases import summarize
 
     bars = _Bars(enabled=not quiet and err.is_terminal)
-    with bars.progress:
-        report, stats = run(upstream, forks, settings, progress=bars, use_cache=cache, **kw)
-    if stats is not None and not quiet:
-        err.print(
-            f"index: {stats.chunks} chunks ({stats.embedded} embedded now, {stats.deleted} dropped; "
-            f"{len(stats.forks_unchanged)} forks unchanged)"
-        )
-    return report
-
-
-def _discover(full_name: str, ref: str | None, depth: int, sort: str, settings: Settings, quiet: bool) -> GitHubNetwork:
-    client = client_for(settings)
-    status = err.status(f"listing forks of {full_name} on GitHub…") if not quiet and err.is_terminal else None
     try:
-        if status:
-            status.start()
-        net = discover(client, full_name, ref=ref, depth=depth, sort=sort)  # type: ignore[arg-type]
-    except GitHubError as exc:
+        with bars.progress:
+            result = summarize(req, settings, progress=bars)
+    except (UpstreamError, SourceError, GitHubError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
-    finally:
-        if status:
-            status.stop()
-    d = net.discovery
-    err.print(
-        f"GitHub: {len(d.forks)} forks listed in {d.calls} API calls ({d.not_modified} answered 304, free)"
-        + ("" if d.complete else f"\n[yellow]{d.note}[/yellow]")
-    )
-    return net
+    if result.discovery is not None:
+        d = result.discovery
+        err.print(
+            f"GitHub: {len(d.forks)} forks listed in {d.calls} API calls ({d.not_modified} answered 304, free)"
+            + ("" if d.complete else f"\n[yellow]{d.note}[/yellow]")
+        )
+    if result.index is not None and not quiet:
+        st = result.index
+        err.print(
+            f"index: {st.chunks} chunks ({st.embedded} embedded now, {st.deleted} dropped; "
+            f"{len(st.forks_unchanged)} forks unchanged)"
+        )
+    return result.report
 
 
 def _emit(report: Report, fmt: Format, out: Path | None) -> None:
@@ -157,9 +139,9 @@ def summarize_command(
             "snapshots are always covered. Default: 100 when discovering, no cap for forks given by hand.",
         ),
     ] = None,
-    sort: Annotated[str, typer.Option(help="GitHub listing order: stargazers, newest, oldest.")] = "stargazers",
+    sort: Annotated[SortOrder, typer.Option(help="GitHub listing order.")] = SortOrder.stargazers,
     writer: Annotated[
-        str | None, typer.Option(help="Verdict writer: facts, openai or local (default FORKWISE_LLM, else facts).")
+        WriterName | None, typer.Option(help="Verdict writer (default FORKWISE_LLM, else facts).")
     ] = None,
     index: Annotated[bool, typer.Option(help="Index diffs, commits and READMEs for chat and the LLM writers.")] = True,
 ) -> None:
@@ -180,31 +162,21 @@ def summarize_command(
     except SourceError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
-    forks = [ForkInput(name=s.name, source=s) for s in file_forks] + [_fork_input(t, settings) for t in fork or []]
-    if discover_forks is None:
-        discover_forks = not forks and up.forge == "github"
-    if writer not in (None, "facts", "openai", "local"):
-        err.print(f"[red]error:[/red] unknown writer {writer!r}; use facts, openai or local")
-        raise typer.Exit(2)
-    extra: dict[str, Any] = {"max_forks": max_forks}
-    if discover_forks:
-        if up.forge != "github":
-            err.print(f"[red]error:[/red] --discover needs a GitHub owner/name, not {up.url!r}")
-            raise typer.Exit(2)
-        found = _discover(up.name, ref, depth, sort, settings, quiet)
-        up, forks = found.upstream, forks + found.forks
-        extra = {
-            "max_forks": 100 if max_forks is None else max_forks,
-            "reresolve": reresolver(client_for(settings)),
-            "listing": found.discovery,
-        }
-    elif not forks:
+    forks = [ForkInput(name=s.name, source=s) for s in file_forks] + fork_inputs(fork or [], settings)
+    if not forks and not (discover_forks or (discover_forks is None and up.forge == "github")):
         err.print("[yellow]no forks given[/yellow] (use --fork or --forks-file); reporting upstream only")
-    try:
-        report = _run(up, forks, settings, cache=cache, quiet=quiet, writer=writer, index=index, **extra)
-    except UpstreamError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+    req = SummarizeRequest(
+        upstream=up,
+        forks=forks,
+        discover=discover_forks,
+        depth=depth,
+        sort=sort,
+        max_forks=max_forks,
+        writer=writer,
+        index=index,
+        use_cache=cache,
+    )
+    report = _summarize(req, settings, quiet=quiet)
     _emit(report, fmt, out)
     if find:
         hits = forks_carrying(report, find)
@@ -229,14 +201,10 @@ def compare(
     except SourceError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
-    fi = _fork_input(fork, settings)
+    (fi,) = fork_inputs([fork], settings)
     if fi.source and fork_ref:
         fi = ForkInput(name=fi.name, source=fi.source.model_copy(update={"ref": fork_ref}))
-    try:
-        report = _run(up, [fi], settings, cache=True, quiet=quiet)
-    except UpstreamError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+    report = _summarize(SummarizeRequest(upstream=up, forks=[fi], discover=False), settings, quiet=quiet)
     _emit(report, fmt, out)
     raise typer.Exit(_exit_code(report))
 
@@ -247,7 +215,7 @@ def demo(
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Build a small example fork network locally (no network), summarize it, and say where the report is."""
-    from service.demo import run_demo
+    from forkwise.service.demo import run_demo
 
     settings = get_settings()
     root = out or settings.home / "demo"
@@ -296,7 +264,7 @@ def serve(
     """Serve the JSON API, chat and OpenAPI docs (/docs) for everything summarized into FORKWISE_HOME."""
     import uvicorn
 
-    from service.api import create_app
+    from forkwise.service.api import create_app
 
     uvicorn.run(create_app(get_settings()), host=host, port=port, log_level="info")
 
@@ -306,40 +274,17 @@ def slack_socket() -> None:
     """Run the Slack bot over Socket Mode (development: no public URL needed). Needs SLACK_APP_TOKEN."""
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-    from service.chat import ChatService
-    from service.jobs import JobManager
-    from service.llm import chat_model
-    from service.slack import create_slack_app
+    from forkwise.service.chat import ChatService
+    from forkwise.service.llm import chat_model
+    from forkwise.service.slack import create_slack_app
+    from forkwise.service.usecases import job_manager
 
     settings = get_settings()
     if not (settings.slack_app_token and settings.slack_bot_token):
         err.print("[red]error:[/red] Socket Mode needs SLACK_APP_TOKEN (xapp-…) and SLACK_BOT_TOKEN")
         raise typer.Exit(2)
-    bolt = create_slack_app(settings, ChatService(settings, chat_model(settings)), JobManager(settings))
+    bolt = create_slack_app(settings, ChatService(settings, chat_model(settings)), job_manager(settings))
     SocketModeHandler(bolt, settings.slack_app_token).start()
-
-
-def _refresh(repo: str, settings: Settings, quiet: bool) -> Report:
-    """Summarize ``repo`` again from the sources its stored report came from (GitHub discovery when it was)."""
-    from service.store import load_report
-
-    old = load_report(settings, repo)
-    if old is None:
-        raise SourceError(f"{repo} has not been summarized yet: run `forkwise summarize {repo}` first")
-    if any(f.meta is not None for f in old.forks):
-        found = _discover(repo, None, max(f.meta.depth for f in old.forks if f.meta), "stargazers", settings, quiet)
-        extra: dict[str, Any] = {
-            "reresolve": reresolver(client_for(settings)),
-            "listing": found.discovery,
-            "max_forks": old.coverage.cap,
-        }
-        return _run(found.upstream, found.forks, settings, cache=True, quiet=quiet, **extra)
-    up = Source(name=old.upstream.name, url=old.upstream.url, ref=old.upstream.ref)
-    forks = [
-        ForkInput(name=f.name, source=Source(name=f.name, url=f.url, ref=f.ref)) if f.url else ForkInput(name=f.name)
-        for f in old.forks
-    ]
-    return _run(up, forks, settings, cache=True, quiet=quiet, max_forks=old.coverage.cap)
 
 
 @app.command()
@@ -357,9 +302,9 @@ def digest(
     """
     from slack_sdk import WebClient
 
-    from service import digest as dg
-    from service.slack import fallback_text, split_messages
-    from service.store import load_report
+    from forkwise.service import digest as dg
+    from forkwise.service.slack import fallback_text, split_messages
+    from forkwise.service.usecases import NotSummarized, load, refresh_request
 
     settings = get_settings()
     targets = repos or settings.watch
@@ -376,11 +321,15 @@ def digest(
     failed = 0
     for repo in targets:
         try:
-            report = _refresh(repo, settings, quiet) if refresh else load_report(settings, repo)
-            if report is None:
-                raise SourceError(f"{repo} has not been summarized yet")
-        except (SourceError, UpstreamError) as exc:
-            err.print(f"[red]{repo}:[/red] {exc}")
+            if refresh:
+                report = _summarize(refresh_request(settings, repo), settings, quiet=quiet)
+            else:
+                report = load(settings, repo)
+        except NotSummarized as exc:
+            err.print(f"[red]{repo}:[/red] {exc}: run `forkwise summarize {repo}` first")
+            failed += 1
+            continue
+        except typer.Exit:
             failed += 1
             continue
         d = dg.compute(report, dg.load_state(settings, repo))
@@ -396,73 +345,19 @@ def digest(
     raise typer.Exit(1 if failed else 0)
 
 
-def main() -> None:  # pragma: no cover
-    app()
+def _register_plugins() -> None:
+    """Commands that other packages add (entry point group ``forkwise.commands``), e.g. ``forkwise eval``.
 
-
-class WriterName(StrEnum):
-    facts = "facts"
-    openai = "openai"
-    local = "local"
-
-
-@app.command("eval")
-def eval_command(
-    cases: Annotated[Path | None, typer.Option(help="Folder of case files (default: evals/cases).")] = None,
-    writer: Annotated[WriterName, typer.Option(help="Verdict writer to score.")] = WriterName.facts,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write per-fork results and metrics here.")] = None,
-    thresholds: Annotated[Path | None, typer.Option(help="Thresholds file (default: evals/thresholds.toml).")] = None,
-) -> None:
-    """Score verdicts against the hand-labeled cases; exit 1 below the thresholds.
-
-    Example: forkwise eval --json eval.json
+    ``forkwise.evals`` builds on the service; registering its command this way keeps imports running one way.
     """
-    from rich.table import Table
+    from importlib.metadata import entry_points
 
-    from evals.scorer import CASES_DIR, THRESHOLDS, run_eval
-    from service.llm import ModelUnavailable, chat_model
-    from service.llm_writer import make_writer
-    from service.writer import FactsWriter
+    for ep in entry_points(group="forkwise.commands"):
+        app.command(ep.name)(ep.load())
 
-    try:
-        w = make_writer(writer.value, chat_model(get_settings(), writer.value))
-    except ModelUnavailable as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
-    result = run_eval(
-        cases or CASES_DIR, w if writer is not WriterName.facts else FactsWriter(), thresholds or THRESHOLDS
-    )
-    table = Table(title=f"forkwise eval ({result.writer} writer)")
-    for col in ("case", "fork", "archetype", "recommendation", "checks"):
-        table.add_column(col)
-    for r in result.cases:
-        bad = [k for k, v in r.checks.items() if v is False]
-        bad += [f"mention:{p}" for p, ok in r.checks["must_mention"].items() if not ok]
-        bad += [f"claims:{p}" for p, hit in r.checks["must_not_claim"].items() if hit]
-        want = f" (want {r.labels.archetype})" if r.labels.archetype and r.labels.archetype != r.archetype else ""
-        table.add_row(
-            r.case,
-            r.fork,
-            f"{r.archetype or 'failed'}{want}",
-            r.recommendation or "-",
-            "ok" if not bad else "[red]" + ", ".join(bad) + "[/red]",
-        )
-    Console().print(table)
-    m = result.metrics
-    Console().print(
-        f"cases {m.cases}, forks {m.forks}\n"
-        f"recommendation accuracy {m.recommendation_accuracy:.3f}   archetype accuracy {m.archetype_accuracy:.3f}   "
-        f"archetype macro-F1 {m.archetype_macro_f1:.3f}\n"
-        f"must_mention recall {m.must_mention_recall:.3f}   must_not_claim violations {m.must_not_claim_violations}   "
-        f"citation validity {m.citation_validity:.3f}   number consistency {m.number_consistency:.3f}   "
-        f"error labels {m.error_label_accuracy:.3f}\n"
-        f"time per fork: mean {m.seconds_per_fork_mean * 1000:.0f} ms, p95 {m.seconds_per_fork_p95 * 1000:.0f} ms"
-    )
-    Console().print("confusion (gold → predicted): " + json.dumps(m.confusion))
-    if json_out:
-        json_out.write_text(result.model_dump_json(indent=2))
-        err.print(f"results written to {json_out}")
-    if result.failures:
-        err.print("[red]below thresholds:[/red] " + "; ".join(result.failures))
-        raise typer.Exit(1)
-    err.print("all thresholds met")
+
+_register_plugins()
+
+
+def main() -> None:  # pragma: no cover - the console script
+    app()

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 import yaml
 
-from evals.builder import NetworkSpec, build_network
-from index.network import Progress, no_progress
-from index.settings import Settings
-from service.models import Report
-from service.pipeline import run
-from service.report import write_report
+from forkwise.index.builder import NetworkSpec, build_network
+from forkwise.index.network import Progress, no_progress
+from forkwise.index.settings import Settings
+from forkwise.service.models import Report
+from forkwise.service.report import write_report
+from forkwise.service.usecases import SummarizeRequest, summarize
 
-DEMO_SPEC = Path(__file__).resolve().parent.parent / "evals" / "cases" / "demo.yaml"
+DEMO_SPEC = Path(str(resources.files("forkwise.service"))) / "demo.yaml"
+"""The demo network; it doubles as an eval case (``forkwise eval`` scores it with the cases in ``evals/cases``)."""
 
 
 def load_spec(path: Path) -> NetworkSpec:
@@ -25,6 +27,7 @@ def run_demo(root: Path, settings: Settings, progress: Progress = no_progress) -
     net = build_network(load_spec(DEMO_SPEC), root / "network")
     (root / "forks.toml").write_text(net.forks_toml())
     upstream, forks = net.inputs()
-    report, _stats = run(upstream, forks, settings, progress=progress, as_of=net.as_of)
+    req = SummarizeRequest(upstream=upstream, forks=forks, discover=False, as_of=net.as_of)
+    report = summarize(req, settings, progress).report
     paths = [write_report(report, fmt, root / "reports" / f"report.{fmt}") for fmt in ("md", "html", "json")]
     return report, paths

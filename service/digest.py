@@ -13,9 +13,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from index.settings import Settings
-from service.models import Report
-from service.slack import context, esc, header, link, section
+from forkwise.index.settings import Settings
+from forkwise.service.models import Report
+from forkwise.service.slack import context, esc, header, link, section
 
 SNAPSHOTS = {"mirror", "stale-snapshot"}
 

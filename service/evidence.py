@@ -12,8 +12,8 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict
 
-from index.models import ForkFacts
-from service.prompts import count
+from forkwise.index.models import ForkFacts
+from forkwise.service.prompts import count
 
 EvidenceKind = Literal["commit", "file", "readme", "fact"]
 

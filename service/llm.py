@@ -22,7 +22,7 @@ from typing import Any
 from langchain_core.messages import BaseMessage
 from langchain_core.runnables import Runnable, RunnableLambda
 
-from index.settings import Settings
+from forkwise.index.settings import Settings, WriterName
 
 GGUF_NAME = "qwen2.5-coder-0.5b-instruct.gguf"
 GGUF_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
@@ -119,8 +119,8 @@ def openai_model(settings: Settings, *, max_tokens: int = 400) -> Runnable:
 
     chat = ChatOpenAI(
         model=settings.openai_model,
-        base_url=os.environ.get("OPENAI_BASE_URL"),
-        api_key=os.environ.get("OPENAI_API_KEY") or "not-needed",  # local servers ignore it
+        base_url=settings.openai_base_url,
+        api_key=settings.openai_api_key or "not-needed",  # local servers ignore it
         temperature=0,
         max_tokens=max_tokens,
         timeout=120,
@@ -143,13 +143,11 @@ def openai_model(settings: Settings, *, max_tokens: int = 400) -> Runnable:
     return RunnableLambda(call, name="openai")
 
 
-def chat_model(settings: Settings, kind: str | None = None) -> Runnable | None:
+def chat_model(settings: Settings, kind: WriterName | None = None) -> Runnable | None:
     """The configured model, or None for the deterministic path."""
-    kind = kind or settings.llm
-    if kind == "facts":
+    kind = WriterName(kind or settings.llm)
+    if kind is WriterName.facts:
         return None
-    if kind == "openai":
+    if kind is WriterName.openai:
         return openai_model(settings)
-    if kind == "local":
-        return local_model(settings)
-    raise ValueError(f"unknown writer {kind!r}; use facts, openai or local")
+    return local_model(settings)

@@ -18,9 +18,13 @@ from langchain_core.documents import Document
 from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import BaseModel, Field, ValidationError
 
-from service.models import Claim, Verdict
-from service.prompts import load_toml, text_env
-from service.writer import FactsWriter, WriterInput, context, validate
+from forkwise.index.settings import Settings, WriterName
+from forkwise.service.llm import chat_model
+from forkwise.service.models import Claim, Verdict
+from forkwise.service.prompts import load_toml, prompt_hash, text_env
+from forkwise.service.writer import FactsWriter, Writer, WriterInput, context, validate
+
+PROMPT = "verdict_llm.toml"
 
 Retrieve = Callable[[str, str, int], list[Document]]
 """``retrieve(fork, query, k)`` → chunks carrying that fork's flag."""
@@ -96,7 +100,7 @@ class LLMWriter:
         self.name = name
         self.retrieve = retrieve
         self.facts = FactsWriter()
-        spec = load_toml("verdict_llm.toml")
+        spec = load_toml(PROMPT)
         env = text_env()
         self._system = env.from_string(spec["system"])
         self._user = env.from_string(spec["user"])
@@ -179,6 +183,7 @@ class LLMWriter:
                 "risks": draft.risks,
                 "evidence": cited,
                 "writer": self.name,
+                "prompt": f"{PROMPT}@{prompt_hash(PROMPT)}",
                 "fallback_reason": None,
             }
         )
@@ -210,7 +215,9 @@ class LLMWriter:
         return base.model_copy(update={"writer": "facts", "fallback_reason": reason})
 
 
-def make_writer(kind: str, model: Runnable | None, retrieve: Retrieve | None = None) -> Any:
-    if kind == "facts" or model is None:
+def make_writer(kind: WriterName, settings: Settings, retrieve: Retrieve | None = None) -> Writer:
+    """The writer ``kind`` names: the facts writer, or an LLM writer over the configured model."""
+    model = chat_model(settings, kind)
+    if model is None:
         return FactsWriter()
-    return LLMWriter(model, kind, retrieve)
+    return LLMWriter(model, WriterName(kind), retrieve)

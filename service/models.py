@@ -11,11 +11,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from index.github import RepoMeta
-from index.models import ForkFacts
-from index.network import Coverage
-from service.classify import Archetype, Recommendation
-from service.evidence import Evidence
+from forkwise.index.github import RepoMeta
+from forkwise.index.models import ForkFacts
+from forkwise.index.network import Coverage
+from forkwise.service.classify import Archetype, Classification, Recommendation
+from forkwise.service.evidence import Evidence
 
 SCHEMA_VERSION = 1
 
@@ -37,8 +37,10 @@ class Verdict(BaseModel):
     terms: list[str] = Field(default_factory=list, description="What the fork is for, in plain words.")
     confidence: Literal["high", "medium", "low"]
     evidence: list[str] = Field(description="Every evidence ID cited above, in first-cited order.")
-    writer: str = "facts"
+    writer: str = Field(default="facts", description="Who wrote the sentences: facts, openai or local.")
+    prompt: str = Field(description="The prompt file the sentences came from and its sha256 prefix: file@hash.")
     fallback_reason: str | None = Field(default=None, description="Set when an LLM writer failed validation.")
+    classification: Classification = Field(description="What the classifier decided; the labels above repeat it.")
 
 
 ForkStatus = Literal["analysed", "prefiltered", "skipped", "failed"]

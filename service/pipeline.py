@@ -1,31 +1,33 @@
-"""The whole run behind `summarize`, the demo and the API's index job: facts → verdicts → store → index → LLM.
+"""The steps of one summarize run: facts → verdicts → store → index → LLM verdicts → store.
 
-Verdicts are first written by the deterministic writer; the chunks are indexed; then, if an LLM writer is
-configured, each verdict is rewritten by the retrieval chain (which needs the index) and validated, falling back
-to the facts verdict (flagged) when it fails. The report is saved last, so the store never holds a half run.
+Verdicts are first written by the deterministic writer and the report is saved, so an indexing or model failure
+never loses it; the chunks are indexed; then, if an LLM writer is configured, each verdict is rewritten by the
+retrieval chain (which needs the index) and validated, falling back to the facts verdict (flagged) when it
+fails, and the report is saved again. Called through :func:`forkwise.service.summarize`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
 
-from index.network import ForkInput
-from index.settings import Settings
-from index.sources import Source
-from index.vector import IndexStats
-from service.llm import chat_model
-from service.llm_writer import LLMWriter
-from service.models import Report
-from service.report import summarize, writer_input
-from service.store import index_report, retriever, save_report
+from forkwise.index.github import Discovery
+from forkwise.index.network import ForkInput, Progress, Reresolve, no_progress
+from forkwise.index.settings import Settings, WriterName
+from forkwise.index.sources import Source
+from forkwise.index.vector import IndexStats
+from forkwise.service.llm_writer import make_writer
+from forkwise.service.models import Report
+from forkwise.service.report import report_network, stored_input
+from forkwise.service.store import index_report, retriever, save_report
+from forkwise.service.writer import Writer
 
 
-def rewrite_verdicts(report: Report, writer: Any) -> Report:
-    """Each analysed fork's verdict from ``writer`` (validated inside the writer)."""
+def rewrite_verdicts(report: Report, writer: Writer) -> Report:
+    """Each analysed fork's verdict from ``writer`` (validated inside the writer), on its recorded classification."""
     forks = []
     for f in report.forks:
-        if f.facts is not None and f.verdict is not None:
-            inp = writer_input(f.name, f.facts, report.upstream.name, f.web_url, report.upstream.web_url, report.as_of)
+        inp = stored_input(report, f)
+        if inp is not None:
             f = f.model_copy(update={"verdict": writer.write(inp)})
         forks.append(f)
     return report.model_copy(update={"forks": forks})
@@ -36,23 +38,35 @@ def run(
     forks: list[ForkInput],
     settings: Settings,
     *,
-    writer: str | None = None,
+    writer: WriterName | None = None,
     index: bool = True,
-    progress: Any = None,
-    **kw: Any,
+    progress: Progress = no_progress,
+    as_of: datetime | None = None,
+    use_cache: bool = True,
+    max_forks: int | None = None,
+    reresolve: Reresolve | None = None,
+    listing: Discovery | None = None,
 ) -> tuple[Report, IndexStats | None]:
-    if progress is not None:
-        kw["progress"] = progress
-    report = summarize(upstream, forks, settings, **kw)
-    if index and progress is not None:
-        progress("index", "start", None)
-    stats = index_report(report, settings) if index else None
-    if index and progress is not None:
-        progress("index", "done", None)
-    model = chat_model(settings, writer)
-    if model is not None:
-        kind = writer or settings.llm
-        llm = LLMWriter(model, kind, retriever(settings, report.upstream.name) if index else None)
-        report = rewrite_verdicts(report, llm)
+    report = report_network(
+        upstream,
+        forks,
+        settings,
+        progress=progress,
+        as_of=as_of,
+        use_cache=use_cache,
+        max_forks=max_forks,
+        reresolve=reresolve,
+        listing=listing,
+    )
     save_report(report, settings)
+    stats = None
+    if index:
+        progress("index", "start", None)
+        stats = index_report(report, settings)
+        progress("index", "done", None)
+    kind = WriterName(writer or settings.llm)
+    if kind is not WriterName.facts:
+        llm = make_writer(kind, settings, retriever(settings, report.upstream.name) if index else None)
+        report = rewrite_verdicts(report, llm)
+        save_report(report, settings)
     return report, stats

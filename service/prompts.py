@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tomllib
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +14,20 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 
 def prompts_dir() -> Path:
+    """The ``forkwise.prompts`` package data (``FORKWISE_PROMPTS_DIR`` overrides it, for editing templates)."""
     env = os.environ.get("FORKWISE_PROMPTS_DIR")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "prompts"
+    return Path(env) if env else Path(str(resources.files("forkwise.prompts")))
 
 
 @lru_cache(maxsize=16)
 def load_toml(name: str) -> dict[str, Any]:
     return tomllib.loads((prompts_dir() / name).read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=16)
+def prompt_hash(name: str) -> str:
+    """sha256 (first 12 hex digits) of a prompt file, recorded with every verdict written from it."""
+    return hashlib.sha256((prompts_dir() / name).read_bytes()).hexdigest()[:12]
 
 
 _MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>|#"})
@@ -29,8 +38,16 @@ def md_escape(text: object) -> str:
     return " ".join(str(text).split()).translate(_MD_SPECIAL)
 
 
-def _date(value: object) -> str:
+def day(value: object) -> str:
+    """A datetime as ``YYYY-MM-DD`` ("unknown" for None); other values as text."""
+    if value is None:
+        return "unknown"
     return value.date().isoformat() if hasattr(value, "date") else str(value)
+
+
+def pct(x: float) -> str:
+    """``0.254`` → ``"25%"``."""
+    return f"{round(x * 100)}%"
 
 
 def count(n: int, noun: str, plural: str | None = None) -> str:
@@ -50,7 +67,7 @@ def text_env() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["md"] = md_escape
-    env.filters["day"] = _date
+    env.filters["day"] = day
     env.filters["count"] = count
     return env
 
@@ -64,6 +81,6 @@ def html_env() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["day"] = _date
+    env.filters["day"] = day
     env.filters["count"] = count
     return env

@@ -6,16 +6,16 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-from index.github import Discovery
-from index.models import ForkFacts
-from index.network import ForkInput, NetworkFacts, Progress, Reresolve, analyse_network, no_progress
-from index.settings import Settings
-from index.sources import Source
-from service.classify import Rules, classify
-from service.evidence import catalogue
-from service.models import Counts, ForkReport, Pick, Report, UpstreamSummary, Verdict
-from service.prompts import html_env, text_env
-from service.writer import FactsWriter, Writer, WriterInput, validate
+from forkwise.index.github import Discovery
+from forkwise.index.models import ForkFacts
+from forkwise.index.network import ForkInput, NetworkFacts, Progress, Reresolve, analyse_network, no_progress
+from forkwise.index.settings import Settings
+from forkwise.index.sources import Source
+from forkwise.service.classify import Classification, Rules, classify
+from forkwise.service.evidence import catalogue
+from forkwise.service.models import Counts, ForkReport, Pick, Report, UpstreamSummary, Verdict
+from forkwise.service.prompts import html_env, text_env
+from forkwise.service.writer import FactsWriter, Writer, WriterInput, validate
 
 
 def writer_input(
@@ -25,25 +25,40 @@ def writer_input(
     fork_web: str | None,
     upstream_web: str | None,
     as_of: datetime,
-    rules: Rules | None = None,
+    classification: Classification,
 ) -> WriterInput:
-    """Everything a writer (and the validator) needs for one fork, derived from its facts."""
+    """Everything a writer (and the validator) needs for one fork: its facts and what was decided about it."""
     return WriterInput(
         name=name,
         upstream=upstream,
         facts=facts,
-        classification=classify(facts, as_of, rules or Rules()),
+        classification=classification,
         catalogue=catalogue(facts, fork_web, upstream_web),
         as_of=as_of,
     )
 
 
+def stored_input(report: Report, fork: ForkReport) -> WriterInput | None:
+    """The writer input of an analysed fork in a report, with the classification its verdict recorded."""
+    if fork.facts is None or fork.verdict is None:
+        return None
+    return writer_input(
+        fork.name,
+        fork.facts,
+        report.upstream.name,
+        fork.web_url,
+        report.upstream.web_url,
+        report.as_of,
+        fork.verdict.classification,
+    )
+
+
 def verdict_problems(report: Report, fork: ForkReport, verdict: Verdict | None = None) -> list[str]:
     """What is wrong with a fork's verdict (or ``verdict`` in its place): see :func:`service.writer.validate`."""
+    inp = stored_input(report, fork)
     verdict = verdict or fork.verdict
-    if verdict is None or fork.facts is None:
+    if inp is None or verdict is None:
         return []
-    inp = writer_input(fork.name, fork.facts, report.upstream.name, fork.web_url, report.upstream.web_url, report.as_of)
     return validate(verdict, inp)
 
 
@@ -67,7 +82,8 @@ def build_report(net: NetworkFacts, writer: Writer | None = None, rules: Rules |
             cached=o.cached,
         )
         if o.facts is not None and o.error is None:
-            inp = writer_input(o.name, o.facts, up.name, o.web_url, net.upstream_web_url, net.as_of, rules)
+            decided = classify(o.facts, net.as_of, rules)
+            inp = writer_input(o.name, o.facts, up.name, o.web_url, net.upstream_web_url, net.as_of, decided)
             fr.facts, fr.archetype = o.facts, inp.classification.archetype
             fr.verdict = writer.write(inp)
             fr.evidence = list(inp.catalogue.values())
@@ -162,7 +178,7 @@ def forks_carrying(report: Report, term: str) -> list[tuple[str, list[str]]]:
     return hits
 
 
-def summarize(
+def report_network(
     upstream: Source,
     forks: list[ForkInput],
     settings: Settings,
@@ -174,8 +190,9 @@ def summarize(
     max_forks: int | None = None,
     reresolve: Reresolve | None = None,
     listing: Discovery | None = None,
+    rules: Rules | None = None,
 ) -> Report:
-    """The one call behind `forkwise summarize`, `compare` and `demo`.
+    """Facts for every fork, classified and written up: one :class:`Report` (nothing stored or indexed).
 
     ``listing``: the forge discovery the forks came from; its completeness is disclosed in the coverage.
     """
@@ -193,7 +210,7 @@ def summarize(
         net.coverage = net.coverage.model_copy(
             update={"listing_complete": listing.complete, "listing_note": listing.note}
         )
-    return build_report(net, writer)
+    return build_report(net, writer, rules)
 
 
 def render(report: Report, fmt: str) -> str:

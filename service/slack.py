@@ -20,18 +20,18 @@ from slack_bolt import App
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 
-from index.settings import Settings
-from service.chat import ChatAnswer, ChatRequest, ChatService
-from service.jobs import Job, JobManager
-from service.models import ForkReport, Report
-from service.prompts import load_toml, text_env
-from service.store import load_report, valid_name
+from forkwise.index.names import full_names_in, is_full_name
+from forkwise.index.settings import Settings
+from forkwise.service.chat import ChatAnswer, ChatService
+from forkwise.service.jobs import Job, JobManager
+from forkwise.service.models import ForkReport, Report
+from forkwise.service.prompts import load_toml, text_env
+from forkwise.service.usecases import NotSummarized, answer, find_forks, load, start_index
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
 MAX_TEXT = 3000
 REC_ORDER = {"fork": 0, "fork-for-niche": 1, "upstream": 2}
-REPO = re.compile(r"(?<![\w/])([A-Za-z0-9][A-Za-z0-9-]{0,38})/([A-Za-z0-9._-]{1,100})(?![\w/])")
 USAGE = (
     "`/forkwise owner/repo` the top forks · `/forkwise owner/repo fork-owner` one fork's verdict · "
     "`/forkwise ask owner/repo <question>` a cited answer · `/forkwise help`"
@@ -211,23 +211,16 @@ def parse_command(text: str) -> Command:
     if not words or words[0].lower() == "help":
         return Command(kind="help")
     if words[0].lower() == "ask":
-        if len(words) < 3 or not REPO.fullmatch(words[1]):
+        if len(words) < 3 or not is_full_name(words[1]):
             return Command(kind="error", error="usage: /forkwise ask owner/repo <question>")
         return Command(kind="ask", repo=words[1], question=" ".join(words[2:]))
-    m = REPO.fullmatch(words[0])
-    if not m or not valid_name(m.group(1), m.group(2)):
+    if not is_full_name(words[0]):
         return Command(kind="error", error=f"{_cut(words[0], 80)!r} is not an owner/repo")
     if len(words) == 1:
         return Command(kind="summary", repo=words[0])
     if len(words) == 2:
         return Command(kind="fork", repo=words[0], fork=words[1])
     return Command(kind="error", error="too many words; to ask a question use /forkwise ask owner/repo <question>")
-
-
-def find_fork(report: Report, who: str) -> list[ForkReport]:
-    if "/" in who:
-        return [f for f in report.forks if f.name.lower() == who.lower()]
-    return [f for f in report.forks if f.name.split("/", 1)[0].lower() == who.lower()]
 
 
 class _Seen:
@@ -284,21 +277,21 @@ def create_slack_app(settings: Settings, chat: ChatService, jobs: JobManager) ->
 
     def answer_command(cmd: Command) -> list[dict[str, Any]]:
         assert cmd.repo
-        report = load_report(settings, cmd.repo)
-        if report is None:
+        try:
+            report = load(settings, cmd.repo)
+        except NotSummarized:
             return not_summarized_blocks(cmd.repo)
         if cmd.kind == "summary":
             return summary_blocks(report, public)
         if cmd.kind == "fork":
-            hits = find_fork(report, cmd.fork or "")
+            hits = find_forks(report, cmd.fork or "")
             if not hits:
                 names = ", ".join(f.name for f in top_forks(report, 5))
                 return [section(f"No fork of {esc(cmd.repo)} by *{esc(cmd.fork)}*. Some forks: {esc(names)}")]
             if len(hits) > 1:
                 return [section("Several forks match: " + ", ".join(esc(f.name) for f in hits))]
             return fork_blocks(report, hits[0], public)
-        ans = chat.answer(report, ChatRequest(upstream=cmd.repo, question=cmd.question or ""))
-        return answer_blocks(ans)
+        return answer_blocks(answer(chat, cmd.repo, cmd.question or ""))
 
     @app.command("/forkwise")
     def forkwise_command(ack: Any, command: dict[str, Any], respond: Any) -> None:
@@ -320,22 +313,21 @@ def create_slack_app(settings: Settings, chat: ChatService, jobs: JobManager) ->
     def index_button(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
         ack()
         repo = str(action.get("value", ""))
-        m = REPO.fullmatch(repo)
-        if not m or not valid_name(m.group(1), m.group(2)):
+        if not is_full_name(repo):
             respond(text="That is not an owner/repo.", response_type="ephemeral", replace_original=False)
             return
         channel = body.get("channel", {}).get("id") or body.get("container", {}).get("channel_id")
         thread = body.get("container", {}).get("message_ts") or body.get("message", {}).get("ts")
 
         def done(job: Job) -> None:
-            if job.status == "done" and (report := load_report(settings, repo)) is not None:
-                blocks = summary_blocks(report, public)
+            if job.status == "done":
+                blocks = summary_blocks(load(settings, repo), public)
             else:
                 blocks = [section(f":x: indexing {esc(repo)} failed: {esc('; '.join(job.errors)[:1000])}")]
             if channel:
                 post(channel, thread, blocks)
 
-        job = jobs.start(repo, on_done=done)
+        job = start_index(jobs, repo, on_done=done)
         respond(
             text=f"Indexing {repo} (job {job.id}); I'll post the result in this thread.",
             response_type="in_channel",
@@ -349,18 +341,15 @@ def create_slack_app(settings: Settings, chat: ChatService, jobs: JobManager) ->
             return  # a retry of an event we already answered
         text = re.sub(r"<@[A-Z0-9]+>", " ", event.get("text", "")).strip()
         channel, thread = event["channel"], event.get("thread_ts") or event["ts"]
-        m = REPO.search(text)
-        if not m:
+        repos = full_names_in(text)
+        if not repos:
             post(channel, thread, help_blocks("Name a repository as owner/repo, e.g. which fork of owner/repo …"))
             return
-        repo = m.group(0)
-        report = load_report(settings, repo)
-        if report is None:
-            post(channel, thread, not_summarized_blocks(repo))
-            return
+        repo = repos[0]
         try:
-            ans = chat.answer(report, ChatRequest(upstream=repo, question=text))
-            post(channel, thread, answer_blocks(ans))
+            post(channel, thread, answer_blocks(answer(chat, repo, text)))
+        except NotSummarized:
+            post(channel, thread, not_summarized_blocks(repo))
         except Exception as exc:
             post(channel, thread, [section(f":x: forkwise failed: {esc(type(exc).__name__)}: {esc(str(exc)[:300])}")])
 

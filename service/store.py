@@ -6,22 +6,18 @@ answers for everything summarized before, from one store.
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from pathlib import Path
 
 from langchain_core.documents import Document
 
-from index.mirror import Mirror
-from index.settings import Settings
-from index.sources import Source
-from index.vector import UPSTREAM_FLAG, IndexStats, VectorIndex, flag, fork_chunks, upstream_chunks
-from service.models import Report
-
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-
-
-def valid_name(owner: str, repo: str) -> bool:
-    return bool(NAME.match(owner) and NAME.match(repo)) and ".." not in owner + repo
+from forkwise.index.mirror import mirror_path
+from forkwise.index.names import valid_name
+from forkwise.index.settings import Settings
+from forkwise.index.vector import UPSTREAM_FLAG, IndexStats, VectorIndex, flag, fork_chunks, upstream_chunks
+from forkwise.service.models import Report
 
 
 def report_path(settings: Settings, name: str) -> Path:
@@ -33,11 +29,17 @@ def report_path(settings: Settings, name: str) -> Path:
 
 
 def save_report(report: Report, settings: Settings) -> Path:
+    """Write the report atomically: a temporary file of this writer's own in the same folder, then a rename."""
     path = report_path(settings, report.upstream.name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(report.model_dump_json(), encoding="utf-8")
-    tmp.replace(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(report.model_dump_json())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -61,10 +63,10 @@ def list_reports(settings: Settings) -> list[Report]:
 def index_report(report: Report, settings: Settings, vindex: VectorIndex | None = None) -> IndexStats:
     """Chunks for every analysed fork whose head changed since it was last indexed, plus upstream's."""
     vindex = vindex or VectorIndex(settings, report.upstream.name)
-    mirror = Mirror(settings.mirrors_dir, Source(name=report.upstream.name, url=report.upstream.url)).path
-    mirror_path = mirror if mirror.exists() else None
+    mirror = mirror_path(settings.mirrors_dir, report.upstream.name, report.upstream.url)
+    mirror_dir = mirror if mirror.exists() else None
     indexed = vindex.heads()
-    wanted = {"@upstream": upstream_chunks_for(report, mirror_path)}
+    wanted = {"@upstream": upstream_chunks_for(report, mirror_dir)}
     keep: list[str] = []
     stats_forks, unchanged = [], []
     for f in report.forks:
@@ -75,7 +77,7 @@ def index_report(report: Report, settings: Settings, vindex: VectorIndex | None 
             unchanged.append(f.name)
             continue
         wanted[f.name] = fork_chunks(
-            f.name, f.facts, mirror_path, summary=f.verdict.summary, terms=", ".join(f.verdict.terms)
+            f.name, f.facts, mirror_dir, summary=f.verdict.summary, terms=", ".join(f.verdict.terms)
         )
         stats_forks.append(f.name)
     stats = vindex.sync(wanted, keep=keep)
@@ -84,7 +86,7 @@ def index_report(report: Report, settings: Settings, vindex: VectorIndex | None 
 
 
 def upstream_chunks_for(report: Report, mirror: Path | None = None) -> list:
-    from index.models import UpstreamFacts
+    from forkwise.index.models import UpstreamFacts
 
     u = report.upstream
     up = UpstreamFacts.model_construct(

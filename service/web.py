@@ -9,22 +9,24 @@ answers (SSE from ``/v1/chat``) and follows index jobs. All assets are served fr
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path as FsPath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from index.settings import Settings
-from service.chat import ChatRequest, ChatService
-from service.jobs import JobManager
-from service.models import ForkReport, Report
-from service.prompts import html_env
-from service.store import list_reports, load_report, valid_name
+from forkwise.index.names import SEGMENT, split_full_name
+from forkwise.index.settings import Settings
+from forkwise.service.chat import ChatService
+from forkwise.service.jobs import JobManager
+from forkwise.service.models import ForkReport, Report
+from forkwise.service.prompts import html_env
+from forkwise.service.store import list_reports
+from forkwise.service.usecases import answer, load, start_index, verdict
 
-STATIC_DIR = FsPath(__file__).resolve().parent / "static"
-SEG = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
-Seg = Annotated[str, Path(pattern=SEG, max_length=100)]
+STATIC_DIR = FsPath(str(resources.files("forkwise.service"))) / "static"
+Seg = Annotated[str, Path(pattern=SEGMENT, max_length=100)]
 
 
 def bars(groups: dict[str, Any], limit: int = 8) -> list[dict[str, Any]]:
@@ -46,30 +48,21 @@ def _render(name: str, **ctx: Any) -> str:
 def create_router(settings: Settings, chat: ChatService, jobs: JobManager) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
-    def report_or_404(owner: str, repo: str) -> Report:
-        r = load_report(settings, f"{owner}/{repo}")
-        if r is None:
-            raise HTTPException(404, f"{owner}/{repo} has not been summarized yet")
-        return r
-
-    def fork_or_404(report: Report, name: str) -> ForkReport:
-        try:
-            return report.fork(name)
-        except KeyError:
-            raise HTTPException(404, f"{name} is not a fork in this report") from None
+    def fork_of(report: Report, name: str) -> ForkReport:
+        return verdict(settings, report.upstream.name, name)[1]
 
     def page(report: Report, *, selected: list[ForkReport], question: str | None = None) -> str:
-        answer = None
+        reply = None
         if question:
             fork = selected[0].name if len(selected) == 1 else None
-            answer = chat.answer(report, ChatRequest(upstream=report.upstream.name, question=question, fork=fork))
+            reply = answer(chat, report.upstream.name, question, fork=fork)
         return _render(
             "repo.html.j2",
             r=report,
             selected=selected,
             bars=bars,
             question=question or "",
-            answer=answer,
+            answer=reply,
             archetypes=sorted({f.archetype for f in report.forks if f.archetype}),
             needs_key=bool(settings.api_key),
         )
@@ -83,12 +76,13 @@ def create_router(settings: Settings, chat: ChatService, jobs: JobManager) -> AP
 
     @router.post("/add")
     def add(repo: Annotated[str, Form(max_length=200)], api_key: Annotated[str, Form()] = "") -> RedirectResponse:
-        owner, _, name = repo.strip().partition("/")
-        if not valid_name(owner, name):
-            raise HTTPException(422, "give the repository as owner/repo")
+        try:
+            owner, name = split_full_name(repo.strip())
+        except ValueError:
+            raise HTTPException(422, "give the repository as owner/repo") from None
         if settings.api_key and api_key != settings.api_key:
             raise HTTPException(401, "wrong API key")
-        job = jobs.start(f"{owner}/{name}")
+        job = start_index(jobs, f"{owner}/{name}")
         return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
     @router.get("/jobs/{job_id}", response_class=HTMLResponse)
@@ -100,14 +94,14 @@ def create_router(settings: Settings, chat: ChatService, jobs: JobManager) -> AP
 
     @router.get("/{owner}/{repo}", response_class=HTMLResponse)
     def repo_page(owner: Seg, repo: Seg, q: Annotated[str | None, Query(max_length=2000)] = None) -> str:
-        return page(report_or_404(owner, repo), selected=[], question=q)
+        return page(load(settings, f"{owner}/{repo}"), selected=[], question=q)
 
     @router.get("/{owner}/{repo}/forks/{fork_owner}/{fork_repo}", response_class=HTMLResponse)
     def fork_page(
         owner: Seg, repo: Seg, fork_owner: Seg, fork_repo: Seg, q: Annotated[str | None, Query(max_length=2000)] = None
     ) -> str:
-        report = report_or_404(owner, repo)
-        return page(report, selected=[fork_or_404(report, f"{fork_owner}/{fork_repo}")], question=q)
+        report = load(settings, f"{owner}/{repo}")
+        return page(report, selected=[fork_of(report, f"{fork_owner}/{fork_repo}")], question=q)
 
     @router.get("/{owner}/{repo}/compare", response_class=HTMLResponse)
     def compare_page(
@@ -116,16 +110,16 @@ def create_router(settings: Settings, chat: ChatService, jobs: JobManager) -> AP
         a: Annotated[str, Query(max_length=200)],
         b: Annotated[str, Query(max_length=200)],
     ) -> str:
-        report = report_or_404(owner, repo)
-        return page(report, selected=[fork_or_404(report, a), fork_or_404(report, b)])
+        report = load(settings, f"{owner}/{repo}")
+        return page(report, selected=[fork_of(report, a), fork_of(report, b)])
 
     @router.get("/{owner}/{repo}/panel/{fork_owner}/{fork_repo}", response_class=HTMLResponse)
     def panel(owner: Seg, repo: Seg, fork_owner: Seg, fork_repo: Seg, request: Request) -> str:
-        report = report_or_404(owner, repo)
+        report = load(settings, f"{owner}/{repo}")
         other = request.query_params.get("with")
-        selected = [fork_or_404(report, f"{fork_owner}/{fork_repo}")]
+        selected = [fork_of(report, f"{fork_owner}/{fork_repo}")]
         if other:
-            selected.append(fork_or_404(report, other))
+            selected.append(fork_of(report, other))
         return _render("panel.html.j2", r=report, selected=selected, bars=bars)
 
     return router

@@ -14,13 +14,14 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from index.models import ForkFacts
-from index.terms import TermScore
-from service.classify import Classification, security_commits
-from service.evidence import Evidence
-from service.models import Claim, Verdict
-from service.prompts import load_toml, text_env
+from forkwise.index.models import ForkFacts
+from forkwise.index.terms import TermScore
+from forkwise.service.classify import Classification, security_commits
+from forkwise.service.evidence import Evidence
+from forkwise.service.models import Claim, Verdict
+from forkwise.service.prompts import day, load_toml, pct, prompt_hash, text_env
 
+PROMPT = "verdict.toml"
 _NUMBER = re.compile(r"(?<![\w.+-])[+-]?\d[\d.,:-]*(?<![.,:-])%?(?![\w])")
 
 
@@ -38,14 +39,6 @@ class Writer(Protocol):
     name: str
 
     def write(self, inp: WriterInput) -> Verdict: ...
-
-
-def _date(d: datetime | None) -> str:
-    return d.date().isoformat() if d else "unknown"
-
-
-def _pct(x: float) -> str:
-    return f"{round(x * 100)}%"
 
 
 def _join(items: list[str]) -> str:
@@ -101,13 +94,13 @@ def context(inp: WriterInput) -> dict[str, Any]:
         "unique": f.unique_commits,
         "equivalent": f.upstream_equivalent_commits,
         "upstream_merges": f.upstream_merges,
-        "last_date": _date(f.last_commit_date),
-        "upstream_last_date": _date(f.upstream_last_commit_date),
+        "last_date": day(f.last_commit_date),
+        "upstream_last_date": day(f.upstream_last_commit_date),
         "idle_days": (inp.as_of - f.upstream_last_commit_date).days,
         "fork_idle_days": (inp.as_of - f.last_commit_date).days,
         "lead_days": (f.last_commit_date - f.upstream_last_commit_date).days,
         "base_short": (f.merge_base or "")[:7],
-        "base_date": _date(f.merge_base_date),
+        "base_date": day(f.merge_base_date),
         "describe": f.merge_base_describe,
         "files_changed": len(f.files),
         "lines_added": f.lines_added,
@@ -115,12 +108,12 @@ def context(inp: WriterInput) -> dict[str, Any]:
         "source_lines": sum(g.added + g.deleted for k, g in f.by_kind.items() if k in ("source", "tests")),
         "files_deleted": f.files_deleted,
         "base_files": f.base_tree_files,
-        "deleted_pct": _pct(f.deleted_share),
-        "touched_pct": _pct(f.touched_share),
+        "deleted_pct": pct(f.deleted_share),
+        "touched_pct": pct(f.touched_share),
         "deleted_folders": _join(del_folders[:3]) or "the deleted files",
         "deleted_file_ids": " ".join(f"file:{c.path}" for c in deleted[:3]),
-        "gain_first": _date(f.upstream_gain.first_date),
-        "gain_last": _date(f.upstream_gain.last_date),
+        "gain_first": day(f.upstream_gain.first_date),
+        "gain_last": day(f.upstream_gain.last_date),
         "terms_phrase": _join(names),
         "term_ids": " ".join(dict.fromkeys(term_ids)),
         "top_folders": _join(top_folders),
@@ -178,17 +171,15 @@ class FactsWriter:
 
     def write(self, inp: WriterInput) -> Verdict:
         ctx = context(inp)
-        spec = load_toml("verdict.toml")
+        spec = load_toml(PROMPT)
         arch = spec[inp.classification.archetype]
-        common = spec.get("common", {})
+        notes = spec["notes"]
         env = text_env()
 
         def claims(key: str) -> list[Claim]:
-            entries = list(arch.get(key, [])) + list(common.get(key, []))
+            held = [notes[n] for n in notes if n in inp.classification.notes and notes[n]["section"] == key]
             out = []
-            for e in entries:
-                if "when" in e and not env.compile_expression(e["when"])(**ctx):
-                    continue
+            for e in [*arch.get(key, []), *held]:
                 text = _sentence(env.from_string(e["text"]).render(**ctx))
                 ids = [i for ev in e["evidence"] for i in env.from_string(ev).render(**ctx).split()]
                 ids = [i for i in dict.fromkeys(ids) if i in inp.catalogue]
@@ -214,6 +205,8 @@ class FactsWriter:
             confidence=inp.classification.confidence,
             evidence=cited,
             writer=self.name,
+            classification=inp.classification,
+            prompt=f"{PROMPT}@{prompt_hash(PROMPT)}",
         )
 
 

@@ -14,15 +14,15 @@ import httpx
 import pytest
 import uvicorn
 
-from evals.builder import BuiltNetwork, NetworkSpec, build_network
-from evals.presets import expand
-from index.network import NetworkFacts, analyse_network
-from index.settings import Settings
-from index.vector import IndexStats
-from service.api import create_app
-from service.demo import DEMO_SPEC, load_spec
-from service.models import Report
-from service.report import build_report
+from forkwise.index.builder import BuiltNetwork, NetworkSpec, build_network
+from forkwise.index.network import NetworkFacts, analyse_network
+from forkwise.index.presets import expand
+from forkwise.index.settings import Settings
+from forkwise.index.vector import IndexStats
+from forkwise.service.api import create_app
+from forkwise.service.demo import DEMO_SPEC, load_spec
+from forkwise.service.models import Report
+from forkwise.service.report import build_report
 
 AS_OF = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -31,7 +31,7 @@ AS_OF = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test touches the user's data dir."""
     monkeypatch.setenv("FORKWISE_HOME", str(tmp_path / "fw-home"))
-    from index.settings import get_settings
+    from forkwise.index.settings import get_settings
 
     get_settings.cache_clear()
 
@@ -61,7 +61,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[BuiltNetwork, Ne
 
 def demo_store(root: Path, **settings: Any) -> tuple[BuiltNetwork, Report, Settings, IndexStats | None]:
     """The demo network built under ``root``, summarized, indexed and stored, as `make demo` leaves it."""
-    from service.pipeline import run
+    from forkwise.service.pipeline import run
 
     net = build_network(load_spec(DEMO_SPEC), root / "net")
     cfg = Settings(home=root / "home", workers=2, **settings)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from service.cli import SCHEMA_PATH, app
-from service.models import Report
+from forkwise.service.cli import SCHEMA_PATH, app
+from forkwise.service.models import Report
 from tests.conftest import AS_OF, build
 
 runner = CliRunner()

@@ -9,8 +9,8 @@ from pathlib import Path
 import yaml
 from typer.testing import CliRunner
 
-from evals.scorer import CASES_DIR, ForkResult, load_case, matches, metrics, normalise, run_eval
-from service.cli import app
+from forkwise.evals.scorer import CASES_DIR, ForkResult, load_case, matches, metrics, normalise, run_eval
+from forkwise.service.cli import app
 from tests.conftest import AS_OF, build
 
 
@@ -42,7 +42,7 @@ def test_case_files_are_valid_and_numerous() -> None:
 
 
 def test_metrics_and_confusion() -> None:
-    from evals.builder import Labels
+    from forkwise.index.builder import Labels
 
     def r(gold: str, pred: str, rec_ok: bool) -> ForkResult:
         return ForkResult(
@@ -89,7 +89,7 @@ def test_wrong_label_fails_the_gate(tmp_path: Path) -> None:
 
 
 def test_case_over_existing_repositories(tmp_path: Path) -> None:
-    from evals.presets import expand
+    from forkwise.index.presets import expand
 
     spec = expand(yaml.safe_load((CASES_DIR / "port-rocm.yaml").read_text()))
     built = build(spec, tmp_path / "net2", as_of=AS_OF)

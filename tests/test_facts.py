@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from index.models import ForkFacts
-from index.network import NetworkFacts
-from index.settings import Settings
+from forkwise.index.models import ForkFacts
+from forkwise.index.network import NetworkFacts
+from forkwise.index.settings import Settings
 from tests.conftest import AS_OF, analyse, build, git
 
 GPL = "GNU GENERAL PUBLIC LICENSE\nVersion 3, 29 June 2007\n"

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from evals.github_stub import Fault, GitHubStub
-from index.github import GitHubClient, GitHubError, RateLimitExhausted, discover_forks
-from service.cli import app
-from service.models import Report
+from forkwise.evals.github_stub import Fault, GitHubStub
+from forkwise.index.github import GitHubClient, GitHubError, RateLimitExhausted, discover_forks
+from forkwise.service.cli import app
+from forkwise.service.models import Report
 from tests.conftest import AS_OF, build
 
 

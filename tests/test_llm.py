@@ -13,13 +13,13 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from service.chat import ChatRequest, ChatService
-from service.llm import GGUF_SHA256, _sha256, bundled_model, local_model, openai_model
-from service.llm_writer import Draft, LLMWriter, Shown, check_draft, parse_json_object
-from service.models import Claim
-from service.report import writer_input
-from service.store import retriever
-from service.writer import FactsWriter, validate
+from forkwise.service.chat import ChatRequest, ChatService
+from forkwise.service.llm import GGUF_SHA256, _sha256, bundled_model, local_model, openai_model
+from forkwise.service.llm_writer import Draft, LLMWriter, Shown, check_draft, parse_json_object
+from forkwise.service.models import Claim
+from forkwise.service.report import writer_input
+from forkwise.service.store import retriever
+from forkwise.service.writer import FactsWriter, validate
 from tests.conftest import demo_store
 
 

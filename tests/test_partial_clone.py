@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from index.mirror import Mirror
-from index.network import ForkInput, analyse_network
-from index.settings import Settings
-from index.sources import Source
+from forkwise.index.mirror import Mirror
+from forkwise.index.network import ForkInput, analyse_network
+from forkwise.index.settings import Settings
+from forkwise.index.sources import Source
 from tests.conftest import AS_OF, build, git
 
 SPEC = {
@@ -40,7 +40,7 @@ def _free_port() -> int:
 
 @pytest.fixture
 def daemon(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    from evals.presets import expand
+    from forkwise.index.presets import expand
 
     net = build(expand(SPEC), tmp_path / "net", as_of=AS_OF)
     for repo in [net.upstream_path, *(f.path for f in net.forks)]:

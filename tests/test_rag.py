@@ -14,11 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from index.settings import Settings
-from index.vector import VectorIndex, collection_name
-from service.models import Report
-from service.pipeline import run
-from service.store import index_report
+from forkwise.index.settings import Settings
+from forkwise.index.vector import VectorIndex, collection_name
+from forkwise.service.models import Report
+from forkwise.service.pipeline import run
+from forkwise.service.store import index_report
 from tests.conftest import Server, analyse, demo_store, free_port, git
 from tests.conftest import build as build_spec
 
@@ -214,7 +214,7 @@ def test_index_job_with_api_key(tmp_path: Path) -> None:
 
 def test_upstream_readme_sections_and_metadata(demo) -> None:
     report, settings, net = demo
-    from index import readme as readme_mod
+    from forkwise.index import readme as readme_mod
 
     vi = VectorIndex(settings, report.upstream.name)
     got = vi.collection.get(where={"kind": "upstream-readme"}, include=["metadatas"])
@@ -242,7 +242,7 @@ def test_openai_compatible_embeddings_over_http(api: httpx.Client, demo, tmp_pat
     hits = vi.store.similarity_search("Gaudi HPU support", k=2, filter={"fork:habana-ai/trainer": True})
     assert hits and "Gaudi" in " ".join(h.page_content for h in hits)
     # the same vectors as the in-process model: the endpoint really serves MiniLM
-    from index.embeddings import MiniLMEmbeddings
+    from forkwise.index.embeddings import MiniLMEmbeddings
 
     remote = vi.embeddings.embed_query("which fork adds Gaudi support?")
     local = MiniLMEmbeddings().embed_query("which fork adds Gaudi support?")

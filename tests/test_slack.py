@@ -14,11 +14,11 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from evals.github_stub import GitHubStub
-from evals.slack_stub import SlackStub
-from index.settings import Settings
-from service.cli import app as cli
-from service.slack import MAX_BLOCKS, MAX_SECTION, section, split_messages
+from forkwise.evals.github_stub import GitHubStub
+from forkwise.evals.slack_stub import SlackStub
+from forkwise.index.settings import Settings
+from forkwise.service.cli import app as cli
+from forkwise.service.slack import MAX_BLOCKS, MAX_SECTION, section, split_messages
 from tests.conftest import Server, demo_store, git
 from tests.conftest import build as build_spec
 
@@ -252,7 +252,7 @@ def test_digest_posts_one_message_per_repository(tmp_path: Path, slack: SlackStu
         }
         for k, v in env.items():
             monkeypatch.setenv(k, v)
-        from index.settings import get_settings
+        from forkwise.index.settings import get_settings
 
         get_settings.cache_clear()
         runner = CliRunner()

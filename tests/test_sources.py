@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from index.gitio import GitError, run
-from index.sources import (
+from forkwise.index.gitio import GitError, run
+from forkwise.index.sources import (
     Source,
     SourceError,
     UnsafeSourceError,

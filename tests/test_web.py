@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from evals.github_stub import GitHubStub
-from index.settings import Settings
+from forkwise.evals.github_stub import GitHubStub
+from forkwise.index.settings import Settings
 from tests.conftest import Server, demo_store
 from tests.conftest import build as build_spec
 

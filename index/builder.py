@@ -18,9 +18,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from index.gitio import SAFE_ENV
-from index.network import ForkInput
-from index.sources import Source
+from forkwise.index.gitio import SAFE_ENV
+from forkwise.index.network import ForkInput
+from forkwise.index.sources import Source
 
 
 class Gen(BaseModel):

@@ -1,0 +1,80 @@
+"""``forkwise eval``: score verdicts against the hand-labeled cases; exit 1 below the thresholds, 2 when unusable.
+
+Registered with the ``forkwise`` command through the ``forkwise.commands`` entry point group, so the service
+never imports the evals (imports run one way: evals → service → index).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from forkwise.index.settings import WriterName, get_settings
+
+err = Console(stderr=True)
+
+
+def eval_command(
+    cases: Annotated[
+        Path | None, typer.Option(help="Folder of case files (default: the packaged cases and the demo network).")
+    ] = None,
+    writer: Annotated[WriterName, typer.Option(help="Verdict writer to score.")] = WriterName.facts,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write per-fork results and metrics here.")] = None,
+    thresholds: Annotated[
+        Path | None, typer.Option(help="Thresholds file (default: the packaged evals/thresholds.toml).")
+    ] = None,
+) -> None:
+    """Score verdicts against the hand-labeled cases; exit 1 below the thresholds.
+
+    Example: forkwise eval --json eval.json
+    """
+    from forkwise.evals.scorer import THRESHOLDS, EvalSetupError, case_paths, run_eval
+    from forkwise.service.llm import ModelUnavailable
+    from forkwise.service.llm_writer import make_writer
+
+    try:
+        w = make_writer(writer, get_settings())
+        result = run_eval(case_paths(cases), w, thresholds or THRESHOLDS)
+    except (ModelUnavailable, EvalSetupError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    table = Table(title=f"forkwise eval ({result.writer} writer)")
+    for col in ("case", "fork", "archetype", "recommendation", "checks"):
+        table.add_column(col)
+    for r in result.cases:
+        bad = [k for k, v in r.checks.items() if v is False]
+        bad += [f"mention:{p}" for p, ok in r.checks["must_mention"].items() if not ok]
+        bad += [f"claims:{p}" for p, hit in r.checks["must_not_claim"].items() if hit]
+        want = f" (want {r.labels.archetype})" if r.labels.archetype and r.labels.archetype != r.archetype else ""
+        table.add_row(
+            r.case,
+            r.fork,
+            f"{r.archetype or 'failed'}{want}",
+            r.recommendation or "-",
+            "ok" if not bad else "[red]" + ", ".join(bad) + "[/red]",
+        )
+    out = Console()
+    out.print(table)
+    m = result.metrics
+    out.print(
+        f"cases {m.cases}, forks {m.forks}\n"
+        f"recommendation accuracy {m.recommendation_accuracy:.3f}   archetype accuracy {m.archetype_accuracy:.3f}   "
+        f"archetype macro-F1 {m.archetype_macro_f1:.3f}\n"
+        f"must_mention recall {m.must_mention_recall:.3f}   must_not_claim violations {m.must_not_claim_violations}   "
+        f"citation validity {m.citation_validity:.3f}   number consistency {m.number_consistency:.3f}   "
+        f"error labels {m.error_label_accuracy:.3f}\n"
+        f"time per fork: mean {m.seconds_per_fork_mean * 1000:.0f} ms, p95 {m.seconds_per_fork_p95 * 1000:.0f} ms"
+    )
+    out.print("confusion (gold → predicted): " + json.dumps(m.confusion))
+    if json_out:
+        json_out.write_text(result.model_dump_json(indent=2))
+        err.print(f"results written to {json_out}")
+    if result.failures:
+        err.print("[red]below thresholds:[/red] " + "; ".join(result.failures))
+        raise typer.Exit(1)
+    err.print("all thresholds met")

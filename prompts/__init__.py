@@ -1,0 +1,1 @@
+"""Prompt, sentence, report and web templates and the glossary: data, read with importlib.resources."""

@@ -1,0 +1,212 @@
+"""The use cases, one typed call each. Every surface (CLI, HTTP API, web page, Slack, digest) parses its input,
+calls one of these and renders the result; none of them repeats discovery, report loading or fork lookup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from forkwise.index.forge import client_for, discover, reresolver
+from forkwise.index.github import Discovery
+from forkwise.index.network import ForkInput, Progress, UpstreamError, no_progress
+from forkwise.index.settings import DEFAULT_MAX_FORKS, Settings, WriterName
+from forkwise.index.sources import Source, SourceError, parse_source
+from forkwise.index.vector import IndexStats
+from forkwise.service.chat import ChatAnswer, ChatRequest, ChatService, Turn
+from forkwise.service.jobs import IndexRequest, Job, JobManager
+from forkwise.service.models import ForkReport, Report
+from forkwise.service.pipeline import run
+from forkwise.service.store import load_report
+
+__all__ = [
+    "NoSuchFork",
+    "NotSummarized",
+    "SummarizeRequest",
+    "Summary",
+    "UpstreamError",
+    "answer",
+    "find_forks",
+    "fork_inputs",
+    "job_manager",
+    "load",
+    "refresh_request",
+    "start_index",
+    "summarize",
+    "verdict",
+]
+
+
+class NotSummarized(LookupError):
+    """The upstream has no stored report yet."""
+
+    def __init__(self, upstream: str):
+        super().__init__(f"{upstream} has not been summarized yet")
+        self.upstream = upstream
+
+
+class NoSuchFork(LookupError):
+    """No fork, or more than one, in the report matches what was asked."""
+
+    def __init__(self, upstream: str, who: str, matches: Sequence[str] = ()):
+        why = f"several forks match: {', '.join(matches)}" if matches else "no such fork"
+        super().__init__(f"{who} in the {upstream} report: {why}")
+        self.upstream, self.who, self.matches = upstream, who, list(matches)
+
+
+class SummarizeRequest(BaseModel):
+    """What to compare. ``discover=None`` lists the forks on GitHub when upstream is one and no fork is given."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    upstream: Source
+    forks: list[ForkInput] = Field(default_factory=list)
+    discover: bool | None = None
+    depth: int = Field(default=1, ge=1, le=5)
+    sort: Literal["stargazers", "newest", "oldest"] = "stargazers"
+    max_forks: int | None = Field(default=None, ge=0, description=f"Default {DEFAULT_MAX_FORKS} when discovering.")
+    writer: WriterName | None = None
+    index: bool = True
+    use_cache: bool = True
+    as_of: datetime | None = None
+
+
+class Summary(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    report: Report
+    index: IndexStats | None = None
+    discovery: Discovery | None = None
+
+
+def fork_inputs(texts: Sequence[str], settings: Settings) -> list[ForkInput]:
+    """Forks as typed: each parsed into a source, or kept with the reason it cannot be used."""
+    out = []
+    for text in texts:
+        try:
+            src = parse_source(text, github_url=settings.github_url)
+            out.append(ForkInput(name=src.name, source=src))
+        except SourceError as exc:
+            out.append(ForkInput(name=text, error=str(exc)))
+    return out
+
+
+def summarize(req: SummarizeRequest, settings: Settings, progress: Progress = no_progress) -> Summary:
+    """Discover (when asked), compare, classify, write verdicts, store and index: ``forkwise summarize``.
+
+    Raises :class:`UpstreamError` when upstream cannot be read, :class:`SourceError` for unusable input and
+    :class:`forkwise.index.github.GitHubError` when the forge cannot list the forks.
+    """
+    upstream, forks, max_forks = req.upstream, list(req.forks), req.max_forks
+    discovering = req.discover if req.discover is not None else (not forks and upstream.forge == "github")
+    listing, reresolve = None, None
+    if discovering:
+        if upstream.forge != "github":
+            raise SourceError(f"listing forks needs a GitHub owner/name, not {upstream.url!r}")
+        client = client_for(settings)
+        progress("discover", "start", None)
+        found = discover(client, upstream.name, ref=upstream.ref, depth=req.depth, sort=req.sort)
+        progress("discover", "done", None)
+        upstream, forks = found.upstream, forks + found.forks
+        listing, reresolve = found.discovery, reresolver(client)
+        max_forks = DEFAULT_MAX_FORKS if max_forks is None else max_forks
+    else:
+        progress("discover", "done", None)  # nothing to list: the forks were given
+    report, stats = run(
+        upstream,
+        forks,
+        settings,
+        writer=req.writer,
+        index=req.index,
+        progress=progress,
+        as_of=req.as_of,
+        use_cache=req.use_cache,
+        max_forks=max_forks,
+        reresolve=reresolve,
+        listing=listing,
+    )
+    return Summary(report=report, index=stats, discovery=listing)
+
+
+def refresh_request(settings: Settings, upstream: str) -> SummarizeRequest:
+    """Summarize ``upstream`` again from the sources its stored report came from (the forge, when it was)."""
+    old = load(settings, upstream)
+    if any(f.meta is not None for f in old.forks):
+        depth = max(f.meta.depth for f in old.forks if f.meta)
+        src = parse_source(upstream, github_url=settings.github_url)
+        return SummarizeRequest(upstream=src, discover=True, depth=depth, max_forks=old.coverage.cap)
+    up = Source(name=old.upstream.name, url=old.upstream.url, ref=old.upstream.ref)
+    forks = [
+        ForkInput(name=f.name, source=Source(name=f.name, url=f.url, ref=f.ref)) if f.url else ForkInput(name=f.name)
+        for f in old.forks
+    ]
+    return SummarizeRequest(upstream=up, forks=forks, discover=False, max_forks=old.coverage.cap)
+
+
+def load(settings: Settings, upstream: str) -> Report:
+    """The stored report of ``upstream`` (owner/repo); :class:`NotSummarized` when there is none."""
+    report = load_report(settings, upstream)
+    if report is None:
+        raise NotSummarized(upstream)
+    return report
+
+
+def find_forks(report: Report, who: str) -> list[ForkReport]:
+    """Forks named ``who``: an exact ``owner/repo`` (case-insensitive), or every fork of the owner ``who``."""
+    who = who.strip().lower()
+    if "/" in who:
+        return [f for f in report.forks if f.name.lower() == who]
+    return [f for f in report.forks if f.name.split("/", 1)[0].lower() == who]
+
+
+def verdict(settings: Settings, upstream: str, fork: str) -> tuple[Report, ForkReport]:
+    """One fork's comparison, verdict and evidence from the stored report; :class:`NoSuchFork` unless exactly one."""
+    report = load(settings, upstream)
+    hits = find_forks(report, fork)
+    if len(hits) != 1:
+        raise NoSuchFork(upstream, fork, [f.name for f in hits])
+    return report, hits[0]
+
+
+def answer(
+    chat: ChatService,
+    upstream: str,
+    question: str,
+    *,
+    fork: str | None = None,
+    history: Sequence[Turn] = (),
+) -> ChatAnswer:
+    """A cited answer about ``upstream``'s forks (or one fork), from its stored report and index."""
+    report = load(chat.settings, upstream)
+    if fork is not None:
+        fork = verdict(chat.settings, upstream, fork)[1].name
+    req = ChatRequest(upstream=upstream, question=question, fork=fork, history=list(history))
+    return chat.answer(report, req)
+
+
+def start_index(
+    jobs: JobManager,
+    upstream: str,
+    request: IndexRequest | None = None,
+    on_done: Callable[[Job], None] | None = None,
+) -> Job:
+    """Summarize and index ``upstream`` in the background; the running job when one already covers it."""
+    return jobs.start(upstream, request, on_done)
+
+
+def job_manager(settings: Settings, keep: int = 200) -> JobManager:
+    """The background jobs of a server: each one is :func:`summarize` of an :class:`IndexRequest`."""
+
+    def work(upstream: str, req: IndexRequest, progress: Progress) -> list[str]:
+        if req.url or req.forks:
+            src = parse_source(req.url or upstream, name=upstream, github_url=settings.github_url)
+            sreq = SummarizeRequest(upstream=src, forks=fork_inputs(req.forks, settings), discover=False)
+        else:
+            src = parse_source(upstream, github_url=settings.github_url)
+            sreq = SummarizeRequest(upstream=src, discover=True, depth=req.depth)
+        sreq.max_forks = req.max_forks
+        summary = summarize(sreq, settings, progress)
+        return [f"{f.name}: {f.error}" for f in summary.report.forks if f.error]
+
+    return JobManager(work, keep=keep)
