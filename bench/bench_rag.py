@@ -21,14 +21,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from forkwise.index.builder import build_network
 from forkwise.index.embeddings import MiniLMEmbeddings, runtime
-from forkwise.index.settings import Settings
+from forkwise.index.settings import Settings, WriterName
 from forkwise.index.vector import VectorIndex
 from forkwise.service.chat import ChatRequest, ChatService
 from forkwise.service.demo import DEMO_SPEC, load_spec
 from forkwise.service.llm import local_model
 from forkwise.service.llm_writer import LLMWriter
 from forkwise.service.pipeline import run
-from forkwise.service.report import writer_input
+from forkwise.service.report import stored_input
 from forkwise.service.store import index_report, retriever
 from forkwise.service.writer import FactsWriter
 
@@ -102,13 +102,12 @@ def main() -> None:
         print(f"chat with the local model: p50 {pct(lat, 0.5):.1f} s, p95 {pct(lat, 0.95):.1f} s "
               f"over {len(lat)} questions")  # fmt: skip
 
-        ok = [f for f in report.forks if f.facts is not None]
-        inputs = [writer_input(f.name, f.facts, report.upstream.name, None, None, report.as_of) for f in ok]
+        inputs = [inp for f in report.forks if (inp := stored_input(report, f)) is not None]
         t = time.perf_counter()
         for inp in inputs:
             FactsWriter().write(inp)
         facts_ms = (time.perf_counter() - t) / len(inputs) * 1000
-        writer = LLMWriter(model, "local", retriever(settings, report.upstream.name))
+        writer = LLMWriter(model, WriterName.local, retriever(settings, report.upstream.name))
         times, fallbacks = [], 0
         for inp in inputs[: a.llm_forks]:
             t = time.perf_counter()

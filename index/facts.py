@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from forkwise.index import readme as readme_mod
 from forkwise.index.gitio import blob_sizes, read_blob, run
@@ -31,7 +32,7 @@ from forkwise.index.models import (
     UpstreamFacts,
     UpstreamGain,
 )
-from forkwise.index.terms import Vocabulary, distinctive
+from forkwise.index.terms import TermScore, Vocabulary, distinctive
 
 SECURITY_RE = re.compile(
     r"(?i)(\bcve-\d{4}-\d+|\bghsa-|\bsecurity\b|\bvulnerab|\bexploit|\bxss\b|\bcsrf\b|\bssrf\b|\brce\b|"
@@ -225,69 +226,99 @@ def fork_facts(
     base = up if head == up else (ctx.git("merge-base", up, head, ok_codes=(0, 1)).strip() or None)
     if base is None:
         return _unrelated(ctx, default_branch, ref, head)
-
-    own: list[CommitFact] = []
-    if base != head:  # the fork has commits upstream lacks
-        own_out = ctx.git(
-            "log",
-            "--right-only",
-            "--cherry-mark",
-            "--topo-order",
-            "--name-only",
-            "--no-renames",
-            f"--format={RS}%m%x00%H%x00%P%x00%an%x00%cI%x00%s",
-            f"{up}...{head}",
-        )
-        for mark, (sha, parents, author, date, subject), files in _parse_log(own_out, True):
-            own.append(
-                CommitFact(
-                    sha=sha,
-                    subject=subject[:300],
-                    author=author,
-                    date=_date(date),
-                    files=[_unquote(f) for f in files][:200],
-                    is_merge=len(parents.split()) > 1,
-                    upstream_equivalent=mark == "=",
-                    security=bool(SECURITY_RE.search(subject)),
-                    parents=parents.split(),
-                )
-            )
-    gained: list[CommitFact] = []
-    boundary: dict[str, datetime] = {up: ctx.last_commit_date}
-    if base != up:  # upstream has commits the fork lacks
-        gained_out = ctx.git(
-            "log", "--left-only", "--boundary", f"--format={RS}%m%x00%H%x00%cI%x00%s", f"{up}...{head}"
-        )
-        for mark, (sha, d, subj), _f in _parse_log(gained_out, False):
-            if mark == "-":
-                boundary[sha] = _date(d)
-            else:
-                gained.append(
-                    CommitFact(
-                        sha=sha, subject=subj[:300], author="", date=_date(d), security=bool(SECURITY_RE.search(subj))
-                    )
-                )
+    own = _own_commits(ctx, head) if base != head else []  # the fork has commits upstream lacks
+    gained, boundary = _gained(ctx, head) if base != up else ([], {})  # upstream has commits the fork lacks
+    boundary.setdefault(up, ctx.last_commit_date)
     if base not in boundary:  # unusual topology: ask git directly
         boundary[base] = _date(ctx.git("log", "-1", "--format=%cI", base))
-    base_date = boundary[base]
-    last = own[0].date if own else base_date
     merges = [c for c in own if c.is_merge]
     unique = [c for c in own if not c.is_merge and not c.upstream_equivalent]
-    equivalent = [c for c in own if c.upstream_equivalent]
-    upstream_merges = 0
-    if merges:
-        # a merge brought upstream in when one of its other parents is reachable from upstream's head
-        others = [c.parents[1:] for c in merges]
-        flat = list(dict.fromkeys(p for ps in others for p in ps))
-        not_upstream = set(ctx.git("rev-list", *flat, "--not", up).split())
-        upstream_merges = sum(any(p not in not_upstream for p in ps) for ps in others)
-
     changes = _file_changes(ctx, base, head) if own else []
     base_files = ctx.tree(base) if changes else []
-    n_base = len(base_files)
     readme = _readme(ctx, base, head, base_files, changes)
-    license_change = _license(ctx, base, head, changes)
-    packages = _packages(ctx, base, head, changes)
+    return ForkFacts(
+        upstream_ref=UPSTREAM_REF,
+        upstream_head=up,
+        ref=ref,
+        default_branch=default_branch,
+        head=head,
+        shared_history=True,
+        ahead=len(own),
+        behind=len(gained),
+        merge_base=base,
+        merge_base_date=boundary[base],
+        last_commit_date=own[0].date if own else boundary[base],
+        upstream_last_commit_date=ctx.last_commit_date,
+        own_commits=own,
+        unique_commits=len(unique),
+        upstream_equivalent_commits=sum(c.upstream_equivalent for c in own),
+        merge_commits=len(merges),
+        upstream_merges=_upstream_merges(ctx, merges),
+        readme=readme,
+        license=_license(ctx, base, head, changes),
+        packages=_packages(ctx, base, head, changes),
+        other_branches=_branches(ctx, key, head, branches or {}),
+        upstream_gain=UpstreamGain(
+            commits=len(gained),
+            first_date=min((c.date for c in gained), default=None),
+            last_date=max((c.date for c in gained), default=None),
+            notable=[c for c in gained if c.security][:10],
+        ),
+        terms=_terms(ctx, unique, changes, readme),
+        **_change_counts(changes, len(base_files)),
+    )
+
+
+def _own_commits(ctx: UpstreamContext, head: str) -> list[CommitFact]:
+    """The fork's commits upstream lacks, newest first, each marked when its patch is already upstream."""
+    out = ctx.git(
+        "log", "--right-only", "--cherry-mark", "--topo-order", "--name-only", "--no-renames",
+        f"--format={RS}%m%x00%H%x00%P%x00%an%x00%cI%x00%s", f"{ctx.head}...{head}",
+    )  # fmt: skip
+    return [
+        CommitFact(
+            sha=sha,
+            subject=subject[:300],
+            author=author,
+            date=_date(date),
+            files=[_unquote(f) for f in files][:200],
+            is_merge=len(parents.split()) > 1,
+            upstream_equivalent=mark == "=",
+            security=bool(SECURITY_RE.search(subject)),
+            parents=parents.split(),
+        )
+        for mark, (sha, parents, author, date, subject), files in _parse_log(out, True)
+    ]
+
+
+def _gained(ctx: UpstreamContext, head: str) -> tuple[list[CommitFact], dict[str, datetime]]:
+    """What upstream gained since the fork point, and the dates of the boundary commits (the merge base)."""
+    out = ctx.git("log", "--left-only", "--boundary", f"--format={RS}%m%x00%H%x00%cI%x00%s", f"{ctx.head}...{head}")
+    gained, boundary = [], {}
+    for mark, (sha, d, subj), _f in _parse_log(out, False):
+        if mark == "-":
+            boundary[sha] = _date(d)
+        else:
+            gained.append(
+                CommitFact(
+                    sha=sha, subject=subj[:300], author="", date=_date(d), security=bool(SECURITY_RE.search(subj))
+                )
+            )
+    return gained, boundary
+
+
+def _upstream_merges(ctx: UpstreamContext, merges: list[CommitFact]) -> int:
+    """Merges that brought upstream in: one of their other parents is reachable from upstream's head."""
+    if not merges:
+        return 0
+    others = [c.parents[1:] for c in merges]
+    flat = list(dict.fromkeys(p for ps in others for p in ps))
+    not_upstream = set(ctx.git("rev-list", *flat, "--not", ctx.head).split())
+    return sum(any(p not in not_upstream for p in ps) for ps in others)
+
+
+def _change_counts(changes: list[FileChange], n_base: int) -> dict[str, Any]:
+    """The diff's numbers (the :class:`ForkFacts` fields about files and lines), all from one ``git diff``."""
     by_folder: dict[str, GroupStat] = {}
     by_kind: dict[str, GroupStat] = {}
     for c in changes:
@@ -299,7 +330,27 @@ def fork_facts(
     deleted = sum(c.status == "deleted" for c in changes)
     touched = sum(c.status in ("deleted", "modified", "renamed", "type-changed") for c in changes)
     binaries = [c for c in changes if c.binary and c.size is not None]
-    # what the fork is for: its commit subjects, the paths it added or changed, its new README headings
+    return {
+        "files": changes,
+        "by_folder": dict(sorted(by_folder.items())),
+        "by_kind": dict(sorted(by_kind.items())),
+        "lines_added": sum(c.added or 0 for c in changes),
+        "lines_deleted": sum(c.deleted or 0 for c in changes),
+        "files_added": sum(c.status in ("added", "copied") for c in changes),
+        "files_modified": sum(c.status in ("modified", "type-changed") for c in changes),
+        "files_deleted": deleted,
+        "files_renamed": sum(c.status == "renamed" for c in changes),
+        "base_tree_files": n_base,
+        "deleted_share": round(deleted / n_base, 4) if n_base else 0.0,
+        "touched_share": round(touched / n_base, 4) if n_base else 0.0,
+        "largest_binary": max(binaries, key=lambda c: c.size or 0) if binaries else None,
+    }
+
+
+def _terms(
+    ctx: UpstreamContext, unique: list[CommitFact], changes: list[FileChange], readme: ReadmeDiff
+) -> list[TermScore]:
+    """What the fork is for: terms of its commit subjects, the paths it added or changed, its new README headings."""
     docs = [(f"commit:{c.sha}", c.subject) for c in unique]
     docs += [(f"file:{c.path}", c.path) for c in changes if c.status != "deleted"]
     docs += [
@@ -307,51 +358,7 @@ def fork_facts(
         for s in readme.sections
         if s.change != "removed" and s.heading != readme_mod.INTRO
     ]
-    terms = distinctive(docs, ctx.vocab)
-    return ForkFacts(
-        upstream_ref=UPSTREAM_REF,
-        upstream_head=up,
-        ref=ref,
-        default_branch=default_branch,
-        head=head,
-        shared_history=True,
-        ahead=len(own),
-        behind=len(gained),
-        merge_base=base,
-        merge_base_date=base_date,
-        merge_base_describe=None,
-        last_commit_date=last,
-        upstream_last_commit_date=ctx.last_commit_date,
-        own_commits=own,
-        unique_commits=len(unique),
-        upstream_equivalent_commits=len(equivalent),
-        merge_commits=len(merges),
-        upstream_merges=upstream_merges,
-        files=changes,
-        by_folder=dict(sorted(by_folder.items())),
-        by_kind=dict(sorted(by_kind.items())),
-        lines_added=sum(c.added or 0 for c in changes),
-        lines_deleted=sum(c.deleted or 0 for c in changes),
-        files_added=sum(c.status in ("added", "copied") for c in changes),
-        files_modified=sum(c.status in ("modified", "type-changed") for c in changes),
-        files_deleted=deleted,
-        files_renamed=sum(c.status == "renamed" for c in changes),
-        base_tree_files=n_base,
-        deleted_share=round(deleted / n_base, 4) if n_base else 0.0,
-        touched_share=round(touched / n_base, 4) if n_base else 0.0,
-        largest_binary=max(binaries, key=lambda c: c.size or 0) if binaries else None,
-        readme=readme,
-        license=license_change,
-        packages=packages,
-        other_branches=_branches(ctx, key, head, branches or {}),
-        upstream_gain=UpstreamGain(
-            commits=len(gained),
-            first_date=min((c.date for c in gained), default=None),
-            last_date=max((c.date for c in gained), default=None),
-            notable=[c for c in gained if c.security][:10],
-        ),
-        terms=terms,
-    )
+    return distinctive(docs, ctx.vocab)
 
 
 def _file_changes(ctx: UpstreamContext, base: str, head: str) -> list[FileChange]:
@@ -440,8 +447,6 @@ def _branches(ctx: UpstreamContext, key: str, head: str, branches: dict[str, str
 
 
 def _unrelated(ctx: UpstreamContext, default_branch: str | None, ref: str, head: str) -> ForkFacts:
-    last = _date(ctx.git("log", "-1", "--format=%cI", head))
-    ahead = int(ctx.git("rev-list", "--count", head).strip())
     behind = int(ctx.git("rev-list", "--count", ctx.head).strip())
     return ForkFacts(
         upstream_ref=UPSTREAM_REF,
@@ -450,36 +455,11 @@ def _unrelated(ctx: UpstreamContext, default_branch: str | None, ref: str, head:
         default_branch=default_branch,
         head=head,
         shared_history=False,
-        ahead=ahead,
+        ahead=int(ctx.git("rev-list", "--count", head).strip()),
         behind=behind,
         merge_base=None,
         merge_base_date=None,
-        merge_base_describe=None,
-        last_commit_date=last,
+        last_commit_date=_date(ctx.git("log", "-1", "--format=%cI", head)),
         upstream_last_commit_date=ctx.last_commit_date,
-        own_commits=[],
-        unique_commits=0,
-        upstream_equivalent_commits=0,
-        merge_commits=0,
-        upstream_merges=0,
-        files=[],
-        by_folder={},
-        by_kind={},
-        lines_added=0,
-        lines_deleted=0,
-        files_added=0,
-        files_modified=0,
-        files_deleted=0,
-        files_renamed=0,
-        base_tree_files=0,
-        deleted_share=0.0,
-        touched_share=0.0,
-        readme=ReadmeDiff(path=None, changed=False),
-        license=LicenseChange(
-            changed=False, before=LicenseInfo(path=None, spdx=None), after=LicenseInfo(path=None, spdx=None)
-        ),
-        packages=[],
-        other_branches=[],
         upstream_gain=UpstreamGain(commits=behind, first_date=None, last_date=None),
-        terms=[],
     )

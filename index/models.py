@@ -75,6 +75,9 @@ class LicenseInfo(Frozen):
     spdx: str | None
 
 
+NO_LICENSE = LicenseInfo(path=None, spdx=None)
+
+
 class LicenseChange(Frozen):
     changed: bool
     before: LicenseInfo
@@ -110,7 +113,11 @@ class UpstreamGain(Frozen):
 
 
 class ForkFacts(Frozen):
-    """Everything forkwise knows about one fork's branch against upstream's ref."""
+    """Everything forkwise knows about one fork's branch against upstream's ref.
+
+    The fields describing the fork's own work default to "none": a fork with no merge base, or no commits of its
+    own, leaves them out.
+    """
 
     upstream_ref: str
     upstream_head: str
@@ -122,33 +129,33 @@ class ForkFacts(Frozen):
     behind: int
     merge_base: str | None
     merge_base_date: datetime | None
-    merge_base_describe: str | None = Field(description="Nearest upstream tag, as `git describe --tags`.")
+    merge_base_describe: str | None = Field(default=None, description="Nearest upstream tag, as `git describe`.")
     last_commit_date: datetime
     upstream_last_commit_date: datetime
-    own_commits: list[CommitFact] = Field(description="Commits on the fork not in upstream, newest first.")
-    unique_commits: int = Field(description="Own non-merge commits whose patch is not upstream.")
-    upstream_equivalent_commits: int = Field(description="Own commits whose patch already exists upstream.")
-    merge_commits: int
-    upstream_merges: int = Field(description="Merge commits that brought upstream commits into the fork.")
-    files: list[FileChange]
-    by_folder: dict[str, GroupStat]
-    by_kind: dict[str, GroupStat]
-    lines_added: int
-    lines_deleted: int
-    files_added: int
-    files_modified: int
-    files_deleted: int
-    files_renamed: int
-    base_tree_files: int = Field(description="Files in the merge base's tree.")
-    deleted_share: float = Field(description="Share of the merge base's files the fork deleted, 0..1.")
-    touched_share: float = Field(description="Share of the merge base's files modified, deleted or renamed.")
+    own_commits: list[CommitFact] = Field(default=[], description="Commits on the fork not in upstream, newest first.")
+    unique_commits: int = Field(default=0, description="Own non-merge commits whose patch is not upstream.")
+    upstream_equivalent_commits: int = Field(default=0, description="Own commits whose patch already exists upstream.")
+    merge_commits: int = 0
+    upstream_merges: int = Field(default=0, description="Merge commits that brought upstream commits into the fork.")
+    files: list[FileChange] = []
+    by_folder: dict[str, GroupStat] = {}
+    by_kind: dict[str, GroupStat] = {}
+    lines_added: int = 0
+    lines_deleted: int = 0
+    files_added: int = 0
+    files_modified: int = 0
+    files_deleted: int = 0
+    files_renamed: int = 0
+    base_tree_files: int = Field(default=0, description="Files in the merge base's tree.")
+    deleted_share: float = Field(default=0.0, description="Share of the merge base's files the fork deleted, 0..1.")
+    touched_share: float = Field(default=0.0, description="Share of the base files modified, deleted or renamed.")
     largest_binary: FileChange | None = None
-    readme: ReadmeDiff
-    license: LicenseChange
-    packages: list[PackageChange]
-    other_branches: list[BranchFact]
-    upstream_gain: UpstreamGain
-    terms: list[TermScore] = Field(description="Terms distinctive of the fork's own changes, best first.")
+    readme: ReadmeDiff = ReadmeDiff(path=None, changed=False)
+    license: LicenseChange = LicenseChange(changed=False, before=NO_LICENSE, after=NO_LICENSE)
+    packages: list[PackageChange] = []
+    other_branches: list[BranchFact] = []
+    upstream_gain: UpstreamGain = UpstreamGain(commits=0, first_date=None, last_date=None)
+    terms: list[TermScore] = Field(default=[], description="Terms distinctive of the fork's own changes, best first.")
 
 
 class UpstreamFacts(Frozen):

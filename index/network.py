@@ -11,6 +11,7 @@ import json
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -152,6 +153,35 @@ def _rank(o: ForkOutcome, order: int) -> tuple[int, float, int]:
     return (-(meta.stars if meta else 0), -pushed, order)
 
 
+@dataclass(frozen=True)
+class Resolved:
+    """What ``ls-remote`` said about one fork, and the key its facts are cached under."""
+
+    remote: RemoteRefs
+    target: str
+    heads: bool = field(metadata={"doc": "its other branches count (it has a URL of its own)"})
+    cache_key: str
+
+
+@dataclass
+class _Run:
+    """What every stage of one :func:`analyse_network` call shares."""
+
+    settings: Settings
+    upstream: Source
+    mirror: Mirror
+    cache: _Cache
+    ctx: UpstreamContext
+    progress: Progress
+    reresolve: Reresolve | None
+    sources: dict[str, Source] = field(default_factory=dict)
+    inputs: dict[str, ForkInput] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def timed(self, stage: str, t0: float) -> None:
+        self.timings[stage] = round(time.perf_counter() - t0, 3)
+
+
 def analyse_network(
     upstream: Source,
     forks: list[ForkInput],
@@ -160,204 +190,234 @@ def analyse_network(
     as_of: datetime | None = None,
     progress: Progress = no_progress,
     use_cache: bool = True,
-    between_stages: Callable[[str], None] | None = None,
     max_forks: int | None = None,
     prefilter: bool = True,
     reresolve: Reresolve | None = None,
+    between_stages: Callable[[str], None] | None = None,
 ) -> NetworkFacts:
     """Facts for ``upstream`` and every fork. Raises :class:`UpstreamError` only if upstream is unusable.
 
-    Stages: *resolve* (``ls-remote`` each fork; no objects move), *prefilter* (a fork whose every head is an
-    upstream commit is compared without fetching), the ``max_forks`` cap on the forks left (ranked by
-    :data:`RANKING`), *fetch* (only those), *analyse*.
+    Stages, each a function below: :func:`_resolve` (``ls-remote`` each fork; no objects move), :func:`_reuse`
+    (stored facts for unchanged heads), :func:`_prefilter` (a fork whose every head is an upstream commit is
+    compared without fetching), :func:`_cap` (``max_forks`` on the forks left, ranked by :data:`RANKING`),
+    :func:`_fetch` (only those), :func:`_analyse` and :func:`_store`. The mirror is locked for the whole run.
     """
     as_of = as_of or datetime.now(UTC)
-    timings: dict[str, float] = {}
     mirror = Mirror(settings.mirrors_dir, upstream, blobless=settings.blobless, timeout=settings.git_timeout)
-    cache = _Cache(settings.cache_dir / mirror.path.stem)
-    workers = settings.worker_count()
+    with mirror.lock():
+        t0 = time.perf_counter()
+        up_facts, ctx = _upstream(mirror, upstream, settings, as_of)
+        run = _Run(settings, upstream, mirror, _Cache(settings.cache_dir / mirror.path.stem), ctx, progress, reresolve)
+        outcomes = _outcomes(run, forks)
+        resolved = _resolve(run, outcomes)
+        run.timed("resolve", t0)
+        if between_stages:  # a hook after each stage that talks to the forks' remotes
+            between_stages("resolve")
+        todo = _reuse(run, outcomes, resolved) if use_cache else _pending(outcomes, resolved)
+        t = time.perf_counter()
+        if prefilter:
+            _prefilter(run, todo, resolved)
+        run.timed("prefilter", t)
+        todo = _cap(outcomes, todo, resolved, max_forks)
+        t = time.perf_counter()
+        _fetch(run, [o for o in todo if not o.prefiltered], resolved)
+        run.timed("fetch", t)
+        if between_stages:
+            between_stages("fetch")
+        t = time.perf_counter()
+        analysed = _analyse(run, [o for o in todo if o.error is None], resolved)
+        _store(run, analysed, resolved)
+        run.timed("analyse", t)
+    return NetworkFacts(
+        upstream=up_facts,
+        upstream_web_url=upstream.web_url,
+        forks=outcomes,
+        stats=RunStats(fetched=mirror.fetches, cached=sum(o.cached for o in outcomes), seconds=run.timings),
+        as_of=as_of,
+        coverage=coverage(outcomes, max_forks),
+    )
 
-    t0 = time.perf_counter()
+
+def _upstream(
+    mirror: Mirror, upstream: Source, settings: Settings, as_of: datetime
+) -> tuple[UpstreamFacts, UpstreamContext]:
+    """Fetch upstream into the mirror and read its facts; :class:`UpstreamError` when it cannot be read."""
     try:
         up_remote = ls_remote(upstream.url)
         up_target, _ = resolve_target(upstream, up_remote)
         mirror.ensure()
         mirror.register({UPSTREAM_KEY: upstream})
         mirror.fetch(UPSTREAM_KEY, upstream, up_remote, up_target, heads=False)
-        up_facts, ctx = upstream_facts(
-            mirror.path,
-            upstream.name,
-            upstream.url,
-            up_target,
-            up_remote.default_branch,
-            as_of,
+        return upstream_facts(
+            mirror.path, upstream.name, upstream.url, up_target, up_remote.default_branch, as_of,
             timeout=settings.git_timeout,
-        )
+        )  # fmt: skip
     except (SourceProblem, GitError) as exc:
         raise UpstreamError(f"upstream {upstream.name}: {exc}") from exc
 
+
+def _outcomes(run: _Run, forks: list[ForkInput]) -> list[ForkOutcome]:
+    """One outcome per distinct source (the same URL and ref given twice is compared once)."""
     outcomes: list[ForkOutcome] = []
-    sources: dict[str, Source] = {}
     for f in forks:
         key = source_key(f.source) if f.source else None
-        if key and key in sources:
+        if key and key in run.sources:
             continue
         if key and f.source:
-            sources[key] = f.source
+            run.sources[key], run.inputs[key] = f.source, f
+        src = f.source
         outcomes.append(
             ForkOutcome(
-                name=f.name,
-                url=f.source.url if f.source else None,
-                ref=f.source.ref if f.source else None,
-                key=key,
-                web_url=f.source.web_url if f.source else None,
-                meta=f.meta,
-                error=f.error,
+                name=f.name, url=src.url if src else None, ref=src.ref if src else None, key=key,
+                web_url=src.web_url if src else None, meta=f.meta, error=f.error,
             )
-        )
-    inputs = {source_key(f.source): f for f in forks if f.source}
+        )  # fmt: skip
+    return outcomes
 
-    # resolve: ls-remote every fork (cheap; no objects move)
-    resolved: dict[str, tuple[RemoteRefs, str, bool, str]] = {}
+
+def _resolve(run: _Run, outcomes: list[ForkOutcome]) -> dict[str, Resolved]:
+    """``ls-remote`` every fork (cheap; no objects move); a fork that stopped answering is looked up again."""
+    resolved: dict[str, Resolved] = {}
     pending = [o for o in outcomes if o.error is None and o.key]
-    progress("resolve", "start", len(pending))
+    run.progress("resolve", "start", len(pending))
 
     def resolve(o: ForkOutcome) -> None:
         key = o.key or ""
         try:
             try:
-                remote = ls_remote(sources[key].url)
+                remote = ls_remote(run.sources[key].url)
             except SourceProblem:
-                moved = reresolve(inputs[key]) if reresolve and key in inputs else None
+                moved = run.reresolve(run.inputs[key]) if run.reresolve and key in run.inputs else None
                 if moved is None:
                     raise
-                sources[key] = moved
+                run.sources[key] = moved
                 o.url, o.web_url = moved.url, moved.web_url
                 remote = ls_remote(moved.url)
-            target, _sha = resolve_target(sources[key], remote)
+            target, _sha = resolve_target(run.sources[key], remote)
         except SourceProblem as exc:
             o.error = str(exc)
             return
         finally:
-            progress("resolve", "advance", None)
-        heads = sources[key].url != upstream.url
-        resolved[key] = (remote, target, heads, _cache_key(ctx.head, remote, target, heads))
+            run.progress("resolve", "advance", None)
+        heads = run.sources[key].url != run.upstream.url
+        resolved[key] = Resolved(remote, target, heads, _cache_key(run.ctx.head, remote, target, heads))
 
-    with ThreadPoolExecutor(max_workers=max(4, settings.resolve_workers)) as pool:
+    with ThreadPoolExecutor(max_workers=max(4, run.settings.resolve_workers)) as pool:
         list(pool.map(resolve, pending))
-    progress("resolve", "done", None)
-    timings["resolve"] = time.perf_counter() - t0
-    if between_stages:
-        between_stages("resolve")
+    run.progress("resolve", "done", None)
+    return resolved
 
-    # reuse stored facts for unchanged heads
-    todo: list[ForkOutcome] = []
-    cached = 0
-    for o in outcomes:
-        if o.error or o.key not in resolved:
-            continue
-        hit = cache.get(o.key, resolved[o.key][3]) if use_cache else None
+
+def _pending(outcomes: list[ForkOutcome], resolved: dict[str, Resolved]) -> list[ForkOutcome]:
+    return [o for o in outcomes if o.error is None and o.key in resolved]
+
+
+def _reuse(run: _Run, outcomes: list[ForkOutcome], resolved: dict[str, Resolved]) -> list[ForkOutcome]:
+    """Stored facts for forks whose heads are unchanged; returns the forks still to analyse."""
+    todo = []
+    for o in _pending(outcomes, resolved):
+        hit = run.cache.get(o.key or "", resolved[o.key or ""].cache_key)
         if hit is not None:
             o.facts, o.prefiltered = hit
             o.cached = True
-            cached += 1
         else:
             todo.append(o)
+    return todo
 
-    # prefilter: a fork whose every head is already an upstream commit needs no fetch
-    t_pre = time.perf_counter()
-    if prefilter and todo:
-        known = set(mirror.git("rev-list", ctx.head).split())
-        for o in todo:
-            remote, target, heads, _ = resolved[o.key or ""]
-            wanted = [remote.refs[target]] + (list(remote.heads.values()) if heads else [])
-            o.prefiltered = all(sha in known for sha in wanted)
-    timings["prefilter"] = time.perf_counter() - t_pre
 
-    # the cap applies to the forks needing an in-depth look (cached or not, so a rerun reports the same forks)
-    deep = [o for o in outcomes if o.key in resolved and o.error is None and not o.prefiltered]
-    if max_forks is not None and len(deep) > max_forks:
-        order = {id(o): i for i, o in enumerate(outcomes)}
-        ranked = sorted(deep, key=lambda o: _rank(o, order[id(o)]))
-        for i, o in enumerate(ranked[max_forks:], start=max_forks + 1):
-            o.skipped = f"not analysed: --max-forks {max_forks} (ranked {i} of {len(ranked)} by {RANKING})"
-            o.facts, o.cached = None, False
-        todo = [o for o in todo if o.skipped is None]
-        cached = sum(o.cached for o in outcomes)
-    to_fetch = [o for o in todo if not o.prefiltered]
+def _prefilter(run: _Run, todo: list[ForkOutcome], resolved: dict[str, Resolved]) -> None:
+    """Mark the forks whose every head is already an upstream commit: they need no fetch."""
+    if not todo:
+        return
+    known = set(run.mirror.git("rev-list", run.ctx.head).split())
+    for o in todo:
+        r = resolved[o.key or ""]
+        wanted = [r.remote.refs[r.target]] + (list(r.remote.heads.values()) if r.heads else [])
+        o.prefiltered = all(sha in known for sha in wanted)
 
-    t1 = time.perf_counter()
-    mirror.register({o.key: sources[o.key] for o in to_fetch if o.key})
-    progress("fetch", "start", len(to_fetch))
+
+def _cap(
+    outcomes: list[ForkOutcome], todo: list[ForkOutcome], resolved: dict[str, Resolved], max_forks: int | None
+) -> list[ForkOutcome]:
+    """At most ``max_forks`` forks get an in-depth look (cached ones count, so a rerun reports the same forks)."""
+    deep = [o for o in _pending(outcomes, resolved) if not o.prefiltered]
+    if max_forks is None or len(deep) <= max_forks:
+        return todo
+    order = {id(o): i for i, o in enumerate(outcomes)}
+    ranked = sorted(deep, key=lambda o: _rank(o, order[id(o)]))
+    for i, o in enumerate(ranked[max_forks:], start=max_forks + 1):
+        o.skipped = f"not analysed: --max-forks {max_forks} (ranked {i} of {len(ranked)} by {RANKING})"
+        o.facts, o.cached = None, False
+    return [o for o in todo if o.skipped is None]
+
+
+def _fetch(run: _Run, to_fetch: list[ForkOutcome], resolved: dict[str, Resolved]) -> None:
+    """Fetch each fork into its namespace of the mirror; a fork that fails to fetch gets its error."""
+    run.mirror.register({o.key: run.sources[o.key] for o in to_fetch if o.key})
+    run.progress("fetch", "start", len(to_fetch))
 
     def fetch(o: ForkOutcome) -> None:
-        remote, target, heads, _ = resolved[o.key or ""]
+        r = resolved[o.key or ""]
         try:
-            mirror.fetch(o.key or "", sources[o.key or ""], remote, target, heads=heads)
+            run.mirror.fetch(o.key or "", run.sources[o.key or ""], r.remote, r.target, heads=r.heads)
         except (SourceProblem, GitError) as exc:
             o.error = str(exc)
         finally:
-            progress("fetch", "advance", None)
+            run.progress("fetch", "advance", None)
 
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    with ThreadPoolExecutor(max_workers=run.settings.worker_count()) as pool:
         list(pool.map(fetch, to_fetch))
-    progress("fetch", "done", None)
-    timings["fetch"] = time.perf_counter() - t1
-    if between_stages:
-        between_stages("fetch")
+    run.progress("fetch", "done", None)
 
-    t2 = time.perf_counter()
-    todo = [o for o in todo if o.error is None]
-    progress("analyse", "start", len(todo))
 
+def _analyse(run: _Run, todo: list[ForkOutcome], resolved: dict[str, Resolved]) -> list[ForkOutcome]:
+    """Facts for each fork (snapshots at one upstream commit share one computation); returns the analysed."""
+    run.progress("analyse", "start", len(todo))
     snapshot_facts: dict[str, ForkFacts] = {}
 
     def analyse(o: ForkOutcome) -> None:
-        remote, target, heads, _ck = resolved[o.key or ""]
+        r = resolved[o.key or ""]
         try:
-            head = remote.refs[target]
-            if target.startswith("refs/tags/"):
-                head = mirror.git("rev-parse", f"{head}^{{commit}}").strip()
+            head = r.remote.refs[r.target]
+            if r.target.startswith("refs/tags/"):
+                head = run.mirror.git("rev-parse", f"{head}^{{commit}}").strip()
             if o.prefiltered:
                 # every head is an upstream commit, so facts depend on the head alone: forks that stopped at the
                 # same upstream commit (common: many forks are made the same week) share one computation
                 shared = snapshot_facts.get(head)
                 if shared is None:
-                    shared = fork_facts(ctx, o.key or "", head=head, default_branch=None, ref=target, branches={})
+                    shared = fork_facts(run.ctx, o.key or "", head=head, default_branch=None, ref=r.target, branches={})
                     snapshot_facts.setdefault(head, shared)
-                o.facts = shared.model_copy(update={"ref": target, "default_branch": remote.default_branch})
+                o.facts = shared.model_copy(update={"ref": r.target, "default_branch": r.remote.default_branch})
                 return
-            branches = {b: s for b, s in remote.heads.items() if f"refs/heads/{b}" != target} if heads else {}
+            branches = {b: s for b, s in r.remote.heads.items() if f"refs/heads/{b}" != r.target} if r.heads else {}
             o.facts = fork_facts(
-                ctx, o.key or "", head=head, default_branch=remote.default_branch, ref=target, branches=branches
-            )
+                run.ctx, o.key or "", head=head, default_branch=r.remote.default_branch, ref=r.target,
+                branches=branches,
+            )  # fmt: skip
         except (GitError, ValueError) as exc:
             o.error = f"analysis failed: {exc}"
         finally:
             close_thread_repos()
-            progress("analyse", "advance", None)
+            run.progress("analyse", "advance", None)
 
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    with ThreadPoolExecutor(max_workers=run.settings.worker_count()) as pool:
         list(pool.map(analyse, todo))
     fresh = [o for o in todo if o.facts is not None and o.facts.merge_base]
     if fresh:  # one `git describe` for every new merge base
-        described = ctx.describe_many([o.facts.merge_base for o in fresh if o.facts and o.facts.merge_base])
+        described = run.ctx.describe_many([o.facts.merge_base for o in fresh if o.facts and o.facts.merge_base])
         for o in fresh:
             assert o.facts is not None and o.facts.merge_base
             o.facts = o.facts.model_copy(update={"merge_base_describe": described[o.facts.merge_base]})
-    for o in todo:
+    run.progress("analyse", "done", None)
+    return [o for o in todo if o.facts is not None]
+
+
+def _store(run: _Run, analysed: list[ForkOutcome], resolved: dict[str, Resolved]) -> None:
+    """Keep each fork's facts under the key of what they were computed from, for the next run."""
+    for o in analysed:
         if o.facts is not None and o.key:
-            cache.put(o.key, resolved[o.key][3], o.facts, o.prefiltered)
-    progress("analyse", "done", None)
-    timings["analyse"] = time.perf_counter() - t2
-    return NetworkFacts(
-        upstream=up_facts,
-        upstream_web_url=upstream.web_url,
-        forks=outcomes,
-        stats=RunStats(fetched=mirror.fetches, cached=cached, seconds={k: round(v, 3) for k, v in timings.items()}),
-        as_of=as_of,
-        coverage=coverage(outcomes, max_forks),
-    )
+            run.cache.put(o.key, resolved[o.key].cache_key, o.facts, o.prefiltered)
 
 
 def coverage(outcomes: list[ForkOutcome], cap: int | None = None) -> Coverage:

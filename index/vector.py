@@ -188,10 +188,13 @@ _lock = threading.Lock()
 class VectorIndex:
     """One upstream's chunks. ``store`` is the LangChain vector store the retrieval chain uses."""
 
-    def __init__(self, settings: Settings, upstream: str, embeddings: Embeddings | None = None):
+    def __init__(
+        self, settings: Settings, upstream: str, embeddings: Embeddings | None = None, embedding_id: str | None = None
+    ):
+        """``embeddings``/``embedding_id``: another embedding model (its own collection); default the configured one."""
         self.upstream = upstream
         if embeddings is not None:
-            self.embeddings, emb_id = embeddings, "minilm-int8"
+            self.embeddings, emb_id = embeddings, embedding_id or "minilm-int8"
         else:
             self.embeddings, emb_id = embeddings_for(settings)
         self.client = chroma_client(settings)

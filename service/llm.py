@@ -41,10 +41,24 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+_verified: dict[tuple[str, int, int], str] = {}
+_verified_lock = threading.Lock()
+
+
+def _digest(path: Path) -> str:
+    """sha256 of ``path``, computed once per process for a given size and modification time."""
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    with _verified_lock:
+        if key not in _verified:
+            _verified[key] = _sha256(path)
+        return _verified[key]
+
+
 def bundled_model(settings: Settings) -> Path:
-    """The bundled GGUF, joined from its parts once and verified."""
+    """The bundled GGUF, joined from its parts once and verified (hashed once per process, not per call)."""
     target = settings.home / "models" / GGUF_NAME
-    if target.exists() and _sha256(target) == GGUF_SHA256:
+    if target.exists() and _digest(target) == GGUF_SHA256:
         return target
     parts = []
     for mod in GGUF_PARTS:

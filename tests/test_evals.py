@@ -9,7 +9,17 @@ from pathlib import Path
 import yaml
 from typer.testing import CliRunner
 
-from forkwise.evals.scorer import CASES_DIR, ForkResult, load_case, matches, metrics, normalise, run_eval
+from forkwise.evals.scorer import (
+    CASES_DIR,
+    EvalSetupError,
+    ForkResult,
+    case_paths,
+    load_case,
+    matches,
+    metrics,
+    normalise,
+    run_eval,
+)
 from forkwise.service.cli import app
 from tests.conftest import AS_OF, build
 
@@ -79,7 +89,7 @@ def test_wrong_label_fails_the_gate(tmp_path: Path) -> None:
     data["forks"][0]["labels"]["must_not_claim"].append("older copy")
     (cases / "wrong.yaml").write_text(yaml.safe_dump(data))
     shutil.copy(CASES_DIR / "mirror.yaml", cases / "mirror.yaml")
-    result = run_eval(cases)
+    result = run_eval(case_paths(cases))
     assert result.metrics.recommendation_accuracy == 0.5 and result.metrics.must_not_claim_violations == 1
     assert "recommendation_accuracy = 0.5 < 1.0" in result.failures
     res = CliRunner().invoke(app, ["eval", "--cases", str(cases), "--json", str(tmp_path / "out.json")])
@@ -114,7 +124,32 @@ def test_case_over_existing_repositories(tmp_path: Path) -> None:
             }
         )
     )
-    result = run_eval(cases)
+    result = run_eval(case_paths(cases))
     assert result.passed, result.failures
     (c,) = result.cases
     assert (c.fork, c.archetype, c.checks["must_mention"]) == ("amd/engine", "niche-variant", {"AMD ROCm": True})
+
+
+def test_eval_refuses_to_pass_on_nothing(tmp_path: Path) -> None:
+    """No cases, or no thresholds: the gate fails (exit 2) instead of scoring zero forks as a pass."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    res = CliRunner().invoke(app, ["eval", "--cases", str(empty)])
+    assert res.exit_code == 2 and "no eval cases" in res.stderr
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    shutil.copy(CASES_DIR / "mirror.yaml", cases / "mirror.yaml")
+    res = CliRunner().invoke(app, ["eval", "--cases", str(cases), "--thresholds", str(tmp_path / "none.toml")])
+    assert res.exit_code == 2 and "no thresholds file" in res.stderr
+    (tmp_path / "empty.toml").write_text("[thresholds]\n")
+    try:
+        run_eval(case_paths(cases), thresholds_path=tmp_path / "empty.toml")
+    except EvalSetupError as exc:
+        assert "sets no thresholds" in str(exc)
+    else:
+        raise AssertionError("an empty thresholds table passed the gate")
+
+
+def test_default_cases_include_the_demo_network() -> None:
+    paths = case_paths()
+    assert paths[-1].name == "demo.yaml" and len(paths) == len(list(CASES_DIR.glob("*.yaml"))) + 1

@@ -285,6 +285,7 @@ def test_fork_of_fork_is_compared_with_the_root(stub: GitHubStub, tmp_path: Path
     stub.add_network(net, parents={"dan/proj": "alice/proj"})
     monkeypatch.setenv("FORKWISE_GITHUB_API_URL", stub.url)
     res = CliRunner().invoke(app, ["summarize", "acme/proj", "--depth", "2", "--format", "json", "-q"])
+    assert res.exit_code == 0, res.output
     report = Report.model_validate_json(res.stdout)
     dan = report.fork("dan/proj")
     assert dan.meta and dan.meta.parent == "alice/proj" and dan.meta.depth == 2

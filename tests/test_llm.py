@@ -17,7 +17,7 @@ from forkwise.service.chat import ChatRequest, ChatService
 from forkwise.service.llm import GGUF_SHA256, _sha256, bundled_model, local_model, openai_model
 from forkwise.service.llm_writer import Draft, LLMWriter, Shown, check_draft, parse_json_object
 from forkwise.service.models import Claim
-from forkwise.service.report import writer_input
+from forkwise.service.report import stored_input
 from forkwise.service.store import retriever
 from forkwise.service.writer import FactsWriter, validate
 from tests.conftest import demo_store
@@ -30,8 +30,9 @@ def net_report(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _inp(report, name):
-    f = report.fork(name)
-    return writer_input(f.name, f.facts, report.upstream.name, f.web_url, report.upstream.web_url, report.as_of)
+    inp = stored_input(report, report.fork(name))
+    assert inp is not None
+    return inp
 
 
 def test_bundled_model_is_joined_and_verified(net_report) -> None:
@@ -163,3 +164,20 @@ def test_streamed_chat_with_the_local_model_sends_heartbeats_while_it_works(net_
     assert payload["citations"] and payload["mode"] in ("llm", "retrieval")
     if payload["mode"] == "retrieval":
         assert "failed validation" in payload["note"]
+
+
+def test_the_bundled_model_is_hashed_once_per_process(net_report, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: every local_model() call re-hashed the ~490 MB GGUF."""
+    from forkwise.service import llm
+
+    _net, _report, settings = net_report
+    bundled_model(settings)  # joined and verified (by an earlier test or now)
+    hashed: list[str] = []
+    real = llm._sha256
+    monkeypatch.setattr(llm, "_sha256", lambda p: hashed.append(str(p)) or real(p))
+    for _ in range(3):
+        assert bundled_model(settings).name == llm.GGUF_NAME
+    assert hashed == []
+    (settings.home / "models" / llm.GGUF_NAME).touch()  # a changed file is checked again
+    bundled_model(settings)
+    assert len(hashed) == 1

@@ -94,7 +94,7 @@ def test_summary_command_acks_fast_then_answers_with_blocks(bot, slack: SlackStu
     assert "carol/trainer" in text and "habana-ai/trainer" in text
     assert text.index("carol/trainer") < text.index("habana-ai/trainer")
     assert "Choose this fork if:" in text and "<https://forkwise.example/acme/trainer|Full report>" in text
-    assert "mallory" not in text or "ignore previous instructions" not in text.lower()
+    assert "ignore previous instructions" not in text.lower()  # repository text never reaches Slack as-is
 
 
 def test_fork_verdict_and_ask(bot, slack: SlackStub) -> None:

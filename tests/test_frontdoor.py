@@ -1,0 +1,163 @@
+"""The use cases every surface calls, and the bugs found on the way (each test fails without its fix)."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import forkwise.service as fw
+from forkwise.index.names import full_names_in, is_full_name, split_full_name, valid_name
+from forkwise.index.network import Progress
+from forkwise.index.settings import Settings
+from forkwise.index.vector import fork_chunks
+from forkwise.service.jobs import IndexRequest, JobManager
+from forkwise.service.models import Report
+from forkwise.service.store import load_report, save_report
+from tests.conftest import demo_store
+
+
+def test_the_package_names_its_use_cases() -> None:
+    assert {"summarize", "verdict", "answer", "start_index", "load"} <= set(fw.__all__)
+    assert fw.summarize.__module__ == "forkwise.service.usecases"
+    assert "forkwise.service.classify.classify" in (fw.__doc__ or "")
+
+
+def test_one_owner_repo_rule() -> None:
+    assert is_full_name("deepspeedai/DeepSpeed") and is_full_name("a.b/c_d-e")
+    assert not is_full_name("a/b/c") and not is_full_name("../x") and not is_full_name("a/..")
+    assert not is_full_name("-x/y") and not is_full_name("x") and not valid_name("a", "")
+    assert split_full_name("o/r") == ("o", "r")
+    with pytest.raises(ValueError, match="not an owner/repo"):
+        split_full_name("o/r/x")
+    assert full_names_in("which fork of acme/trainer, or bob/x.js? not a/b/c") == ["acme/trainer", "bob/x.js"]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Report, Settings]:
+    _net, report, settings, _stats = demo_store(tmp_path_factory.mktemp("front"))
+    return report, settings
+
+
+def test_verdict_and_lookup(store: tuple[Report, Settings]) -> None:
+    report, settings = store
+    got, fork = fw.verdict(settings, "acme/trainer", "habana-ai")  # an owner names their only fork
+    assert got.upstream.name == "acme/trainer" and fork.name == "habana-ai/trainer"
+    assert fw.verdict(settings, "acme/trainer", "HABANA-AI/Trainer")[1].name == "habana-ai/trainer"
+    with pytest.raises(fw.NoSuchFork, match="no such fork"):
+        fw.verdict(settings, "acme/trainer", "nobody")
+    with pytest.raises(fw.NotSummarized, match="has not been summarized"):
+        fw.load(settings, "acme/other")
+
+
+def test_each_verdict_records_its_decision_and_provenance(store: tuple[Report, Settings]) -> None:
+    report, _settings = store
+    carol = report.fork("carol/trainer")
+    assert carol.verdict is not None
+    c = carol.verdict.classification
+    assert (c.archetype, c.recommendation) == (carol.verdict.archetype, carol.verdict.recommendation)
+    assert c.rule == carol.verdict.archetype_rule and "security_fork" in c.notes
+    assert carol.verdict.writer == "facts" and carol.verdict.prompt.startswith("verdict.toml@")
+    assert len(carol.verdict.prompt.split("@")[1]) == 12
+    # the note the classifier decided is the sentence the writer states
+    assert any("security fix" in cl.text for cl in carol.verdict.choose_fork_if)
+
+
+def test_deleted_files_get_no_diff_chunks(store: tuple[Report, Settings]) -> None:
+    """Regression: statuses are words ("deleted"); comparing with "D" let deleted files into the diff chunks."""
+    report, settings = store
+    frank = report.fork("frank/trainer-lite")
+    assert frank.facts is not None
+    deleted = {f.path for f in frank.facts.files if f.status == "deleted"}
+    assert "trainer/ddp.py" in deleted
+    mirror = next(settings.mirrors_dir.glob("*.git"))
+    chunks = fork_chunks(frank.name, frank.facts, mirror)
+    diff_paths = {str(c.metadata["path"]) for c in chunks if c.metadata["kind"] == "diff"}
+    assert diff_paths and not diff_paths & deleted
+
+
+def test_concurrent_saves_of_one_report_never_collide(store: tuple[Report, Settings], tmp_path: Path) -> None:
+    """Regression: two writers shared one `<repo>.tmp`, so one rename found its file gone."""
+    report, _settings = store
+    settings = Settings(home=tmp_path / "home")
+    errors: list[BaseException] = []
+
+    def save_many() -> None:
+        try:
+            for _ in range(40):
+                save_report(report, settings)
+        except BaseException as exc:  # noqa: BLE001 - recorded for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=save_many) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert load_report(settings, "acme/trainer") == report
+    assert [p.name for p in (settings.reports_dir / "acme").iterdir()] == ["trainer.json"]
+
+
+def test_job_progress_counts_every_advance_from_many_threads() -> None:
+    """Regression: `done += 1` ran unlocked from the pipeline's threads and lost counts."""
+    threads, per_thread = 8, 3000
+
+    def work(upstream: str, req: IndexRequest, progress: Progress) -> list[str]:
+        progress("analyse", "start", threads * per_thread)
+
+        def advance() -> None:
+            for _ in range(per_thread):
+                progress("analyse", "advance", None)
+
+        pool = [threading.Thread(target=advance) for _ in range(threads)]
+        for t in pool:
+            t.start()
+        for t in pool:
+            t.join()
+        return []
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: an unlocked counter loses updates
+    try:
+        jobs = JobManager(work)
+        job = jobs.start("acme/x")
+        assert _wait(lambda: job.finished)
+    finally:
+        sys.setswitchinterval(old)
+    assert job.status == "done" and job.stages["analyse"].done == threads * per_thread
+
+
+def test_one_running_job_per_upstream_and_finished_jobs_are_forgotten() -> None:
+    release = threading.Event()
+
+    def work(upstream: str, req: IndexRequest, progress: Progress) -> list[str]:
+        if upstream == "acme/slow":
+            release.wait(10)
+        return []
+
+    jobs = JobManager(work, keep=3)
+    first = jobs.start("acme/slow")
+    assert jobs.start("acme/slow").id == first.id  # shares the running job (and its mirror and report)
+    done = []
+    for i in range(6):
+        job = jobs.start(f"acme/quick{i}")
+        assert _wait(lambda job=job: job.finished)
+        done.append(job.id)
+    assert jobs.get(first.id) is not None and not first.finished  # running jobs are never forgotten
+    assert len(jobs) <= 3 + 1 and jobs.get(done[0]) is None and jobs.get(done[-1]) is not None
+    release.set()
+    assert _wait(lambda: first.finished)
+    assert jobs.start("acme/slow").id != first.id  # finished: a new request starts a new job
+
+
+def _wait(cond, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.01)
+    return False
