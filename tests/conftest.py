@@ -70,6 +70,14 @@ def demo_store(root: Path, **settings: Any) -> tuple[BuiltNetwork, Report, Setti
     return net, report, cfg, stats
 
 
+@pytest.fixture(scope="session")
+def shared_demo(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[BuiltNetwork, Report, Settings, IndexStats | None]:
+    """One demo store per test session (per xdist worker) for the tests that only read it."""
+    return demo_store(tmp_path_factory.mktemp("shared-demo"))
+
+
 def build(spec: dict, root: Path, as_of: datetime | None = None) -> BuiltNetwork:
     """Build a network spec (``upstream: {preset: small}`` allowed, as in the eval cases)."""
     return build_network(NetworkSpec.model_validate(expand(spec)), root, as_of=as_of)

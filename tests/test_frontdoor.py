@@ -17,7 +17,6 @@ from forkwise.index.vector import fork_chunks
 from forkwise.service.jobs import IndexRequest, JobManager
 from forkwise.service.models import Report
 from forkwise.service.store import load_report, save_report
-from tests.conftest import demo_store
 
 
 def test_the_package_names_its_use_cases() -> None:
@@ -37,13 +36,13 @@ def test_one_owner_repo_rule() -> None:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Report, Settings]:
-    _net, report, settings, _stats = demo_store(tmp_path_factory.mktemp("front"))
+def store(shared_demo) -> tuple[Report, Settings]:
+    _net, report, settings, _stats = shared_demo
     return report, settings
 
 
 def test_verdict_and_lookup(store: tuple[Report, Settings]) -> None:
-    report, settings = store
+    _report, settings = store
     got, fork = fw.verdict(settings, "acme/trainer", "habana-ai")  # an owner names their only fork
     assert got.upstream.name == "acme/trainer" and fork.name == "habana-ai/trainer"
     assert fw.verdict(settings, "acme/trainer", "HABANA-AI/Trainer")[1].name == "habana-ai/trainer"
@@ -89,7 +88,7 @@ def test_concurrent_saves_of_one_report_never_collide(store: tuple[Report, Setti
         try:
             for _ in range(40):
                 save_report(report, settings)
-        except BaseException as exc:  # noqa: BLE001 - recorded for the assertion below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=save_many) for _ in range(4)]

@@ -20,12 +20,13 @@ from forkwise.service.models import Claim
 from forkwise.service.report import stored_input
 from forkwise.service.store import retriever
 from forkwise.service.writer import FactsWriter, validate
-from tests.conftest import demo_store
+
+pytestmark = pytest.mark.slow  # the real local model / Chromium
 
 
 @pytest.fixture(scope="module")
-def net_report(tmp_path_factory: pytest.TempPathFactory):
-    net, report, settings, _stats = demo_store(tmp_path_factory.mktemp("llm"))
+def net_report(shared_demo):
+    net, report, settings, _stats = shared_demo
     return net, report, settings
 
 

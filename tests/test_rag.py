@@ -19,13 +19,13 @@ from forkwise.index.vector import VectorIndex, collection_name
 from forkwise.service.models import Report
 from forkwise.service.pipeline import run
 from forkwise.service.store import index_report
-from tests.conftest import Server, analyse, demo_store, free_port, git
+from tests.conftest import Server, analyse, free_port, git
 from tests.conftest import build as build_spec
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Report, Settings, object]:
-    net, report, settings, stats = demo_store(tmp_path_factory.mktemp("rag"))
+def demo(shared_demo) -> tuple[Report, Settings, object]:
+    net, report, settings, stats = shared_demo
     assert stats is not None and stats.embedded == stats.chunks > 20
     return report, settings, net
 
@@ -84,6 +84,7 @@ def test_reindex_is_idempotent_and_only_touches_changed_forks(tmp_path: Path, se
     assert any("Gaudi" in d for d in still)
 
 
+@pytest.mark.slow
 def test_chroma_server_over_http(tmp_path: Path, demo) -> None:
     report, _settings, _net = demo
     chroma = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")

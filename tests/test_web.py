@@ -18,6 +18,8 @@ from forkwise.index.settings import Settings
 from tests.conftest import Server, demo_store
 from tests.conftest import build as build_spec
 
+pytestmark = pytest.mark.slow  # the real local model / Chromium
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
 ARGS = [

@@ -17,7 +17,6 @@ from forkwise.service.models import Report
 from forkwise.service.report import stored_input
 from forkwise.service.store import index_report
 from forkwise.service.writer import validate
-from tests.conftest import demo_store
 from tests.doubles import HashEmbeddings, ScriptedModel
 
 GOOD = {
@@ -29,10 +28,8 @@ GOOD = {
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Report, Settings]:
-    _net, report, settings, _stats = demo_store(
-        tmp_path_factory.mktemp("paths"),
-    )
+def store(shared_demo) -> tuple[Report, Settings]:
+    _net, report, settings, _stats = shared_demo
     return report, settings
 
 

@@ -1,0 +1,87 @@
+"""The built wheel works on its own: installed in a fresh virtualenv, away from this checkout, it runs the demo,
+serves the page and the API, and runs the eval gate (templates, static files, cases, thresholds, schema and the
+tokenizer are package data)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+
+def _run(*args: str | Path, cwd: Path, env: dict[str, str] | None = None, timeout: float = 900) -> str:
+    res = subprocess.run([str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert res.returncode == 0, f"{args[:3]} exited {res.returncode}:\n{res.stdout[-2000:]}\n{res.stderr[-3000:]}"
+    return res.stdout + res.stderr
+
+
+@pytest.fixture(scope="module")
+def wheel_venv(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    tmp = tmp_path_factory.mktemp("wheel")
+    _run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", tmp / "dist", ROOT, cwd=tmp)
+    (wheel,) = (tmp / "dist").glob("forkwise-*.whl")
+    _run(sys.executable, "-m", "venv", tmp / "venv", cwd=tmp)
+    _run(tmp / "venv" / "bin" / "python", "-m", "pip", "install", "--quiet", wheel, cwd=tmp)
+    return wheel, tmp / "venv" / "bin"
+
+
+def test_the_wheel_carries_its_data_under_one_package(wheel_venv: tuple[Path, Path]) -> None:
+    wheel, _bin = wheel_venv
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for data in (
+        "forkwise/prompts/verdict.toml",
+        "forkwise/prompts/web/repo.html.j2",
+        "forkwise/service/static/app.js",
+        "forkwise/service/demo.yaml",
+        "forkwise/evals/cases/mirror.yaml",
+        "forkwise/evals/thresholds.toml",
+        "forkwise/schema/report.schema.json",
+        "forkwise/index/data/minilm/tokenizer.json",
+        "forkwise/index/data/minilm/LICENSE",
+    ):
+        assert data in names, data
+    assert not any(n.startswith(("index/", "service/", "evals/")) for n in names)  # nothing at the top level
+
+
+def test_installed_wheel_runs_demo_serve_and_eval(wheel_venv: tuple[Path, Path], tmp_path: Path) -> None:
+    _wheel, bin_ = wheel_venv
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FORKWISE_", "PYTHON"))}
+    env["FORKWISE_HOME"] = str(tmp_path / "home")
+    out = _run(bin_ / "forkwise", "demo", "--quiet", cwd=tmp_path, env=env)
+    assert "11 of 12 forks analysed, 1 failed" in out
+    assert (tmp_path / "home" / "demo" / "reports" / "report.html").stat().st_size > 10_000
+    out = _run(bin_ / "forkwise", "eval", "--json", tmp_path / "eval.json", cwd=tmp_path, env=env)
+    assert "all thresholds met" in out
+    _run(bin_ / "forkwise", "schema", "--check", cwd=tmp_path, env=env)
+    port = free_port()
+    server = subprocess.Popen(
+        [str(bin_ / "forkwise"), "serve", "--port", str(port)],
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        api = httpx.get(f"{base}/v1/repos/acme/trainer", timeout=30)
+        assert api.status_code == 200 and api.json()["counts"]["analysed"] == 11
+        page = httpx.get(f"{base}/acme/trainer", timeout=30)
+        assert page.status_code == 200 and "habana-ai/trainer" in page.text
+        assert httpx.get(f"{base}/static/app.js", timeout=30).status_code == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
