@@ -43,7 +43,7 @@ RS, NUL = "\x1e", "\x00"
 _STATUS = {"A": "added", "M": "modified", "D": "deleted", "R": "renamed", "C": "copied", "T": "type-changed"}
 
 
-def _date(text: str) -> datetime:
+def _iso(text: str) -> datetime:
     return datetime.fromisoformat(text.strip())
 
 
@@ -114,7 +114,7 @@ def upstream_facts(
 ) -> tuple[UpstreamFacts, UpstreamContext]:
     """Summary facts about upstream and the shared context for fork analysis."""
     head, date = run(mirror, "log", "-1", "--format=%H%x00%cI", UPSTREAM_REF, timeout=timeout).strip().split(NUL)
-    last = _date(date)
+    last = _iso(date)
     subjects = run(mirror, "log", "-n", "3000", "--format=%s", UPSTREAM_REF, timeout=timeout).splitlines()
     files = [f for f in run(mirror, "ls-tree", "-r", "--name-only", "-z", head, timeout=timeout).split(NUL) if f]
     readme_path, text = readme_mod.read_at(mirror, head, files)
@@ -123,7 +123,7 @@ def upstream_facts(
     ctx = UpstreamContext(mirror=mirror, head=head, last_commit_date=last, vocab=vocab, timeout=timeout)
     ctx._tree[head] = files
     since = (as_of - timedelta(days=365)).isoformat()
-    dates = [_date(d) for d in run(mirror, "log", f"--since={since}", "--format=%cI", head).split()]
+    dates = [_iso(d) for d in run(mirror, "log", f"--since={since}", "--format=%cI", head).split()]
     tags_out = run(
         mirror,
         "for-each-ref",
@@ -132,7 +132,7 @@ def upstream_facts(
         "--format=%(refname:short)%00%(creatordate:iso-strict)",
         "refs/tags",
     )
-    tags = [(t, _date(d)) for t, _, d in (ln.partition(NUL) for ln in tags_out.splitlines()) if d]
+    tags = [(t, _iso(d)) for t, _, d in (ln.partition(NUL) for ln in tags_out.splitlines()) if d]
     facts = UpstreamFacts(
         name=name,
         url=url,
@@ -230,7 +230,7 @@ def fork_facts(
     gained, boundary = _gained(ctx, head) if base != up else ([], {})  # upstream has commits the fork lacks
     boundary.setdefault(up, ctx.last_commit_date)
     if base not in boundary:  # unusual topology: ask git directly
-        boundary[base] = _date(ctx.git("log", "-1", "--format=%cI", base))
+        boundary[base] = _iso(ctx.git("log", "-1", "--format=%cI", base))
     merges = [c for c in own if c.is_merge]
     unique = [c for c in own if not c.is_merge and not c.upstream_equivalent]
     changes = _file_changes(ctx, base, head) if own else []
@@ -280,7 +280,7 @@ def _own_commits(ctx: UpstreamContext, head: str) -> list[CommitFact]:
             sha=sha,
             subject=subject[:300],
             author=author,
-            date=_date(date),
+            date=_iso(date),
             files=[_unquote(f) for f in files][:200],
             is_merge=len(parents.split()) > 1,
             upstream_equivalent=mark == "=",
@@ -297,11 +297,11 @@ def _gained(ctx: UpstreamContext, head: str) -> tuple[list[CommitFact], dict[str
     gained, boundary = [], {}
     for mark, (sha, d, subj), _f in _parse_log(out, False):
         if mark == "-":
-            boundary[sha] = _date(d)
+            boundary[sha] = _iso(d)
         else:
             gained.append(
                 CommitFact(
-                    sha=sha, subject=subj[:300], author="", date=_date(d), security=bool(SECURITY_RE.search(subj))
+                    sha=sha, subject=subj[:300], author="", date=_iso(d), security=bool(SECURITY_RE.search(subj))
                 )
             )
     return gained, boundary
@@ -436,7 +436,7 @@ def _branches(ctx: UpstreamContext, key: str, head: str, branches: dict[str, str
         "--format=%(objectname)%00%(committerdate:iso-strict)",
         f"refs/forks/{key}/heads/",
     )
-    dates = {sha: _date(d) for sha, _, d in (ln.partition(NUL) for ln in out.splitlines())}
+    dates = {sha: _iso(d) for sha, _, d in (ln.partition(NUL) for ln in out.splitlines())}
     facts = []
     for name, sha in candidates.items():
         if sha not in dates:
@@ -459,7 +459,7 @@ def _unrelated(ctx: UpstreamContext, default_branch: str | None, ref: str, head:
         behind=behind,
         merge_base=None,
         merge_base_date=None,
-        last_commit_date=_date(ctx.git("log", "-1", "--format=%cI", head)),
+        last_commit_date=_iso(ctx.git("log", "-1", "--format=%cI", head)),
         upstream_last_commit_date=ctx.last_commit_date,
         upstream_gain=UpstreamGain(commits=behind, first_date=None, last_date=None),
     )

@@ -6,6 +6,7 @@ import os
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -45,7 +46,9 @@ class Settings(BaseSettings):
     chroma_url: str | None = Field(
         default=None, description="Chroma server (`chroma run`) URL; unset = embedded PersistentClient in home."
     )
-    embeddings: str = Field(default="local", description="local (MiniLM int8 ONNX) or openai (compatible endpoint).")
+    embeddings: Literal["local", "openai"] = Field(
+        default="local", description="local (MiniLM int8 ONNX) or openai (an OpenAI-compatible endpoint)."
+    )
     embeddings_model: str = Field(default="text-embedding-3-small", description="Model for openai embeddings.")
     embeddings_url: str | None = Field(
         default=None, description="Embeddings endpoint base URL (default OPENAI_BASE_URL)."

@@ -212,7 +212,7 @@ class LLMWriter:
             if not problems:
                 return verdict
         reason = f"{self.name} writer failed validation: " + "; ".join(problems[:3])
-        return base.model_copy(update={"writer": "facts", "fallback_reason": reason})
+        return base.model_copy(update={"writer": WriterName.facts, "fallback_reason": reason})
 
 
 def make_writer(kind: WriterName, settings: Settings, retrieve: Retrieve | None = None) -> Writer:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from forkwise.index.github import RepoMeta
 from forkwise.index.models import ForkFacts
 from forkwise.index.network import Coverage
+from forkwise.index.settings import WriterName
 from forkwise.service.classify import Archetype, Classification, Recommendation
 from forkwise.service.evidence import Evidence
 
@@ -37,7 +38,7 @@ class Verdict(BaseModel):
     terms: list[str] = Field(default_factory=list, description="What the fork is for, in plain words.")
     confidence: Literal["high", "medium", "low"]
     evidence: list[str] = Field(description="Every evidence ID cited above, in first-cited order.")
-    writer: str = Field(default="facts", description="Who wrote the sentences: facts, openai or local.")
+    writer: WriterName = Field(default=WriterName.facts, description="Who wrote the sentences.")
     prompt: str = Field(description="The prompt file the sentences came from and its sha256 prefix: file@hash.")
     fallback_reason: str | None = Field(default=None, description="Set when an LLM writer failed validation.")
     classification: Classification = Field(description="What the classifier decided; the labels above repeat it.")

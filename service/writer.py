@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from forkwise.index.models import ForkFacts
+from forkwise.index.settings import WriterName
 from forkwise.index.terms import TermScore
 from forkwise.service.classify import Classification, security_commits
 from forkwise.service.evidence import Evidence
@@ -27,7 +28,7 @@ _NUMBER = re.compile(r"(?<![\w.+-])[+-]?\d[\d.,:-]*(?<![.,:-])%?(?![\w])")
 
 class WriterInput(BaseModel):
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
-    name: str
+    name: WriterName
     upstream: str
     facts: ForkFacts
     classification: Classification
@@ -36,7 +37,7 @@ class WriterInput(BaseModel):
 
 
 class Writer(Protocol):
-    name: str
+    name: WriterName
 
     def write(self, inp: WriterInput) -> Verdict: ...
 
@@ -167,7 +168,7 @@ def numbers_in(text: str) -> list[str]:
 class FactsWriter:
     """The deterministic writer: templates + facts, no model."""
 
-    name = "facts"
+    name = WriterName.facts
 
     def write(self, inp: WriterInput) -> Verdict:
         ctx = context(inp)

@@ -4,7 +4,6 @@ OpenAI-compatible server. The model is small and invents things; these tests che
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from forkwise.service.models import Claim
 from forkwise.service.report import stored_input
 from forkwise.service.store import retriever
 from forkwise.service.writer import FactsWriter, validate
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.slow  # the real local model / Chromium
 
@@ -52,12 +52,10 @@ def test_injected_readme_cannot_change_the_verdict_in_process(net_report) -> Non
     assert validate(v, inp) == []
     text = " ".join([v.summary, *(c.text for c in [*v.choose_fork_if, *v.choose_upstream_if, *v.risks])]).lower()
     assert "500" not in text and "best choice" not in text
-    if v.writer == "facts":  # fell back: visibly flagged with the reason
-        assert v.fallback_reason and v.fallback_reason.startswith("local writer failed validation")
-    else:
-        assert v.writer == "local" and v.fallback_reason is None
-        shown = {s.id for s in writer._with_evidence(inp)["shown"]}
-        assert set(v.evidence) <= shown
+    # the model (temperature 0, fixed seed) repeats the injected claim twice; validation catches it, and the
+    # verdict falls back to the facts, visibly flagged with the reason
+    assert v.writer == "facts" and len(writer.last_raw) == 2
+    assert v.fallback_reason and v.fallback_reason.startswith("local writer failed validation: number '500'")
 
 
 def test_validation_rejects_invented_ids_numbers_and_files(net_report) -> None:
@@ -82,9 +80,7 @@ def test_validation_rejects_invented_ids_numbers_and_files(net_report) -> None:
 @pytest.fixture(scope="module")
 def llama_server(net_report) -> Iterator[str]:
     _net, _report, settings = net_report
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_model(settings)), "--host", "127.0.0.1",
          "--port", str(port), "--n_ctx", "4096", "--n_threads", "2", "--model_alias", "qwen"],
@@ -113,24 +109,29 @@ def llama_server(net_report) -> Iterator[str]:
             proc.wait(timeout=15)
 
 
-def test_openai_writer_over_real_http(net_report, llama_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_openai_writer_over_real_http(net_report, llama_server: str) -> None:
     _net, report, settings = net_report
-    monkeypatch.setenv("OPENAI_BASE_URL", llama_server)
-    monkeypatch.setenv("OPENAI_API_KEY", "local")
-    s = settings.model_copy(update={"openai_model": "qwen", "llm_method": "json_object_schema"})
+    s = settings.model_copy(
+        update={
+            "openai_model": "qwen",
+            "llm_method": "json_object_schema",
+            "openai_base_url": llama_server,
+            "openai_api_key": "local",
+        }
+    )
     writer = LLMWriter(openai_model(s), "openai", retriever(s, report.upstream.name))
     inp = _inp(report, "bigco/trainer")
     v = writer.write(inp)
     assert writer.last_raw and writer.last_raw[0].lstrip().startswith("{")  # a real completion came back
     assert (v.recommendation, v.archetype) == (inp.classification.recommendation, inp.classification.archetype)
     assert validate(v, inp) == []
-    assert v.writer == "openai" or (v.writer == "facts" and "openai writer failed" in (v.fallback_reason or ""))
+    assert (v.writer, v.fallback_reason) == ("openai", None), v.fallback_reason
 
 
-def test_openai_writer_falls_back_visibly_when_the_server_is_down(net_report, monkeypatch) -> None:
+def test_openai_writer_falls_back_visibly_when_the_server_is_down(net_report) -> None:
     _net, report, settings = net_report
-    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # nothing listens on the discard port
-    writer = LLMWriter(openai_model(settings), "openai")
+    down = settings.model_copy(update={"openai_base_url": "http://127.0.0.1:9/v1"})  # nothing listens there
+    writer = LLMWriter(openai_model(down), "openai")
     v = writer.write(_inp(report, "carol/trainer"))
     assert v.writer == "facts" and v.fallback_reason and "model call failed" in v.fallback_reason
     assert v.recommendation == "fork"
@@ -142,11 +143,9 @@ def test_chat_with_the_local_model_cites_only_retrieved_snippets(net_report) -> 
     ans = chat.answer(report, ChatRequest(upstream="acme/trainer", question="which fork adds Gaudi support?"))
     assert ans.citations and {c.n for c in ans.citations} == set(range(1, len(ans.citations) + 1))
     assert any(c.fork == "habana-ai/trainer" for c in ans.citations)
-    if ans.mode == "llm":
-        assert ChatService.check({"answer": ans.answer, "citations": [c.n for c in ans.citations]}, ans.citations,
-                                 report) == []  # fmt: skip
-    else:
-        assert ans.note and "failed validation" in ans.note
+    assert ans.mode == "llm" and ans.note is None  # this answer passed the chat check
+    assert ChatService.check({"answer": ans.answer, "citations": [c.n for c in ans.citations]}, ans.citations,
+                             report) == []  # fmt: skip
 
 
 def test_streamed_chat_with_the_local_model_sends_heartbeats_while_it_works(net_report) -> None:
@@ -162,9 +161,7 @@ def test_streamed_chat_with_the_local_model_sends_heartbeats_while_it_works(net_
     assert keepalives and max(keepalives) < first_event  # heartbeats while the model works, then the answer
     done = [ln for ln in lines if ln.startswith("data: ")][-1]
     payload = json.loads(done[6:])
-    assert payload["citations"] and payload["mode"] in ("llm", "retrieval")
-    if payload["mode"] == "retrieval":
-        assert "failed validation" in payload["note"]
+    assert payload["citations"] and payload["mode"] == "llm" and payload["note"] is None
 
 
 def test_the_bundled_model_is_hashed_once_per_process(net_report, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,7 +14,7 @@ from forkwise.index.mirror import Mirror
 from forkwise.index.network import ForkInput, analyse_network
 from forkwise.index.settings import Settings
 from forkwise.index.sources import Source
-from tests.conftest import AS_OF, build, git
+from tests.conftest import AS_OF, build, free_port, git
 
 SPEC = {
     "name": "partial",
@@ -32,12 +32,6 @@ SPEC = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def daemon(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     from forkwise.index.presets import expand
@@ -46,7 +40,7 @@ def daemon(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     for repo in [net.upstream_path, *(f.path for f in net.forks)]:
         git(repo, "config", "uploadpack.allowFilter", "true")
         git(repo, "config", "uploadpack.allowAnySHA1InWant", "true")
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [
             "git",
