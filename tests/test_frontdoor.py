@@ -160,3 +160,25 @@ def _wait(cond, timeout: float = 30.0) -> bool:
             return True
         time.sleep(0.01)
     return False
+
+
+def test_runs_on_one_mirror_take_turns(tmp_path: Path) -> None:
+    """Regression: two jobs on one upstream fetched into (and configured) one mirror at once."""
+    from forkwise.index.mirror import Mirror
+    from forkwise.index.sources import Source
+
+    up = Source(name="acme/x", url=str(tmp_path / "x.git"))
+    first, second = Mirror(tmp_path / "mirrors", up), Mirror(tmp_path / "mirrors", up)
+    order: list[str] = []
+
+    def take_second() -> None:
+        with second.lock():
+            order.append("second")
+
+    with first.lock():
+        t = threading.Thread(target=take_second)
+        t.start()
+        time.sleep(0.3)
+        order.append("first done")
+    t.join(5)
+    assert order == ["first done", "second"]
