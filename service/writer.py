@@ -12,7 +12,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from forkwise.index.models import ForkFacts
 from forkwise.index.settings import WriterName
@@ -28,7 +28,7 @@ _NUMBER = re.compile(r"(?<![\w.+-])[+-]?\d[\d.,:-]*(?<![.,:-])%?(?![\w])")
 
 class WriterInput(BaseModel):
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
-    name: WriterName
+    name: str = Field(description="The fork's name.")
     upstream: str
     facts: ForkFacts
     classification: Classification
