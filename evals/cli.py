@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from forkwise.index.settings import WriterName, get_settings
+from forkwise.service.console import make_console
 
-err = Console(stderr=True)
+err = make_console(stderr=True)
 
 
 def eval_command(
@@ -58,7 +58,7 @@ def eval_command(
             r.recommendation or "-",
             "ok" if not bad else "[red]" + ", ".join(bad) + "[/red]",
         )
-    out = Console()
+    out = make_console()
     out.print(table)
     m = result.metrics
     out.print(

@@ -2,7 +2,7 @@
 
 Matching of labels is explicit and reproducible (no model judges):
 
-- text of a verdict = summary + choose_fork_if + choose_upstream_if + risks + terms + archetype rule, lower-cased,
+- text of a verdict = headline + summary + choose_fork_if + choose_upstream_if + risks + terms + archetype rule, lower-cased,
   whitespace collapsed;
 - a ``must_mention`` / ``must_not_claim`` entry is a phrase, matched case-insensitively as a substring after the
   same normalisation, or a regular expression when written ``/like this/``.
@@ -140,7 +140,7 @@ def verdict_text(f: ForkReport) -> str:
     v = f.verdict
     if v is None:
         return ""
-    parts = [v.summary, v.archetype_rule, *v.terms]
+    parts = [v.headline, v.summary, v.archetype_rule, *v.terms]
     parts += [c.text for c in (*v.choose_fork_if, *v.choose_upstream_if, *v.risks)]
     return normalise(" ".join(parts))
 

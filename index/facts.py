@@ -56,6 +56,7 @@ class UpstreamContext:
     last_commit_date: datetime
     vocab: Vocabulary
     timeout: float = 600.0
+    head_describe: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _tree: dict[str, list[str]] = field(default_factory=dict)
     _license: dict[str, LicenseInfo] = field(default_factory=dict)
@@ -121,6 +122,8 @@ def upstream_facts(
     paragraphs = [p for p in (text or "").split("\n\n") if p.strip()]
     vocab = Vocabulary.build([*files, *subjects, *paragraphs])
     ctx = UpstreamContext(mirror=mirror, head=head, last_commit_date=last, vocab=vocab, timeout=timeout)
+    described = run(mirror, "describe", "--tags", "--abbrev=7", head, timeout=timeout, ok_codes=(0, 128)).strip()
+    ctx.head_describe = described or None
     ctx._tree[head] = files
     since = (as_of - timedelta(days=365)).isoformat()
     dates = [_iso(d) for d in run(mirror, "log", f"--since={since}", "--format=%cI", head).split()]
@@ -129,6 +132,7 @@ def upstream_facts(
         "for-each-ref",
         "--sort=-creatordate",
         "--count=10",
+        f"--merged={head}",  # only tags the compared upstream ref contains
         "--format=%(refname:short)%00%(creatordate:iso-strict)",
         "refs/tags",
     )
@@ -143,6 +147,8 @@ def upstream_facts(
         readme_path=readme_path,
         readme_title=readme_mod.title(text) if text else None,
         readme_lead=readme_mod.lead(text) if text else "",
+        readme_lead_markdown=readme_mod.lead_markdown(text) if text else "",
+        head_describe=ctx.head_describe,
         commits_30d=sum(d >= as_of - timedelta(days=30) for d in dates),
         commits_90d=sum(d >= as_of - timedelta(days=90) for d in dates),
         commits_365d=len(dates),
@@ -249,6 +255,7 @@ def fork_facts(
         merge_base_date=boundary[base],
         last_commit_date=own[0].date if own else boundary[base],
         upstream_last_commit_date=ctx.last_commit_date,
+        upstream_describe=ctx.head_describe,
         own_commits=own,
         unique_commits=len(unique),
         upstream_equivalent_commits=sum(c.upstream_equivalent for c in own),

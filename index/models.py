@@ -132,6 +132,7 @@ class ForkFacts(Frozen):
     merge_base_describe: str | None = Field(default=None, description="Nearest upstream tag, as `git describe`.")
     last_commit_date: datetime
     upstream_last_commit_date: datetime
+    upstream_describe: str | None = Field(default=None, description="Upstream's head as `git describe --tags`.")
     own_commits: list[CommitFact] = Field(default=[], description="Commits on the fork not in upstream, newest first.")
     unique_commits: int = Field(default=0, description="Own non-merge commits whose patch is not upstream.")
     upstream_equivalent_commits: int = Field(default=0, description="Own commits whose patch already exists upstream.")
@@ -167,7 +168,9 @@ class UpstreamFacts(Frozen):
     last_commit_date: datetime
     readme_path: str | None
     readme_title: str | None
-    readme_lead: str = Field(description="First paragraph of the README. Untrusted repository text.")
+    readme_lead: str = Field(description="First descriptive paragraph of the README, plain text. Untrusted.")
+    readme_lead_markdown: str = Field(default="", description="The same paragraph as Markdown. Untrusted.")
+    head_describe: str | None = Field(default=None, description="`git describe --tags` of the compared head.")
     commits_30d: int
     commits_90d: int
     commits_365d: int

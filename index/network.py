@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -33,13 +34,17 @@ from forkwise.index.models import ForkFacts, UpstreamFacts
 from forkwise.index.settings import Settings
 from forkwise.index.sources import Source
 
-ANALYSIS_VERSION = "1"
+ANALYSIS_VERSION = "2"
 PREFILTER_REASON = "every head is an upstream commit: decided from ls-remote, no objects fetched"
 RANKING = "stars (most first), then last push on GitHub (newest first), then the order given"
 STAGES = ("resolve", "fetch", "analyse")
 
-Progress = Callable[[str, str, int | None], None]
-"""``progress(stage, event, total)``: event is 'start' (with total), 'advance' or 'done'."""
+
+class Progress(Protocol):
+    """``progress(stage, event, total, detail)``: event is 'start' (with total), 'advance' or 'done'; ``detail``
+    names the item an 'advance' is about when that helps a person (the fork a model is writing for)."""
+
+    def __call__(self, stage: str, event: str, total: int | None, detail: str | None = None) -> None: ...
 
 
 class UpstreamError(RuntimeError):
@@ -106,7 +111,7 @@ class NetworkFacts(BaseModel):
     coverage: Coverage
 
 
-def no_progress(stage: str, event: str, total: int | None) -> None:
+def no_progress(stage: str, event: str, total: int | None, detail: str | None = None) -> None:
     return None
 
 

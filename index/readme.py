@@ -66,21 +66,93 @@ def title(text: str) -> str | None:
     return None
 
 
-def lead(text: str, limit: int = 400) -> str:
-    """First prose paragraph (skipping headings, badges, HTML and blank lines)."""
-    para: list[str] = []
-    for line in text.splitlines():
-        s = line.strip()
+_SKIP_SECTIONS = re.compile(
+    r"(?i)\b(news|changelog|change log|release notes|what'?s new|updates|announcements?|table of contents|contents"
+    r"|toc|badges?|sponsors?|contributors?)\b"
+)
+_LIST_ITEM = re.compile(r"^(\s*)([-*+]|\d+[.)])\s+")
+_BADGES = re.compile(r"^(\[?!\[[^\]]*\]\([^)]*\)(\]\([^)]*\))?\s*)+$")
+_WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+def _blocks(text: str) -> list[tuple[str, str, list[str]]]:
+    """Markdown split into blocks: ``(kind, section heading, lines)``; kinds: heading, code, html, list, table,
+    badges, rule, paragraph."""
+    blocks: list[tuple[str, str, list[str]]] = []
+    section = ""
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        s = lines[i].strip()
         if not s:
-            if para:
-                break
+            i += 1
             continue
-        if s.startswith(("#", "<", "[![", "![", "|", "```", "---", "===")):
-            if para:
-                break
+        if s.startswith(("```", "~~~")):
+            fence, j = s[:3], i + 1
+            while j < len(lines) and not lines[j].strip().startswith(fence):
+                j += 1
+            blocks.append(("code", section, lines[i : j + 1]))
+            i = j + 1
             continue
-        para.append(s)
-    out = " ".join(para)
+        m = _HEADING.match(s)
+        if m:
+            section = m.group(2).strip()
+            blocks.append(("heading", section, [s]))
+            i += 1
+            continue
+        j = i
+        while j < len(lines) and lines[j].strip() and not _HEADING.match(lines[j].strip()):
+            j += 1
+        block = lines[i:j]
+        first = block[0].strip()
+        if first.startswith("<"):
+            kind = "html"
+        elif _LIST_ITEM.match(block[0]):
+            kind = "list"
+        elif first.startswith("|") or (len(block) > 1 and set(block[1].strip()) <= set("|-: ")):
+            kind = "table"
+        elif all(_BADGES.match(ln.strip()) for ln in block):
+            kind = "badges"
+        elif set(first) <= set("-=*_ "):
+            kind = "rule"
+        else:
+            kind = "paragraph"
+        blocks.append((kind, section, block))
+        i = j
+    return blocks
+
+
+def lead_markdown(text: str, limit: int = 600) -> str:
+    """The README's first descriptive paragraph, as Markdown: not a badge row, a news or changelog list, a table,
+    HTML, code or a heading, and not inside a news, changelog or contents section. Untrusted repository text."""
+    paras = [
+        " ".join(ln.strip() for ln in block)
+        for kind, section, block in _blocks(text)
+        if kind == "paragraph" and not (section and _SKIP_SECTIONS.search(section))
+    ]
+    # a tagline of a word or two says little: the first paragraph of four words or more, else the first one
+    para = next((p for p in paras if len(_WORD.findall(p)) >= 4), paras[0] if paras else "")
+    return para if len(para) <= limit else para[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
+def lead(text: str, limit: int = 400) -> str:
+    """The first descriptive paragraph as plain text (links keep their words, markup goes)."""
+    return plain(lead_markdown(text, limit=limit * 2), limit)
+
+
+def plain(markdown: str, limit: int = 400) -> str:
+    """Inline Markdown as one line of plain text: links keep their text, images their alt text, markup goes."""
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt("commonmark", {"html": False}).parseInline(markdown)
+    words: list[str] = []
+    for tok in tokens:
+        for child in tok.children or []:
+            if child.type in ("text", "code_inline") or child.type == "image":
+                words.append(child.content)
+            elif child.type in ("softbreak", "hardbreak"):
+                words.append(" ")
+    out = " ".join("".join(words).split())
     return out if len(out) <= limit else out[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 

@@ -10,13 +10,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from forkwise.index.github import GitHubError
-from forkwise.index.network import ForkInput, UpstreamError
+from forkwise.index.network import ForkInput, UpstreamError, no_progress
 from forkwise.index.settings import Settings, WriterName, get_settings
 from forkwise.index.sources import SourceError, load_forks_file, parse_source
+from forkwise.service.console import make_console, progress_for
 from forkwise.service.models import Report
 from forkwise.service.report import forks_carrying, render
 from forkwise.service.usecases import SummarizeRequest, fork_inputs
@@ -27,7 +26,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True)
+err = make_console(stderr=True)
 SCHEMA_PATH = Path(str(resources.files("forkwise.schema"))) / "report.schema.json"
 
 
@@ -43,39 +42,14 @@ class Format(StrEnum):
     html = "html"
 
 
-class _Bars:
-    """One progress bar per stage, fed from worker threads."""
-
-    def __init__(self, enabled: bool):
-        self.progress = Progress(
-            TextColumn("{task.description:<8}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            disable=not enabled,
-            transient=False,
-        )
-        self.tasks: dict[str, int] = {}
-
-    def __call__(self, stage: str, event: str, total: int | None) -> None:
-        if event == "start":
-            self.tasks[stage] = self.progress.add_task(stage, total=total or 0)
-        elif event == "advance":
-            self.progress.advance(self.tasks[stage])
-        elif event == "done" and stage in self.tasks:
-            t = self.progress.tasks[self.tasks[stage]]
-            self.progress.update(self.tasks[stage], completed=t.total)
-
-
-def _summarize(req: SummarizeRequest, settings: Settings, *, quiet: bool) -> Report:
+def _summarize(req: SummarizeRequest, settings: Settings, *, quiet: bool, verbose: bool = False) -> Report:
     """Run the summarize use case with progress on stderr; exit 2 when upstream or the input is unusable."""
     from forkwise.service.usecases import summarize
 
-    bars = _Bars(enabled=not quiet and err.is_terminal)
+    progress, live = progress_for(err, quiet=quiet, verbose=verbose)
     try:
-        with bars.progress:
-            result = summarize(req, settings, progress=bars)
+        with live:
+            result = summarize(req, settings, progress=progress or no_progress)
     except (UpstreamError, SourceError, GitHubError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -122,7 +96,8 @@ def summarize_command(
     out: Annotated[Path | None, typer.Option(help="Write the report here instead of stdout.")] = None,
     find: Annotated[str | None, typer.Option(help="Also list the forks whose own changes carry this term.")] = None,
     cache: Annotated[bool, typer.Option(help="Reuse facts of forks whose heads did not change.")] = True,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Progress for every fork.")] = False,
     discover_forks: Annotated[
         bool | None,
         typer.Option(
@@ -176,7 +151,7 @@ def summarize_command(
         index=index,
         use_cache=cache,
     )
-    report = _summarize(req, settings, quiet=quiet)
+    report = _summarize(req, settings, quiet=quiet, verbose=verbose)
     _emit(report, fmt, out)
     if find:
         hits = forks_carrying(report, find)
@@ -212,20 +187,21 @@ def compare(
 @app.command()
 def demo(
     out: Annotated[Path | None, typer.Option(help="Folder for the demo network and reports.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Progress for every fork.")] = False,
 ) -> None:
     """Build a small example fork network locally (no network), summarize it, and say where the report is."""
     from forkwise.service.demo import run_demo
 
     settings = get_settings()
     root = out or settings.home / "demo"
-    bars = _Bars(enabled=not quiet and err.is_terminal)
-    with bars.progress:
-        report, paths = run_demo(root, settings, progress=bars)
+    progress, live = progress_for(err, quiet=quiet, verbose=verbose)
+    with live:
+        report, paths = run_demo(root, settings, progress=progress or no_progress)
     for f in report.forks:
         rec = f.verdict.recommendation if f.verdict else "failed"
         arch = f.archetype or "-"
-        err.print(f"  {f.name:<28} {arch:<17} {rec:<15} {f.verdict.summary[:70] + '…' if f.verdict else f.error}")
+        err.print(f"  {f.name:<28} {arch:<17} {rec:<15} {f.verdict.headline if f.verdict else f.error}", markup=False)
     err.print(
         f"\n{report.counts.analysed} of {report.counts.forks} forks analysed, {report.counts.failed} failed "
         f"(on purpose: the demo includes a broken fork)."
@@ -361,3 +337,7 @@ _register_plugins()
 
 def main() -> None:  # pragma: no cover - the console script
     app()
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m forkwise.service.cli`
+    main()

@@ -37,6 +37,7 @@ class Change(BaseModel):
     fork: str
     detail: str
     url: str | None = None
+    headline: str = Field(default="", description="The fork's one-line verdict now.")
 
 
 class Digest(BaseModel):
@@ -83,17 +84,28 @@ def compute(report: Report, previous: DigestState | None) -> Digest:
     now = state_of(report)
     d = Digest(repo=report.upstream.name, baseline=previous is None, since=previous.at if previous else None)
     web = {f.name: f.web_url for f in report.forks}
+    line = {f.name: f.verdict.headline for f in report.forks if f.verdict}
     for name, st in now.forks.items():
         old = previous.forks.get(name) if previous else None
         if old is None:
             if previous is not None and st.archetype not in SNAPSHOTS:
                 d.new_forks.append(
-                    Change(fork=name, detail=f"{st.archetype}, {st.ahead} ahead, {st.recommendation}", url=web[name])
+                    Change(
+                        fork=name,
+                        detail=f"{st.archetype}, {st.ahead} ahead, {st.recommendation}",
+                        url=web[name],
+                        headline=line.get(name, ""),
+                    )
                 )
             continue
         if st.head != old.head and st.ahead > 0:
             d.new_commits.append(
-                Change(fork=name, detail=f"now {st.ahead} ahead (was {old.ahead}), head {st.head[:7]}", url=web[name])
+                Change(
+                    fork=name,
+                    detail=f"now {st.ahead} ahead (was {old.ahead}), head {st.head[:7]}",
+                    url=web[name],
+                    headline=line.get(name, ""),
+                )
             )
         if st.recommendation != old.recommendation or st.archetype != old.archetype:
             d.changed_verdicts.append(
@@ -101,6 +113,7 @@ def compute(report: Report, previous: DigestState | None) -> Digest:
                     fork=name,
                     detail=f"{old.recommendation} ({old.archetype}) → {st.recommendation} ({st.archetype})",
                     url=web[name],
+                    headline=line.get(name, ""),
                 )
             )
     return d
@@ -119,7 +132,16 @@ def blocks(d: Digest, report: Report, public_url: str) -> list[dict[str, Any]]:
         ("Verdicts that changed", d.changed_verdicts),
     ):
         if items:
-            out.append(section(f"*{title}*\n" + "\n".join(f"• {link(c.url, c.fork)}: {esc(c.detail)}" for c in items)))
+            out.append(
+                section(
+                    f"*{title}*\n"
+                    + "\n".join(
+                        f"• {link(c.url, c.fork)}: {esc(c.detail)}"
+                        + (f"\n   _{esc(c.headline)}_" if c.headline else "")
+                        for c in items
+                    )
+                )
+            )
     out.append(context(f"<{public_url.rstrip('/')}/{d.repo}|Full report>"))
     return out
 
@@ -129,7 +151,7 @@ def markdown(d: Digest) -> str:
     if d.baseline:
         lines.append("First digest: baseline recorded.")
     for title, items in (("New commits", d.new_commits), ("New forks", d.new_forks), ("Changed", d.changed_verdicts)):
-        lines += [f"- {title}: {c.fork}: {c.detail}" for c in items]
+        lines += [f"- {title}: {c.fork}: {c.detail}" + (f" — {c.headline}" if c.headline else "") for c in items]
     return "\n".join(lines) + "\n"
 
 

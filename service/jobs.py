@@ -90,7 +90,7 @@ class JobManager:
             del self._jobs[k]
 
     def _run(self, job: Job, req: IndexRequest, on_done: Callable[[Job], None] | None) -> None:
-        def mark(stage: str, event: str, total: int | None) -> None:
+        def mark(stage: str, event: str, total: int | None, detail: str | None = None) -> None:
             with self._lock:  # called from the pipeline's worker threads
                 st = job.stages.setdefault(stage, StageProgress())
                 if event == "start":

@@ -31,6 +31,7 @@ class Verdict(BaseModel):
     recommendation: Recommendation
     archetype: Archetype
     archetype_rule: str = Field(description="Why the classifier chose the archetype, rendered from facts.")
+    headline: str = Field(description="One line for lists: what the fork is, in a user's terms.")
     summary: str
     choose_fork_if: list[Claim]
     choose_upstream_if: list[Claim]
@@ -75,11 +76,14 @@ class UpstreamSummary(BaseModel):
     default_branch: str | None
     last_commit_date: datetime
     readme_title: str | None
-    readme_lead: str
+    readme_lead: str = Field(description="The README's first descriptive paragraph, plain text. Untrusted.")
+    readme_lead_markdown: str = Field(default="", description="The same paragraph as Markdown. Untrusted.")
+    description: str | None = Field(default=None, description="The forge's description, when it was listed there.")
+    head_describe: str | None = Field(default=None, description="The compared head as `git describe --tags`.")
     commits_30d: int
     commits_90d: int
     commits_365d: int
-    tags: list[tuple[str, datetime]]
+    tags: list[tuple[str, datetime]] = Field(description="Newest tags the compared ref contains, with dates.")
     files: int
 
 

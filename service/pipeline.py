@@ -22,14 +22,18 @@ from forkwise.service.store import index_report, retriever, save_report
 from forkwise.service.writer import Writer
 
 
-def rewrite_verdicts(report: Report, writer: Writer) -> Report:
+def rewrite_verdicts(report: Report, writer: Writer, progress: Progress = no_progress) -> Report:
     """Each analysed fork's verdict from ``writer`` (validated inside the writer), on its recorded classification."""
+    todo = [f.name for f in report.forks if f.verdict is not None and f.facts is not None]
+    progress("write", "start", len(todo))
     forks = []
     for f in report.forks:
         inp = stored_input(report, f)
         if inp is not None:
+            progress("write", "advance", None, f.name)  # a model takes seconds per fork: say which one
             f = f.model_copy(update={"verdict": writer.write(inp)})
         forks.append(f)
+    progress("write", "done", None)
     return report.model_copy(update={"forks": forks})
 
 
@@ -67,6 +71,6 @@ def run(
     kind = WriterName(writer or settings.llm)
     if kind is not WriterName.facts:
         llm = make_writer(kind, settings, retriever(settings, report.upstream.name) if index else None)
-        report = rewrite_verdicts(report, llm)
+        report = rewrite_verdicts(report, llm, progress)
         save_report(report, settings)
     return report, stats

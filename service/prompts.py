@@ -10,7 +10,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import nh3
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 
 def prompts_dir() -> Path:
@@ -72,6 +74,20 @@ def text_env() -> Environment:
     return env
 
 
+_INLINE_TAGS = {"a", "em", "strong", "code"}
+
+
+def markdown_inline(text: object) -> Markup:
+    """Untrusted inline Markdown as safe HTML: raw HTML off in the parser, then sanitised (links, emphasis, code)."""
+    from markdown_it import MarkdownIt
+
+    html = MarkdownIt("commonmark", {"html": False}).renderInline(str(text or ""))
+    clean = nh3.clean(
+        html, tags=_INLINE_TAGS, attributes={"a": {"href"}}, url_schemes={"http", "https"}, link_rel="nofollow noopener"
+    )
+    return Markup(clean)
+
+
 @lru_cache(maxsize=1)
 def html_env() -> Environment:
     env = Environment(
@@ -83,4 +99,5 @@ def html_env() -> Environment:
     )
     env.filters["day"] = day
     env.filters["count"] = count
+    env.filters["markdown_inline"] = markdown_inline
     return env

@@ -62,8 +62,11 @@ def verdict_problems(report: Report, fork: ForkReport, verdict: Verdict | None =
     return validate(verdict, inp)
 
 
-def build_report(net: NetworkFacts, writer: Writer | None = None, rules: Rules | None = None) -> Report:
-    """Classify every analysed fork and write its verdict."""
+def build_report(
+    net: NetworkFacts, writer: Writer | None = None, rules: Rules | None = None, listing: Discovery | None = None
+) -> Report:
+    """Classify every analysed fork and write its verdict. ``listing``: the forge listing the forks came from
+    (its completeness goes into the coverage, its description stands in for a README without a lead)."""
     writer = writer or FactsWriter()
     rules = rules or Rules()
     up = net.upstream
@@ -109,7 +112,10 @@ def build_report(net: NetworkFacts, writer: Writer | None = None, rules: Rules |
             default_branch=up.default_branch,
             last_commit_date=up.last_commit_date,
             readme_title=up.readme_title,
-            readme_lead=up.readme_lead,
+            readme_lead=up.readme_lead or (listing.root.description or "" if listing else ""),
+            readme_lead_markdown=up.readme_lead_markdown,
+            description=listing.root.description if listing else None,
+            head_describe=up.head_describe,
             commits_30d=up.commits_30d,
             commits_90d=up.commits_90d,
             commits_365d=up.commits_365d,
@@ -118,7 +124,9 @@ def build_report(net: NetworkFacts, writer: Writer | None = None, rules: Rules |
         ),
         forks=forks,
         counts=counts,
-        coverage=net.coverage,
+        coverage=net.coverage
+        if listing is None
+        else net.coverage.model_copy(update={"listing_complete": listing.complete, "listing_note": listing.note}),
         picks=_picks(ok),
         terms=_terms(ok),
         stats={
@@ -206,11 +214,7 @@ def report_network(
         max_forks=max_forks,
         reresolve=reresolve,
     )
-    if listing is not None:
-        net.coverage = net.coverage.model_copy(
-            update={"listing_complete": listing.complete, "listing_note": listing.note}
-        )
-    return build_report(net, writer, rules)
+    return build_report(net, writer, rules, listing)
 
 
 def render(report: Report, fmt: str) -> str:

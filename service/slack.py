@@ -119,7 +119,7 @@ def summary_blocks(report: Report, public_url: str, n: int = 8) -> list[dict[str
         blocks.append(
             section(
                 f"*{link(f.web_url, f.name)}* · *{v.recommendation}* · {f.archetype} · "
-                f"{facts.ahead} ahead / {facts.behind} behind\n{prefix}: {esc(line)}"
+                f"{facts.ahead} ahead / {facts.behind} behind\n_{esc(v.headline)}_\n{prefix}: {esc(line)}"
             )
         )
     blocks.append(context(f"<{public_url.rstrip('/')}/{u.name}|Full report> · facts as of {report.as_of.date()}"))

@@ -103,6 +103,7 @@ def context(inp: WriterInput) -> dict[str, Any]:
         "base_short": (f.merge_base or "")[:7],
         "base_date": day(f.merge_base_date),
         "describe": f.merge_base_describe,
+        "upstream_describe": f.upstream_describe,
         "files_changed": len(f.files),
         "lines_added": f.lines_added,
         "lines_deleted": f.lines_deleted,
@@ -189,6 +190,7 @@ class FactsWriter:
             return out
 
         summary = _sentence(env.from_string(arch["summary"]).render(**ctx))
+        headline = _sentence(env.from_string(arch["headline"]).render(**ctx))
         fork_if, up_if, risks = claims("choose_fork_if"), claims("choose_upstream_if"), claims("risks")
         cited = [*inp.classification.evidence]
         for c in (*fork_if, *up_if, *risks):
@@ -198,6 +200,7 @@ class FactsWriter:
             recommendation=inp.classification.recommendation,
             archetype=inp.classification.archetype,
             archetype_rule=inp.classification.rule,
+            headline=headline,
             summary=summary,
             choose_fork_if=fork_if,
             choose_upstream_if=up_if,
@@ -228,7 +231,7 @@ def validate(verdict: Verdict, inp: WriterInput) -> list[str]:
     for eid in [*verdict.evidence, *(e for c in claims for e in c.evidence)]:
         if eid not in inp.catalogue:
             problems.append(f"cites unknown evidence {eid!r}")
-    for text in [verdict.summary, *(c.text for c in claims)]:
+    for text in [verdict.headline, verdict.summary, *(c.text for c in claims)]:
         for n in numbers_in(text):
             if n not in allowed:
                 problems.append(f"number {n!r} is not a computed fact: {text[:80]!r}")
