@@ -15,6 +15,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from forkwise.evals.github_stub import GitHubStub
 from forkwise.index.settings import Settings
+from forkwise.service.usecases import load
 from tests.conftest import Server, demo_store
 from tests.conftest import build as build_spec
 
@@ -170,6 +171,37 @@ def test_phone_width_layout(site, browser: Browser) -> None:
     assert left and right and right["y"] > left["y"] + left["height"] - 1  # one column: panel below the list
     assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1  # no sideways scrolling
     page.screenshot(path=str(SHOTS / "repo-phone.png"), full_page=True)
+    page.close()
+
+
+@pytest.mark.parametrize(("width", "height", "name"), [(1366, 900, "laptop"), (390, 844, "phone")])
+def test_every_fork_row_carries_its_one_line_verdict(
+    site, browser: Browser, width: int, height: int, name: str
+) -> None:
+    base, settings, _g = site
+    report = load(settings, "acme/trainer")
+    want = {f.name: f.verdict.headline for f in report.forks if f.verdict}
+    page, outside = offline_page(browser, base, viewport={"width": width, "height": height}, is_mobile=width < 500)
+    page.goto(f"{base}/acme/trainer")
+    rows = page.locator("#forks-table tbody tr")
+    shown = {}
+    for i in range(rows.count()):
+        row = rows.nth(i)
+        line = row.locator(".headline")
+        if line.count():
+            expect(line).to_be_visible()
+            shown[row.get_attribute("data-name")] = line.inner_text()
+    assert shown == want and len(want) == 11
+    # the compare picker's checkboxes are described by the same line (screen readers read it with the name)
+    box = page.locator("input.cmp[value='habana-ai/trainer']")
+    assert page.locator("#" + box.get_attribute("aria-describedby")).inner_text() == want["habana-ai/trainer"]
+    if width < 500:  # scannable on a phone: the secondary columns go, nothing scrolls sideways
+        expect(page.locator("#forks-table th", has_text="Stars")).to_be_hidden()
+        wrap = page.locator(".table-wrap")
+        assert wrap.evaluate("w => w.scrollWidth <= w.clientWidth + 1")
+        assert page.evaluate("document.documentElement.scrollWidth") <= width + 1
+    page.screenshot(path=str(SHOTS / f"forks-headlines-{name}.png"), full_page=True)
+    assert outside == []
     page.close()
 
 
