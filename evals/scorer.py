@@ -2,8 +2,8 @@
 
 Matching of labels is explicit and reproducible (no model judges):
 
-- text of a verdict = headline + summary + choose_fork_if + choose_upstream_if + risks + terms + archetype rule, lower-cased,
-  whitespace collapsed;
+- text of a verdict = headline + summary + choose_fork_if + choose_upstream_if + risks + terms + archetype rule,
+  lower-cased, whitespace collapsed;
 - a ``must_mention`` / ``must_not_claim`` entry is a phrase, matched case-insensitively as a substring after the
   same normalisation, or a regular expression when written ``/like this/``.
 """
