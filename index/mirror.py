@@ -22,6 +22,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from forkwise.index.gitio import GitError, run
+from forkwise.index.policy import git_options
 from forkwise.index.sources import Source
 
 UPSTREAM_KEY = "upstream"
@@ -69,12 +70,13 @@ def _explain(url: str, exc: GitError) -> str:
     return f"git could not read {url}: {msg}"
 
 
-def ls_remote(url: str, timeout: float = 120.0) -> RemoteRefs:
+def ls_remote(source: Source, timeout: float = 120.0) -> RemoteRefs:
     """List a repository's refs without fetching anything."""
+    url = source.url
     if "://" not in url and ":" not in url.split("/", 1)[0] and not Path(url).exists():
         raise SourceProblem(f"no such path: {url}")
     try:
-        out = run(None, "ls-remote", "--symref", "--", url, timeout=timeout)
+        out = run(None, *git_options(source), "ls-remote", "--symref", "--", url, timeout=timeout)
     except GitError as exc:
         raise SourceProblem(_explain(url, exc)) from exc
     head_symref: str | None = None
@@ -200,7 +202,7 @@ class Mirror:
         if self.blobless and not source.is_local:
             args.append("--filter=blob:none")
         try:
-            self.git(*args, "--", key, *refspecs)
+            self.git(*git_options(source), *args, "--", key, *refspecs)
         except GitError as exc:
             raise SourceProblem(f"fetch failed for {source.url}: {_explain(source.url, exc)}") from exc
         self.fetches += 1

@@ -248,7 +248,7 @@ def _upstream(
 ) -> tuple[UpstreamFacts, UpstreamContext]:
     """Fetch upstream into the mirror and read its facts; :class:`UpstreamError` when it cannot be read."""
     try:
-        up_remote = ls_remote(upstream.url)
+        up_remote = ls_remote(upstream)
         up_target, _ = resolve_target(upstream, up_remote)
         mirror.ensure()
         mirror.register({UPSTREAM_KEY: upstream})
@@ -290,14 +290,14 @@ def _resolve(run: _Run, outcomes: list[ForkOutcome]) -> dict[str, Resolved]:
         key = o.key or ""
         try:
             try:
-                remote = ls_remote(run.sources[key].url)
+                remote = ls_remote(run.sources[key])
             except SourceProblem:
                 moved = run.reresolve(run.inputs[key]) if run.reresolve and key in run.inputs else None
                 if moved is None:
                     raise
                 run.sources[key] = moved
                 o.url, o.web_url = moved.url, moved.web_url
-                remote = ls_remote(moved.url)
+                remote = ls_remote(moved)
             target, _sha = resolve_target(run.sources[key], remote)
         except SourceProblem as exc:
             o.error = str(exc)

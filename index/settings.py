@@ -86,11 +86,16 @@ class Settings(BaseSettings):
     sse_heartbeat: float = Field(default=10.0, gt=0, description="Seconds between SSE keepalive comments.")
     public_url: str = Field(default="http://127.0.0.1:8000", description="Where people reach this service (links).")
     api_key: str | None = Field(default=None, description="Key for the API's mutating endpoints.", repr=False)
+    trusted_sources: str = Field(
+        default="",
+        description="Comma-separated URL or path prefixes remote callers may name besides owner/name on GitHub.",
+    )
     llm: WriterName = Field(
         default=WriterName.facts, description="Writer for verdicts and chat: facts, openai or local."
     )
     model_path: Path | None = Field(default=None, description="GGUF for the local writer (default: the bundled one).")
     openai_model: str = Field(default="gpt-4o-mini", description="Model name for the openai writer.")
+    openai_timeout: float = Field(default=120.0, gt=0, description="Seconds to wait for one model answer.")
     llm_method: str = Field(
         default="json_mode",
         description="How the openai writer asks for JSON: json_mode, json_schema, json_object_schema or prompt.",
@@ -125,6 +130,10 @@ class Settings(BaseSettings):
     @property
     def reports_dir(self) -> Path:
         return self.home / "reports"
+
+    @property
+    def trusted_prefixes(self) -> tuple[str, ...]:
+        return tuple(p.strip() for p in self.trusted_sources.split(",") if p.strip())
 
     def worker_count(self) -> int:
         return self.workers or max(2, os.cpu_count() or 2)

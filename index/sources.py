@@ -73,6 +73,9 @@ class Source(BaseModel):
     ref: str | None = None
     forge: str | None = Field(default=None, description="'github' when the name is a GitHub owner/name.")
     html_url: str | None = Field(default=None, description="Browsable page, when the forge told us (API html_url).")
+    pinned: str | None = Field(
+        default=None, description="host:port:address git must connect to (set when a remote caller's URL was checked)."
+    )
 
     @field_validator("url")
     @classmethod

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hmac
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -18,7 +18,7 @@ from importlib.metadata import version
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from fastapi import Depends, FastAPI, Header, HTTPException, Path, Request
+from fastapi import Depends, FastAPI, HTTPException, Path, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
@@ -26,7 +26,10 @@ from starlette.concurrency import run_in_threadpool
 
 from forkwise.index.embeddings import MiniLMEmbeddings
 from forkwise.index.names import SEGMENT, split_full_name
+from forkwise.index.policy import PolicyError
 from forkwise.index.settings import Settings, get_settings
+from forkwise.index.sources import SourceError
+from forkwise.service.access import Access, given_key
 from forkwise.service.chat import ChatAnswer, ChatRequest, ChatService, answer_events
 from forkwise.service.jobs import IndexRequest, Job
 from forkwise.service.llm import chat_model
@@ -34,6 +37,8 @@ from forkwise.service.models import ForkReport
 from forkwise.service.store import list_reports
 from forkwise.service.usecases import NoSuchFork, NotSummarized, answer, job_manager, load, start_index, verdict
 from forkwise.service.web import STATIC_DIR, create_router
+
+log = logging.getLogger("forkwise")
 
 Owner = Annotated[str, Path(pattern=SEGMENT, max_length=100)]
 
@@ -74,13 +79,18 @@ def _fork_row(f: ForkReport) -> dict[str, Any]:
     }
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, host: str = "127.0.0.1") -> FastAPI:
+    """The service. ``host`` is where it listens: beyond loopback, starting work needs FORKWISE_API_KEY."""
     settings = settings or get_settings()
+    access = Access(settings, host)
+    if access.disabled:
+        log.warning("forkwise: %s", access.disabled)
     app = FastAPI(
         title="forkwise",
         version=version("forkwise"),
         summary="Which fork should I use, and why? Verdicts and chat grounded in git facts.",
     )
+    app.state.access = access
     jobs = job_manager(settings)
     model = chat_model(settings)
     chat = ChatService(settings, model)
@@ -89,6 +99,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def not_summarized(request: Request, exc: NotSummarized) -> JSONResponse:
         hint = f"POST /v1/repos/{exc.upstream}/index"
         return JSONResponse({"detail": f"{exc}: {hint}"}, status_code=404)
+
+    @app.exception_handler(PolicyError)
+    def refused(request: Request, exc: PolicyError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=403)
+
+    @app.exception_handler(SourceError)
+    def bad_source(request: Request, exc: SourceError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
 
     @app.exception_handler(NoSuchFork)
     def no_such_fork(request: Request, exc: NoSuchFork) -> JSONResponse:
@@ -101,15 +119,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             _emb.append(MiniLMEmbeddings(threads=2))
         return _emb[0]
 
-    def require_key(
-        authorization: Annotated[str | None, Header()] = None,
-        x_api_key: Annotated[str | None, Header()] = None,
-    ) -> None:
-        if not settings.api_key:
-            return
-        given = x_api_key or (authorization or "").removeprefix("Bearer ").strip()
-        if not given or not hmac.compare_digest(given, settings.api_key):
-            raise HTTPException(401, "missing or wrong API key (Authorization: Bearer <key> or X-API-Key)")
+    def require_key(key: Annotated[str | None, Depends(given_key)]) -> None:
+        access.check(key)
 
     @app.get("/v1/repos", summary="Repositories summarized so far")
     def repos() -> list[dict[str, Any]]:
@@ -159,7 +170,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return job
 
     @app.post("/v1/chat", response_model=ChatAnswer, summary="Ask about an upstream's forks (stream=true for SSE)")
-    async def chat_endpoint(req: ChatRequest, request: Request) -> Any:
+    async def chat_endpoint(req: ChatRequest, request: Request, key: Annotated[str | None, Depends(given_key)]) -> Any:
+        if chat.model is not None:
+            access.check(key)  # a configured model spends tokens: that is work
         try:
             split_full_name(req.upstream)
         except ValueError as exc:
@@ -231,5 +244,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # the web page last: its /{owner}/{repo} routes must not shadow /v1/… or /slack/…
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.include_router(create_router(settings, chat, jobs))
+    app.include_router(create_router(settings, chat, jobs, access))
     return app

@@ -242,7 +242,10 @@ def serve(
 
     from forkwise.service.api import create_app
 
-    uvicorn.run(create_app(get_settings()), host=host, port=port, log_level="info")
+    app = create_app(get_settings(), host=host)
+    if app.state.access.disabled:
+        err.print(f"[yellow]warning:[/yellow] {app.state.access.disabled}")
+    uvicorn.run(app, host=host, port=port, log_level="info")
 
 
 @app.command("slack-socket")

@@ -12,11 +12,15 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from forkwise.index.network import STAGES, Progress
+from forkwise.index.settings import Settings
+
+if TYPE_CHECKING:
+    from forkwise.service.usecases import SummarizeRequest
 
 JOB_STAGES = ("discover", *STAGES, "index")
 
@@ -50,12 +54,13 @@ class Job(BaseModel):
         return self.status in ("done", "failed")
 
 
-Work = Callable[[str, IndexRequest, Progress], list[str]]
+Work = Callable[[str, "SummarizeRequest", Progress], list[str]]
 """``work(upstream, request, progress)`` runs the job and returns the per-fork errors of the report it stored."""
 
 
 class JobManager:
-    def __init__(self, work: Work, keep: int = 200):
+    def __init__(self, settings: Settings, work: Work, keep: int = 200):
+        self.settings = settings
         self.work = work
         self.keep = keep
         self._jobs: OrderedDict[str, Job] = OrderedDict()
@@ -69,9 +74,7 @@ class JobManager:
         with self._lock:
             return len(self._jobs)
 
-    def start(
-        self, upstream: str, req: IndexRequest | None = None, on_done: Callable[[Job], None] | None = None
-    ) -> Job:
+    def start(self, upstream: str, req: SummarizeRequest, on_done: Callable[[Job], None] | None = None) -> Job:
         """A new job for ``upstream``, or the one already running for it (its mirror and report are shared)."""
         with self._lock:
             running = next((j for j in self._jobs.values() if j.upstream == upstream and not j.finished), None)
@@ -80,7 +83,7 @@ class JobManager:
             job = Job(id=uuid.uuid4().hex[:12], upstream=upstream)
             self._jobs[job.id] = job
             self._evict()
-        threading.Thread(target=self._run, args=(job, req or IndexRequest(), on_done), daemon=True).start()
+        threading.Thread(target=self._run, args=(job, req, on_done), daemon=True).start()
         return job
 
     def _evict(self) -> None:
@@ -89,7 +92,7 @@ class JobManager:
         for k in finished[: max(0, len(self._jobs) - self.keep)]:
             del self._jobs[k]
 
-    def _run(self, job: Job, req: IndexRequest, on_done: Callable[[Job], None] | None) -> None:
+    def _run(self, job: Job, req: Any, on_done: Callable[[Job], None] | None) -> None:
         def mark(stage: str, event: str, total: int | None, detail: str | None = None) -> None:
             with self._lock:  # called from the pipeline's worker threads
                 st = job.stages.setdefault(stage, StageProgress())

@@ -137,7 +137,7 @@ def openai_model(settings: Settings, *, max_tokens: int = 400) -> Runnable:
         api_key=settings.openai_api_key or "not-needed",  # local servers ignore it
         temperature=0,
         max_tokens=max_tokens,
-        timeout=120,
+        timeout=settings.openai_timeout,
         max_retries=1,
     )
     parser = StrOutputParser()

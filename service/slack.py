@@ -22,6 +22,7 @@ from slack_sdk import WebClient
 
 from forkwise.index.names import full_names_in, is_full_name
 from forkwise.index.settings import Settings
+from forkwise.index.sources import SourceError
 from forkwise.service.chat import ChatAnswer, ChatService
 from forkwise.service.jobs import Job, JobManager
 from forkwise.service.models import ForkReport, Report
@@ -327,7 +328,11 @@ def create_slack_app(settings: Settings, chat: ChatService, jobs: JobManager) ->
             if channel:
                 post(channel, thread, blocks)
 
-        job = start_index(jobs, repo, on_done=done)
+        try:
+            job = start_index(jobs, repo, on_done=done)
+        except SourceError as exc:  # a policy refusal: nothing started
+            respond(text=f"Not indexing {repo}: {exc}", response_type="ephemeral", replace_original=False)
+            return
         respond(
             text=f"Indexing {repo} (job {job.id}); I'll post the result in this thread.",
             response_type="in_channel",

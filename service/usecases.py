@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from forkwise.index.forge import client_for, discover, reresolver
 from forkwise.index.github import Discovery
-from forkwise.index.network import ForkInput, Progress, UpstreamError, no_progress
+from forkwise.index.network import ForkInput, Progress, Reresolve, UpstreamError, no_progress
+from forkwise.index.policy import PolicyError, SourcePolicy
 from forkwise.index.settings import DEFAULT_MAX_FORKS, Settings, WriterName
 from forkwise.index.sources import Source, SourceError, parse_source
 from forkwise.index.vector import IndexStats
@@ -25,12 +26,14 @@ from forkwise.service.store import load_report
 __all__ = [
     "NoSuchFork",
     "NotSummarized",
+    "PolicyError",
     "SummarizeRequest",
     "Summary",
     "UpstreamError",
     "answer",
     "find_forks",
     "fork_inputs",
+    "index_request",
     "job_manager",
     "load",
     "refresh_request",
@@ -71,6 +74,9 @@ class SummarizeRequest(BaseModel):
     index: bool = True
     use_cache: bool = True
     as_of: datetime | None = None
+    policy: SourcePolicy | None = Field(
+        default=None, description="Set for remote callers: every source is checked before git runs. None: trusted."
+    )
 
 
 class Summary(BaseModel):
@@ -113,6 +119,8 @@ def summarize(req: SummarizeRequest, settings: Settings, progress: Progress = no
         max_forks = DEFAULT_MAX_FORKS if max_forks is None else max_forks
     else:
         progress("discover", "done", None)  # nothing to list: the forks were given
+    if req.policy is not None:
+        upstream, forks, reresolve = _checked(req.policy, upstream, forks, reresolve)
     report, stats = run(
         upstream,
         forks,
@@ -127,6 +135,54 @@ def summarize(req: SummarizeRequest, settings: Settings, progress: Progress = no
         listing=listing,
     )
     return Summary(report=report, index=stats, discovery=listing)
+
+
+def _checked(
+    policy: SourcePolicy, upstream: Source, forks: list[ForkInput], reresolve: Reresolve | None
+) -> tuple[Source, list[ForkInput], Reresolve | None]:
+    """Every source checked against the policy before any git runs: upstream must pass (else PolicyError); a fork
+    that does not is reported as failed with the reason; a renamed fork's new URL is checked too."""
+    upstream = policy.check(upstream)
+    out = []
+    for f in forks:
+        if f.source is not None:
+            try:
+                f = f.model_copy(update={"source": policy.check(f.source)})
+            except PolicyError as exc:
+                f = f.model_copy(update={"source": None, "error": str(exc)})
+        out.append(f)
+
+    def checked_reresolve(fork: ForkInput) -> Source | None:
+        moved = reresolve(fork) if reresolve else None
+        return policy.check(moved) if moved is not None else None
+
+    return upstream, out, checked_reresolve if reresolve else None
+
+
+def index_request(settings: Settings, upstream: str, req: IndexRequest | None, *, remote: bool) -> SummarizeRequest:
+    """What an index job will do, checked now: :class:`PolicyError` (a source a remote caller may not name) or
+    :class:`SourceError` before anything runs. ``remote``: the request came over HTTP or Slack."""
+    req = req or IndexRequest()
+    policy = source_policy(settings) if remote else None
+
+    def source(text: str, name: str | None = None) -> Source:
+        if policy is not None:
+            return policy.remote(text, name=name)
+        return parse_source(text, name=name, github_url=settings.github_url)
+
+    if req.url or req.forks:
+        forks = []
+        for text in req.forks:
+            src = source(text)
+            forks.append(ForkInput(name=src.name, source=src))
+        up = source(req.url or upstream, name=upstream)
+        return SummarizeRequest(upstream=up, forks=forks, discover=False, max_forks=req.max_forks, policy=policy)
+    up = parse_source(upstream, github_url=settings.github_url)
+    return SummarizeRequest(upstream=up, discover=True, depth=req.depth, max_forks=req.max_forks, policy=policy)
+
+
+def source_policy(settings: Settings) -> SourcePolicy:
+    return SourcePolicy(github_url=settings.github_url, trusted=settings.trusted_prefixes)
 
 
 def refresh_request(settings: Settings, upstream: str) -> SummarizeRequest:
@@ -190,23 +246,22 @@ def start_index(
     upstream: str,
     request: IndexRequest | None = None,
     on_done: Callable[[Job], None] | None = None,
+    *,
+    remote: bool = True,
 ) -> Job:
-    """Summarize and index ``upstream`` in the background; the running job when one already covers it."""
-    return jobs.start(upstream, request, on_done)
+    """Summarize and index ``upstream`` in the background; the running job when one already covers it.
+
+    The request is checked first (:func:`index_request`): a source a remote caller may not name raises
+    :class:`PolicyError` and nothing starts.
+    """
+    return jobs.start(upstream, index_request(jobs.settings, upstream, request, remote=remote), on_done)
 
 
 def job_manager(settings: Settings, keep: int = 200) -> JobManager:
-    """The background jobs of a server: each one is :func:`summarize` of an :class:`IndexRequest`."""
+    """The background jobs of a server: each one is :func:`summarize` of a checked :class:`SummarizeRequest`."""
 
-    def work(upstream: str, req: IndexRequest, progress: Progress) -> list[str]:
-        if req.url or req.forks:
-            src = parse_source(req.url or upstream, name=upstream, github_url=settings.github_url)
-            sreq = SummarizeRequest(upstream=src, forks=fork_inputs(req.forks, settings), discover=False)
-        else:
-            src = parse_source(upstream, github_url=settings.github_url)
-            sreq = SummarizeRequest(upstream=src, discover=True, depth=req.depth)
-        sreq.max_forks = req.max_forks
-        summary = summarize(sreq, settings, progress)
+    def work(upstream: str, req: SummarizeRequest, progress: Progress) -> list[str]:
+        summary = summarize(req, settings, progress)
         return [f"{f.name}: {f.error}" for f in summary.report.forks if f.error]
 
-    return JobManager(work, keep=keep)
+    return JobManager(settings, work, keep=keep)

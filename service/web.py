@@ -17,7 +17,10 @@ from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from forkwise.index.names import SEGMENT, split_full_name
+from forkwise.index.policy import PolicyError
 from forkwise.index.settings import Settings
+from forkwise.index.sources import SourceError
+from forkwise.service.access import Access
 from forkwise.service.chat import ChatService
 from forkwise.service.jobs import JobManager
 from forkwise.service.models import ForkReport, Report
@@ -45,8 +48,11 @@ def _render(name: str, **ctx: Any) -> str:
     return html_env().get_template(f"web/{name}").render(**ctx)
 
 
-def create_router(settings: Settings, chat: ChatService, jobs: JobManager) -> APIRouter:
+def create_router(settings: Settings, chat: ChatService, jobs: JobManager, access: Access | None = None) -> APIRouter:
     router = APIRouter(include_in_schema=False)
+    access = access or Access(settings)
+    # the page's question box has no key field: it spends model tokens only when starting work needs no key
+    page_chat = chat if chat.model is None or access.allowed(None) else ChatService(settings, None)
 
     def fork_of(report: Report, name: str) -> ForkReport:
         return verdict(settings, report.upstream.name, name)[1]
@@ -55,7 +61,7 @@ def create_router(settings: Settings, chat: ChatService, jobs: JobManager) -> AP
         reply = None
         if question:
             fork = selected[0].name if len(selected) == 1 else None
-            reply = answer(chat, report.upstream.name, question, fork=fork)
+            reply = answer(page_chat, report.upstream.name, question, fork=fork)
         return _render(
             "repo.html.j2",
             r=report,
@@ -64,7 +70,6 @@ def create_router(settings: Settings, chat: ChatService, jobs: JobManager) -> AP
             question=question or "",
             answer=reply,
             archetypes=sorted({f.archetype for f in report.forks if f.archetype}),
-            needs_key=bool(settings.api_key),
         )
 
     @router.get("/", response_class=HTMLResponse)
@@ -72,7 +77,9 @@ def create_router(settings: Settings, chat: ChatService, jobs: JobManager) -> AP
         reports = list_reports(settings)
         if q:
             reports = [r for r in reports if q.lower() in r.upstream.name.lower()]
-        return _render("index.html.j2", reports=reports, q=q or "", needs_key=bool(settings.api_key))
+        return _render(
+            "index.html.j2", reports=reports, q=q or "", needs_key=access.key is not None, disabled=access.disabled
+        )
 
     @router.post("/add")
     def add(repo: Annotated[str, Form(max_length=200)], api_key: Annotated[str, Form()] = "") -> RedirectResponse:
@@ -80,9 +87,13 @@ def create_router(settings: Settings, chat: ChatService, jobs: JobManager) -> AP
             owner, name = split_full_name(repo.strip())
         except ValueError:
             raise HTTPException(422, "give the repository as owner/repo") from None
-        if settings.api_key and api_key != settings.api_key:
-            raise HTTPException(401, "wrong API key")
-        job = start_index(jobs, f"{owner}/{name}")
+        access.check(api_key or None)
+        try:
+            job = start_index(jobs, f"{owner}/{name}")
+        except PolicyError as exc:
+            raise HTTPException(403, str(exc)) from None
+        except SourceError as exc:
+            raise HTTPException(422, str(exc)) from None
         return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
     @router.get("/jobs/{job_id}", response_class=HTMLResponse)

@@ -13,10 +13,12 @@ import forkwise.service as fw
 from forkwise.index.names import full_names_in, is_full_name, split_full_name, valid_name
 from forkwise.index.network import Progress
 from forkwise.index.settings import Settings
+from forkwise.index.sources import parse_source
 from forkwise.index.vector import fork_chunks
-from forkwise.service.jobs import IndexRequest, JobManager
+from forkwise.service.jobs import JobManager
 from forkwise.service.models import Report
 from forkwise.service.store import load_report, save_report
+from forkwise.service.usecases import SummarizeRequest
 
 
 def test_the_package_names_its_use_cases() -> None:
@@ -105,7 +107,7 @@ def test_job_progress_counts_every_advance_from_many_threads() -> None:
     """Regression: `done += 1` ran unlocked from the pipeline's threads and lost counts."""
     threads, per_thread = 8, 3000
 
-    def work(upstream: str, req: IndexRequest, progress: Progress) -> list[str]:
+    def work(upstream: str, req: SummarizeRequest, progress: Progress) -> list[str]:
         progress("analyse", "start", threads * per_thread)
 
         def advance() -> None:
@@ -122,8 +124,8 @@ def test_job_progress_counts_every_advance_from_many_threads() -> None:
     old = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)  # switch threads as often as possible: an unlocked counter loses updates
     try:
-        jobs = JobManager(work)
-        job = jobs.start("acme/x")
+        jobs = JobManager(Settings(), work)
+        job = jobs.start("acme/x", _request("acme/x"))
         assert _wait(lambda: job.finished)
     finally:
         sys.setswitchinterval(old)
@@ -133,24 +135,29 @@ def test_job_progress_counts_every_advance_from_many_threads() -> None:
 def test_one_running_job_per_upstream_and_finished_jobs_are_forgotten() -> None:
     release = threading.Event()
 
-    def work(upstream: str, req: IndexRequest, progress: Progress) -> list[str]:
+    def work(upstream: str, req: SummarizeRequest, progress: Progress) -> list[str]:
         if upstream == "acme/slow":
             release.wait(10)
         return []
 
-    jobs = JobManager(work, keep=3)
-    first = jobs.start("acme/slow")
-    assert jobs.start("acme/slow").id == first.id  # shares the running job (and its mirror and report)
+    jobs = JobManager(Settings(), work, keep=3)
+    first = jobs.start("acme/slow", _request("acme/slow"))
+    # shares the running job (and its mirror and report)
+    assert jobs.start("acme/slow", _request("acme/slow")).id == first.id
     done = []
     for i in range(6):
-        job = jobs.start(f"acme/quick{i}")
+        job = jobs.start(f"acme/quick{i}", _request(f"acme/quick{i}"))
         assert _wait(lambda job=job: job.finished)
         done.append(job.id)
     assert jobs.get(first.id) is not None and not first.finished  # running jobs are never forgotten
     assert len(jobs) <= 3 + 1 and jobs.get(done[0]) is None and jobs.get(done[-1]) is not None
     release.set()
     assert _wait(lambda: first.finished)
-    assert jobs.start("acme/slow").id != first.id  # finished: a new request starts a new job
+    assert jobs.start("acme/slow", _request("acme/slow")).id != first.id  # finished: a new request starts a new job
+
+
+def _request(name: str) -> SummarizeRequest:
+    return SummarizeRequest(upstream=parse_source(name))
 
 
 def _wait(cond, timeout: float = 30.0) -> bool:

@@ -190,9 +190,14 @@ def test_index_job_with_api_key(tmp_path: Path) -> None:
         },
         tmp_path / "net",
     )
-    settings = Settings(home=tmp_path / "home", workers=2, api_key="s3cret")
+    # local paths only under the operator's trusted prefix (remote callers may otherwise name owner/name only)
+    settings = Settings(home=tmp_path / "home", workers=2, api_key="s3cret", trusted_sources=str(net.root))
     with Server(settings) as api:
-        body = {"url": str(net.upstream_path), "forks": [str(net.forks[0].path), "ext::sh -c evil"]}
+        evil = {"url": str(net.upstream_path), "forks": [str(net.forks[0].path), "ext::sh -c evil"]}
+        r = api.post("/v1/repos/acme/job/index", json=evil, headers={"Authorization": "Bearer s3cret"})
+        assert r.status_code == 403 and "ext::sh" in r.json()["detail"]  # refused before anything ran
+        (net.root / "plain").mkdir()  # a folder, not a repository: that fork fails, the job goes on
+        body = {"url": str(net.upstream_path), "forks": [str(net.forks[0].path), str(net.root / "plain")]}
         assert api.post("/v1/repos/acme/job/index", json=body).status_code == 401
         assert api.post("/v1/repos/acme/job/index", json=body, headers={"X-API-Key": "nope"}).status_code == 401
         r = api.post("/v1/repos/acme/job/index", json=body, headers={"Authorization": "Bearer s3cret"})
@@ -205,7 +210,7 @@ def test_index_job_with_api_key(tmp_path: Path) -> None:
         assert job["status"] == "done", job
         assert all(job["stages"][s]["state"] == "done" for s in ("resolve", "fetch", "analyse", "index"))
         assert job["stages"]["analyse"]["done"] == job["stages"]["analyse"]["total"] == 1
-        assert len(job["errors"]) == 1 and "ext::" in job["errors"][0]  # refused, reported, the rest went on
+        assert len(job["errors"]) == 1 and "not a git repository" in job["errors"][0]  # reported; the rest went on
         summary = api.get(job["report_url"]).json()
         assert next(f["name"] for f in summary["forks"]) == "forks/x__job" and summary["forks"][0]["ahead"] == 1
         assert api.get("/v1/jobs/000000000000").status_code == 404

@@ -189,6 +189,7 @@ def test_unsummarized_repo_offers_a_button_that_indexes_and_posts_in_the_thread(
     with GitHubStub() as gh:
         gh.add_network(net)
         settings.github_api_url = gh.url  # the running app reads it when the job starts
+        settings.trusted_sources = net.root.as_uri()  # the stub's clone URLs stand in for github.com
         command(client, slack, "neo/lib", "unsummarized")
         assert slack.wait(lambda: slack.responses("unsummarized"))
         blocks = slack.responses("unsummarized")[0].payload["blocks"]

@@ -50,7 +50,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Settin
     )
     with GitHubStub() as gh:
         gh.add_network(extra)
-        _net, _report, settings, _stats = demo_store(root, github_api_url=gh.url)
+        # the stub's file:// clone URLs stand in for github.com: the operator trusts them explicitly
+        _net, _report, settings, _stats = demo_store(root, github_api_url=gh.url, trusted_sources=extra.root.as_uri())
         with Server(settings) as client:
             yield str(client.base_url).rstrip("/"), settings, gh
 
