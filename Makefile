@@ -15,7 +15,7 @@ $(BIN)/.dev: $(BIN)/.base
 	$(BIN)/python -m pip install --quiet -e '.[dev,local]'
 	touch $@
 
-.PHONY: setup demo test lint bench
+.PHONY: setup demo test lint bench bench-quick
 setup: $(BIN)/.dev
 
 demo: $(BIN)/.base
@@ -29,9 +29,19 @@ lint: setup
 test: lint
 	$(BIN)/python -m pytest -q -n 2
 	$(BIN)/forkwise eval --json eval-results.json
+	$(MAKE) bench-quick
 
 bench: setup
 	$(BIN)/python bench/bench_facts.py
 	$(BIN)/python bench/bench_network.py
 	$(BIN)/python bench/bench_discovery.py
 	$(BIN)/python bench/bench_rag.py
+	$(BIN)/python bench/bench_load.py
+
+# every benchmark in a small configuration: fails on errors, never on timings (CI runs it so they never rot)
+bench-quick: setup
+	$(BIN)/python bench/bench_facts.py --forks 8 --upstream-commits 80 --files 40 --rounds 1
+	$(BIN)/python bench/bench_network.py --forks 8 --upstream-commits 80 --files 40 --naive-sample 2
+	$(BIN)/python bench/bench_discovery.py --forks 40 --own 5 --upstream-commits 40
+	$(BIN)/python bench/bench_rag.py --questions 4 --llm-forks 1 --llm-questions 1
+	$(BIN)/python bench/bench_load.py --quick

@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import build
 from forkwise.index.facts import UPSTREAM_REF, fork_facts, upstream_facts
 from forkwise.index.gitio import close_thread_repos
+from forkwise.index.mirror import mirror_path
 from forkwise.index.network import analyse_network
 from forkwise.index.settings import Settings
 
@@ -59,15 +60,25 @@ def main() -> None:
         settings = Settings(home=root / "home", workers=2)
         up, forks = net.inputs()
         first = analyse_network(up, forks, settings, use_cache=False)  # fetch everything once
-        mirror = settings.mirrors_dir / next(settings.mirrors_dir.iterdir()).name
-        keys = [o.key for o in first.forks if o.key and o.facts]
+        mirror = mirror_path(settings.mirrors_dir, up.name, up.url)
+        # forks the prefilter settled without fetching (their head is in upstream) have no refs to compare
+        fetched = set(
+            subprocess.run(
+                ["git", "-C", str(mirror), "for-each-ref", "--format=%(refname:rstrip=-3)", "refs/forks/*/target"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.split()
+        )
+        analysed = [o for o in first.forks if o.key and o.facts and f"refs/forks/{o.key}" in fetched]
+        keys = [o.key for o in analysed if o.key]
         fw_times, raw_times = [], []
         for _ in range(a.rounds):
             raw_times.append(raw_git(mirror, keys))
             t = time.perf_counter()
             _u, ctx = upstream_facts(mirror, up.name, up.url, "refs/heads/main", "main", first.as_of)
             bases = []
-            for o in first.forks:
+            for o in analysed:
                 if o.key and o.facts:
                     f = fork_facts(
                         ctx, o.key, head=o.facts.head, default_branch="main", ref="refs/heads/main", branches={}
@@ -78,7 +89,8 @@ def main() -> None:
             fw_times.append(time.perf_counter() - t)
         fw, raw = min(fw_times), min(raw_times)
         n = len(keys)
-        print(f"forks analysed: {n} (ahead>0: {sum(1 for o in first.forks if o.facts and o.facts.ahead)})")
+        ahead = sum(1 for o in analysed if o.facts and o.facts.ahead)
+        print(f"forks analysed: {n} (ahead>0: {ahead}; {len(first.forks) - n} settled without a fetch)")
         print(f"raw git   : {raw:.3f}s  ({raw / n * 1000:.1f} ms/fork)")
         print(f"forkwise  : {fw:.3f}s  ({fw / n * 1000:.1f} ms/fork)")
         print(f"ratio     : {fw / raw:.2f}x raw git (target <= 1.5x)")

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
+
+from forkwise.index.once import once
 
 MAX_TOKENS = 256  # the model's max_seq_length
 DIM = 384
@@ -29,7 +30,7 @@ class EmbeddingModelError(RuntimeError):
     pass
 
 
-@lru_cache(maxsize=1)
+@once
 def model_files() -> tuple[Path, Path]:
     """(model.onnx, tokenizer.json), verified once per process."""
     try:
@@ -77,7 +78,7 @@ class Runtime:
         return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
 
 
-@lru_cache(maxsize=2)
+@once
 def runtime(threads: int) -> Runtime:
     """The loaded model and tokenizer (one per thread count, per process): ``runtime(2).encode(texts)``."""
     return Runtime(threads)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Iterable
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -31,6 +30,7 @@ from forkwise.index import readme as readme_mod
 from forkwise.index.embeddings import embeddings_for
 from forkwise.index.gitio import GitError, run
 from forkwise.index.models import ForkFacts, UpstreamFacts
+from forkwise.index.once import once
 from forkwise.index.settings import Settings
 
 UPSTREAM_FLAG = "fork:@upstream"
@@ -159,7 +159,7 @@ def upstream_chunks(up: UpstreamFacts, summary: str, mirror: Path | None = None)
     return out
 
 
-@lru_cache(maxsize=8)
+@once
 def _http_client(url: str) -> Any:
     u = urlparse(url)
     return chromadb.HttpClient(
@@ -170,7 +170,7 @@ def _http_client(url: str) -> Any:
     )
 
 
-@lru_cache(maxsize=8)
+@once
 def _persistent_client(path: str) -> Any:
     return chromadb.PersistentClient(path=path, settings=ChromaSettings(anonymized_telemetry=False))
 

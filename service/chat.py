@@ -8,6 +8,7 @@ answer is composed from the retrieved evidence and says so. Citations carry fork
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from typing import Any, Literal
 
@@ -121,10 +122,20 @@ class ChatService:
     def __init__(self, settings: Settings, model: Runnable | None = None):
         self.settings = settings
         self.model = model
+        self._indexes: dict[str, VectorIndex] = {}
+        self._lock = threading.Lock()
         spec = load_toml("chat.toml")
         env = text_env()
         self._system = env.from_string(spec["system"])
         self._user = env.from_string(spec["user"])
+
+    def index(self, upstream: str) -> VectorIndex:
+        """The upstream's vector index, opened once per service and shared by every request thread."""
+        with self._lock:
+            vi = self._indexes.get(upstream)
+            if vi is None:
+                vi = self._indexes[upstream] = VectorIndex(self.settings, upstream)
+            return vi
 
     def chain(self, vindex: VectorIndex, report: Report, req: ChatRequest) -> Runnable:
         """retriever → prompt → model → parser (LCEL); the output is ``(raw answer dict, citations)``."""
@@ -159,7 +170,7 @@ class ChatService:
         )
 
     def answer(self, report: Report, req: ChatRequest, vindex: VectorIndex | None = None) -> ChatAnswer:
-        vindex = vindex or VectorIndex(self.settings, report.upstream.name)
+        vindex = vindex or self.index(report.upstream.name)
         if self.model is None:
             cites = retrieve(vindex, report, req.question, req.fork)
             return ChatAnswer(answer=compose(req.question, cites, report), citations=cites, mode="retrieval")

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 from langchain_core.documents import Document
@@ -43,19 +45,44 @@ def save_report(report: Report, settings: Settings) -> Path:
     return path
 
 
+_READ_CACHE = 64
+_read_cache: OrderedDict[Path, tuple[tuple[int, int, int], Report]] = OrderedDict()
+_read_lock = threading.Lock()
+
+
+def _read(path: Path) -> Report:
+    """The report stored at ``path``, parsed once per version of the file (its inode, mtime and size: reports are
+    replaced by a rename, so a new version always differs). The object is shared: treat it as read-only."""
+    st = path.stat()
+    key = (st.st_ino, st.st_mtime_ns, st.st_size)
+    with _read_lock:
+        hit = _read_cache.get(path)
+        if hit is not None and hit[0] == key:
+            _read_cache.move_to_end(path)
+            return hit[1]
+    report = Report.model_validate_json(path.read_bytes())
+    with _read_lock:
+        _read_cache[path] = (key, report)
+        while len(_read_cache) > _READ_CACHE:
+            _read_cache.popitem(last=False)
+    return report
+
+
 def load_report(settings: Settings, name: str) -> Report | None:
+    """The stored report for ``name``, or None. Shared between callers: do not modify it (copy first)."""
     path = report_path(settings, name)
-    if not path.exists():
+    try:
+        return _read(path)
+    except FileNotFoundError:
         return None
-    return Report.model_validate_json(path.read_text(encoding="utf-8"))
 
 
 def list_reports(settings: Settings) -> list[Report]:
     out = []
     for p in sorted(settings.reports_dir.glob("*/*.json")):
         try:
-            out.append(Report.model_validate_json(p.read_text(encoding="utf-8")))
-        except ValueError:
+            out.append(_read(p))
+        except (OSError, ValueError):
             continue
     return out
 

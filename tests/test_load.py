@@ -1,0 +1,98 @@
+"""Concurrency (issue: safe to put on a network, point 4): a cold server answers 50 chats arriving together with
+no error (chromadb clients and the embedding model are created once per process, under a lock), and reads do
+not re-parse the stored report per request. Speed figures are in ``bench/bench_load.py``, not here."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from forkwise.index.once import once
+from forkwise.service import store
+from forkwise.service.store import load_report, save_report
+from tests.conftest import free_port
+
+
+@pytest.fixture()
+def cold_server(shared_demo) -> Iterator[tuple[str, str]]:
+    """``forkwise serve`` in a process of its own: nothing loaded yet when the first requests arrive."""
+    _net, report, settings, _ = shared_demo
+    port = free_port()
+    env = {**os.environ, "FORKWISE_HOME": str(settings.home), "FORKWISE_LLM": "facts", "FORKWISE_WORKERS": "2"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "forkwise.service.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("serve did not start")
+        yield base, report.upstream.name
+    finally:
+        proc.terminate()
+        _, errors = proc.communicate(timeout=20)
+        assert "Traceback" not in errors, errors[-3000:]
+
+
+def test_fifty_concurrent_chats_on_a_cold_server_all_succeed(cold_server) -> None:
+    base, upstream = cold_server
+    barrier = threading.Barrier(50)
+
+    def ask(i: int) -> tuple[int, list[str]]:
+        with httpx.Client(base_url=base, timeout=120) as c:
+            barrier.wait()  # all fifty at once, before anything is loaded
+            r = c.post("/v1/chat", json={"upstream": upstream, "question": "which fork adds Gaudi support?"})
+            return r.status_code, [x["fork"] for x in r.json().get("citations", [])] if r.status_code == 200 else []
+
+    with ThreadPoolExecutor(50) as pool:
+        results = list(pool.map(ask, range(50)))
+    assert [code for code, _ in results] == [200] * 50
+    assert all(forks and forks[0] == "habana-ai/trainer" for _, forks in results)  # the same right answer each time
+
+
+def test_a_report_is_parsed_once_per_version(tmp_path, shared_demo) -> None:
+    _net, report, settings, _ = shared_demo
+    s = settings.model_copy(update={"home": tmp_path / "home"})
+    save_report(report, s)
+    first = load_report(s, report.upstream.name)
+    assert first is not None and first == report
+    assert load_report(s, report.upstream.name) is first  # cached: not read and validated again
+    changed = report.model_copy(update={"forks": report.forks[:3]})
+    save_report(changed, s)  # a new version (renamed into place): read again
+    second = load_report(s, report.upstream.name)
+    assert second is not first and second is not None and len(second.forks) == 3
+    (s.reports_dir / "acme" / "trainer.json").unlink()
+    assert load_report(s, report.upstream.name) is None
+    assert len(store._read_cache) <= store._READ_CACHE
+
+
+def test_once_builds_each_value_once_under_concurrency() -> None:
+    calls: list[int] = []
+
+    @once
+    def slow(x: int) -> object:
+        calls.append(x)
+        time.sleep(0.05)  # long enough for every thread to arrive while the first one builds
+        return object()
+
+    with ThreadPoolExecutor(32) as pool:
+        got = list(pool.map(lambda i: slow(i % 2), range(64)))
+    assert sorted(calls) == [0, 1]
+    assert len({id(g) for g in got}) == 2
