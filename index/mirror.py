@@ -15,7 +15,8 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import re
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -198,7 +199,8 @@ class Mirror:
             have = self.local_refs(key)
         if all(have.get(k) == v for k, v in want.items()) and (not heads or set(have) - {"target"} <= set(want)):
             return False
-        args = ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--prune", "--no-auto-gc"]
+        # --refmap= (empty): only the refspecs below write refs; no remote-tracking copies under refs/remotes/
+        args = ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--prune", "--no-auto-gc", "--refmap="]
         if self.blobless and not source.is_local:
             args.append("--filter=blob:none")
         try:
@@ -211,3 +213,70 @@ class Mirror:
     def _tags(self) -> dict[str, str]:
         out = self.git("for-each-ref", "--format=%(objectname) %(refname)", "refs/tags")
         return {name: sha for sha, _, name in (ln.partition(" ") for ln in out.splitlines())}
+
+    def own_size(self, key: str) -> int:
+        """Bytes of objects the key's refs hold that upstream's compared ref does not (blobs a blobless fetch left
+        on the server are not counted: they are not on this disk)."""
+        refs = list(self.local_refs(key))
+        if not refs:
+            return 0
+        ns = self.namespace(key)
+        out = self.git(
+            "rev-list", "--objects", "--disk-usage", "--missing=allow-promisor",
+            *(f"{ns}/{r}" for r in refs), "--not", f"{self.namespace(UPSTREAM_KEY)}/target", "--",
+        )  # fmt: skip
+        return int(out.strip() or 0)
+
+    def drop(self, key: str) -> None:
+        """Delete the key's refs (its objects go at the next ``gc``)."""
+        ns = self.namespace(key)
+        legacy = self.git("for-each-ref", "--format=%(refname)", f"refs/remotes/{key}").split()  # older mirrors
+        for ref in [f"{ns}/{r}" for r in self.local_refs(key)] + legacy:
+            self.git("update-ref", "-d", ref)
+
+    def collect_garbage(self) -> None:
+        """Reclaim the objects no ref holds any more (after :meth:`drop`); the caller holds :meth:`lock`."""
+        self.git("-c", "gc.pruneExpire=now", "gc", "--quiet", "--prune=now")
+
+    def mark_used(self) -> None:
+        """Record that a run used this mirror now (the disk budget evicts the least recently used first)."""
+        (self.path / "forkwise-used").touch()
+
+
+def mirror_sizes(root: Path) -> list[tuple[Path, int, float]]:
+    """Every mirror under ``root``: (path, bytes on disk, last used), least recently used first."""
+    out = []
+    for path in root.glob("*.git"):
+        if not path.is_dir():
+            continue
+        size = sum(f.lstat().st_blocks * 512 for f in path.rglob("*") if f.is_file())
+        used = path / "forkwise-used"
+        out.append((path, size, (used if used.exists() else path).stat().st_mtime))
+    return sorted(out, key=lambda t: t[2])
+
+
+def enforce_budget(root: Path, budget: int, keep: Path, on_evict: Callable[[Path], None] | None = None) -> list[Path]:
+    """Delete the least recently used mirrors (never ``keep``, never one a run holds locked) until the mirrors
+    under ``root`` fit in ``budget`` bytes; returns the deleted paths."""
+    mirrors = mirror_sizes(root)
+    total = sum(size for _p, size, _u in mirrors)
+    evicted: list[Path] = []
+    for path, size, _used in mirrors:
+        if total <= budget:
+            break
+        if path == keep:
+            continue
+        with open(path.with_suffix(".lock"), "w") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a run is using it
+            try:
+                shutil.rmtree(path)
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+        total -= size
+        evicted.append(path)
+        if on_evict is not None:
+            on_evict(path)
+    return evicted

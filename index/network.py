@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +27,7 @@ from forkwise.index.mirror import (
     Mirror,
     RemoteRefs,
     SourceProblem,
+    enforce_budget,
     ls_remote,
     resolve_target,
     source_key,
@@ -35,6 +37,7 @@ from forkwise.index.settings import Settings
 from forkwise.index.sources import Source
 
 ANALYSIS_VERSION = "2"
+MIB = 1024 * 1024
 PREFILTER_REASON = "every head is an upstream commit: decided from ls-remote, no objects fetched"
 RANKING = "stars (most first), then last push on GitHub (newest first), then the order given"
 STAGES = ("resolve", "fetch", "analyse")
@@ -233,6 +236,9 @@ def analyse_network(
         analysed = _analyse(run, [o for o in todo if o.error is None], resolved)
         _store(run, analysed, resolved)
         run.timed("analyse", t)
+        mirror.mark_used()
+    if settings.mirror_budget_gb:
+        evict_mirrors(settings, keep=mirror.path)
     return NetworkFacts(
         upstream=up_facts,
         upstream_web_url=upstream.web_url,
@@ -240,6 +246,14 @@ def analyse_network(
         stats=RunStats(fetched=mirror.fetches, cached=sum(o.cached for o in outcomes), seconds=run.timings),
         as_of=as_of,
         coverage=coverage(outcomes, max_forks),
+    )
+
+
+def evict_mirrors(settings: Settings, keep: Path) -> list[Path]:
+    """Least recently used mirrors (and their facts caches) go until all fit in ``FORKWISE_MIRROR_BUDGET_GB``."""
+    budget = int(settings.mirror_budget_gb * 1024 * MIB)
+    return enforce_budget(
+        settings.mirrors_dir, budget, keep, on_evict=lambda p: shutil.rmtree(settings.cache_dir / p.stem, True)
     )
 
 
@@ -361,10 +375,20 @@ def _fetch(run: _Run, to_fetch: list[ForkOutcome], resolved: dict[str, Resolved]
     run.mirror.register({o.key: run.sources[o.key] for o in to_fetch if o.key})
     run.progress("fetch", "start", len(to_fetch))
 
+    limit = int(run.settings.max_fork_mb * MIB)
+    dropped: list[str] = []
+
     def fetch(o: ForkOutcome) -> None:
         r = resolved[o.key or ""]
         try:
-            run.mirror.fetch(o.key or "", run.sources[o.key or ""], r.remote, r.target, heads=r.heads)
+            fetched = run.mirror.fetch(o.key or "", run.sources[o.key or ""], r.remote, r.target, heads=r.heads)
+            if limit and fetched and (size := run.mirror.own_size(o.key or "")) > limit:
+                run.mirror.drop(o.key or "")
+                dropped.append(o.key or "")
+                o.error = (
+                    f"fork too large: it brings {size / MIB:,.1f} MiB of objects upstream lacks "
+                    f"(limit {run.settings.max_fork_mb:g} MiB, FORKWISE_MAX_FORK_MB); not analysed"
+                )
         except (SourceProblem, GitError) as exc:
             o.error = str(exc)
         finally:
@@ -372,6 +396,8 @@ def _fetch(run: _Run, to_fetch: list[ForkOutcome], resolved: dict[str, Resolved]
 
     with ThreadPoolExecutor(max_workers=run.settings.worker_count()) as pool:
         list(pool.map(fetch, to_fetch))
+    if dropped:  # their objects: off the disk now, not at some later gc
+        run.mirror.collect_garbage()
     run.progress("fetch", "done", None)
 
 

@@ -43,6 +43,12 @@ class Settings(BaseSettings):
         default=True, description="Try a blobless partial fetch for network remotes (never shallow)."
     )
     git_timeout: float = Field(default=600.0, gt=0, description="Seconds before one git command is killed.")
+    max_fork_mb: float = Field(
+        default=500.0, ge=0, description="MiB of objects one fork may bring beyond upstream's (0: no limit)."
+    )
+    mirror_budget_gb: float = Field(
+        default=20.0, ge=0, description="GiB all mirrors may use; least recently used go first (0: no limit)."
+    )
     chroma_url: str | None = Field(
         default=None, description="Chroma server (`chroma run`) URL; unset = embedded PersistentClient in home."
     )
@@ -86,6 +92,13 @@ class Settings(BaseSettings):
     sse_heartbeat: float = Field(default=10.0, gt=0, description="Seconds between SSE keepalive comments.")
     public_url: str = Field(default="http://127.0.0.1:8000", description="Where people reach this service (links).")
     api_key: str | None = Field(default=None, description="Key for the API's mutating endpoints.", repr=False)
+    max_jobs: int = Field(default=2, ge=1, description="Index jobs that run at once in one server.")
+    job_queue: int = Field(default=8, ge=0, description="Index jobs that may wait for a slot; beyond: HTTP 429.")
+    job_retry_after: int = Field(default=30, ge=1, description="Retry-After seconds when the job queue is full.")
+    rate_chat: str = Field(default="60/minute", description="Chat requests per client (limits syntax).")
+    rate_jobs: str = Field(default="10/hour", description="Index jobs started per client (limits syntax).")
+    rate_storage: str = Field(default="memory://", description="Rate-limit counters: memory:// or redis://…")
+    max_body_kb: int = Field(default=256, ge=1, description="Largest request body accepted (KiB); beyond: 413.")
     trusted_sources: str = Field(
         default="",
         description="Comma-separated URL or path prefixes remote callers may name besides owner/name on GitHub.",

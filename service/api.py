@@ -31,7 +31,8 @@ from forkwise.index.settings import Settings, get_settings
 from forkwise.index.sources import SourceError
 from forkwise.service.access import Access, given_key
 from forkwise.service.chat import ChatAnswer, ChatRequest, ChatService, answer_events
-from forkwise.service.jobs import IndexRequest, Job
+from forkwise.service.guard import BodyLimit, RateLimited, RateLimits, client_of
+from forkwise.service.jobs import IndexRequest, Job, JobsBusy
 from forkwise.service.llm import chat_model
 from forkwise.service.models import ForkReport
 from forkwise.service.store import list_reports
@@ -100,6 +101,17 @@ def create_app(settings: Settings | None = None, *, host: str = "127.0.0.1") -> 
         hint = f"POST /v1/repos/{exc.upstream}/index"
         return JSONResponse({"detail": f"{exc}: {hint}"}, status_code=404)
 
+    limits = RateLimits(settings)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_kb * 1024)
+
+    @app.exception_handler(RateLimited)
+    def rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=429, headers={"Retry-After": str(exc.retry_after)})
+
+    @app.exception_handler(JobsBusy)
+    def busy(request: Request, exc: JobsBusy) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=429, headers={"Retry-After": str(exc.retry_after)})
+
     @app.exception_handler(PolicyError)
     def refused(request: Request, exc: PolicyError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=403)
@@ -157,7 +169,8 @@ def create_app(settings: Settings | None = None, *, host: str = "127.0.0.1") -> 
         dependencies=[Depends(require_key)],
         summary="Start summarizing and indexing; returns a job URL",
     )
-    def index_endpoint(owner: Owner, repo: Owner, req: IndexRequest | None = None) -> JSONResponse:
+    def index_endpoint(request: Request, owner: Owner, repo: Owner, req: IndexRequest | None = None) -> JSONResponse:
+        limits.hit("job", client_of(request))
         job = start_index(jobs, f"{owner}/{repo}", req)
         url = f"/v1/jobs/{job.id}"
         return JSONResponse({"job": job.id, "url": url}, status_code=202, headers={"Location": url})
@@ -173,6 +186,7 @@ def create_app(settings: Settings | None = None, *, host: str = "127.0.0.1") -> 
     async def chat_endpoint(req: ChatRequest, request: Request, key: Annotated[str | None, Depends(given_key)]) -> Any:
         if chat.model is not None:
             access.check(key)  # a configured model spends tokens: that is work
+        limits.hit("chat", client_of(request))
         try:
             split_full_name(req.upstream)
         except ValueError as exc:
@@ -244,5 +258,5 @@ def create_app(settings: Settings | None = None, *, host: str = "127.0.0.1") -> 
 
     # the web page last: its /{owner}/{repo} routes must not shadow /v1/… or /slack/…
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.include_router(create_router(settings, chat, jobs, access))
+    app.include_router(create_router(settings, chat, jobs, access, limits))
     return app

@@ -58,13 +58,28 @@ Work = Callable[[str, "SummarizeRequest", Progress], list[str]]
 """``work(upstream, request, progress)`` runs the job and returns the per-fork errors of the report it stored."""
 
 
+class JobsBusy(RuntimeError):
+    """Every job slot and queue place is taken; try again after ``retry_after`` seconds."""
+
+    def __init__(self, running: int, queued: int, retry_after: int):
+        super().__init__(
+            f"forkwise is busy: {running} jobs running and {queued} waiting (FORKWISE_MAX_JOBS, FORKWISE_JOB_QUEUE); "
+            f"try again in {retry_after} s"
+        )
+        self.retry_after = retry_after
+
+
 class JobManager:
+    """At most ``settings.max_jobs`` jobs run at once and ``settings.job_queue`` more wait (status ``queued``);
+    beyond that :meth:`start` raises :class:`JobsBusy`. One job per upstream at a time."""
+
     def __init__(self, settings: Settings, work: Work, keep: int = 200):
         self.settings = settings
         self.work = work
         self.keep = keep
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(settings.max_jobs)
 
     def get(self, job_id: str) -> Job | None:
         with self._lock:
@@ -80,6 +95,10 @@ class JobManager:
             running = next((j for j in self._jobs.values() if j.upstream == upstream and not j.finished), None)
             if running is not None:
                 return running
+            active = [j for j in self._jobs.values() if not j.finished]
+            if len(active) >= self.settings.max_jobs + self.settings.job_queue:
+                busy = sum(j.status == "running" for j in active)
+                raise JobsBusy(busy, len(active) - busy, self.settings.job_retry_after)
             job = Job(id=uuid.uuid4().hex[:12], upstream=upstream)
             self._jobs[job.id] = job
             self._evict()
@@ -104,6 +123,7 @@ class JobManager:
                     st.state = "done"
                     st.done = st.total if st.total is not None else st.done
 
+        self._slots.acquire()  # queued until a slot frees
         job.status = "running"
         try:
             job.errors += self.work(job.upstream, req, mark)
@@ -113,6 +133,7 @@ class JobManager:
             job.errors.append(str(exc) if isinstance(exc, ValueError | LookupError) else f"{type(exc).__name__}: {exc}")
             job.status = "failed"
         finally:
+            self._slots.release()
             job.finished_at = datetime.now(UTC)
             with self._lock:
                 self._evict()

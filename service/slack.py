@@ -24,7 +24,7 @@ from forkwise.index.names import full_names_in, is_full_name
 from forkwise.index.settings import Settings
 from forkwise.index.sources import SourceError
 from forkwise.service.chat import ChatAnswer, ChatService
-from forkwise.service.jobs import Job, JobManager
+from forkwise.service.jobs import Job, JobManager, JobsBusy
 from forkwise.service.models import ForkReport, Report
 from forkwise.service.prompts import load_toml, text_env
 from forkwise.service.usecases import NotSummarized, answer, find_forks, load, start_index
@@ -330,7 +330,7 @@ def create_slack_app(settings: Settings, chat: ChatService, jobs: JobManager) ->
 
         try:
             job = start_index(jobs, repo, on_done=done)
-        except SourceError as exc:  # a policy refusal: nothing started
+        except (SourceError, JobsBusy) as exc:  # a policy refusal or a full queue: nothing started
             respond(text=f"Not indexing {repo}: {exc}", response_type="ephemeral", replace_original=False)
             return
         respond(

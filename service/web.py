@@ -22,7 +22,8 @@ from forkwise.index.settings import Settings
 from forkwise.index.sources import SourceError
 from forkwise.service.access import Access
 from forkwise.service.chat import ChatService
-from forkwise.service.jobs import JobManager
+from forkwise.service.guard import RateLimited, RateLimits, client_of
+from forkwise.service.jobs import JobManager, JobsBusy
 from forkwise.service.models import ForkReport, Report
 from forkwise.service.prompts import html_env
 from forkwise.service.store import list_reports
@@ -48,9 +49,16 @@ def _render(name: str, **ctx: Any) -> str:
     return html_env().get_template(f"web/{name}").render(**ctx)
 
 
-def create_router(settings: Settings, chat: ChatService, jobs: JobManager, access: Access | None = None) -> APIRouter:
+def create_router(
+    settings: Settings,
+    chat: ChatService,
+    jobs: JobManager,
+    access: Access | None = None,
+    limits: RateLimits | None = None,
+) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     access = access or Access(settings)
+    limits = limits or RateLimits(settings)
     # the page's question box has no key field: it spends model tokens only when starting work needs no key
     page_chat = chat if chat.model is None or access.allowed(None) else ChatService(settings, None)
 
@@ -82,14 +90,19 @@ def create_router(settings: Settings, chat: ChatService, jobs: JobManager, acces
         )
 
     @router.post("/add")
-    def add(repo: Annotated[str, Form(max_length=200)], api_key: Annotated[str, Form()] = "") -> RedirectResponse:
+    def add(
+        request: Request, repo: Annotated[str, Form(max_length=200)], api_key: Annotated[str, Form()] = ""
+    ) -> RedirectResponse:
         try:
             owner, name = split_full_name(repo.strip())
         except ValueError:
             raise HTTPException(422, "give the repository as owner/repo") from None
         access.check(api_key or None)
         try:
+            limits.hit("job", client_of(request))
             job = start_index(jobs, f"{owner}/{name}")
+        except (RateLimited, JobsBusy) as exc:
+            raise HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
         except PolicyError as exc:
             raise HTTPException(403, str(exc)) from None
         except SourceError as exc:
@@ -104,14 +117,26 @@ def create_router(settings: Settings, chat: ChatService, jobs: JobManager, acces
         return _render("job.html.j2", job=job)
 
     @router.get("/{owner}/{repo}", response_class=HTMLResponse)
-    def repo_page(owner: Seg, repo: Seg, q: Annotated[str | None, Query(max_length=2000)] = None) -> str:
-        return page(load(settings, f"{owner}/{repo}"), selected=[], question=q)
+    def repo_page(
+        request: Request, owner: Seg, repo: Seg, q: Annotated[str | None, Query(max_length=2000)] = None
+    ) -> str:
+        report = load(settings, f"{owner}/{repo}")
+        if q:
+            limits.hit("chat", client_of(request))
+        return page(report, selected=[], question=q)
 
     @router.get("/{owner}/{repo}/forks/{fork_owner}/{fork_repo}", response_class=HTMLResponse)
     def fork_page(
-        owner: Seg, repo: Seg, fork_owner: Seg, fork_repo: Seg, q: Annotated[str | None, Query(max_length=2000)] = None
+        request: Request,
+        owner: Seg,
+        repo: Seg,
+        fork_owner: Seg,
+        fork_repo: Seg,
+        q: Annotated[str | None, Query(max_length=2000)] = None,
     ) -> str:
         report = load(settings, f"{owner}/{repo}")
+        if q:
+            limits.hit("chat", client_of(request))
         return page(report, selected=[fork_of(report, f"{fork_owner}/{fork_repo}")], question=q)
 
     @router.get("/{owner}/{repo}/compare", response_class=HTMLResponse)
