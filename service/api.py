@@ -239,16 +239,23 @@ def create_app(settings: Settings | None = None, *, host: str = "127.0.0.1") -> 
 
     if settings.slack_signing_secret:
         from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+        from slack_sdk.signature import SignatureVerifier
 
-        from forkwise.service.slack import create_slack_app
+        from forkwise.service.slack import create_slack_app, envelope_problem
 
         bolt = create_slack_app(settings, chat, jobs)
         app.state.slack = bolt
+        verifier = SignatureVerifier(settings.slack_signing_secret)
 
         @app.post("/slack/events", include_in_schema=False)
         async def slack_events(request: Request) -> Any:
             body = await request.body()
-            # Bolt verifies the signature and timestamp first; dispatch returns once the listener has acked
+            if not verifier.is_valid_request(body, dict(request.headers)):
+                raise HTTPException(401, "invalid Slack signature or timestamp")
+            problem = envelope_problem(body, request.headers.get("content-type", ""))
+            if problem:
+                raise HTTPException(400, problem)
+            # dispatch returns once the listener has acked
             resp = await run_in_threadpool(bolt.dispatch, to_bolt_request(request, body))
             return to_starlette_response(resp)
 

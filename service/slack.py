@@ -14,8 +14,9 @@ import threading
 import time
 from collections import OrderedDict
 from typing import Any
+from urllib.parse import parse_qs
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 from slack_bolt import App
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
@@ -28,6 +29,8 @@ from forkwise.service.jobs import Job, JobManager, JobsBusy
 from forkwise.service.models import ForkReport, Report
 from forkwise.service.prompts import load_toml, text_env
 from forkwise.service.usecases import NotSummarized, answer, find_forks, load, start_index
+
+MAX_COMMAND = 2000  # characters of a slash command's text
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -359,3 +362,56 @@ def create_slack_app(settings: Settings, chat: ChatService, jobs: JobManager) ->
             post(channel, thread, [section(f":x: forkwise failed: {esc(type(exc).__name__)}: {esc(str(exc)[:300])}")])
 
     return app
+
+
+class _Obj(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class _Action(_Obj):
+    action_id: str = ""
+    value: str | None = None
+
+
+class _Interaction(_Obj):
+    type: str
+    actions: list[_Action] = Field(default_factory=list, max_length=25)
+    team: _Obj | None = None
+    user: _Obj | None = None
+    channel: _Obj | None = None
+    container: _Obj | None = None
+    message: _Obj | None = None
+
+
+class _Event(_Obj):
+    type: str
+
+
+class _Callback(_Obj):
+    type: str
+    event: _Event | None = None
+    challenge: str | None = None
+
+
+def envelope_problem(body: bytes, content_type: str) -> str | None:
+    """Why ``body`` is not a request Slack sends (an interaction, a slash command, an event), or None.
+
+    Checked before Bolt sees it: Bolt answers a malformed but correctly signed body with an internal error.
+    """
+    try:
+        text = body.decode("utf-8")
+        if content_type.startswith("application/x-www-form-urlencoded"):
+            form = parse_qs(text, keep_blank_values=True, strict_parsing=bool(text))
+            if "payload" in form:
+                _Interaction.model_validate_json(form["payload"][0])
+            elif "command" not in form:
+                return "a form without payload or command"
+            elif len(form.get("text", [""])[0]) > MAX_COMMAND:
+                return f"command text longer than {MAX_COMMAND} characters"
+        elif content_type.startswith("application/json"):
+            _Callback.model_validate_json(text)
+        else:
+            return f"unexpected content type {content_type[:60]!r}"
+    except (UnicodeDecodeError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+        return f"malformed Slack request: {str(exc).splitlines()[0][:200]}"
+    return None
