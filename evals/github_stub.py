@@ -244,6 +244,9 @@ class GitHubStub(LocalServer):
             time.sleep(fault.delay)  # outside the lock: other requests are answered meanwhile
             return fault.status, {**self._rate_headers(), **fault.headers}, fault.body
         with self._lock:
+            if time.time() >= self.reset_at:  # the window is over: GitHub refills the budget
+                self.remaining = self.limit
+                self.reset_at = int(time.time() + 3600)
             if self.remaining <= 0:
                 return (
                     403,

@@ -21,8 +21,18 @@ class GitHubNetwork(BaseModel):
     discovery: Discovery
 
 
-def client_for(settings: Settings) -> GitHubClient:
-    return GitHubClient(settings.github_api_url, settings.github_token, etag_dir=settings.http_cache_dir / "github")
+def client_for(
+    settings: Settings, *, max_wait: float | None = None, sleep: Callable[[float], None] | None = None
+) -> GitHubClient:
+    """The configured GitHub client. It waits for a rate-limit reset up to ``max_wait`` seconds (default
+    ``FORKWISE_GITHUB_MAX_WAIT``), through ``sleep`` (e.g. a countdown the user sees)."""
+    return GitHubClient(
+        settings.github_api_url,
+        settings.github_token,
+        etag_dir=settings.http_cache_dir / "github",
+        max_wait=settings.github_max_wait if max_wait is None else max_wait,
+        **({"sleep": sleep} if sleep is not None else {}),
+    )
 
 
 def meta_source(meta: RepoMeta, ref: str | None = None) -> Source:

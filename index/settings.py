@@ -43,6 +43,9 @@ class Settings(BaseSettings):
         default=True, description="Try a blobless partial fetch for network remotes (never shallow)."
     )
     git_timeout: float = Field(default=600.0, gt=0, description="Seconds before one git command is killed.")
+    github_max_wait: float = Field(
+        default=300.0, ge=0, description="Seconds to wait for a GitHub rate-limit reset before stopping (0: never)."
+    )
     max_fork_mb: float = Field(
         default=500.0, ge=0, description="MiB of objects one fork may bring beyond upstream's (0: no limit)."
     )

@@ -51,6 +51,7 @@ class IndexStats(BaseModel):
     deleted: int = 0
     forks_indexed: list[str] = Field(default_factory=list)
     forks_unchanged: list[str] = Field(default_factory=list)
+    error: str | None = Field(default=None, description="Why the index could not be updated (the report was saved).")
 
 
 def flag(fork: str) -> str:
@@ -237,16 +238,10 @@ class VectorIndex:
                     texts.setdefault(ch.id, ch)
             stats = IndexStats()
             new_ids = [cid for cid in texts if cid not in existing]
-            if new_ids:
-                docs = [texts[c].text for c in new_ids]
-                vecs = self.embeddings.embed_documents(docs)
-                metas = [self._with_upstream(self._meta(texts[c], owners_of[c], {})) for c in new_ids]
-                for start in range(0, len(new_ids), 500):
-                    sl = slice(start, start + 500)
-                    self.collection.upsert(
-                        ids=new_ids[sl], embeddings=vecs[sl], documents=docs[sl], metadatas=metas[sl]
-                    )
-                stats.embedded = len(new_ids)
+            # a fork's card (which records the head its chunks came from) is written last: a run killed midway
+            # leaves no card claiming chunks that are not there, so the next run indexes that fork again
+            cards = [c for c in new_ids if texts[c].metadata.get("kind") == "card"]
+            self._add([c for c in new_ids if texts[c].metadata.get("kind") != "card"], texts, owners_of)
             changed = []
             for cid, meta in existing.items():
                 owners = owners_of.get(cid, set())
@@ -258,12 +253,24 @@ class VectorIndex:
                     changed.append((cid, new_meta))
             if changed:
                 self.collection.update(ids=[c for c, _ in changed], metadatas=[m for _, m in changed])
+            self._add(cards, texts, owners_of)
+            stats.embedded = len(new_ids)
             gone = [cid for cid in existing if not owners_of.get(cid)]
             if gone:
                 self.collection.delete(ids=gone)
             stats.deleted = len(gone)
             stats.chunks = self.collection.count()
             return stats
+
+    def _add(self, ids: list[str], texts: dict[str, Chunk], owners_of: dict[str, set[str]]) -> None:
+        if not ids:
+            return
+        docs = [texts[c].text for c in ids]
+        vecs = self.embeddings.embed_documents(docs)
+        metas = [self._with_upstream(self._meta(texts[c], owners_of[c], {})) for c in ids]
+        for start in range(0, len(ids), 500):
+            sl = slice(start, start + 500)
+            self.collection.upsert(ids=ids[sl], embeddings=vecs[sl], documents=docs[sl], metadatas=metas[sl])
 
     @staticmethod
     def _meta(chunk: Chunk | None, owners: set[str], old: dict[str, Any]) -> dict[str, Any]:

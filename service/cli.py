@@ -42,8 +42,12 @@ class Format(StrEnum):
     html = "html"
 
 
-def _summarize(req: SummarizeRequest, settings: Settings, *, quiet: bool, verbose: bool = False) -> Report:
-    """Run the summarize use case with progress on stderr; exit 2 when upstream or the input is unusable."""
+def _summarize(
+    req: SummarizeRequest, settings: Settings, *, quiet: bool, verbose: bool = False
+) -> tuple[Report, str | None]:
+    """Run the summarize use case with progress on stderr; exit 2 when upstream or the input is unusable.
+
+    Returns the report and, when indexing failed (the report is saved all the same), why."""
     from forkwise.service.usecases import summarize
 
     progress, live = progress_for(err, quiet=quiet, verbose=verbose)
@@ -59,13 +63,20 @@ def _summarize(req: SummarizeRequest, settings: Settings, *, quiet: bool, verbos
             f"GitHub: {len(d.forks)} forks listed in {d.calls} API calls ({d.not_modified} answered 304, free)"
             + ("" if d.complete else f"\n[yellow]{d.note}[/yellow]")
         )
-    if result.index is not None and not quiet:
-        st = result.index
+    st = result.index
+    if st is not None and st.error:
+        err.print(
+            f"[red]error:[/red] indexing failed; the report was saved, but chat and the LLM writers cannot use "
+            f"it until a run indexes it (exit {EXIT_INDEX}): {st.error}",
+            soft_wrap=True,
+        )
+        return result.report, st.error
+    if st is not None and not quiet:
         err.print(
             f"index: {st.chunks} chunks ({st.embedded} embedded now, {st.deleted} dropped; "
             f"{len(st.forks_unchanged)} forks unchanged)"
         )
-    return result.report
+    return result.report, None
 
 
 def _emit(report: Report, fmt: Format, out: Path | None) -> None:
@@ -78,7 +89,13 @@ def _emit(report: Report, fmt: Format, out: Path | None) -> None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
-def _exit_code(report: Report) -> int:
+EXIT_INDEX = 3
+"""Exit code when the report was written but indexing failed (see the README's exit codes)."""
+
+
+def _exit_code(report: Report, index_error: str | None = None) -> int:
+    if index_error:
+        return EXIT_INDEX
     return 1 if report.counts.failed or not report.coverage.listing_complete else 0
 
 
@@ -119,6 +136,14 @@ def summarize_command(
         WriterName | None, typer.Option(help="Verdict writer (default FORKWISE_LLM, else facts).")
     ] = None,
     index: Annotated[bool, typer.Option(help="Index diffs, commits and READMEs for chat and the LLM writers.")] = True,
+    max_wait: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            help="Wait up to this many seconds for a GitHub rate-limit reset (a countdown shows it); "
+            "a later reset stops the listing with a partial report. Default FORKWISE_GITHUB_MAX_WAIT (300).",
+        ),
+    ] = None,
 ) -> None:
     """Compare every fork with upstream and write verdicts.
 
@@ -150,13 +175,14 @@ def summarize_command(
         writer=writer,
         index=index,
         use_cache=cache,
+        max_wait=max_wait,
     )
-    report = _summarize(req, settings, quiet=quiet, verbose=verbose)
+    report, index_error = _summarize(req, settings, quiet=quiet, verbose=verbose)
     _emit(report, fmt, out)
     if find:
         hits = forks_carrying(report, find)
         err.print(f"forks carrying {find!r}: " + ("; ".join(f"{n} ({', '.join(ev[:2])})" for n, ev in hits) or "none"))
-    raise typer.Exit(_exit_code(report))
+    raise typer.Exit(_exit_code(report, index_error))
 
 
 @app.command()
@@ -179,9 +205,9 @@ def compare(
     (fi,) = fork_inputs([fork], settings)
     if fi.source and fork_ref:
         fi = ForkInput(name=fi.name, source=fi.source.model_copy(update={"ref": fork_ref}))
-    report = _summarize(SummarizeRequest(upstream=up, forks=[fi], discover=False), settings, quiet=quiet)
+    report, index_error = _summarize(SummarizeRequest(upstream=up, forks=[fi], discover=False), settings, quiet=quiet)
     _emit(report, fmt, out)
-    raise typer.Exit(_exit_code(report))
+    raise typer.Exit(_exit_code(report, index_error))
 
 
 @app.command()
@@ -197,7 +223,7 @@ def demo(
     root = out or settings.home / "demo"
     progress, live = progress_for(err, quiet=quiet, verbose=verbose)
     with live:
-        report, paths = run_demo(root, settings, progress=progress or no_progress)
+        report, paths, index_error = run_demo(root, settings, progress=progress or no_progress)
     for f in report.forks:
         rec = f.verdict.recommendation if f.verdict else "failed"
         arch = f.archetype or "-"
@@ -208,6 +234,9 @@ def demo(
     )
     for p in paths:
         err.print(f"report: [bold]{p}[/bold]")
+    if index_error:
+        err.print(f"[red]error:[/red] indexing failed, so chat will not work: {index_error}", soft_wrap=True)
+        raise typer.Exit(EXIT_INDEX)
     err.print(
         f"browse and chat: [bold]FORKWISE_HOME={settings.home} .venv/bin/forkwise serve[/bold], then open "
         f"http://127.0.0.1:8000/{report.upstream.name}"
@@ -301,7 +330,8 @@ def digest(
     for repo in targets:
         try:
             if refresh:
-                report = _summarize(refresh_request(settings, repo), settings, quiet=quiet)
+                report, index_error = _summarize(refresh_request(settings, repo), settings, quiet=quiet)
+                failed += index_error is not None  # the digest still goes out: the report is fine
             else:
                 report = load(settings, repo)
         except NotSummarized as exc:

@@ -46,7 +46,7 @@ class Bars:
 
     def __call__(self, stage: str, event: str, total: int | None, detail: str | None = None) -> None:
         if event == "start":
-            self.tasks[stage] = self.progress.add_task(stage, total=total or 0, detail="")
+            self.tasks[stage] = self.progress.add_task(stage, total=total or 0, detail=detail or "")
         elif event == "advance" and stage in self.tasks:
             self.progress.advance(self.tasks[stage])
             if detail:
@@ -76,7 +76,11 @@ class Lines:
         with self._lock:
             if event == "start":
                 self.totals[stage], self.done[stage], self.started[stage] = total, 0, time.monotonic()
-                self._say(f"{stage} started" + (f": {total} to do" if total is not None else ""))
+                self._say(
+                    f"{stage} started"
+                    + (f": {total} to do" if total is not None else "")
+                    + (f" ({detail})" if detail else "")
+                )
             elif event == "advance":
                 n = self.done[stage] = self.done.get(stage, 0) + 1
                 total = self.totals.get(stage)

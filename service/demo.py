@@ -22,12 +22,14 @@ def load_spec(path: Path) -> NetworkSpec:
     return NetworkSpec.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
 
 
-def run_demo(root: Path, settings: Settings, progress: Progress = no_progress) -> tuple[Report, list[Path]]:
-    """Build the demo network under ``root``, summarize it, write md/html/json reports; return them."""
+def run_demo(root: Path, settings: Settings, progress: Progress = no_progress) -> tuple[Report, list[Path], str | None]:
+    """Build the demo network under ``root``, summarize it, write md/html/json reports; return them and, when
+    indexing failed, why."""
     net = build_network(load_spec(DEMO_SPEC), root / "network")
     (root / "forks.toml").write_text(net.forks_toml())
     upstream, forks = net.inputs()
     req = SummarizeRequest(upstream=upstream, forks=forks, discover=False, as_of=net.as_of)
-    report = summarize(req, settings, progress).report
+    result = summarize(req, settings, progress)
+    report = result.report
     paths = [write_report(report, fmt, root / "reports" / f"report.{fmt}") for fmt in ("md", "html", "json")]
-    return report, paths
+    return report, paths, result.index.error if result.index else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from forkwise.index.embeddings import EmbeddingModelError
 from forkwise.index.github import Discovery
 from forkwise.index.network import ForkInput, Progress, Reresolve, no_progress
 from forkwise.index.settings import Settings, WriterName
@@ -62,15 +63,21 @@ def run(
         reresolve=reresolve,
         listing=listing,
     )
-    save_report(report, settings)
+    save_report(report, settings)  # first: whatever happens to the index, the report is kept
     stats = None
     if index:
         progress("index", "start", None)
-        stats = index_report(report, settings)
+        try:
+            stats = index_report(report, settings)
+        except EmbeddingModelError as exc:
+            stats = IndexStats(error=str(exc))
+        except Exception as exc:  # chromadb, an embeddings server: the report stands, the failure is reported
+            stats = IndexStats(error=f"{type(exc).__name__}: {str(exc)[:300]}")
         progress("index", "done", None)
     kind = WriterName(writer or settings.llm)
     if kind is not WriterName.facts:
-        llm = make_writer(kind, settings, retriever(settings, report.upstream.name) if index else None)
+        indexed = index and stats is not None and stats.error is None
+        llm = make_writer(kind, settings, retriever(settings, report.upstream.name) if indexed else None)
         report = rewrite_verdicts(report, llm, progress)
         save_report(report, settings)
     return report, stats

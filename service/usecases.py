@@ -4,6 +4,8 @@ calls one of these and renders the result; none of them repeats discovery, repor
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Literal
@@ -74,6 +76,11 @@ class SummarizeRequest(BaseModel):
     index: bool = True
     use_cache: bool = True
     as_of: datetime | None = None
+    max_wait: float | None = Field(
+        default=None,
+        ge=0,
+        description="Seconds to wait for a GitHub rate-limit reset (default FORKWISE_GITHUB_MAX_WAIT).",
+    )
     policy: SourcePolicy | None = Field(
         default=None, description="Set for remote callers: every source is checked before git runs. None: trusted."
     )
@@ -110,7 +117,7 @@ def summarize(req: SummarizeRequest, settings: Settings, progress: Progress = no
     if discovering:
         if upstream.forge != "github":
             raise SourceError(f"listing forks needs a GitHub owner/name, not {upstream.url!r}")
-        client = client_for(settings)
+        client = client_for(settings, max_wait=req.max_wait, sleep=countdown(progress))
         progress("discover", "start", None)
         found = discover(client, upstream.name, ref=upstream.ref, depth=req.depth, sort=req.sort)
         progress("discover", "done", None)
@@ -135,6 +142,24 @@ def summarize(req: SummarizeRequest, settings: Settings, progress: Progress = no
         listing=listing,
     )
     return Summary(report=report, index=stats, discovery=listing)
+
+
+def countdown(progress: Progress) -> Callable[[float], None]:
+    """A ``sleep`` that shows the wait as a ``wait`` stage counting down the seconds (rate-limit resets)."""
+
+    def sleep(seconds: float) -> None:
+        if seconds < 2:
+            time.sleep(seconds)
+            return
+        n = math.ceil(seconds)
+        progress("wait", "start", n, f"GitHub rate limit: waiting {n} s for the reset")
+        end = time.monotonic() + seconds
+        for i in range(n):
+            time.sleep(max(0.0, min(1.0, end - time.monotonic())))
+            progress("wait", "advance", None, f"{n - i - 1} s left")
+        progress("wait", "done", None)
+
+    return sleep
 
 
 def _checked(
@@ -262,6 +287,9 @@ def job_manager(settings: Settings, keep: int = 200) -> JobManager:
 
     def work(upstream: str, req: SummarizeRequest, progress: Progress) -> list[str]:
         summary = summarize(req, settings, progress)
-        return [f"{f.name}: {f.error}" for f in summary.report.forks if f.error]
+        errors = [f"{f.name}: {f.error}" for f in summary.report.forks if f.error]
+        if summary.index is not None and summary.index.error:
+            errors.append(f"indexing failed (the report was saved; chat cannot use it yet): {summary.index.error}")
+        return errors
 
     return JobManager(settings, work, keep=keep)

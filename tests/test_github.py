@@ -315,3 +315,43 @@ def test_timeouts_are_retried(stub: GitHubStub, tmp_path: Path) -> None:
         found = discover_forks(client, "acme/proj")
     assert len(found.forks) == 3 and len(sleeps) == 1  # one timeout, one backoff, then the page
     assert [c.status for c in client.calls if "/forks" in c.url] == [200]  # the timed-out call got no answer
+
+
+@pytest.fixture()
+def small_network(tmp_path: Path):
+    return build(
+        {
+            "name": "wait",
+            "upstream": {"name": "acme/proj", "preset": "small"},
+            "forks": [
+                {"name": "amy/proj", "base": "up:6", "commits": [{"message": "ROCm", "files": {"r.py": "r\n"}}]},
+                {"name": "bo/proj", "base": "up:3"},
+            ],
+        },
+        tmp_path / "net",
+    )
+
+
+@pytest.mark.parametrize("max_wait", [30, 0])
+def test_a_rate_limit_reset_within_max_wait_is_waited_for_with_a_countdown(
+    small_network, tmp_path: Path, monkeypatch, max_wait: int
+) -> None:
+    with GitHubStub(reset_in=3) as stub:
+        stub.add_network(small_network)
+        stub.remaining = 1  # the root's record spends it; the forks page would need the next window
+        monkeypatch.setenv("FORKWISE_GITHUB_API_URL", stub.url)
+        monkeypatch.setenv("FORKWISE_HOME", str(tmp_path / "home"))
+        t = time.monotonic()
+        res = CliRunner().invoke(app, ["summarize", "acme/proj", "--format", "json", "--max-wait", str(max_wait)])
+        took = time.monotonic() - t
+    report = Report.model_validate_json(res.stdout)
+    if max_wait:
+        assert res.exit_code == 0, res.stderr
+        assert re.search(r"wait started: \d+ to do \(GitHub rate limit: waiting \d+ s for the reset\)", res.stderr)
+        assert "wait 1/" in res.stderr and " 0 s left" in res.stderr and "wait done" in res.stderr
+        assert report.coverage.listing_complete and {f.name for f in report.forks} == {"amy/proj", "bo/proj"}
+        assert took >= 1.5  # it really waited for the window to turn
+    else:  # a reset beyond --max-wait: stop with what was listed, as before
+        assert res.exit_code == 1
+        assert "wait started" not in res.stderr and "rate limit exhausted" in " ".join(res.stderr.split())
+        assert not report.coverage.listing_complete and report.forks == []
