@@ -123,6 +123,8 @@ def embeddings_for(settings: Any) -> tuple[Embeddings, str]:
             api_key=settings.openai_api_key or "not-needed",
             check_embedding_ctx_length=False,  # no tiktoken (it downloads vocabularies); servers truncate
             chunk_size=64,
+            timeout=settings.openai_timeout,
+            max_retries=2,
         )
         return emb, f"openai:{settings.embeddings_model}"
     raise ValueError(f"unknown embeddings {settings.embeddings!r}; use local or openai")

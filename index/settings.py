@@ -93,7 +93,11 @@ class Settings(BaseSettings):
     slack_channel: str | None = Field(default=None, description="Default channel for `forkwise digest`.")
     watch: list[str] = Field(default_factory=list, description="Repositories `forkwise digest` covers by default.")
     sse_heartbeat: float = Field(default=10.0, gt=0, description="Seconds between SSE keepalive comments.")
-    public_url: str = Field(default="http://127.0.0.1:8000", description="Where people reach this service (links).")
+    public_url: str | None = Field(
+        default=None,
+        description="Where people reach this service, for absolute links (Slack, digests, API Location). "
+        "Unset: `serve` uses the address it listens on; other commands leave links out.",
+    )
     api_key: str | None = Field(default=None, description="Key for the API's mutating endpoints.", repr=False)
     max_jobs: int = Field(default=2, ge=1, description="Index jobs that run at once in one server.")
     job_queue: int = Field(default=8, ge=0, description="Index jobs that may wait for a slot; beyond: HTTP 429.")

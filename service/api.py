@@ -173,7 +173,9 @@ def create_app(settings: Settings | None = None, *, host: str = "127.0.0.1") -> 
         limits.hit("job", client_of(request))
         job = start_index(jobs, f"{owner}/{repo}", req)
         url = f"/v1/jobs/{job.id}"
-        return JSONResponse({"job": job.id, "url": url}, status_code=202, headers={"Location": url})
+        # the body's url is relative (same origin, for the web page); Location is absolute, on the public URL
+        location = (settings.public_url or str(request.base_url)).rstrip("/") + url
+        return JSONResponse({"job": job.id, "url": url}, status_code=202, headers={"Location": location})
 
     @app.get("/v1/jobs/{job_id}", response_model=Job)
     def job_status(job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{12}$")]) -> Job:

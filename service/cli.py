@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import sys
 from enum import StrEnum
 from importlib import resources
@@ -269,9 +270,17 @@ def serve(
     """Serve the JSON API, chat and OpenAPI docs (/docs) for everything summarized into FORKWISE_HOME."""
     import uvicorn
 
+    from forkwise.service.access import is_loopback
     from forkwise.service.api import create_app
 
-    app = create_app(get_settings(), host=host)
+    settings = get_settings()
+    if not settings.public_url:  # links in Slack messages and Location headers: where this server is reached
+        shown = socket.gethostname() if host in ("0.0.0.0", "::", "") else host
+        shown = f"[{shown}]" if ":" in shown else shown
+        settings = settings.model_copy(update={"public_url": f"http://{shown}:{port}"})
+        if not is_loopback(host):
+            err.print(f"[yellow]note:[/yellow] FORKWISE_PUBLIC_URL is unset; links will use {settings.public_url}")
+    app = create_app(settings, host=host)
     if app.state.access.disabled:
         err.print(f"[yellow]warning:[/yellow] {app.state.access.disabled}")
     uvicorn.run(app, host=host, port=port, log_level="info")

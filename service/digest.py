@@ -119,7 +119,7 @@ def compute(report: Report, previous: DigestState | None) -> Digest:
     return d
 
 
-def blocks(d: Digest, report: Report, public_url: str) -> list[dict[str, Any]]:
+def blocks(d: Digest, report: Report, public_url: str | None) -> list[dict[str, Any]]:
     out = [header(f"What changed in the forks of {d.repo}")]
     if d.baseline:
         n = len(state_of(report).forks)
@@ -142,7 +142,8 @@ def blocks(d: Digest, report: Report, public_url: str) -> list[dict[str, Any]]:
                     )
                 )
             )
-    out.append(context(f"<{public_url.rstrip('/')}/{d.repo}|Full report>"))
+    if public_url:
+        out.append(context(f"<{public_url.rstrip('/')}/{d.repo}|Full report>"))
     return out
 
 

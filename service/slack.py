@@ -104,7 +104,7 @@ def top_forks(report: Report, n: int = 8) -> list[ForkReport]:
     return ok[:n]
 
 
-def summary_blocks(report: Report, public_url: str, n: int = 8) -> list[dict[str, Any]]:
+def summary_blocks(report: Report, public_url: str | None, n: int = 8) -> list[dict[str, Any]]:
     u = report.upstream
     blocks = [
         header(f"Forks of {u.name}"),
@@ -126,11 +126,12 @@ def summary_blocks(report: Report, public_url: str, n: int = 8) -> list[dict[str
                 f"{facts.ahead} ahead / {facts.behind} behind\n_{esc(v.headline)}_\n{prefix}: {esc(line)}"
             )
         )
-    blocks.append(context(f"<{public_url.rstrip('/')}/{u.name}|Full report> · facts as of {report.as_of.date()}"))
+    full = f"<{public_url.rstrip('/')}/{u.name}|Full report> · " if public_url else ""
+    blocks.append(context(f"{full}facts as of {report.as_of.date()}"))
     return blocks
 
 
-def fork_blocks(report: Report, f: ForkReport, public_url: str) -> list[dict[str, Any]]:
+def fork_blocks(report: Report, f: ForkReport, public_url: str | None) -> list[dict[str, Any]]:
     v, facts = f.verdict, f.facts
     if v is None or facts is None:
         return [section(f"*{esc(f.name)}* was not analysed: {esc(f.error or f.skipped or 'no facts')}")]
@@ -161,7 +162,8 @@ def fork_blocks(report: Report, f: ForkReport, public_url: str) -> list[dict[str
     cited = [ev[e] for e in v.evidence if e in ev][:10]
     if cited:
         blocks.append(context("Evidence: " + " · ".join(link(e.url, e.label) for e in cited)))
-    blocks.append(context(f"<{public_url.rstrip('/')}/{report.upstream.name}/forks/{f.name}|Open in forkwise>"))
+    if public_url:  # FORKWISE_PUBLIC_URL (or the address `serve` listens on): never a guess others cannot open
+        blocks.append(context(f"<{public_url.rstrip('/')}/{report.upstream.name}/forks/{f.name}|Open in forkwise>"))
     return blocks
 
 
