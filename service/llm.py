@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import importlib
 import os
@@ -91,7 +92,10 @@ def _llama(path: str, n_ctx: int) -> Any:
         from llama_cpp import Llama
     except ImportError as exc:
         raise ModelUnavailable("llama-cpp-python is not installed") from exc
-    return Llama(model_path=path, n_ctx=n_ctx, n_threads=2, verbose=False, seed=7)
+    llm = Llama(model_path=path, n_ctx=n_ctx, n_threads=2, verbose=False, seed=7)
+    # freed while the interpreter is still whole (at exit, llama.cpp's own finaliser meets half-torn-down modules)
+    atexit.register(llm.close)
+    return llm
 
 
 def _role(m: BaseMessage | dict[str, str]) -> dict[str, str]:
