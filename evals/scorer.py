@@ -39,6 +39,10 @@ CASES_DIR = EVALS_DIR / "cases"
 THRESHOLDS = EVALS_DIR / "thresholds.toml"
 
 
+SECURITY_NOTES = {"security_fork": "fork", "security_upstream": "upstream", "security_landed": "landed"}
+"""Verdict notes that are security claims, by the kind of claim (see ``Labels.security_claims``)."""
+
+
 class EvalSetupError(RuntimeError):
     """The eval cannot judge anything: no cases, or no thresholds to hold them to."""
 
@@ -93,6 +97,9 @@ class Metrics(BaseModel):
     confusion: dict[str, dict[str, int]]
     must_mention_recall: float
     must_not_claim_violations: int
+    false_security_claims: int = Field(description="Security claims a verdict made that its labels do not hold.")
+    false_lack_claims: int = Field(description="Claims that a side lacks a fix (fork/upstream) not in the labels.")
+    security_claim_recall: float = Field(description="Share of labeled security claims the verdicts make.")
     citation_validity: float
     number_consistency: float
     error_label_accuracy: float
@@ -157,6 +164,8 @@ def _score_fork(case: str, f: ForkReport, labels: Labels, report: Report, second
     if labels.archetype:
         checks["archetype"] = f.archetype == labels.archetype
     checks["must_mention"] = {p: matches(p, text) for p in labels.must_mention}
+    claimed = {SECURITY_NOTES[n] for n in (f.verdict.classification.notes if f.verdict else []) if n in SECURITY_NOTES}
+    checks["security_claims"] = {"claimed": sorted(claimed), "expected": sorted(labels.security_claims)}
     checks["must_not_claim"] = {p: matches(p, text) for p in labels.must_not_claim}
     if f.verdict and f.facts:
         ids = {e.id for e in f.evidence}
@@ -225,6 +234,9 @@ def metrics(results: list[ForkResult]) -> Metrics:
     f1, confusion = _f1(arche)  # type: ignore[arg-type]
     mentions = [ok for r in results for ok in r.checks["must_mention"].values()]
     secs = sorted(r.seconds for r in results)
+    sec = [r.checks["security_claims"] for r in results if "security_claims" in r.checks]
+    false_claims = [c for s in sec for c in s["claimed"] if c not in s["expected"]]
+    wanted = [c in s["claimed"] for s in sec for c in s["expected"]]
     return Metrics(
         cases=len({r.case for r in results}),
         forks=len(results),
@@ -234,6 +246,9 @@ def metrics(results: list[ForkResult]) -> Metrics:
         confusion=confusion,
         must_mention_recall=round(sum(mentions) / len(mentions), 4) if mentions else 1.0,
         must_not_claim_violations=sum(v for r in results for v in r.checks["must_not_claim"].values()),
+        false_security_claims=len(false_claims),
+        false_lack_claims=sum(c in ("fork", "upstream") for c in false_claims),
+        security_claim_recall=round(sum(wanted) / len(wanted), 4) if wanted else 1.0,
         citation_validity=rate("citations_valid"),
         number_consistency=rate("numbers_consistent"),
         error_label_accuracy=rate("error"),

@@ -58,6 +58,11 @@ class Labels(BaseModel):
     must_mention: list[str] = Field(default_factory=list)
     must_not_claim: list[str] = Field(default_factory=list)
     error: str | None = Field(default=None, description="Pattern the fork's error must match, for broken forks.")
+    security_claims: list[Literal["fork", "upstream", "landed"]] = Field(
+        default_factory=list,
+        description="The security claims the verdict must make, and the only ones it may: fork (carries a fix "
+        "upstream's files lack), upstream (upstream has a fix the fork's files lack), landed (the same fix on both).",
+    )
 
 
 class ForkSpec(BaseModel):

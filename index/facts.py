@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from forkwise.index import presence, security
 from forkwise.index import readme as readme_mod
 from forkwise.index.gitio import blob_sizes, read_blob, run
 from forkwise.index.kinds import file_kind, top_folder
@@ -39,12 +40,22 @@ SECURITY_RE = re.compile(
     r"\binjection\b|\boverflow\b|\bsaniti[sz]|path traversal|\bauth(entication)? bypass)"
 )
 UPSTREAM_REF = "refs/upstream/target"
-RS, NUL = "\x1e", "\x00"
+RS, NUL, US = "\x1e", "\x00", "\x1f"
 _STATUS = {"A": "added", "M": "modified", "D": "deleted", "R": "renamed", "C": "copied", "T": "type-changed"}
 
 
 def _iso(text: str) -> datetime:
     return datetime.fromisoformat(text.strip())
+
+
+@dataclass
+class UpstreamHistory:
+    """What upstream's whole history says, read once per run (only when a fork needs it)."""
+
+    versions: set[tuple[str, str]]
+    """(path, blob) for every version of every file upstream has had (from tree diffs: no blob is read)."""
+    security: dict[str, str]
+    """Commit SHA → strong evidence that it fixes a vulnerability (:mod:`forkwise.index.security`)."""
 
 
 @dataclass
@@ -60,6 +71,15 @@ class UpstreamContext:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _tree: dict[str, list[str]] = field(default_factory=dict)
     _license: dict[str, LicenseInfo] = field(default_factory=dict)
+    _history_lock: threading.Lock = field(default_factory=threading.Lock)
+    _history: UpstreamHistory | None = None
+
+    def history(self) -> UpstreamHistory:
+        """Upstream's history, scanned once: one ``log --raw`` of every commit (messages and tree diffs)."""
+        with self._history_lock:
+            if self._history is None:
+                self._history = _scan_history(self)
+            return self._history
 
     def git(self, *args: str, ok_codes: tuple[int, ...] = (0,)) -> str:
         return run(self.mirror, *args, timeout=self.timeout, ok_codes=ok_codes)
@@ -102,6 +122,30 @@ class UpstreamContext:
 
 def _text(data: bytes | None) -> str | None:
     return None if data is None else data.decode("utf-8", "replace")
+
+
+def _scan_history(ctx: UpstreamContext) -> UpstreamHistory:
+    out = ctx.git("log", "--raw", "--no-abbrev", "--no-renames", f"--format={RS}%H%x00%P%x00%B{US}", ctx.head)
+    versions: set[tuple[str, str]] = set()
+    found: dict[str, str] = {}
+    for chunk in out.split(RS)[1:]:
+        header, _, raw = chunk.partition(US)
+        sha, parents, message = [*header.split(NUL), "", ""][:3]
+        paths = []
+        for line in raw.splitlines():
+            if not line.startswith(":"):
+                continue
+            meta, _, path = line.partition("\t")
+            path = _unquote(path)
+            paths.append(path)
+            new = meta.split()[3]
+            if set(new) != {"0"}:
+                versions.add((path, new))
+        if security.candidate(message):
+            ev = security.evidence(message, paths, is_merge=len(parents.split()) > 1)
+            if ev:
+                found[sha] = ev
+    return UpstreamHistory(versions=versions, security=found)
 
 
 def upstream_facts(
@@ -162,7 +206,7 @@ def _parse_log(out: str, with_files: bool) -> list[tuple[str, list[str], list[st
     """Records of ``%x1e``-prefixed log output: (mark, header fields, file lines)."""
     records = []
     for chunk in out.split(RS)[1:]:
-        header, _, rest = chunk.partition("\n")
+        header, _, rest = chunk.partition(US if US in chunk else "\n")
         fields = header.split(NUL)
         files = [ln for ln in rest.splitlines() if ln.strip()] if with_files else []
         records.append((fields[0], fields[1:], files))
@@ -237,11 +281,15 @@ def fork_facts(
     boundary.setdefault(up, ctx.last_commit_date)
     if base not in boundary:  # unusual topology: ask git directly
         boundary[base] = _iso(ctx.git("log", "-1", "--format=%cI", base))
+    changes = _file_changes(ctx, base, head) if own else []
+    own, gained = _presence(
+        ctx, base, head, own, gained, {c.path for c in changes} | {c.old_path or "" for c in changes}
+    )
     merges = [c for c in own if c.is_merge]
     unique = [c for c in own if not c.is_merge and not c.upstream_equivalent]
-    changes = _file_changes(ctx, base, head) if own else []
+    mine = [c for c in changes if not c.copied]
     base_files = ctx.tree(base) if changes else []
-    readme = _readme(ctx, base, head, base_files, changes)
+    readme = _readme(ctx, base, head, base_files, mine)
     return ForkFacts(
         upstream_ref=UPSTREAM_REF,
         upstream_head=up,
@@ -263,7 +311,7 @@ def fork_facts(
         upstream_merges=_upstream_merges(ctx, merges),
         readme=readme,
         license=_license(ctx, base, head, changes),
-        packages=_packages(ctx, base, head, changes),
+        packages=_packages(ctx, base, head, mine),
         other_branches=_branches(ctx, key, head, branches or {}),
         upstream_gain=UpstreamGain(
             commits=len(gained),
@@ -271,7 +319,7 @@ def fork_facts(
             last_date=max((c.date for c in gained), default=None),
             notable=[c for c in gained if c.security][:10],
         ),
-        terms=_terms(ctx, unique, changes, readme),
+        terms=_terms(ctx, unique, mine, readme),
         **_change_counts(changes, len(base_files)),
     )
 
@@ -280,38 +328,85 @@ def _own_commits(ctx: UpstreamContext, head: str) -> list[CommitFact]:
     """The fork's commits upstream lacks, newest first, each marked when its patch is already upstream."""
     out = ctx.git(
         "log", "--right-only", "--cherry-mark", "--topo-order", "--name-only", "--no-renames",
-        f"--format={RS}%m%x00%H%x00%P%x00%an%x00%cI%x00%s", f"{ctx.head}...{head}",
+        f"--format={RS}%m%x00%H%x00%P%x00%an%x00%cI%x00%s%x00%b{US}", f"{ctx.head}...{head}",
     )  # fmt: skip
-    return [
-        CommitFact(
-            sha=sha,
-            subject=subject[:300],
-            author=author,
-            date=_iso(date),
-            files=[_unquote(f) for f in files][:200],
-            is_merge=len(parents.split()) > 1,
-            upstream_equivalent=mark == "=",
-            security=bool(SECURITY_RE.search(subject)),
-            parents=parents.split(),
+    commits = []
+    for mark, (sha, parents, author, date, subject, body), files in _parse_log(out, True):
+        paths = [_unquote(f) for f in files]
+        evidence = security.evidence(f"{subject}\n{body}", paths, is_merge=len(parents.split()) > 1)
+        commits.append(
+            CommitFact(
+                sha=sha,
+                subject=subject[:300],
+                author=author,
+                date=_iso(date),
+                files=paths[:200],
+                is_merge=len(parents.split()) > 1,
+                upstream_equivalent=mark == "=",
+                security=evidence is not None,
+                security_evidence=evidence,
+                parents=parents.split(),
+            )
         )
-        for mark, (sha, parents, author, date, subject), files in _parse_log(out, True)
-    ]
+    return commits
 
 
 def _gained(ctx: UpstreamContext, head: str) -> tuple[list[CommitFact], dict[str, datetime]]:
     """What upstream gained since the fork point, and the dates of the boundary commits (the merge base)."""
     out = ctx.git("log", "--left-only", "--boundary", f"--format={RS}%m%x00%H%x00%cI%x00%s", f"{ctx.head}...{head}")
     gained, boundary = [], {}
+    fixes = ctx.history().security
     for mark, (sha, d, subj), _f in _parse_log(out, False):
         if mark == "-":
             boundary[sha] = _iso(d)
         else:
+            ev = fixes.get(sha)
             gained.append(
-                CommitFact(
-                    sha=sha, subject=subj[:300], author="", date=_iso(d), security=bool(SECURITY_RE.search(subj))
-                )
-            )
+                CommitFact(sha=sha, subject=subj[:300], author="", date=_iso(d), security=ev is not None,
+                           security_evidence=ev)
+            )  # fmt: skip
     return gained, boundary
+
+
+def _presence(
+    ctx: UpstreamContext, base: str, head: str, own: list[CommitFact], gained: list[CommitFact], fork_paths: set[str]
+) -> tuple[list[CommitFact], list[CommitFact]]:
+    """Commits checked against the other side's files (:mod:`forkwise.index.presence`): every security fix either
+    way (a side that holds the change is never said to lack it, whatever the SHA or patch-id), and all of a small
+    fork's own commits (a fork whose every change upstream already made adds nothing)."""
+    cap = 10  # the ones a verdict may cite
+    small = 5
+
+    upstream_paths: set[str] | None = None
+
+    def upstream_untouched(path: str) -> bool:
+        nonlocal upstream_paths
+        if upstream_paths is None:  # what upstream changed since the two sides parted
+            upstream_paths = set(ctx.git("diff", "--name-only", "--no-renames", base, ctx.head).splitlines())
+        return path not in upstream_paths
+
+    def checked(c: CommitFact, tree: str, others: list[str]) -> CommitFact:
+        deltas = presence.commit_deltas(ctx.mirror, c.sha, ctx.timeout)
+        untouched = upstream_untouched if tree == ctx.head else (lambda p: p not in fork_paths)
+        state = presence.state(ctx.mirror, deltas, tree, untouched)
+        landed = presence.same_change(ctx.mirror, deltas, others) if state == "holds" else None
+        return c.model_copy(update={"counterpart": state, "landed_as": landed})
+
+    def touching(rev_range: list[str], paths: list[str]) -> list[str]:
+        if not paths:
+            return []
+        return ctx.git("log", "-n", "30", "--no-merges", "--format=%H", *rev_range, "--", *paths).split()
+
+    unique = [c for c in own if not c.is_merge and not c.upstream_equivalent]
+    own_fixes = unique if len(unique) <= small else [c for c in unique if c.security][:cap]
+    up_fixes = [c for c in gained if c.security][:cap]
+    done: dict[str, CommitFact] = {}
+    for c in own_fixes:  # where upstream has it: among upstream's commits this fork lacks, on the same files
+        done[c.sha] = checked(c, ctx.head, touching([ctx.head, "--not", head], c.files))
+    for c in up_fixes:
+        files = [d.path for d in presence.commit_deltas(ctx.mirror, c.sha, ctx.timeout)]
+        done[c.sha] = checked(c, head, touching([head, "--not", ctx.head], files))
+    return [done.get(c.sha, c) for c in own], [done.get(c.sha, c) for c in gained]
 
 
 def _upstream_merges(ctx: UpstreamContext, merges: list[CommitFact]) -> int:
@@ -325,28 +420,36 @@ def _upstream_merges(ctx: UpstreamContext, merges: list[CommitFact]) -> int:
 
 
 def _change_counts(changes: list[FileChange], n_base: int) -> dict[str, Any]:
-    """The diff's numbers (the :class:`ForkFacts` fields about files and lines), all from one ``git diff``."""
+    """The diff's numbers (the :class:`ForkFacts` fields about files and lines), all from one ``git diff``.
+
+    Every number but ``copied_*`` counts the fork's own changes: a file whose version upstream has had
+    (copied or ported, not merged) is upstream's work, not the fork's."""
+    copied = [c for c in changes if c.copied]
+    mine = [c for c in changes if not c.copied]
     by_folder: dict[str, GroupStat] = {}
     by_kind: dict[str, GroupStat] = {}
-    for c in changes:
+    for c in mine:
         for groups, k in ((by_folder, c.top), (by_kind, c.kind)):
             g = groups.get(k, GroupStat())
             groups[k] = GroupStat(
                 files=g.files + 1, added=g.added + (c.added or 0), deleted=g.deleted + (c.deleted or 0)
             )
-    deleted = sum(c.status == "deleted" for c in changes)
-    touched = sum(c.status in ("deleted", "modified", "renamed", "type-changed") for c in changes)
-    binaries = [c for c in changes if c.binary and c.size is not None]
+    deleted = sum(c.status == "deleted" for c in mine)
+    touched = sum(c.status in ("deleted", "modified", "renamed", "type-changed") for c in mine)
+    binaries = [c for c in mine if c.binary and c.size is not None]
     return {
         "files": changes,
+        "copied_files": len(copied),
+        "copied_lines_added": sum(c.added or 0 for c in copied),
+        "copied_lines_deleted": sum(c.deleted or 0 for c in copied),
         "by_folder": dict(sorted(by_folder.items())),
         "by_kind": dict(sorted(by_kind.items())),
-        "lines_added": sum(c.added or 0 for c in changes),
-        "lines_deleted": sum(c.deleted or 0 for c in changes),
-        "files_added": sum(c.status in ("added", "copied") for c in changes),
-        "files_modified": sum(c.status in ("modified", "type-changed") for c in changes),
+        "lines_added": sum(c.added or 0 for c in mine),
+        "lines_deleted": sum(c.deleted or 0 for c in mine),
+        "files_added": sum(c.status in ("added", "copied") for c in mine),
+        "files_modified": sum(c.status in ("modified", "type-changed") for c in mine),
         "files_deleted": deleted,
-        "files_renamed": sum(c.status == "renamed" for c in changes),
+        "files_renamed": sum(c.status == "renamed" for c in mine),
         "base_tree_files": n_base,
         "deleted_share": round(deleted / n_base, 4) if n_base else 0.0,
         "touched_share": round(touched / n_base, 4) if n_base else 0.0,
@@ -372,9 +475,14 @@ def _file_changes(ctx: UpstreamContext, base: str, head: str) -> list[FileChange
     out = ctx.git("diff", "-z", "--raw", "--numstat", "-M", "--no-abbrev", base, head)
     entries = _parse_diff(out)
     sizes = blob_sizes(ctx.mirror, [e["sha"] for e in entries if e["status"] != "D"])
+    versions = ctx.history().versions
+    upstream_now = set(ctx.tree(ctx.head))
     changes = []
     for e in entries:
         path = e["path"]
+        # a deletion upstream made too is upstream's; a version upstream has had at this path is upstream's
+        # (a rename to a new path is the fork's own change)
+        copied = path not in upstream_now if e["status"] == "D" else (path, e["sha"]) in versions
         changes.append(
             FileChange(
                 path=path,
@@ -386,6 +494,7 @@ def _file_changes(ctx: UpstreamContext, base: str, head: str) -> list[FileChange
                 size=None if e["status"] == "D" else sizes.get(e["sha"]),
                 kind=file_kind(path, e["binary"]),
                 top=top_folder(path),
+                copied=copied,
             )
         )
     return changes

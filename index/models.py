@@ -33,7 +33,16 @@ class CommitFact(Frozen):
     upstream_equivalent: bool = Field(
         default=False, description="Its patch already exists upstream (git cherry-mark / patch-id)."
     )
-    security: bool = Field(default=False, description="Subject reads like a security fix.")
+    security: bool = Field(default=False, description="A security fix on strong evidence (see security_evidence).")
+    security_evidence: str | None = Field(
+        default=None, description="Why it is a security fix: a CVE/GHSA id or explicit vulnerability wording, quoted."
+    )
+    counterpart: Literal["holds", "lacks", "unknown"] | None = Field(
+        default=None,
+        description="Whether the other side (upstream, for a fork's commit; the fork, for upstream's) holds this "
+        "commit's change, judged by the content of its files; checked for security fixes and a small fork's commits.",
+    )
+    landed_as: str | None = Field(default=None, description="The other side's commit with the same change, if found.")
     parents: list[str] = Field(default_factory=list)
 
 
@@ -47,6 +56,11 @@ class FileChange(Frozen):
     size: int | None = Field(default=None, description="Blob size in bytes on the fork (None if deleted).")
     kind: FileKind
     top: str = Field(description="Top-level folder, or '.' for files at the root.")
+    copied: bool = Field(
+        default=False,
+        description="The fork's version is one upstream has had at this path (or upstream deleted it too): "
+        "copied or ported from upstream, not the fork's own work.",
+    )
 
 
 class GroupStat(Frozen):
@@ -138,11 +152,14 @@ class ForkFacts(Frozen):
     upstream_equivalent_commits: int = Field(default=0, description="Own commits whose patch already exists upstream.")
     merge_commits: int = 0
     upstream_merges: int = Field(default=0, description="Merge commits that brought upstream commits into the fork.")
-    files: list[FileChange] = []
-    by_folder: dict[str, GroupStat] = {}
+    files: list[FileChange] = Field(default=[], description="Every file change from the merge base, copied included.")
+    copied_files: int = Field(default=0, description="Changes identical to an upstream version (copied, not own).")
+    copied_lines_added: int = 0
+    copied_lines_deleted: int = 0
+    by_folder: dict[str, GroupStat] = Field(default={}, description="Own (not copied) changes by top folder.")
     by_kind: dict[str, GroupStat] = {}
-    lines_added: int = 0
-    lines_deleted: int = 0
+    lines_added: int = Field(default=0, description="Lines added by the fork's own (not copied) changes.")
+    lines_deleted: int = Field(default=0, description="Lines deleted by the fork's own (not copied) changes.")
     files_added: int = 0
     files_modified: int = 0
     files_deleted: int = 0

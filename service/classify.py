@@ -58,6 +58,8 @@ Note = Literal[
     "security_fork",
     "other_branches",
     "security_upstream",
+    "security_landed",
+    "copied_upstream",
     "license_changed",
     "large_binary",
     "far_behind",
@@ -106,7 +108,9 @@ def notes(a: Archetype, f: ForkFacts, as_of: datetime, r: Rules) -> list[Note]:
     held: dict[Note, bool] = {
         "security_fork": bool(security_commits(f)),
         "other_branches": bool(f.other_branches),
-        "security_upstream": bool(f.upstream_gain.notable) and a not in ("mirror", "unrelated"),
+        "security_upstream": bool(upstream_security(f)) and a not in ("mirror", "unrelated"),
+        "security_landed": bool(landed_security(f)),
+        "copied_upstream": f.copied_files > 0 and a not in ("mirror", "unrelated"),
         "license_changed": f.license.changed,
         "large_binary": big is not None and round((big.size or 0) / 1_000_000, 1) >= r.large_binary_mb,
         "far_behind": f.behind >= r.far_behind and a != "unrelated",
@@ -127,6 +131,25 @@ def _archetype(f: ForkFacts, as_of: datetime, r: Rules) -> tuple[Archetype, str,
             f"its head is an upstream commit: 0 ahead, {f.behind} behind",
             ["fact:ahead", "fact:behind", "fact:merge_base"],
         )
+    held = held_upstream(f)
+    if f.unique_commits and len(held) == f.unique_commits:
+        arche1: Archetype = "stale-snapshot" if f.behind else "mirror"
+        what = "its one commit's change is" if len(held) == 1 else f"the changes of its {len(held)} commits are"
+        return (
+            arche1,
+            f"it adds nothing of its own: {what} already in upstream's files (committed there separately)",
+            ["fact:unique_commits", *[f"commit:{s}" for s in held[:3]]],
+        )
+    if f.unique_commits and not own_changes(f):
+        arche0: Archetype = "stale-snapshot" if f.behind else "mirror"
+        n = len(f.files)
+        if n:
+            why0 = f"{'its changed file is' if n == 1 else f'all {n} files it changed are'} upstream's own versions"
+        elif f.unique_commits == 1:
+            why0 = "its one commit changes no file"
+        else:
+            why0 = f"its {f.unique_commits} own commits cancel out: its files are the merge base's"
+        return arche0, f"it adds nothing of its own: {why0}", ["fact:unique_commits", "fact:files_changed"]
     if f.unique_commits == 0:
         why = []
         if f.upstream_equivalent_commits:
@@ -207,8 +230,37 @@ def _archetype(f: ForkFacts, as_of: datetime, r: Rules) -> tuple[Archetype, str,
     )
 
 
+def own_changes(f: ForkFacts) -> list:
+    """The fork's own file changes: not copies of an upstream version."""
+    return [c for c in f.files if not c.copied]
+
+
+def held_upstream(f: ForkFacts) -> list[str]:
+    """The fork's own commits whose change upstream's files already hold (same change, another commit)."""
+    return [c.sha for c in f.own_commits if not c.is_merge and not c.upstream_equivalent and c.counterpart == "holds"]
+
+
 def security_commits(f: ForkFacts) -> list[str]:
-    return [c.sha for c in f.own_commits if c.security and not c.upstream_equivalent and not c.is_merge]
+    """The fork's security fixes (strong evidence) whose change upstream's files lack (checked by content)."""
+    return [
+        c.sha
+        for c in f.own_commits
+        if c.security and not c.upstream_equivalent and not c.is_merge and c.counterpart == "lacks"
+    ]
+
+
+def upstream_security(f: ForkFacts) -> list[str]:
+    """Upstream's security fixes since the fork point whose change the fork's files lack (checked by content)."""
+    return [c.sha for c in f.upstream_gain.notable if c.security and c.counterpart == "lacks"]
+
+
+def landed_security(f: ForkFacts) -> list[tuple[str, str | None]]:
+    """The fork's security fixes upstream holds too (by content): (fork commit, upstream commit if found)."""
+    return [
+        (c.sha, c.landed_as)
+        for c in f.own_commits
+        if c.security and not c.is_merge and not c.upstream_equivalent and c.counterpart == "holds"
+    ]
 
 
 def _recommend(a: Archetype, f: ForkFacts, r: Rules) -> Recommendation:

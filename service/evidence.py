@@ -31,6 +31,17 @@ def _d(x) -> str:
     return x.date().isoformat() if x else "unknown"
 
 
+def _security_detail(c, other: str) -> str:
+    if not c.security_evidence:
+        return ""
+    side = {
+        "holds": f"; {other} holds the same change" + (f" (as {c.landed_as[:7]})" if c.landed_as else ""),
+        "lacks": f"; {other} lacks it (its patch applies there)",
+        "unknown": f"; whether {other} has it cannot be told from its files",
+    }.get(c.counterpart or "", "")
+    return f"; security fix ({c.security_evidence}){side}"
+
+
 def catalogue(f: ForkFacts, fork_web: str | None, upstream_web: str | None) -> dict[str, Evidence]:
     """All evidence for one fork, keyed by ID."""
     out: dict[str, Evidence] = {}
@@ -79,9 +90,18 @@ def catalogue(f: ForkFacts, fork_web: str | None, upstream_web: str | None) -> d
     add(
         "fact",
         "files_changed",
-        f"{count(len(f.files), 'file')} changed since the merge base: +{f.lines_added} -{f.lines_deleted} lines",
-        f"{f.files_added} added, {f.files_modified} modified, {f.files_deleted} deleted, {f.files_renamed} renamed",
+        f"{count(len(f.files) - f.copied_files, 'file')} changed since the merge base by the fork's own work: "
+        f"+{f.lines_added} -{f.lines_deleted} lines",
+        f"{f.files_added} added, {f.files_modified} modified, {f.files_deleted} deleted, {f.files_renamed} renamed"
+        + (f"; besides, {f.copied_files} files are upstream's own versions" if f.copied_files else ""),
     )
+    if f.copied_files:
+        add(
+            "fact",
+            "copied",
+            f"{count(f.copied_files, 'file')} identical to a version upstream has had (copied, not merged)",
+            f"+{f.copied_lines_added} -{f.copied_lines_deleted} lines that are upstream's work, not the fork's",
+        )
     add("fact", "by_kind", "changes by kind: " + ", ".join(f"{k} {g.files}" for k, g in f.by_kind.items()))
     add(
         "fact",
@@ -142,15 +162,19 @@ def catalogue(f: ForkFacts, fork_web: str | None, upstream_web: str | None) -> d
             f"{c.sha[:7]} {c.subject}",
             f"{c.author}, {_d(c.date)}"
             + (" (already upstream)" if c.upstream_equivalent else "")
-            + (" (merge)" if c.is_merge else ""),
+            + (" (merge)" if c.is_merge else "")
+            + _security_detail(c, "upstream"),
             f"{fork_web}/commit/{c.sha}" if fork_web else None,
         )
+        if c.landed_as:
+            add("commit", c.landed_as, f"{c.landed_as[:7]} (upstream)", f"upstream's commit with the same change as "
+                f"{c.sha[:7]}", f"{upstream_web}/commit/{c.landed_as}" if upstream_web else None)  # fmt: skip
     for c in g.notable:
         add(
             "commit",
             c.sha,
             f"{c.sha[:7]} {c.subject}",
-            f"upstream, {_d(c.date)}; not in this fork",
+            f"upstream, {_d(c.date)}; not in this fork's history" + _security_detail(c, "this fork"),
             f"{upstream_web}/commit/{c.sha}" if upstream_web else None,
         )
     for fc in f.files:
@@ -159,7 +183,7 @@ def catalogue(f: ForkFacts, fork_web: str | None, upstream_web: str | None) -> d
             "file",
             fc.path,
             f"{fc.path} ({fc.status}, {lines})",
-            f"{fc.kind}, in {fc.top}",
+            f"{fc.kind}, in {fc.top}" + ("; identical to a version upstream has had (copied)" if fc.copied else ""),
             f"{fork_web}/blob/{f.head}/{quote(fc.path)}" if fork_web and fc.status != "deleted" else None,
         )
     for s in f.readme.sections:

@@ -17,10 +17,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from forkwise.index.models import ForkFacts
 from forkwise.index.settings import WriterName
 from forkwise.index.terms import TermScore
-from forkwise.service.classify import Classification, security_commits
+from forkwise.service.classify import (
+    Classification,
+    held_upstream,
+    landed_security,
+    own_changes,
+    security_commits,
+    upstream_security,
+)
 from forkwise.service.evidence import Evidence
 from forkwise.service.models import Claim, Verdict
-from forkwise.service.prompts import day, load_toml, pct, prompt_hash, text_env
+from forkwise.service.prompts import count, day, load_toml, pct, prompt_hash, text_env
 
 PROMPT = "verdict.toml"
 _NUMBER = re.compile(r"(?<![\w.+-])[+-]?\d[\d.,:-]*(?<![.,:-])%?(?![\w])")
@@ -69,6 +76,34 @@ def term_names(terms: list[TermScore], limit: int = 3) -> list[str]:
     return out[:limit]
 
 
+def _shas(shas: list[str], inline: int = 3) -> str:
+    """At most ``inline`` short SHAs, then "and N more" (all of them stay in the evidence)."""
+    short = [s[:7] for s in shas]
+    if len(short) <= inline:
+        return _join(short)
+    return ", ".join(short[:inline]) + f" and {len(short) - inline} more"
+
+
+def nothing_reason(f: ForkFacts) -> str:
+    """Why the commits a fork has beyond upstream add nothing (for snapshots and mirrors that are ahead)."""
+    if f.unique_commits and len(held_upstream(f)) == f.unique_commits:
+        return (
+            "upstream's files already hold their changes"
+            if f.unique_commits > 1
+            else ("upstream's files already hold its change")
+        )
+    if f.unique_commits and not own_changes(f):
+        if f.files:
+            return "every file they change is upstream's own version"
+        return "they cancel out" if f.unique_commits > 1 else "it changes no file"
+    parts = []
+    if f.upstream_equivalent_commits:
+        parts.append(f"{count(f.upstream_equivalent_commits, 'is', 'are')} already upstream as the same patch")
+    if f.merge_commits:
+        parts.append(f"{count(f.merge_commits, 'is a merge', 'are merges')}")
+    return " and ".join(parts) or "none of them is new"
+
+
 def context(inp: WriterInput) -> dict[str, Any]:
     """Every value a template may use, all derived from git facts (the only source of numbers in text)."""
     f, cls = inp.facts, inp.classification
@@ -80,7 +115,8 @@ def context(inp: WriterInput) -> dict[str, Any]:
     del_counts = Counter(c.path.rsplit("/", 1)[0] if "/" in c.path else c.path for c in deleted)
     del_folders = [d for d, _n in sorted(del_counts.items(), key=lambda x: (-x[1], x[0]))]
     sec_fork = security_commits(f)
-    sec_up = [c.sha for c in f.upstream_gain.notable]
+    sec_up = upstream_security(f)
+    landed = landed_security(f)
     names = term_names(f.terms)
     term_ids = [ev for t in strong_terms(f.terms)[:3] for ev in t.evidence[:2]]
     pkg = next((p for p in f.packages if p.name_changed), None)
@@ -125,12 +161,19 @@ def context(inp: WriterInput) -> dict[str, Any]:
         "kinds_phrase": _join(sorted(f.by_kind)),
         "security_fork": sec_fork,
         "security_fork_count": len(sec_fork),
-        "security_fork_short": ", ".join(s[:7] for s in sec_fork),
+        "security_fork_short": _shas(sec_fork),
         "security_fork_ids": " ".join(f"commit:{s}" for s in sec_fork),
         "security_up": sec_up,
         "security_up_count": len(sec_up),
-        "security_up_short": ", ".join(s[:7] for s in sec_up[:5]),
-        "security_up_ids": " ".join(f"commit:{s}" for s in sec_up[:5]),
+        "security_up_short": _shas(sec_up),
+        "security_up_ids": " ".join(f"commit:{s}" for s in sec_up),
+        "security_landed_count": len(landed),
+        "security_landed_short": _shas([a for a, _b in landed]),
+        "security_landed_as": _shas([b for _a, b in landed if b]),
+        "security_landed_ids": " ".join(f"commit:{x}" for pair in landed for x in pair if x),
+        "copied_files": f.copied_files,
+        "copied_lines": f.copied_lines_added + f.copied_lines_deleted,
+        "nothing_reason": nothing_reason(f),
         "other_branches": len(f.other_branches),
         "other_branch_names": ", ".join(b.name for b in f.other_branches[:5]),
         "license_changed": f.license.changed,

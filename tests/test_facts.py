@@ -121,11 +121,14 @@ def test_file_changes_statuses_kinds_and_lines(run) -> None:
     assert (files["docs/guide.md"].status, files["docs/guide.md"].deleted) == ("deleted", 1)
     assert (files["README.md"].added, files["README.md"].deleted) == (4, 0)
     assert files["src/picked.py"].kind == "source" and files["src/picked.py"].top == "src"
-    assert (f.files_added, f.files_modified, f.files_deleted, f.files_renamed) == (2, 3, 1, 1)
+    # the cherry-picked file is upstream's own version: copied, not the fork's work, and counted apart
+    assert files["src/picked.py"].copied and not any(c.copied for c in f.files if c.path != "src/picked.py")
+    assert (f.copied_files, f.copied_lines_added) == (1, files["src/picked.py"].added)
+    assert (f.files_added, f.files_modified, f.files_deleted, f.files_renamed) == (1, 3, 1, 1)
     assert f.base_tree_files == 9
     assert f.deleted_share == round(1 / 9, 4)
     assert f.largest_binary is not None and f.largest_binary.path == "assets/w.bin"
-    assert f.by_folder["src"].files == 2 and f.by_kind["docs"].files == 3  # README, LICENSE, guide
+    assert f.by_folder["src"].files == 1 and f.by_kind["docs"].files == 3  # alpha.py; README, LICENSE, guide
 
 
 def test_readme_license_package_and_branches(run) -> None:

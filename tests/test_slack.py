@@ -270,8 +270,11 @@ def test_digest_posts_one_message_per_repository(tmp_path: Path, slack: SlackStu
                   f"{base}^{{tree}}", "-p", base, "-m", "More NPU").strip()  # fmt: skip
         git(net.forks[0].path, "update-ref", "refs/heads/main", own)
         b = net.upstream_commits[3]
+        # b's own work: a real change (an empty commit adds nothing and changes no verdict); the tree of a's fork
+        # (npu.py on a newer upstream) on top of b: npu.py is b's own, the rest is upstream's, copied
+        git(net.forks[1].path, "fetch", "-q", str(net.forks[0].path), f"+{base}:refs/tmp/a")
         own_b = git(net.forks[1].path, "-c", "user.name=A", "-c", "user.email=a@b", "commit-tree",
-                    f"{b}^{{tree}}", "-p", b, "-m", "Own work").strip()  # fmt: skip
+                    f"{base}^{{tree}}", "-p", b, "-m", "Own work").strip()  # fmt: skip
         git(net.forks[1].path, "update-ref", "refs/heads/main", own_b)
         gh.add_repo("c/lib", net.forks[0].path.as_uri(), parent="dig/lib")
         r = runner.invoke(cli, ["digest", "--slack-channel", "CDIG", "-q"])  # the watch list

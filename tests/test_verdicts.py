@@ -94,7 +94,7 @@ def test_security_patch_fork_is_recommended(demo_run) -> None:
     _net, _f, report, _s = demo_run
     carol = _fork(report, "carol/trainer")
     assert carol.verdict and carol.verdict.recommendation == "fork"
-    assert any("security fix" in c.text and "upstream lacks" in c.text for c in carol.verdict.choose_fork_if)
+    assert any("security fix" in c.text and "upstream's files lack" in c.text for c in carol.verdict.choose_fork_if)
     assert report.picks["most_added"].fork == "habana-ai/trainer"
     assert report.picks["closest_to_upstream"].fork in {"bigco/trainer", "carol/trainer"}
 
