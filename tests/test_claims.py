@@ -1,0 +1,86 @@
+"""Claims that hold: what counts as a security fix, and whether a side holds a change, judged by content."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from forkwise.index import presence
+from forkwise.index.security import evidence
+from tests.conftest import build, git
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Improve overflow handling in ZeRO",
+        "Adapt Llama injection policy",
+        "Update SECURITY.md",
+        "Create SECURITY.md",
+        "Sanitize m3u8 URLs",
+        "Bump sanitize-html from 1.2.0 to 2.0.1",
+        "Exploit vectorised paths in ops",
+        "security: tidy imports",
+        "Add dependency injection container",
+    ],
+)
+def test_keywords_alone_are_not_security_fixes(message: str) -> None:
+    assert evidence(message, ["src/x.py"]) is None
+
+
+@pytest.mark.parametrize(
+    ("message", "files", "want"),
+    [
+        ("Fix CVE-2024-31337: escape tokens", ["src/log.py"], "CVE-2024-31337"),
+        ("Patch for ghsa-2xhg-w2g5-w95x", ["src/a.py"], "GHSA-2XHG-W2G5-W95X"),
+        ("Reject path traversal in archive extraction", ["src/arc.py"], "“path traversal”"),
+        ("Fix XSS in the report", ["src/report.py"], "“XSS”"),
+        ("Fix a security vulnerability in auth", ["src/auth.py"], "“security vulnerability”"),
+        ("Stack overflow when parsing nested arrays", ["src/parse.c"], "“Stack overflow”"),
+    ],
+)
+def test_strong_evidence_is_quoted(message: str, files: list[str], want: str) -> None:
+    assert evidence(message, files) == want
+
+
+def test_docs_tests_ci_and_merges_are_never_the_fix() -> None:
+    assert evidence("Add a regression test for CVE-2024-31337", ["tests/test_cve.py"]) is None
+    assert evidence("Document CVE-2024-31337", ["SECURITY.md", "docs/cve.md"]) is None
+    assert evidence("Run a scan for XSS", [".github/workflows/scan.yml"]) is None
+    assert evidence("Merge pull request #12 from x/fix-xss", ["src/a.py"], is_merge=True) is None
+    assert evidence("Fix CVE-2024-31337 and document it", ["src/a.py", "docs/a.md"]) == "CVE-2024-31337"
+
+
+def test_a_side_holds_lacks_or_cannot_tell_by_content(tmp_path: Path) -> None:
+    body = "def render(run):\n    title = 'Run report'\n    name = run.name\n    footer = '<footer>'\n"
+    fixed = body.replace("name = run.name", "name = html.escape(run.name)")
+    moved_on = "def render(run, style):\n    head = make_head(style)\n    return head\n"
+    net = build(
+        {
+            "name": "presence",
+            "upstream": {
+                "name": "acme/p",
+                "commits": [
+                    {"message": "init", "files": {"r.py": body}},
+                    {"message": "Fix XSS", "files": {"r.py": fixed}},
+                    {"message": "Rewrite", "files": {"r.py": moved_on}},
+                ],
+            },
+            "forks": [],
+        },
+        tmp_path / "net",
+    )
+    repo = net.upstream_path
+    c0, c1, c2 = net.upstream_commits
+    deltas = presence.commit_deltas(repo, c1)
+    assert [(d.path, d.added, d.removed) for d in deltas] == [
+        ("r.py", {"name = html.escape(run.name)"}, {"name = run.name"})
+    ]
+    assert presence.state(repo, deltas, c1) == "holds"
+    assert presence.state(repo, deltas, c0) == "lacks"
+    assert presence.state(repo, deltas, c2) == "unknown"  # the code moved on: nothing may be claimed
+    # an older version of the file, untouched since the sides parted, lacks it even when its lines moved
+    assert presence.state(repo, deltas, c2, untouched=lambda p: True) == "lacks"
+    assert presence.same_change(repo, deltas, [c2, c1]) == c1
+    assert git(repo, "rev-parse", "HEAD").strip() == c2  # nothing was written
