@@ -26,9 +26,15 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/forkwise schema --check
 
+# the real fork networks beside the project (../shared/networks); their eval runs when they are there
+NETWORKS ?= $(abspath ../shared/networks)
+
 test: lint
 	$(BIN)/python -m pytest -q -n 2
 	$(BIN)/forkwise eval --json eval-results.json
+	@if [ -f "$(NETWORKS)/mysqldb1.bundle" ]; then \
+	  FORKWISE_NETWORKS="$(NETWORKS)" $(BIN)/forkwise eval --cases evals/practice; \
+	else echo "NOTE: no practice network in $(NETWORKS): evals/practice did not run"; fi
 	$(MAKE) bench-quick
 
 bench: setup

@@ -10,6 +10,7 @@ Matching of labels is explicit and reproducible (no model judges):
 
 from __future__ import annotations
 
+import os
 import re
 import statistics
 import tempfile
@@ -127,10 +128,25 @@ def load_case(path: Path) -> NetworkSpec | ExistingCase:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         if isinstance(data.get("upstream"), dict) and "url" in data["upstream"]:
-            return ExistingCase.model_validate(data)
+            case = ExistingCase.model_validate(data)
+            for repo in (case.upstream, *case.forks):
+                repo.url = _local_url(repo.url, path.parent)
+            return case
         return NetworkSpec.model_validate(expand(data))
     except (OSError, yaml.YAMLError, ValueError, KeyError) as exc:
         raise CaseError(f"{path.name}: {exc}") from exc
+
+
+def _local_url(url: str, folder: Path) -> str:
+    """A case's repository location: ``$VARS`` expanded, a relative path taken from the case file's folder; a
+    local path that does not exist is an error that says so (not a silently empty case)."""
+    url = os.path.expandvars(url)
+    if "://" in url or ":" in url.split("/", 1)[0]:
+        return url
+    local = (folder / url).resolve()
+    if not local.exists():
+        raise CaseError(f"{url} not found (from {folder})")
+    return str(local)
 
 
 def normalise(text: str) -> str:

@@ -53,7 +53,7 @@ class BranchSpec(BaseModel):
 
 class Labels(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    recommendation: Literal["fork", "fork-for-niche", "upstream"] | None = None
+    recommendation: Literal["fork", "fork-for-niche", "upstream", "other-fork"] | None = None
     archetype: str | None = None
     must_mention: list[str] = Field(default_factory=list)
     must_not_claim: list[str] = Field(default_factory=list)

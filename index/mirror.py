@@ -243,6 +243,20 @@ class Mirror:
         (self.path / "forkwise-used").touch()
 
 
+def relations(
+    path: Path, heads: dict[str, str], pairs: list[tuple[str, str]], timeout: float = 600.0
+) -> dict[tuple[str, str], tuple[int, int]]:
+    """For each pair (a, b) of named heads, both ways: (commits a has that b lacks, commits b has that a lacks)."""
+    out: dict[tuple[str, str], tuple[int, int]] = {}
+    for a, b in pairs:
+        if (a, b) in out:
+            continue
+        left, right = run(path, "rev-list", "--left-right", "--count", f"{heads[a]}...{heads[b]}",
+                          timeout=timeout).split()  # fmt: skip
+        out[(a, b)], out[(b, a)] = (int(left), int(right)), (int(right), int(left))
+    return out
+
+
 def mirror_sizes(root: Path) -> list[tuple[Path, int, float]]:
     """Every mirror under ``root``: (path, bytes on disk, last used), least recently used first."""
     out = []

@@ -6,6 +6,7 @@ rests on. Thresholds live in :class:`Rules` so the explanation, the tests and th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Literal
 
@@ -28,7 +29,8 @@ Archetype = Literal[
     "unrelated",
 ]
 ARCHETYPES: tuple[str, ...] = Archetype.__args__  # type: ignore[attr-defined]
-Recommendation = Literal["fork", "fork-for-niche", "upstream"]
+Recommendation = Literal["fork", "fork-for-niche", "upstream", "other-fork"]
+"""``other-fork``: use the fork the classification names in ``relative_to`` instead (an older copy of it)."""
 COSMETIC_KINDS = frozenset({"docs", "ci"})
 REBRAND_KINDS = frozenset({"docs", "ci", "build", "other"})
 
@@ -39,7 +41,9 @@ class Rules(BaseModel):
     model_config = ConfigDict(frozen=True)
     upstream_inactive_days: int = 365
     continuation_lead_days: int = 180
-    continuation_min_commits: int = 2
+    continuation_min_commits: int = 8
+    continuation_min_months: int = 3
+    continuation_min_code_files: int = 3
     pruned_deleted_share: float = 0.25
     diverged_touched_share: float = 0.4
     diverged_min_lines: int = 300
@@ -65,6 +69,7 @@ Note = Literal[
     "far_behind",
     "idle",
     "already_upstream",
+    "default_continuation",
 ]
 """Extra claims a verdict makes beyond its archetype's own, each decided by :func:`notes` from the facts."""
 
@@ -79,6 +84,16 @@ class Classification(BaseModel):
     recommendation: Recommendation
     confidence: Literal["high", "medium", "low"]
     notes: list[Note] = Field(default_factory=list, description="Extra claims the verdict makes (see notes()).")
+    template: str | None = Field(default=None, description="Verdict template when not the archetype's own.")
+    relative_to: str | None = Field(default=None, description="The fork this one is described against.")
+    relative_ahead: int = Field(default=0, description="Commits this fork has that relative_to lacks.")
+    relative_behind: int = Field(default=0, description="Commits relative_to has that this fork lacks.")
+    others: list[str] = Field(default_factory=list, description="For the default continuation: the other ones.")
+    relations: dict[str, tuple[int, int]] = Field(
+        default_factory=dict,
+        description="Other fork → (commits this fork has that it lacks, commits it has that "
+        "this fork lacks), from git, for the forks this verdict is described against.",
+    )
 
 
 def _lines(f: ForkFacts, kinds: set[str] | frozenset[str] | None = None) -> int:
@@ -86,7 +101,17 @@ def _lines(f: ForkFacts, kinds: set[str] | frozenset[str] | None = None) -> int:
 
 
 def tracks_upstream(f: ForkFacts, rules: Rules) -> bool:
-    return f.behind == 0 or (f.upstream_merges > 0 and f.behind <= rules.superset_max_behind)
+    """Keeps up with upstream: merges it (and is not far behind), or is 0 behind an upstream that kept working
+    after the fork point (0 behind an upstream that went quiet first says nothing about keeping up)."""
+    if f.upstream_merges > 0 and f.behind <= rules.superset_max_behind:
+        return True
+    quiet_before = f.merge_base_date is not None and f.upstream_last_commit_date <= f.merge_base_date
+    return f.behind == 0 and not (quiet_before and f.merge_base == f.upstream_head and f.ahead > 0 and _idle(f, rules))
+
+
+def _idle(f: ForkFacts, rules: Rules) -> bool:
+    """Upstream went quiet long before this fork's last commit."""
+    return (f.last_commit_date - f.upstream_last_commit_date).days >= rules.continuation_lead_days
 
 
 def classify(f: ForkFacts, as_of: datetime, rules: Rules = Rules()) -> Classification:
@@ -164,17 +189,15 @@ def _archetype(f: ForkFacts, as_of: datetime, r: Rules) -> tuple[Archetype, str,
         )
     up_idle = (as_of - f.upstream_last_commit_date).days
     lead = (f.last_commit_date - f.upstream_last_commit_date).days
-    if (
-        up_idle >= r.upstream_inactive_days
-        and lead >= r.continuation_lead_days
-        and f.unique_commits >= r.continuation_min_commits
-    ):
-        return (
-            "continuation",
-            f"upstream's last commit is {up_idle} days old; this fork committed {lead} days later "
-            f"and has {count(f.unique_commits, 'commit')} of its own",
-            ["fact:upstream_last_commit_date", "fact:last_commit_date", "fact:unique_commits"],
-        )
+    if up_idle >= r.upstream_inactive_days and lead >= r.continuation_lead_days:
+        sustained = _sustained(f, r)
+        if sustained is not None:
+            return (
+                "continuation",
+                f"upstream's last commit is {up_idle} days old; this fork committed {lead} days later, "
+                f"with sustained work: {sustained}",
+                ["fact:upstream_last_commit_date", "fact:last_commit_date", "fact:unique_commits", "fact:by_kind"],
+            )
     if f.deleted_share >= r.pruned_deleted_share and f.lines_added * 3 < f.lines_deleted:
         return (
             "pruned",
@@ -230,6 +253,28 @@ def _archetype(f: ForkFacts, as_of: datetime, r: Rules) -> tuple[Archetype, str,
     )
 
 
+CODE_KINDS = frozenset({"source", "build", "tests"})
+
+
+def _sustained(f: ForkFacts, r: Rules) -> str | None:
+    """Why the fork's work carries the project on (months active, commits, code breadth, authors or a version
+    bump), or None when it is too narrow to call a continuation (a late patch, a data-only fork)."""
+    unique = [c for c in f.own_commits if not c.is_merge and not c.upstream_equivalent]
+    months = len({(c.date.year, c.date.month) for c in unique})
+    authors = len({c.author for c in unique if c.author})
+    code = sum(1 for c in own_changes(f) if c.kind in CODE_KINDS)
+    bumped = any(p.version_changed for p in f.packages)
+    if (
+        len(unique) < r.continuation_min_commits
+        or months < r.continuation_min_months
+        or code < r.continuation_min_code_files
+        or not (authors >= 2 or bumped)
+    ):
+        return None
+    who = count(authors, "author") if authors >= 2 else "a version bump"
+    return f"{count(len(unique), 'commit')} over {months} months across {count(code, 'code file')}, {who}"
+
+
 def own_changes(f: ForkFacts) -> list:
     """The fork's own file changes: not copies of an upstream version."""
     return [c for c in f.files if not c.copied]
@@ -280,3 +325,84 @@ def _confidence(a: Archetype, f: ForkFacts, r: Rules) -> Literal["high", "medium
     if a in ("mirror", "stale-snapshot", "unrelated", "cosmetic"):
         return "high"
     return "medium"
+
+
+Relate = Callable[[list[tuple[str, str]]], dict[tuple[str, str], tuple[int, int]]]
+"""``relate(pairs)`` → for each pair (a, b), both ways: (commits a has that b lacks, commits b has that a lacks)."""
+
+
+def one_default(
+    decided: dict[str, tuple[ForkFacts, Classification]], relate: Relate, stars: dict[str, int] | None = None
+) -> dict[str, Classification]:
+    """When forks carry an idle upstream on: one default (``fork``), every fork on its line described against it.
+
+    Continuations are compared with each other (ahead/behind between them, from git); the default is the newest
+    of those no other contains (then most commits, then stars). Then every other fork with commits of its own is
+    compared with the default: one that shares the default's history and holds nothing it lacks is an older copy
+    (``other-fork``: use the default); one that shares it and adds a little is a variant of an older state of it;
+    another continuation with a line of its own stays a continuation, described as the less recent one.
+    """
+    stars = stars or {}
+    out = {n: c for n, (_f, c) in decided.items()}
+    facts = {n: f for n, (f, _c) in decided.items()}
+    conts = sorted(n for n, c in out.items() if c.archetype == "continuation")
+    if not conts:
+        return out
+    rel = relate([(a, b) for i, a in enumerate(conts) for b in conts[i + 1 :]])
+    contained = {a for a in conts for b in conts if a != b and rel[(a, b)][0] == 0 and rel[(a, b)][1] > 0}
+    default = max(
+        (n for n in conts if n not in contained),
+        key=lambda n: (facts[n].last_commit_date, facts[n].unique_commits, stars.get(n, 0), n),
+    )
+    rest = sorted(n for n in out if n != default and facts[n].ahead > 0 and facts[n].shared_history)
+    rel |= relate([(n, default) for n in rest if (n, default) not in rel])
+    others: list[str] = []
+    for n in rest:
+        mine, theirs = rel[(n, default)]
+        shared = facts[n].ahead - mine  # commits beyond upstream it shares with the default
+        c, ev = out[n], [f"fact:relation:{default}"]
+        if shared <= 0 and c.archetype != "continuation":
+            continue  # not on the default's line: it stays what it is
+        others.append(n)
+        common = {
+            "relative_to": default,
+            "relative_ahead": mine,
+            "relative_behind": theirs,
+            "relations": {default: (mine, theirs)},
+            "confidence": "medium",
+        }
+        if mine == 0:
+            update = {
+                "archetype": "stale-snapshot",
+                "template": "copy-of-fork",
+                "recommendation": "other-fork",
+                "rule": f"its head is a commit of {default}: nothing beyond it, {count(theirs, 'commit')} behind it",
+                "evidence": ev,
+            }
+        elif shared > 0:
+            update = {
+                "archetype": "niche-variant",
+                "template": "variant-of-fork",
+                "recommendation": "fork-for-niche",
+                "rule": f"{count(mine, 'commit')} of its own on an older state of {default}, "
+                f"which has {count(theirs, 'commit')} it lacks",
+                "evidence": [*ev, "fact:unique_commits"],
+            }
+        else:
+            update = {
+                "template": "other-continuation",
+                "recommendation": "fork-for-niche",
+                "rule": f"{c.rule}; {default} carries the project on more recently",
+                "evidence": [*c.evidence, *ev],
+            }
+        out[n] = c.model_copy(update={**common, **update})
+    if others:
+        base = out[default]
+        out[default] = base.model_copy(
+            update={
+                "notes": [*base.notes, "default_continuation"],
+                "others": others,
+                "relations": {o: rel[(default, o)] for o in others},
+            }
+        )
+    return out

@@ -37,7 +37,7 @@ _PATHLIKE = re.compile(
 class Draft(BaseModel):
     summary: str = Field(min_length=20, max_length=800)
     choose_fork_if: list[Claim] = Field(default_factory=list, max_length=6)
-    choose_upstream_if: list[Claim] = Field(min_length=1, max_length=6)
+    choose_upstream_if: list[Claim] = Field(default_factory=list, max_length=6)
     risks: list[Claim] = Field(default_factory=list, max_length=6)
 
 

@@ -44,6 +44,13 @@ class Verdict(BaseModel):
     fallback_reason: str | None = Field(default=None, description="Set when an LLM writer failed validation.")
     classification: Classification = Field(description="What the classifier decided; the labels above repeat it.")
 
+    @property
+    def use(self) -> str:
+        """The recommendation as a person reads it: ``other-fork`` names the fork to use instead."""
+        if self.recommendation == "other-fork" and self.classification.relative_to:
+            return f"use {self.classification.relative_to}"
+        return self.recommendation
+
 
 ForkStatus = Literal["analysed", "prefiltered", "skipped", "failed"]
 

@@ -7,14 +7,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from forkwise.index.github import Discovery
+from forkwise.index.mirror import mirror_path, relations
 from forkwise.index.models import ForkFacts
 from forkwise.index.network import ForkInput, NetworkFacts, Progress, Reresolve, analyse_network, no_progress
 from forkwise.index.settings import Settings
 from forkwise.index.sources import Source
-from forkwise.service.classify import Classification, Rules, classify
-from forkwise.service.evidence import catalogue
+from forkwise.service.classify import Classification, Relate, Rules, classify, one_default
+from forkwise.service.evidence import Evidence, catalogue
 from forkwise.service.models import Counts, ForkReport, Pick, Report, UpstreamSummary, Verdict
-from forkwise.service.prompts import html_env, text_env
+from forkwise.service.prompts import count, html_env, text_env
 from forkwise.service.writer import FactsWriter, Writer, WriterInput, validate
 
 
@@ -28,14 +29,16 @@ def writer_input(
     classification: Classification,
 ) -> WriterInput:
     """Everything a writer (and the validator) needs for one fork: its facts and what was decided about it."""
-    return WriterInput(
-        name=name,
-        upstream=upstream,
-        facts=facts,
-        classification=classification,
-        catalogue=catalogue(facts, fork_web, upstream_web),
-        as_of=as_of,
-    )
+    cat = catalogue(facts, fork_web, upstream_web)
+    c = classification
+    for other, (ahead, behind) in c.relations.items():
+        cat[f"fact:relation:{other}"] = Evidence(
+            id=f"fact:relation:{other}",
+            kind="fact",
+            label=f"{count(ahead, 'commit')} {other} lacks; {count(behind, 'commit')} of {other}'s this fork lacks",
+            detail=f"git rev-list --left-right --count {facts.head[:7]}...{other}",
+        )
+    return WriterInput(name=name, upstream=upstream, facts=facts, classification=c, catalogue=cat, as_of=as_of)
 
 
 def stored_input(report: Report, fork: ForkReport) -> WriterInput | None:
@@ -63,13 +66,28 @@ def verdict_problems(report: Report, fork: ForkReport, verdict: Verdict | None =
 
 
 def build_report(
-    net: NetworkFacts, writer: Writer | None = None, rules: Rules | None = None, listing: Discovery | None = None
+    net: NetworkFacts,
+    writer: Writer | None = None,
+    rules: Rules | None = None,
+    listing: Discovery | None = None,
+    relate: Relate | None = None,
 ) -> Report:
     """Classify every analysed fork and write its verdict. ``listing``: the forge listing the forks came from
-    (its completeness goes into the coverage, its description stands in for a README without a lead)."""
+    (its completeness goes into the coverage, its description stands in for a README without a lead).
+    ``relate``: ahead/behind between forks (from the mirror), to name one default among continuations."""
     writer = writer or FactsWriter()
     rules = rules or Rules()
     up = net.upstream
+    decided = {
+        o.name: (o.facts, classify(o.facts, net.as_of, rules))
+        for o in net.forks
+        if o.facts is not None and o.error is None
+    }
+    if relate is not None:
+        stars = {o.name: o.meta.stars for o in net.forks if o.meta and o.meta.stars}
+        final = one_default(decided, relate, stars)
+    else:
+        final = {n: c for n, (_f, c) in decided.items()}
     forks: list[ForkReport] = []
     for o in net.forks:
         status = "failed" if o.error else "skipped" if o.skipped else "prefiltered" if o.prefiltered else "analysed"
@@ -84,9 +102,8 @@ def build_report(
             skipped=o.skipped,
             cached=o.cached,
         )
-        if o.facts is not None and o.error is None:
-            decided = classify(o.facts, net.as_of, rules)
-            inp = writer_input(o.name, o.facts, up.name, o.web_url, net.upstream_web_url, net.as_of, decided)
+        if o.facts is not None and o.name in final:
+            inp = writer_input(o.name, o.facts, up.name, o.web_url, net.upstream_web_url, net.as_of, final[o.name])
             fr.facts, fr.archetype = o.facts, inp.classification.archetype
             fr.verdict = writer.write(inp)
             fr.evidence = list(inp.catalogue.values())
@@ -138,8 +155,16 @@ def build_report(
 
 
 def _picks(ok: list[ForkReport]) -> dict[str, Pick]:
-    adding = [f for f in ok if f.facts and f.verdict and f.verdict.recommendation != "upstream"]
+    adding = [f for f in ok if f.facts and f.verdict and f.verdict.recommendation not in ("upstream", "other-fork")]
     picks: dict[str, Pick] = {}
+    default = next((f for f in ok if f.verdict and "default_continuation" in f.verdict.classification.notes), None)
+    if default is not None and default.verdict:
+        n = len(default.verdict.classification.others)
+        picks["use"] = Pick(
+            fork=default.name,
+            reason=f"upstream went quiet and this fork carries it on; the {count(n, 'other fork')} on its line "
+            f"{'is an older copy or variant' if n == 1 else 'are older copies or variants'} of it, or less recent",
+        )
     if adding:
         a = max(adding, key=lambda f: (f.facts.last_commit_date, f.name))  # type: ignore[union-attr]
         picks["most_active"] = Pick(
@@ -214,7 +239,13 @@ def report_network(
         max_forks=max_forks,
         reresolve=reresolve,
     )
-    return build_report(net, writer, rules, listing)
+    mirror = mirror_path(settings.mirrors_dir, upstream.name, upstream.url)
+    heads = {o.name: o.facts.head for o in net.forks if o.facts is not None and o.error is None}
+
+    def relate(pairs: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, int]]:
+        return relations(mirror, heads, pairs, settings.git_timeout)
+
+    return build_report(net, writer, rules, listing, relate)
 
 
 def render(report: Report, fmt: str) -> str:

@@ -35,7 +35,7 @@ MAX_COMMAND = 2000  # characters of a slash command's text
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
 MAX_TEXT = 3000
-REC_ORDER = {"fork": 0, "fork-for-niche": 1, "upstream": 2}
+REC_ORDER = {"fork": 0, "fork-for-niche": 1, "other-fork": 2, "upstream": 3}
 USAGE = (
     "`/forkwise owner/repo` the top forks · `/forkwise owner/repo fork-owner` one fork's verdict · "
     "`/forkwise ask owner/repo <question>` a cited answer · `/forkwise help`"
@@ -100,7 +100,7 @@ def _coverage_line(report: Report) -> str:
 
 def top_forks(report: Report, n: int = 8) -> list[ForkReport]:
     ok = [f for f in report.forks if f.verdict and f.facts]
-    ok.sort(key=lambda f: (REC_ORDER.get(f.verdict.recommendation, 3), -f.facts.ahead, f.name))  # type: ignore[union-attr]
+    ok.sort(key=lambda f: (REC_ORDER.get(f.verdict.recommendation, 4), -f.facts.ahead, f.name))  # type: ignore[union-attr]
     return ok[:n]
 
 
@@ -118,11 +118,12 @@ def summary_blocks(report: Report, public_url: str | None, n: int = 8) -> list[d
     for f in top_forks(report, n):
         v, facts = f.verdict, f.facts
         assert v and facts
-        line = v.choose_fork_if[0].text if v.choose_fork_if else v.choose_upstream_if[0].text
-        prefix = "Choose this fork if" if v.choose_fork_if else "Choose upstream if"
+        sections = (("Choose this fork if", v.choose_fork_if), ("Choose upstream if", v.choose_upstream_if))
+        prefix, claims = next(((p, c) for p, c in (*sections, ("Note", v.risks)) if c), ("Note", []))
+        line = claims[0].text if claims else v.summary
         blocks.append(
             section(
-                f"*{link(f.web_url, f.name)}* · *{v.recommendation}* · {f.archetype} · "
+                f"*{link(f.web_url, f.name)}* · *{esc(v.use)}* · {f.archetype} · "
                 f"{facts.ahead} ahead / {facts.behind} behind\n_{esc(v.headline)}_\n{prefix}: {esc(line)}"
             )
         )
@@ -150,7 +151,7 @@ def fork_blocks(report: Report, f: ForkReport, public_url: str | None) -> list[d
     blocks = [
         header(f"{f.name} vs {report.upstream.name}"),
         section(
-            f"*{v.recommendation}* · {f.archetype} · confidence {v.confidence} · {facts.ahead} ahead / "
+            f"*{esc(v.use)}* · {f.archetype} · confidence {v.confidence} · {facts.ahead} ahead / "
             f"{facts.behind} behind · last commit {facts.last_commit_date.date()}\n{esc(v.summary)}"
         ),
         *claims("Choose this fork if…", v.choose_fork_if),

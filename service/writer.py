@@ -174,6 +174,12 @@ def context(inp: WriterInput) -> dict[str, Any]:
         "copied_files": f.copied_files,
         "copied_lines": f.copied_lines_added + f.copied_lines_deleted,
         "nothing_reason": nothing_reason(f),
+        "relative_to": cls.relative_to,
+        "relative_ahead": cls.relative_ahead,
+        "relative_behind": cls.relative_behind,
+        "others_count": len(cls.others),
+        "others_phrase": _join(cls.others[:4]) + (f" and {len(cls.others) - 4} more" if len(cls.others) > 4 else ""),
+        "other_relation_ids": " ".join(f"fact:relation:{o}" for o in cls.others),
         "other_branches": len(f.other_branches),
         "other_branch_names": ", ".join(b.name for b in f.other_branches[:5]),
         "license_changed": f.license.changed,
@@ -217,7 +223,7 @@ class FactsWriter:
     def write(self, inp: WriterInput) -> Verdict:
         ctx = context(inp)
         spec = load_toml(PROMPT)
-        arch = spec[inp.classification.archetype]
+        arch = spec[inp.classification.template or inp.classification.archetype]
         notes = spec["notes"]
         env = text_env()
 

@@ -84,3 +84,55 @@ def test_a_side_holds_lacks_or_cannot_tell_by_content(tmp_path: Path) -> None:
     assert presence.state(repo, deltas, c2, untouched=lambda p: True) == "lacks"
     assert presence.same_change(repo, deltas, [c2, c1]) == c1
     assert git(repo, "rev-parse", "HEAD").strip() == c2  # nothing was written
+
+
+def test_one_default_among_continuations_the_others_said_for_what_they_are(tmp_path: Path) -> None:
+    """A continuation, an older copy of it, a variant of an older state of it: built in git, related by git."""
+    from forkwise.index.settings import Settings
+    from forkwise.service.report import report_network
+
+    keep = [
+        {
+            "message": f"Carry on {i}",
+            "days_ago": 300 - 25 * i,
+            "author": ["Ann <a@x.example>", "Ben <b@x.example>"][i % 2],
+            "files": {f"src/k{i}.py": {"lines": 20, "prefix": f"k{i}"}},
+        }
+        for i in range(10)
+    ]
+    net = build(
+        {
+            "name": "one",
+            "upstream": {
+                "name": "acme/dead",
+                "commits": [{"message": "init", "days_ago": 900, "files": {"src/a.py": {"lines": 40}}}],
+            },
+            "forks": [
+                {"name": "keep/dead", "base": "head", "commits": keep},
+                {"name": "copy/dead", "base": "fork:keep/dead:6"},
+                {
+                    "name": "var/dead",
+                    "base": "fork:keep/dead:8",
+                    "commits": [{"message": "Add gevent", "days_ago": 100, "files": {"src/g.py": {"lines": 30}}}],
+                },
+            ],
+        },
+        tmp_path / "net",
+    )
+    up, forks = net.inputs()
+    report = report_network(up, forks, Settings(home=tmp_path / "home", workers=2), as_of=net.as_of)
+    by = {f.name: f for f in report.forks}
+    keep_v, copy_v, var_v = (by[n].verdict for n in ("keep/dead", "copy/dead", "var/dead"))
+    assert keep_v and copy_v and var_v
+    assert (keep_v.recommendation, by["keep/dead"].archetype) == ("fork", "continuation"), keep_v.archetype_rule
+    assert keep_v.classification.others == ["copy/dead", "var/dead"], by["copy/dead"].verdict.archetype_rule
+    assert keep_v.classification.relations == {"copy/dead": (3, 0), "var/dead": (1, 1)}
+    assert (copy_v.recommendation, copy_v.use, by["copy/dead"].archetype) == (
+        "other-fork",
+        "use keep/dead",
+        "stale-snapshot",
+    )
+    assert copy_v.headline == "An older copy of keep/dead, 3 commits behind it, with nothing of its own."
+    assert (var_v.recommendation, by["var/dead"].archetype) == ("fork-for-niche", "niche-variant")
+    assert var_v.headline == "A variant of an older keep/dead: 1 commit of its own, 1 behind it."
+    assert report.picks["use"].fork == "keep/dead" and next(iter(report.picks)) == "use"

@@ -140,8 +140,13 @@ def test_continuation_names_upstreams_current_release_not_the_fork_point(tmp_pat
                 "name": "new/lib",
                 "base": 1,
                 "commits": [
-                    {"message": f"Work {i}", "days_ago": 400 - 50 * i, "files": {f"w{i}.py": {"lines": 20}}}
-                    for i in range(4)
+                    {
+                        "message": f"Work {i}",
+                        "days_ago": 400 - 40 * i,
+                        "author": ["Ann <a@x.example>", "Ben <b@x.example>"][i % 2],
+                        "files": {f"w{i}.py": {"lines": 20}},
+                    }
+                    for i in range(8)
                 ],
             }
         ],

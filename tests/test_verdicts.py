@@ -129,15 +129,43 @@ def test_continuation_of_a_dead_upstream(tmp_path: Path, settings: Settings) -> 
                 "name": "keeper/up",
                 "base": "head",
                 "commits": [
-                    {"message": f"Keep it alive {i}", "days_ago": 100 - i, "files": {f"src/new{i}.py": {"lines": 20}}}
-                    for i in range(4)
+                    {
+                        "message": f"Keep it alive {i}",
+                        "days_ago": 300 - 30 * i,
+                        "author": ["Ann <a@x.example>", "Ben <b@x.example>"][i % 2],
+                        "files": {f"src/new{i}.py": {"lines": 20}},
+                    }
+                    for i in range(8)
                 ],
             }
         ],
     }
     f = _one(tmp_path, settings, spec)
     assert f.verdict and (f.archetype, f.verdict.recommendation) == ("continuation", "fork")
-    assert "days ago" in f.verdict.summary and "4 commits of its own" in f.verdict.summary
+    assert "days ago" in f.verdict.summary and "8 commits of its own" in f.verdict.summary
+    m = re.search(r"8 commits over (\d+) months across 8 code files, 2 authors", f.verdict.archetype_rule)
+    assert m and 8 <= int(m.group(1)) <= 10  # 240 days of commits: 8 to 10 calendar months
+
+
+def test_a_late_narrow_fork_of_a_dead_upstream_is_not_a_continuation(tmp_path: Path, settings: Settings) -> None:
+    """Made after upstream went quiet, but four commits in one week by one person: not carrying the project on."""
+    spec = {
+        "name": "n",
+        "upstream": _upstream(last_days_ago=900),
+        "forks": [
+            {
+                "name": "late/up",
+                "base": "head",
+                "commits": [
+                    {"message": f"Tweak {i}", "days_ago": 100 - i, "files": {f"src/new{i}.py": {"lines": 20}}}
+                    for i in range(4)
+                ],
+            }
+        ],
+    }
+    f = _one(tmp_path, settings, spec)
+    assert f.verdict and f.archetype == "niche-variant" and f.verdict.recommendation == "fork-for-niche"
+    assert "carries" not in f.verdict.summary and "on upstream's latest commit" in f.verdict.headline
 
 
 def test_diverged_heavy_rewrite(tmp_path: Path, settings: Settings) -> None:
