@@ -19,6 +19,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, Field, ValidationError
 
+from forkwise.index.advisories import AdvisoryError, OsvClient, enrich
 from forkwise.index.facts import UPSTREAM_REF, UpstreamContext, fork_facts, upstream_facts
 from forkwise.index.github import RepoMeta
 from forkwise.index.gitio import GitError, close_thread_repos
@@ -112,6 +113,7 @@ class NetworkFacts(BaseModel):
     stats: RunStats
     as_of: datetime
     coverage: Coverage
+    warnings: list[str] = Field(default_factory=list, description="What could not be checked, and why.")
 
 
 def no_progress(stage: str, event: str, total: int | None, detail: str | None = None) -> None:
@@ -235,6 +237,7 @@ def analyse_network(
         t = time.perf_counter()
         analysed = _analyse(run, [o for o in todo if o.error is None], resolved)
         _store(run, analysed, resolved)
+        warnings = _advisories(settings, mirror, up_facts.head, outcomes)
         run.timed("analyse", t)
         mirror.mark_used()
     if settings.mirror_budget_gb:
@@ -246,7 +249,26 @@ def analyse_network(
         stats=RunStats(fetched=mirror.fetches, cached=sum(o.cached for o in outcomes), seconds=run.timings),
         as_of=as_of,
         coverage=coverage(outcomes, max_forks),
+        warnings=warnings,
     )
+
+
+def _advisories(settings: Settings, mirror: Mirror, upstream_head: str, outcomes: list[ForkOutcome]) -> list[str]:
+    """Security fixes named by advisories (``FORKWISE_OSV_URL``); a failure is a warning, never a lost run."""
+    if not settings.osv_url:
+        return []
+    facts = {o.name: o.facts for o in outcomes if o.facts is not None and o.error is None}
+    client = OsvClient(settings.osv_url, settings.http_cache_dir / "osv")
+    try:
+        enriched = enrich(mirror.path, upstream_head, facts, client)
+    except AdvisoryError as exc:
+        return [f"security advisories not checked: {exc}"]
+    finally:
+        client.close()
+    for o in outcomes:
+        if o.name in enriched:
+            o.facts = enriched[o.name]
+    return []
 
 
 def evict_mirrors(settings: Settings, keep: Path) -> list[Path]:

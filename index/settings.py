@@ -43,6 +43,9 @@ class Settings(BaseSettings):
         default=True, description="Try a blobless partial fetch for network remotes (never shallow)."
     )
     git_timeout: float = Field(default=600.0, gt=0, description="Seconds before one git command is killed.")
+    osv_url: str | None = Field(
+        default=None, description="OSV API for security advisories (https://api.osv.dev); unset: not consulted."
+    )
     github_max_wait: float = Field(
         default=300.0, ge=0, description="Seconds to wait for a GitHub rate-limit reset before stopping (0: never)."
     )

@@ -121,6 +121,7 @@ class Report(BaseModel):
     picks: dict[str, Pick] = Field(description="most_active, closest_to_upstream, most_added (when any fork adds).")
     terms: dict[str, list[str]] = Field(description="Distinctive term → forks that carry it.")
     stats: dict[str, float | int] = Field(default_factory=dict)
+    warnings: list[str] = Field(default_factory=list, description="What could not be checked, and why.")
 
     def fork(self, name: str) -> ForkReport:
         for f in self.forks:

@@ -146,6 +146,7 @@ def build_report(
         else net.coverage.model_copy(update={"listing_complete": listing.complete, "listing_note": listing.note}),
         picks=_picks(ok),
         terms=_terms(ok),
+        warnings=net.warnings,
         stats={
             "fetched": net.stats.fetched,
             "cached": net.stats.cached,
