@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 from datetime import UTC, datetime
@@ -110,3 +112,40 @@ class Server:
         self.client.close()
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+class ServeProcess:
+    """``forkwise serve`` in a process of its own (nothing loaded, nothing shared with the test's process).
+
+    ``with ServeProcess(env, "--host", "0.0.0.0") as s:`` waits for ``/healthz``; ``s.base`` is where to reach it;
+    after the block, ``s.output`` is what it printed (stdout and stderr).
+    """
+
+    def __init__(self, env: dict[str, str | None], *args: str, timeout: float = 60.0):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        merged: dict[str, str | None] = {**os.environ, **env}  # None: unset that variable
+        self.env = {k: v for k, v in merged.items() if v is not None}
+        self.args = args
+        self.timeout = timeout
+        self.output = ""
+
+    def __enter__(self) -> ServeProcess:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "forkwise.service.cli", "serve", "--port", str(self.port), *self.args],
+            env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.proc.communicate()[0][-3000:]
+            try:
+                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        self.__exit__()
+        raise AssertionError(f"serve did not answer within {self.timeout} s: {self.output[-2000:]}")
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.terminate()
+        self.output, _ = self.proc.communicate(timeout=20)

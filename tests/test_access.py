@@ -6,11 +6,7 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
@@ -19,7 +15,7 @@ import httpx
 import pytest
 
 from forkwise.service.access import is_loopback
-from tests.conftest import Server, free_port
+from tests.conftest import ServeProcess, Server, free_port
 
 
 class _CountingModel(http.server.BaseHTTPRequestHandler):
@@ -89,31 +85,10 @@ def test_without_a_key_on_loopback_the_page_may_use_the_model(shared_demo, model
 
 
 def test_serving_beyond_loopback_without_a_key_refuses_work_and_says_so(tmp_path: Path, model_url: str) -> None:
-    port = free_port()
-    env = {
-        **os.environ,
-        "FORKWISE_HOME": str(tmp_path / "home"),
-        "FORKWISE_LLM": "openai",
-        "OPENAI_BASE_URL": model_url,
-        "FORKWISE_API_KEY": "",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "forkwise.service.cli", "serve", "--host", "0.0.0.0", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            raise AssertionError("serve did not start")
+    env = {"FORKWISE_HOME": str(tmp_path / "home"), "FORKWISE_LLM": "openai", "OPENAI_BASE_URL": model_url,
+           "FORKWISE_API_KEY": ""}  # fmt: skip
+    with ServeProcess(env, "--host", "0.0.0.0") as server:
+        base = server.base
         r = httpx.post(f"{base}/v1/repos/a/b/index", json={}, headers={"X-API-Key": "anything"})
         assert r.status_code == 403 and "without FORKWISE_API_KEY" in r.json()["detail"]
         q = {"upstream": "a/b", "question": "which fork is maintained?"}
@@ -123,7 +98,5 @@ def test_serving_beyond_loopback_without_a_key_refuses_work_and_says_so(tmp_path
         assert home.status_code == 200 and 'id="add-disabled"' in home.text and 'id="add-form"' not in home.text
         assert httpx.get(f"{base}/v1/repos").json() == []  # reading stays open
         assert _CountingModel.calls == []
-    finally:
-        proc.terminate()
-        out, _ = proc.communicate(timeout=20)
+    out = server.output
     assert "warning: starting work is disabled: this server listens on 0.0.0.0 without FORKWISE_API_KEY" in out

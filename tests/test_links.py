@@ -4,11 +4,7 @@ never a localhost address others cannot open."""
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -16,7 +12,7 @@ import httpx
 from forkwise.index.settings import Settings
 from forkwise.service import digest as dg
 from forkwise.service.slack import fork_blocks, summary_blocks
-from tests.conftest import Server, free_port
+from tests.conftest import ServeProcess, Server
 from tests.conftest import build as build_spec
 
 
@@ -59,26 +55,9 @@ def test_the_api_location_header_is_absolute_on_the_public_url(tmp_path: Path) -
 
 
 def test_serve_without_a_public_url_links_to_where_it_listens(tmp_path: Path) -> None:
-    port = free_port()
-    env = {**os.environ, "FORKWISE_HOME": str(tmp_path / "home"), "FORKWISE_API_KEY": "k"}
-    env.pop("FORKWISE_PUBLIC_URL", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "forkwise.service.cli", "serve", "--host", "0.0.0.0", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        r = httpx.post(
-            f"http://127.0.0.1:{port}/v1/repos/acme/x/index", json={}, headers={"X-API-Key": "k"}, timeout=30
-        )
+    env = {"FORKWISE_HOME": str(tmp_path / "home"), "FORKWISE_API_KEY": "k", "FORKWISE_PUBLIC_URL": None}
+    with ServeProcess(env, "--host", "0.0.0.0") as server:
+        r = httpx.post(f"{server.base}/v1/repos/acme/x/index", json={}, headers={"X-API-Key": "k"}, timeout=30)
         assert r.status_code == 202
-        assert r.headers["location"] == f"http://{socket.gethostname()}:{port}/v1/jobs/{r.json()['job']}"
-    finally:
-        proc.terminate()
-        out, _ = proc.communicate(timeout=20)
-    assert f"FORKWISE_PUBLIC_URL is unset; links will use http://{socket.gethostname()}:{port}" in out
+        assert r.headers["location"] == f"http://{socket.gethostname()}:{server.port}/v1/jobs/{r.json()['job']}"
+    assert f"FORKWISE_PUBLIC_URL is unset; links will use http://{socket.gethostname()}:{server.port}" in server.output

@@ -4,9 +4,6 @@ not re-parse the stored report per request. Speed figures are in ``bench/bench_l
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,37 +15,17 @@ import pytest
 from forkwise.index.once import once
 from forkwise.service import store
 from forkwise.service.store import load_report, save_report
-from tests.conftest import free_port
+from tests.conftest import ServeProcess
 
 
 @pytest.fixture()
 def cold_server(shared_demo) -> Iterator[tuple[str, str]]:
     """``forkwise serve`` in a process of its own: nothing loaded yet when the first requests arrive."""
     _net, report, settings, _ = shared_demo
-    port = free_port()
-    env = {**os.environ, "FORKWISE_HOME": str(settings.home), "FORKWISE_LLM": "facts", "FORKWISE_WORKERS": "2"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "forkwise.service.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(600):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            raise AssertionError("serve did not start")
-        yield base, report.upstream.name
-    finally:
-        proc.terminate()
-        _, errors = proc.communicate(timeout=20)
-        assert "Traceback" not in errors, errors[-3000:]
+    env = {"FORKWISE_HOME": str(settings.home), "FORKWISE_LLM": "facts", "FORKWISE_WORKERS": "2"}
+    with ServeProcess(env) as server:
+        yield server.base, report.upstream.name
+    assert "Traceback" not in server.output, server.output[-3000:]
 
 
 def test_fifty_concurrent_chats_on_a_cold_server_all_succeed(cold_server) -> None:
