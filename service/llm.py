@@ -125,6 +125,9 @@ def local_model(settings: Settings, *, max_tokens: int = 300, json_mode: bool = 
         if json_mode:  # grammar-constrained: with a schema, IDs can only be ones we listed
             kw["response_format"] = {"type": "json_object", **({"schema": schema} if schema else {})}
         with _llama_lock:  # one llama context; calls are serialised
+            # no prompt-prefix reuse from the previous call: evaluating a prompt in different chunks changes the
+            # floating-point results, so the same question could get another answer depending on what came before
+            llm.reset()
             out = llm.create_chat_completion(messages=msgs, **kw)
         return str(out["choices"][0]["message"]["content"] or "")
 
