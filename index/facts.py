@@ -33,7 +33,7 @@ from forkwise.index.models import (
     UpstreamFacts,
     UpstreamGain,
 )
-from forkwise.index.terms import TermScore, Vocabulary, distinctive
+from forkwise.index.terms import TermScore, Vocabulary, distinctive, is_bot_commit, subject_text
 
 SECURITY_RE = re.compile(
     r"(?i)(\bcve-\d{4}-\d+|\bghsa-|\bsecurity\b|\bvulnerab|\bexploit|\bxss\b|\bcsrf\b|\bssrf\b|\brce\b|"
@@ -68,6 +68,8 @@ class UpstreamContext:
     vocab: Vocabulary
     timeout: float = 600.0
     head_describe: str | None = None
+    names: tuple[str, ...] = ()
+    """The project's and its owner's names: never a term of what a fork is for."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _tree: dict[str, list[str]] = field(default_factory=dict)
     _license: dict[str, LicenseInfo] = field(default_factory=dict)
@@ -165,7 +167,9 @@ def upstream_facts(
     readme_path, text = readme_mod.read_at(mirror, head, files)
     paragraphs = [p for p in (text or "").split("\n\n") if p.strip()]
     vocab = Vocabulary.build([*files, *subjects, *paragraphs])
-    ctx = UpstreamContext(mirror=mirror, head=head, last_commit_date=last, vocab=vocab, timeout=timeout)
+    ctx = UpstreamContext(
+        mirror=mirror, head=head, last_commit_date=last, vocab=vocab, timeout=timeout, names=tuple(name.split("/"))
+    )
     described = run(mirror, "describe", "--tags", "--abbrev=7", head, timeout=timeout, ok_codes=(0, 128)).strip()
     ctx.head_describe = described or None
     ctx._tree[head] = files
@@ -385,27 +389,28 @@ def _presence(
             upstream_paths = set(ctx.git("diff", "--name-only", "--no-renames", base, ctx.head).splitlines())
         return path not in upstream_paths
 
-    def checked(c: CommitFact, tree: str, others: list[str]) -> CommitFact:
-        deltas = presence.commit_deltas(ctx.mirror, c.sha, ctx.timeout)
-        untouched = upstream_untouched if tree == ctx.head else (lambda p: p not in fork_paths)
-        state = presence.state(ctx.mirror, deltas, tree, untouched)
-        landed = presence.same_change(ctx.mirror, deltas, others) if state == "holds" else None
-        return c.model_copy(update={"counterpart": state, "landed_as": landed})
-
     def touching(rev_range: list[str], paths: list[str]) -> list[str]:
         if not paths:
             return []
         return ctx.git("log", "-n", "30", "--no-merges", "--format=%H", *rev_range, "--", *paths).split()
 
+    def checked(c: CommitFact, deltas: list[presence.FileDelta], tree: str, others: list[str]) -> CommitFact:
+        untouched = upstream_untouched if tree == ctx.head else (lambda p: p not in fork_paths)
+        state = presence.state(ctx.mirror, deltas, tree, untouched)
+        landed = None
+        if state == "holds":  # where the other side has it: its commits this side lacks, on the same files
+            landed = presence.same_change(ctx.mirror, deltas, touching(others, [d.path for d in deltas]))
+        return c.model_copy(update={"counterpart": state, "landed_as": landed})
+
     unique = [c for c in own if not c.is_merge and not c.upstream_equivalent]
     own_fixes = unique if len(unique) <= small else [c for c in unique if c.security][:cap]
     up_fixes = [c for c in gained if c.security][:cap]
+    deltas = presence.many_deltas(ctx.mirror, [c.sha for c in (*own_fixes, *up_fixes)], ctx.timeout)
     done: dict[str, CommitFact] = {}
-    for c in own_fixes:  # where upstream has it: among upstream's commits this fork lacks, on the same files
-        done[c.sha] = checked(c, ctx.head, touching([ctx.head, "--not", head], c.files))
+    for c in own_fixes:
+        done[c.sha] = checked(c, deltas.get(c.sha, []), ctx.head, [ctx.head, "--not", head])
     for c in up_fixes:
-        files = [d.path for d in presence.commit_deltas(ctx.mirror, c.sha, ctx.timeout)]
-        done[c.sha] = checked(c, head, touching([head, "--not", ctx.head], files))
+        done[c.sha] = checked(c, deltas.get(c.sha, []), head, [head, "--not", ctx.head])
     return [done.get(c.sha, c) for c in own], [done.get(c.sha, c) for c in gained]
 
 
@@ -461,14 +466,14 @@ def _terms(
     ctx: UpstreamContext, unique: list[CommitFact], changes: list[FileChange], readme: ReadmeDiff
 ) -> list[TermScore]:
     """What the fork is for: terms of its commit subjects, the paths it added or changed, its new README headings."""
-    docs = [(f"commit:{c.sha}", c.subject) for c in unique]
+    docs = [(f"commit:{c.sha}", subject_text(c.subject)) for c in unique if not is_bot_commit(c.subject, c.author)]
     docs += [(f"file:{c.path}", c.path) for c in changes if c.status != "deleted"]
     docs += [
         (f"readme:{s.heading}", s.heading)
         for s in readme.sections
         if s.change != "removed" and s.heading != readme_mod.INTRO
     ]
-    return distinctive(docs, ctx.vocab)
+    return distinctive(docs, ctx.vocab, exclude=ctx.names)
 
 
 def _file_changes(ctx: UpstreamContext, base: str, head: str) -> list[FileChange]:

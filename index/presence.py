@@ -40,11 +40,26 @@ class FileDelta:
 
 def commit_deltas(mirror: Path, sha: str, timeout: float = 120.0) -> list[FileDelta]:
     """The significant lines ``sha`` added and removed, per file (against its first parent)."""
+    return many_deltas(mirror, [sha], timeout).get(sha, [])
+
+
+def many_deltas(mirror: Path, shas: list[str], timeout: float = 120.0) -> dict[str, list[FileDelta]]:
+    """:func:`commit_deltas` of several commits in one ``git log -p``."""
+    if not shas:
+        return {}
     try:
-        out = run(mirror, "diff-tree", "-p", "--no-renames", "--root", "--no-commit-id", "-m", "--first-parent",
-                  "-U0", sha, timeout=timeout)  # fmt: skip
+        out = run(mirror, "log", "--no-walk=unsorted", "-p", "--no-renames", "-m", "--first-parent", "-U0",
+                  "--format=%x1e%H", *shas, timeout=timeout)  # fmt: skip
     except GitError:
-        return []
+        return {}
+    result: dict[str, list[FileDelta]] = {}
+    for chunk in out.split("\x1e")[1:]:
+        sha, _, patch = chunk.partition("\n")
+        result[sha.strip()] = _parse(patch)
+    return result
+
+
+def _parse(out: str) -> list[FileDelta]:
     deltas = []
     for block in out.split("diff --git ")[1:]:
         lines = block.splitlines()
@@ -110,8 +125,9 @@ def same_change(mirror: Path, deltas: list[FileDelta], candidates: list[str]) ->
     wanted = {d.path: d.added for d in deltas if d.added}
     if not wanted:
         return None
+    found = many_deltas(mirror, candidates)
     for sha in candidates:
-        theirs = {d.path: d.added for d in commit_deltas(mirror, sha)}
+        theirs = {d.path: d.added for d in found.get(sha, [])}
         if all(lines <= theirs.get(path, set()) for path, lines in wanted.items()):
             return sha
     return None

@@ -1,4 +1,4 @@
-"""Terms distinctive of a fork's own changes, scored against upstream's vocabulary (tf·idf).
+"""Terms distinctive of a fork's own changes, scored against upstream's vocabulary (log-odds, informative prior).
 
 :func:`tokens` is the one tokenizer of forkwise: terms, retrieval reranking and chat questions all use it.
 Fork "documents" are its own commit subjects, the paths it added or changed and the README lines it added.
@@ -79,9 +79,39 @@ def _stem(term: str, known: set[str]) -> str:
     return term
 
 
-def distinctive(fork_docs: list[tuple[str, str]], vocab: Vocabulary, limit: int = 10) -> list[TermScore]:
-    """Rank terms in ``fork_docs`` (``(evidence_id, text)`` pairs) against ``vocab`` by tf·idf."""
-    per_doc = [(ev, set(tokens(text))) for ev, text in fork_docs]
+CONVENTIONAL = re.compile(
+    r"^\s*(feat|fix|chore|docs?|deps|build|ci|refactor|perf|style|tests?|revert|release|wip)(\([^)]*\))?!?:\s*",
+    re.I,
+)
+"""A conventional-commit prefix (``chore(deps):``): how the commit is filed, not what the fork is for."""
+BOT_SUBJECT = re.compile(r"^(bump|update) \S+ (from \S+ )?to \S+", re.I)
+"""A dependency bot's subject ("Bump numpy from 1.0 to 2.0"): never what a fork is for."""
+
+
+def subject_text(subject: str) -> str:
+    """A commit subject without its conventional-commit prefix."""
+    return CONVENTIONAL.sub("", subject)
+
+
+def is_bot_commit(subject: str, author: str = "") -> bool:
+    return author.lower().endswith("[bot]") or BOT_SUBJECT.match(subject.strip()) is not None
+
+
+PRIOR = 500.0
+"""Weight of the background in the informative Dirichlet prior (Monroe, Colaresi & Quinn 2008)."""
+MIN_Z = 1.0
+
+
+def distinctive(
+    fork_docs: list[tuple[str, str]], vocab: Vocabulary, limit: int = 10, exclude: Iterable[str] = ()
+) -> list[TermScore]:
+    """Rank terms in ``fork_docs`` (``(evidence_id, text)`` pairs) against upstream (``vocab``) by the log-odds
+    ratio with an informative Dirichlet prior ("Fightin' Words"): a token common in upstream's own history and tree
+    scores low however often the fork uses it, a one-off scores low by its variance; no stop list needed for
+    "unit", "test" or "fix". Counts are documents (a commit, a path, a README heading), each counted once.
+    ``exclude``: tokens that never make a term (the project's and owners' names)."""
+    banned = {t for x in exclude for t in tokens(x)}
+    per_doc = [(ev, set(tokens(text)) - banned) for ev, text in fork_docs]
     known = {t for _ev, ts in per_doc for t in ts}
     tf: Counter[str] = Counter()
     where: dict[str, list[str]] = {}
@@ -92,10 +122,19 @@ def distinctive(fork_docs: list[tuple[str, str]], vocab: Vocabulary, limit: int 
             lst = where.setdefault(t, [])
             if len(lst) < 3 and ev not in lst:
                 lst.append(ev)
-    scored = [
-        TermScore(term=t, score=round(c * min(vocab.idf(t), vocab.idf(t + "s")), 3), count=c, evidence=where[t])
-        for t, c in tf.items()
-    ]
-    scored = [t for t in scored if t.score > 0]
+    n_fork = sum(tf.values())
+    n_up = sum(vocab.df.values())
+    vocabulary = len(set(vocab.df) | set(tf)) or 1
+    a0 = max(1.0, min(PRIOR, n_up / 2))  # a small upstream cannot outweigh the fork's own evidence
+    scored = []
+    for t, y in tf.items():
+        bg = max(vocab.df.get(t, 0), vocab.df.get(t + "s", 0))
+        alpha = a0 * (bg + 0.5) / (n_up + 0.5 * vocabulary)  # the background's share, smoothed
+        rest_fork = max(n_fork + a0 - y - alpha, 1e-6)  # the other tokens' mass (tiny corpora: never zero)
+        rest_up = max(n_up + a0 - bg - alpha, 1e-6)
+        delta = math.log((y + alpha) / rest_fork) - math.log((bg + alpha) / rest_up)
+        z = delta / math.sqrt(1 / (y + alpha) + 1 / (bg + alpha))
+        if z >= MIN_Z:
+            scored.append(TermScore(term=t, score=round(z, 3), count=y, evidence=where[t]))
     scored.sort(key=lambda x: (-x.score, x.term))
     return scored[:limit]
