@@ -50,7 +50,10 @@ class Citation(BaseModel):
 class ChatAnswer(BaseModel):
     answer: str
     citations: list[Citation]
-    mode: Literal["llm", "retrieval"]
+    mode: Literal["llm", "retrieval", "facts"] = Field(
+        description="llm: a checked model answer; retrieval: the retrieved evidence as it is; facts: a question about "
+        "the forks' state (maintained, copies, closest, which to use), answered from the report's facts."
+    )
     note: str | None = None
 
 
@@ -102,6 +105,60 @@ def retrieve(vindex: VectorIndex, report: Report, question: str, fork: str | Non
     for i, c in enumerate(out[:k], start=1):
         c.n = i
     return out[:k]
+
+
+STATE_QUESTIONS: list[tuple[str, re.Pattern[str]]] = [
+    (
+        "maintained",
+        re.compile(r"\bmaintained\b|\b(still|actively)[ -](developed|active|alive)\b|\bmost active\b", re.I),
+    ),
+    ("copies", re.compile(r"\b(only|just|plain|mere) (copies|copy|mirrors?|snapshots?)\b|\badd(s)? nothing\b", re.I)),
+    ("closest", re.compile(r"\bclosest to upstream\b|\bnearest to upstream\b|\bleast behind\b", re.I)),
+    ("default", re.compile(r"\b(better|best) default\b|\bwhich (fork )?should i use\b|\bwhat should i use\b", re.I)),
+]
+
+
+def state_answer(question: str, report: Report) -> ChatAnswer | None:
+    """A question about the forks' state answered from the report's facts (archetypes, dates, picks), or None."""
+    kind = next((k for k, rx in STATE_QUESTIONS if rx.search(question)), None)
+    if kind is None:
+        return None
+    ok = [f for f in report.forks if f.facts and f.verdict]
+    adding = [f for f in ok if f.verdict and f.verdict.recommendation not in ("upstream",)]  # type: ignore[union-attr]
+    picks = report.picks
+    up = report.upstream
+    chosen: list[tuple[Any, str, str]] = []  # (fork report, evidence id, line)
+    if kind == "maintained":
+        for f in sorted(adding, key=lambda f: f.facts.last_commit_date, reverse=True)[:5]:  # type: ignore[union-attr]
+            chosen.append((f, "fact:last_commit_date", f"last commit {f.facts.last_commit_date.date()}"))  # type: ignore[union-attr]
+        head = (
+            f"Upstream's last commit was {up.last_commit_date.date()}. The forks with work of their own, newest first:"
+        )
+    elif kind == "copies":
+        for f in ok:
+            if f.archetype in ("mirror", "stale-snapshot"):
+                chosen.append((f, "fact:ahead", f"{f.archetype}: {f.verdict.headline}"))  # type: ignore[union-attr]
+        head = "These forks add nothing of their own (mirrors and older copies):"
+    elif kind == "closest":
+        pick = picks.get("closest_to_upstream")
+        for f in ok:
+            if pick and f.name == pick.fork:
+                chosen.append((f, "fact:behind", pick.reason))
+        head = "Of the forks that add work, the closest to upstream:"
+    else:
+        pick = picks.get("use")
+        rec = [f for f in ok if f.verdict and f.verdict.recommendation == "fork"]
+        for f in ([f for f in ok if pick and f.name == pick.fork] or rec)[:5]:
+            chosen.append((f, "fact:unique_commits", f.verdict.headline))  # type: ignore[union-attr]
+        head = "The fork to use instead of upstream:" if chosen else "No fork is a better default than upstream here."
+    cites = [
+        Citation(n=i, fork=f.name, evidence=eid, url=f.web_url, snippet=line, score=1.0)
+        for i, (f, eid, line) in enumerate(chosen, start=1)
+    ]
+    lines = [head, *(f"- {c.fork}: {c.snippet} [{c.n}]" for c in cites)]
+    if not cites and kind != "default":
+        lines.append("- none")
+    return ChatAnswer(answer="\n".join(lines), citations=cites, mode="facts", note="answered from the facts (git)")
 
 
 def compose(question: str, cites: list[Citation], report: Report) -> str:
@@ -170,6 +227,8 @@ class ChatService:
         )
 
     def answer(self, report: Report, req: ChatRequest, vindex: VectorIndex | None = None) -> ChatAnswer:
+        if req.fork is None and (from_facts := state_answer(req.question, report)) is not None:
+            return from_facts  # about the forks' state, not their content: git's facts answer it, not similarity
         vindex = vindex or self.index(report.upstream.name)
         if self.model is None:
             cites = retrieve(vindex, report, req.question, req.fork)
