@@ -26,24 +26,12 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import QUESTIONS, pct
+from forkwise.evals.local_server import wait_until_up
 from forkwise.index.builder import build_network
 from forkwise.index.settings import Settings
 from forkwise.service.demo import DEMO_SPEC, load_spec
 from forkwise.service.pipeline import run
-
-QUESTIONS = [
-    "which fork adds Gaudi support?",
-    "which fork fixes the XSS in the report?",
-    "who adds FP8 training?",
-    "which forks only change docs or CI?",
-    "is there a fork with ROCm support?",
-    "which fork is still maintained?",
-]
-
-
-def pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, round(p * (len(xs) - 1)))] if xs else float("nan")
 
 
 def free_port() -> int:
@@ -120,13 +108,7 @@ def main() -> int:
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            for _ in range(600):
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
-            else:
+            if not wait_until_up(f"{base}/healthz", 60, alive=lambda: server.poll() is None):
                 print("server did not start")
                 return 1
             up_name = report.upstream.name

@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import QUESTIONS, pct
 from forkwise.index.builder import build_network
 from forkwise.index.embeddings import MiniLMEmbeddings, runtime
 from forkwise.index.settings import Settings, WriterName
@@ -31,22 +32,6 @@ from forkwise.service.pipeline import run
 from forkwise.service.report import stored_input
 from forkwise.service.store import index_report, retriever
 from forkwise.service.writer import FactsWriter
-
-QUESTIONS = [
-    "which fork adds Gaudi support?",
-    "which fork fixes the XSS in the report?",
-    "who adds FP8 training?",
-    "which forks only change docs or CI?",
-    "is there a fork with ROCm support?",
-    "which fork renamed the package?",
-    "which fork deletes the most files?",
-    "what does the windows port change?",
-]
-
-
-def pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, round(p * (len(xs) - 1)))]
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
-"""Generated fork networks for the benchmarks (real git repositories, built with fast-import)."""
+"""Generated fork networks for the benchmarks (real git repositories, built with fast-import), and the chat
+questions the benchmarks ask of the demo network."""
 
 from __future__ import annotations
 
@@ -6,6 +7,23 @@ import random
 from pathlib import Path
 
 from forkwise.index.builder import BuiltNetwork, CommitSpec, ForkSpec, Gen, NetworkSpec, UpstreamSpec, build_network
+
+QUESTIONS = [
+    "which fork adds Gaudi support?",
+    "which fork fixes the XSS in the report?",
+    "who adds FP8 training?",
+    "which forks only change docs or CI?",
+    "is there a fork with ROCm support?",
+    "which fork renamed the package?",
+    "which fork deletes the most files?",
+    "what does the windows port change?",
+]
+
+
+def pct(xs: list[float], p: float) -> float:
+    """The ``p`` quantile of ``xs`` (nearest rank); NaN when empty."""
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, round(p * (len(xs) - 1)))] if xs else float("nan")
 
 
 def network_spec(n_forks: int, upstream_commits: int, files: int, seed: int = 7) -> NetworkSpec:

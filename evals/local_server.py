@@ -1,10 +1,15 @@
-"""One way to run a stand-in HTTP server on 127.0.0.1 in a thread (used by the GitHub and Slack stand-ins)."""
+"""One way to run a stand-in HTTP server on 127.0.0.1 in a thread (used by the GitHub and Slack stand-ins), and one
+way to wait for a server started in another process."""
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
+
+import httpx
 
 
 class QuietHandler(BaseHTTPRequestHandler):
@@ -46,3 +51,17 @@ class LocalServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def wait_until_up(url: str, timeout: float = 60.0, alive: Callable[[], bool] = lambda: True) -> bool:
+    """Poll ``url`` until it answers 200 (a server just started in another process); False after ``timeout`` s, or
+    as soon as ``alive()`` says the process died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and alive():
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    return False

@@ -16,6 +16,7 @@ import httpx
 import pytest
 import uvicorn
 
+from forkwise.evals.local_server import wait_until_up
 from forkwise.index.builder import BuiltNetwork, NetworkSpec, build_network
 from forkwise.index.network import NetworkFacts, analyse_network
 from forkwise.index.presets import expand
@@ -135,14 +136,8 @@ class ServeProcess:
             [sys.executable, "-m", "forkwise.service.cli", "serve", "--port", str(self.port), *self.args],
             env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
-        deadline = time.monotonic() + self.timeout
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.proc.communicate()[0][-3000:]
-            try:
-                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        if wait_until_up(f"{self.base}/healthz", self.timeout, alive=lambda: self.proc.poll() is None):
+            return self
         self.__exit__()
         raise AssertionError(f"serve did not answer within {self.timeout} s: {self.output[-2000:]}")
 

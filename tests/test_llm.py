@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
+from forkwise.evals.local_server import wait_until_up
 from forkwise.service.chat import ChatRequest, ChatService
 from forkwise.service.llm import GGUF_SHA256, _sha256, bundled_model, local_model, openai_model
 from forkwise.service.llm_writer import Draft, LLMWriter, Shown, check_draft, parse_json_object
@@ -89,16 +88,9 @@ def llama_server(net_report) -> Iterator[str]:
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.monotonic() + 300  # loading the model on a busy 2-core machine can take a while
-        while True:
-            assert proc.poll() is None, "llama_cpp.server exited"
-            try:
-                if httpx.get(f"{base}/models", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "llama_cpp.server did not answer within 300 s"
-            time.sleep(0.2)
+        # loading the model on a busy 2-core machine can take a while
+        up = wait_until_up(f"{base}/models", 300, alive=lambda: proc.poll() is None)
+        assert up, "llama_cpp.server exited" if proc.poll() is not None else "llama_cpp.server did not answer in 300 s"
         yield base
     finally:
         proc.terminate()

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from forkwise.evals.local_server import wait_until_up
 from forkwise.index.settings import Settings
 from forkwise.index.vector import VectorIndex, collection_name
 from forkwise.service.models import Report
@@ -95,12 +96,7 @@ def test_chroma_server_over_http(tmp_path: Path, demo) -> None:
         stderr=subprocess.DEVNULL,
     )
     try:
-        for _ in range(150):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        assert wait_until_up(f"http://127.0.0.1:{port}/api/v2/heartbeat", 15, alive=lambda: proc.poll() is None)
         settings = Settings(home=tmp_path / "home", chroma_url=f"http://127.0.0.1:{port}")
         stats = index_report(report, settings)
         assert stats.embedded == stats.chunks > 20

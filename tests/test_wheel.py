@@ -7,13 +7,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
 import httpx
 import pytest
 
+from forkwise.evals.local_server import wait_until_up
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,12 +71,7 @@ def test_installed_wheel_runs_demo_serve_and_eval(wheel_venv: tuple[Path, Path],
     )  # fmt: skip
     try:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        assert wait_until_up(f"{base}/healthz", 30, alive=lambda: server.poll() is None)
         api = httpx.get(f"{base}/v1/repos/acme/trainer", timeout=30)
         assert api.status_code == 200 and api.json()["counts"]["analysed"] == 11
         page = httpx.get(f"{base}/acme/trainer", timeout=30)
