@@ -26,7 +26,7 @@ def eval_command(
     writer: Annotated[WriterName, typer.Option(help="Verdict writer to score.")] = WriterName.facts,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write per-fork results and metrics here.")] = None,
     thresholds: Annotated[
-        Path | None, typer.Option(help="Thresholds file (default: the packaged evals/thresholds.toml).")
+        Path | None, typer.Option(help="Thresholds file (default: thresholds.toml in --cases, else the packaged one).")
     ] = None,
 ) -> None:
     """Score verdicts against the hand-labeled cases; exit 1 below the thresholds.
@@ -39,7 +39,8 @@ def eval_command(
 
     try:
         w = make_writer(writer, get_settings())
-        result = run_eval(case_paths(cases), w, thresholds or THRESHOLDS)
+        own = cases / "thresholds.toml" if cases else None  # a folder of cases may carry its own bounds
+        result = run_eval(case_paths(cases), w, thresholds or (own if own and own.is_file() else THRESHOLDS))
     except (ModelUnavailable, EvalSetupError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -76,6 +77,15 @@ def eval_command(
         f"time per fork: mean {m.seconds_per_fork_mean * 1000:.0f} ms, p95 {m.seconds_per_fork_p95 * 1000:.0f} ms"
     )
     out.print("confusion (gold → predicted): " + json.dumps(m.confusion))
+    if result.questions:
+        qt = Table(title="chat questions (first citation)")
+        for col in ("case", "question", "expected", "cited forks", "rank"):
+            qt.add_column(col)
+        for q in result.questions:
+            mark = "" if q.rank == 1 else "[red]"
+            qt.add_row(q.case, q.question, q.expected, ", ".join(q.forks[:3]), f"{mark}{q.rank or '-'}")
+        out.print(qt)
+        out.print(f"chat: {m.chat_questions} questions, hit@1 {m.chat_hit_at_1:.3f}, MRR {m.chat_mrr:.3f}")
     if json_out:
         json_out.write_text(result.model_dump_json(indent=2))
         err.print(f"results written to {json_out}")

@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from forkwise.index.builder import Labels, NetworkSpec, build_network
+from forkwise.index.builder import ChatQuestion, Labels, NetworkSpec, build_network
 from forkwise.index.network import ForkInput
 from forkwise.index.presets import expand
 from forkwise.index.settings import Settings
@@ -75,6 +75,7 @@ class ExistingCase(BaseModel):
     description: str = ""
     upstream: ExistingRepo
     forks: list[ExistingRepo]
+    questions: list[ChatQuestion] = Field(default_factory=list)
 
 
 class ForkResult(BaseModel):
@@ -87,6 +88,15 @@ class ForkResult(BaseModel):
     text: str
     checks: dict[str, Any]
     seconds: float
+
+
+class QuestionResult(BaseModel):
+    case: str
+    question: str
+    expected: str
+    forks: list[str] = Field(description="The forks the answer cites, in citation order, each once.")
+    mode: str
+    rank: int | None = Field(description="1-based rank of the expected fork among the cited forks; None if absent.")
 
 
 class Metrics(BaseModel):
@@ -106,11 +116,15 @@ class Metrics(BaseModel):
     error_label_accuracy: float
     seconds_per_fork_mean: float
     seconds_per_fork_p95: float
+    chat_questions: int = 0
+    chat_hit_at_1: float = Field(default=1.0, description="Share of questions whose first citation names the fork.")
+    chat_mrr: float = Field(default=1.0, description="Mean reciprocal rank of the labelled fork among cited forks.")
 
 
 class EvalResult(BaseModel):
     writer: str
     cases: list[ForkResult]
+    questions: list[QuestionResult] = Field(default_factory=list)
     metrics: Metrics
     thresholds: dict[str, float]
     failures: list[str]
@@ -206,7 +220,25 @@ def _score_fork(case: str, f: ForkReport, labels: Labels, report: Report, second
     )
 
 
-def run_case(path: Path, workdir: Path, writer: Writer) -> list[ForkResult]:
+def ask(case: str, questions: list[ChatQuestion], report: Report, settings: Settings) -> list[QuestionResult]:
+    """Index the report (local embeddings, embedded Chroma) and ask each labelled question without a model."""
+    from forkwise.service.chat import ChatRequest, ChatService
+    from forkwise.service.store import index_report
+
+    if not questions:
+        return []
+    index_report(report, settings)
+    chat = ChatService(settings)
+    out = []
+    for q in questions:
+        ans = chat.answer(report, ChatRequest(upstream=report.upstream.name, question=q.q))
+        forks = list(dict.fromkeys(c.fork for c in ans.citations))
+        rank = forks.index(q.fork) + 1 if q.fork in forks else None
+        out.append(QuestionResult(case=case, question=q.q, expected=q.fork, forks=forks, mode=ans.mode, rank=rank))
+    return out
+
+
+def run_case(path: Path, workdir: Path, writer: Writer) -> tuple[list[ForkResult], list[QuestionResult]]:
     spec = load_case(path)
     settings = Settings(home=workdir / "home", workers=2)
     if isinstance(spec, ExistingCase):
@@ -222,7 +254,8 @@ def run_case(path: Path, workdir: Path, writer: Writer) -> list[ForkResult]:
     t = time.perf_counter()
     report = report_network(upstream, forks, settings, writer=writer, as_of=as_of, use_cache=False)
     per_fork = (time.perf_counter() - t) / max(1, len(forks))
-    return [_score_fork(spec.name, f, labels[f.name], report, per_fork) for f in report.forks]
+    results = [_score_fork(spec.name, f, labels[f.name], report, per_fork) for f in report.forks]
+    return results, ask(spec.name, spec.questions, report, settings)
 
 
 def _f1(pairs: list[tuple[str, str]]) -> tuple[float, dict[str, dict[str, int]]]:
@@ -241,7 +274,7 @@ def _f1(pairs: list[tuple[str, str]]) -> tuple[float, dict[str, dict[str, int]]]
     return (statistics.fmean(f1s) if f1s else 0.0), {g: dict(c) for g, c in sorted(confusion.items())}
 
 
-def metrics(results: list[ForkResult]) -> Metrics:
+def metrics(results: list[ForkResult], questions: list[QuestionResult] | None = None) -> Metrics:
     def rate(key: str) -> float:
         vals = [r.checks[key] for r in results if key in r.checks]
         return round(sum(vals) / len(vals), 4) if vals else 1.0
@@ -270,6 +303,9 @@ def metrics(results: list[ForkResult]) -> Metrics:
         error_label_accuracy=rate("error"),
         seconds_per_fork_mean=round(statistics.fmean(secs), 4) if secs else 0.0,
         seconds_per_fork_p95=round(secs[int(0.95 * (len(secs) - 1))], 4) if secs else 0.0,
+        chat_questions=len(qs := questions or []),
+        chat_hit_at_1=round(sum(q.rank == 1 for q in qs) / len(qs), 4) if qs else 1.0,
+        chat_mrr=round(sum(1 / q.rank for q in qs if q.rank) / len(qs), 4) if qs else 1.0,
     )
 
 
@@ -299,14 +335,22 @@ def run_eval(
     if not thresholds:
         raise EvalSetupError(f"{thresholds_path} sets no thresholds")
     results: list[ForkResult] = []
+    asked: list[QuestionResult] = []
     with tempfile.TemporaryDirectory(prefix="forkwise-eval-") as tmp:
         for i, path in enumerate(paths):
-            results += run_case(path, Path(tmp) / f"case{i}", writer)
+            forks, qs = run_case(path, Path(tmp) / f"case{i}", writer)
+            results += forks
+            asked += qs
             if progress:
                 progress(path.stem)
-    m = metrics(results)
+    m = metrics(results, asked)
     return EvalResult(
-        writer=writer.name, cases=results, metrics=m, thresholds=thresholds, failures=check(m, thresholds)
+        writer=writer.name,
+        cases=results,
+        questions=asked,
+        metrics=m,
+        thresholds=thresholds,
+        failures=check(m, thresholds),
     )
 
 

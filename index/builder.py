@@ -31,6 +31,44 @@ class Gen(BaseModel):
     binary_kb: int | None = None
     seed: str = ""
     prefix: str = "line"
+    code: list[str] | None = Field(
+        default=None,
+        description="Code-like lines (Python) from a common vocabulary and the folder's words; the words listed "
+        "here are worked into about a third of the identifiers (``[]``: plain code, no special words).",
+    )
+
+
+_COMMON = (
+    "tensor buffer rank world size param grad state config stage step optimizer module device stream kernel shape "
+    "dtype batch layer weight bias input output load save init reduce gather scatter partition memory cache loss "
+    "scale group handle offset index count value result flag timer logger event queue worker task context options"
+).split()
+_TEMPLATES = (
+    "def {a}_{b}(self, {c}, {d}=None):",
+    "    {a}_{b} = self.{c}.{d}({e})",
+    "    if {a} is None or {b}_{c} > {n}:",
+    "        return {a}_{b}({c}, {d}={e})",
+    "    for {a} in self.{b}_{c}:",
+    "        self.{a}[{b}] = {c}_{d}",
+    "class {A}{B}({C}):",
+    "    # {a} the {b} before {c} {d}",
+    "    {a}.{b}_{c}({d}, {e})",
+)
+
+
+def _code_lines(n: int, seed: str, path: str, words: list[str]) -> str:
+    """``n`` lines of plausible Python over a common vocabulary, the path's words and ``words``."""
+    rnd = random.Random(hashlib.sha256(seed.encode()).digest())
+    local = [w for w in path.replace("/", " ").replace("_", " ").replace(".", " ").split() if w.isalpha()]
+    pool = _COMMON + local * 2
+    out = []
+    for i in range(n):
+        names = {k: rnd.choice(pool) for k in "abcde"}
+        if words and rnd.random() < 0.35:
+            names[rnd.choice("abcde")] = rnd.choice(words)
+        caps = {k.upper(): v.capitalize() for k, v in names.items()}
+        out.append(_TEMPLATES[i % len(_TEMPLATES)].format(**names, **caps, n=rnd.randrange(100)))
+    return "\n".join(out) + "\n"
 
 
 class CommitSpec(BaseModel):
@@ -77,6 +115,14 @@ class ForkSpec(BaseModel):
     labels: Labels = Field(default_factory=Labels)
 
 
+class ChatQuestion(BaseModel):
+    """A labelled chat question: the fork that answers it (the first citation must name it)."""
+
+    model_config = ConfigDict(extra="forbid")
+    q: str = Field(min_length=3)
+    fork: str
+
+
 class UpstreamSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = "acme/project"
@@ -90,6 +136,7 @@ class NetworkSpec(BaseModel):
     description: str = ""
     upstream: UpstreamSpec
     forks: list[ForkSpec] = Field(default_factory=list)
+    questions: list[ChatQuestion] = Field(default_factory=list, description="Labelled chat questions (evals).")
 
 
 class BuiltFork(BaseModel):
@@ -141,6 +188,8 @@ def _content(value: str | Gen, path: str) -> bytes:
     if value.binary_kb is not None:
         rnd = random.Random(hashlib.sha256(seed.encode()).digest())
         return rnd.randbytes(value.binary_kb * 1024)
+    if value.code is not None:
+        return _code_lines(value.lines or 1, seed, path, value.code).encode()
     return "".join(f"{value.prefix} {i} of {seed}\n" for i in range(value.lines or 1)).encode()
 
 

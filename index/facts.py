@@ -8,6 +8,7 @@ blob reads through a persistent ``cat-file`` process. Nothing is computed twice.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from forkwise.index.models import (
     UpstreamFacts,
     UpstreamGain,
 )
-from forkwise.index.terms import TermScore, Vocabulary, distinctive, is_bot_commit, subject_text
+from forkwise.index.terms import TermDoc, TermScore, Vocabulary, distinctive, is_bot_commit, subject_text
 
 SECURITY_RE = re.compile(
     r"(?i)(\bcve-\d{4}-\d+|\bghsa-|\bsecurity\b|\bvulnerab|\bexploit|\bxss\b|\bcsrf\b|\bssrf\b|\brce\b|"
@@ -75,6 +76,15 @@ class UpstreamContext:
     _license: dict[str, LicenseInfo] = field(default_factory=dict)
     _history_lock: threading.Lock = field(default_factory=threading.Lock)
     _history: UpstreamHistory | None = None
+    _terms_vocab: Vocabulary | None = None
+
+    def terms_vocab(self) -> Vocabulary:
+        """The background for distinctive terms: ``vocab`` plus the text of a sample of upstream's code files (so an
+        identifier upstream already uses everywhere is not the fork's), read once, only when a fork needs it."""
+        with self._history_lock:
+            if self._terms_vocab is None:
+                self._terms_vocab = self.vocab.with_code(_code_sample(self))
+            return self._terms_vocab
 
     def history(self) -> UpstreamHistory:
         """Upstream's history, scanned once: one ``log --raw`` of every commit (messages and tree diffs)."""
@@ -124,6 +134,51 @@ class UpstreamContext:
 
 def _text(data: bytes | None) -> str | None:
     return None if data is None else data.decode("utf-8", "replace")
+
+
+CODE_SAMPLE_FILES = 300
+CODE_SAMPLE_BYTES = 32_000
+ADDED_FILES = 150
+ADDED_LINES = 400
+
+
+def _code_sample(ctx: UpstreamContext) -> list[str]:
+    """Up to ``CODE_SAMPLE_FILES`` source, test and doc files at upstream's head (a stable pseudo-random sample),
+    each cut at ``CODE_SAMPLE_BYTES``, through the persistent ``cat-file``."""
+    files = [p for p in ctx.tree(ctx.head) if file_kind(p) in ("source", "tests", "docs", "build")]
+    files.sort(key=lambda p: hashlib.sha1(p.encode()).digest())
+    out = []
+    for path in files[:CODE_SAMPLE_FILES]:
+        data = read_blob(ctx.mirror, f"{ctx.head}:{path}", limit=4 * CODE_SAMPLE_BYTES)
+        if data is not None:
+            out.append(data[:CODE_SAMPLE_BYTES].decode("utf-8", "replace"))
+    return out
+
+
+def _added_lines(ctx: UpstreamContext, base: str, head: str, changes: list[FileChange]) -> dict[str, str]:
+    """The lines the fork added, per file (its own text files; up to ``ADDED_FILES`` files, ``ADDED_LINES`` lines
+    each), from one ``git diff -U0``."""
+    wanted = [c for c in changes if not c.binary and c.status != "deleted" and c.kind != "vendored" and c.added]
+    if not wanted:
+        return {}
+    if len(wanted) > ADDED_FILES:  # many files: an even spread over the paths, not the first folder only
+        step = len(wanted) / ADDED_FILES
+        wanted = [sorted(wanted, key=lambda c: c.path)[int(i * step)] for i in range(ADDED_FILES)]
+    out = ctx.git(
+        "-c", "core.quotePath=false", "diff", "-U0", "--no-color", "--no-ext-diff", "--no-prefix", "-M", base, head,
+        "--", *[c.path for c in wanted],
+    )  # fmt: skip
+    added: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in out.splitlines():
+        if line.startswith("+++ "):
+            path = _unquote(line[4:])
+            current = None if path == "/dev/null" else added.setdefault(path, [])
+        elif line.startswith("diff --git "):
+            current = None
+        elif current is not None and line.startswith("+") and len(current) < ADDED_LINES:
+            current.append(line[1:])
+    return {p: "\n".join(lines) for p, lines in added.items()}
 
 
 def _scan_history(ctx: UpstreamContext) -> UpstreamHistory:
@@ -280,7 +335,7 @@ def fork_facts(
     base = up if head == up else (ctx.git("merge-base", up, head, ok_codes=(0, 1)).strip() or None)
     if base is None:
         return _unrelated(ctx, default_branch, ref, head)
-    own = _own_commits(ctx, head) if base != head else []  # the fork has commits upstream lacks
+    own, bodies = _own_commits(ctx, head) if base != head else ([], {})  # the fork has commits upstream lacks
     gained, boundary = _gained(ctx, head) if base != up else ([], {})  # upstream has commits the fork lacks
     boundary.setdefault(up, ctx.last_commit_date)
     if base not in boundary:  # unusual topology: ask git directly
@@ -323,19 +378,21 @@ def fork_facts(
             last_date=max((c.date for c in gained), default=None),
             notable=[c for c in gained if c.security][:10],
         ),
-        terms=_terms(ctx, unique, mine, readme),
+        terms=_terms(ctx, unique, bodies, mine, readme, _added_lines(ctx, base, head, mine) if mine else {}),
         **_change_counts(changes, len(base_files)),
     )
 
 
-def _own_commits(ctx: UpstreamContext, head: str) -> list[CommitFact]:
-    """The fork's commits upstream lacks, newest first, each marked when its patch is already upstream."""
+def _own_commits(ctx: UpstreamContext, head: str) -> tuple[list[CommitFact], dict[str, str]]:
+    """The fork's commits upstream lacks, newest first, each marked when its patch is already upstream; and their
+    message bodies (SHA → body, for terms)."""
     out = ctx.git(
         "log", "--right-only", "--cherry-mark", "--topo-order", "--name-only", "--no-renames",
         f"--format={RS}%m%x00%H%x00%P%x00%an%x00%cI%x00%s%x00%b{US}", f"{ctx.head}...{head}",
     )  # fmt: skip
-    commits = []
+    commits, bodies = [], {}
     for mark, (sha, parents, author, date, subject, body), files in _parse_log(out, True):
+        bodies[sha] = body[:2000]
         paths = [_unquote(f) for f in files]
         evidence = security.evidence(f"{subject}\n{body}", paths, is_merge=len(parents.split()) > 1)
         commits.append(
@@ -352,7 +409,7 @@ def _own_commits(ctx: UpstreamContext, head: str) -> list[CommitFact]:
                 parents=parents.split(),
             )
         )
-    return commits
+    return commits, bodies
 
 
 def _gained(ctx: UpstreamContext, head: str) -> tuple[list[CommitFact], dict[str, datetime]]:
@@ -463,17 +520,41 @@ def _change_counts(changes: list[FileChange], n_base: int) -> dict[str, Any]:
 
 
 def _terms(
-    ctx: UpstreamContext, unique: list[CommitFact], changes: list[FileChange], readme: ReadmeDiff
+    ctx: UpstreamContext,
+    unique: list[CommitFact],
+    bodies: dict[str, str],
+    changes: list[FileChange],
+    readme: ReadmeDiff,
+    added: dict[str, str],
 ) -> list[TermScore]:
-    """What the fork is for: terms of its commit subjects, the paths it added or changed, its new README headings."""
-    docs = [(f"commit:{c.sha}", subject_text(c.subject)) for c in unique if not is_bot_commit(c.subject, c.author)]
-    docs += [(f"file:{c.path}", c.path) for c in changes if c.status != "deleted"]
+    """What the fork is for: terms of its commit messages, the files it added or changed (paths and the
+    identifiers in the lines it added) and its new README headings, against upstream's own vocabulary."""
+    docs = [
+        TermDoc(evidence=f"commit:{c.sha}", text=subject_text(c.subject) + "\n" + _body_text(bodies.get(c.sha, "")))
+        for c in unique
+        if not is_bot_commit(c.subject, c.author)
+    ]
     docs += [
-        (f"readme:{s.heading}", s.heading)
+        TermDoc(evidence=f"file:{c.path}", text=c.path, code=added.get(c.path, ""), added=c.status == "added")
+        for c in changes
+        if c.status != "deleted" and c.kind not in ("ci", "vendored")  # CI config says how, not what, it is for
+    ]
+    docs += [
+        TermDoc(evidence=f"readme:{s.heading}", text=s.heading)
         for s in readme.sections
         if s.change != "removed" and s.heading != readme_mod.INTRO
     ]
-    return distinctive(docs, ctx.vocab, exclude=ctx.names)
+    if not docs:
+        return []
+    return distinctive(docs, ctx.terms_vocab() if added else ctx.vocab, exclude=ctx.names)
+
+
+_TRAILER = re.compile(r"^[\w-]+: .*$|^\s*\*? ?Merge (pull request|branch) .*$", re.M)
+
+
+def _body_text(body: str) -> str:
+    """A commit body without trailers (``Signed-off-by:``, ``Co-authored-by:``) and merge lines."""
+    return _TRAILER.sub("", body)
 
 
 def _file_changes(ctx: UpstreamContext, base: str, head: str) -> list[FileChange]:

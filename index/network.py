@@ -37,7 +37,7 @@ from forkwise.index.models import ForkFacts, UpstreamFacts
 from forkwise.index.settings import Settings
 from forkwise.index.sources import Source
 
-ANALYSIS_VERSION = "4"
+ANALYSIS_VERSION = "5"
 MIB = 1024 * 1024
 PREFILTER_REASON = "every head is an upstream commit: decided from ls-remote, no objects fetched"
 RANKING = "stars (most first), then last push on GitHub (newest first), then the order given"

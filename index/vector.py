@@ -32,8 +32,11 @@ from forkwise.index.gitio import GitError, run
 from forkwise.index.models import ForkFacts, UpstreamFacts
 from forkwise.index.once import once
 from forkwise.index.settings import Settings
+from forkwise.index.terms import tokens
 
 UPSTREAM_FLAG = "fork:@upstream"
+CHUNKS_VERSION = "2"
+"""Bumped when what a fork's chunks hold changes: forks indexed by an older version are indexed again."""
 DIFF_FILES = 12
 DIFF_LINES = 40
 COMMIT_DOCS = 40
@@ -87,8 +90,17 @@ def _excerpt(diff: str, max_lines: int = DIFF_LINES) -> str:
     return "\n".join(out)
 
 
-def fork_chunks(name: str, facts: ForkFacts, mirror: Path | None, *, summary: str = "", terms: str = "") -> list[Chunk]:
-    """Chunks for one fork: a facts card, its own commits, diff excerpts of the files it changed, README sections."""
+def _carries(text: str, terms: set[str]) -> int:
+    """How many of the fork's distinctive terms ``text`` carries."""
+    return len(terms & set(tokens(text)))
+
+
+def fork_chunks(
+    name: str, facts: ForkFacts, mirror: Path | None, *, summary: str = "", terms: str = "", purpose: str = ""
+) -> list[Chunk]:
+    """Chunks for one fork: a facts card, a "what it is for" card, its own commits (never merges or commits
+    upstream has), diff excerpts of the files it changed (its own versions only; those carrying its distinctive
+    terms first, then the largest), README sections."""
     base = {"date": facts.last_commit_date.isoformat()}
     card = (
         f"Fork {name}: {facts.ahead} commits ahead of upstream and {facts.behind} behind; "
@@ -96,9 +108,17 @@ def fork_chunks(name: str, facts: ForkFacts, mirror: Path | None, *, summary: st
         + (f"What it is about: {terms}. " if terms else "")
         + summary
     )
-    out = [
-        _chunk("card", card, {**base, "fork": name, "head": facts.head, "evidence": "fact:ahead", "sha": facts.head})
-    ]
+    head_meta = {"fork": name, "head": facts.head, "sha": facts.head, "chunks": CHUNKS_VERSION}
+    out = [_chunk("card", card, {**base, **head_meta, "evidence": "fact:ahead"})]
+    distinct = {t.term for t in facts.terms[:8]}
+    if purpose or facts.terms:
+        words = ", ".join(dict.fromkeys(t.display or t.term for t in facts.terms[:8]))
+        where = ", ".join(dict.fromkeys(w for t in facts.terms[:3] for w in t.where))
+        text = f"Fork {name} {purpose or 'changes upstream'}. Distinctive terms: {words}." + (
+            f" Where: {where}." if where else ""
+        )
+        ev = next((e for t in facts.terms[:1] for e in t.evidence), "fact:ahead")
+        out.append(_chunk("purpose", text, {**base, "fork": name, "sha": facts.head, "evidence": ev}))
     bodies: dict[str, str] = {}
     own = [c for c in facts.own_commits if not c.upstream_equivalent and not c.is_merge][:COMMIT_DOCS]
     if mirror is not None and own:
@@ -119,8 +139,11 @@ def fork_chunks(name: str, facts: ForkFacts, mirror: Path | None, *, summary: st
             )
         )
     if mirror is not None and facts.merge_base and facts.files:
-        text_files = [f for f in facts.files if not f.binary and f.status != "deleted"]
-        text_files.sort(key=lambda f: -((f.added or 0) + (f.deleted or 0)))
+        text_files = [f for f in facts.files if not f.binary and f.status != "deleted" and not f.copied]
+        named = {e.removeprefix("file:") for t in facts.terms[:8] for e in t.evidence if e.startswith("file:")}
+        text_files.sort(
+            key=lambda f: (-(f.path in named), -_carries(f.path, distinct), -((f.added or 0) + (f.deleted or 0)))
+        )
         for f in text_files[:DIFF_FILES]:
             diff = _git(mirror, "diff", "--no-color", "--unified=2", facts.merge_base, facts.head, "--", f.path)
             if not diff.strip():
@@ -217,7 +240,11 @@ class VectorIndex:
     def heads(self) -> dict[str, str]:
         """Fork → the head its chunks were built from (from the facts cards)."""
         got = self.collection.get(where={"kind": "card"}, include=["metadatas"])
-        return {str(m["fork"]): str(m.get("head", "")) for m in got["metadatas"] or [] if m}
+        return {
+            str(m["fork"]): str(m.get("head", ""))
+            for m in got["metadatas"] or []
+            if m and str(m.get("chunks", "1")) == CHUNKS_VERSION  # chunked by an older forkwise: index again
+        }
 
     def sync(self, wanted: dict[str, list[Chunk]], keep: Iterable[str] = ()) -> IndexStats:
         """Make the collection hold exactly ``wanted`` (owner → chunks) plus the chunks of the owners in ``keep``.

@@ -61,45 +61,78 @@ def _words(text: str) -> set[str]:
     return set(tokens(text))
 
 
+def fork_terms(report: Report) -> dict[str, set[str]]:
+    """Each fork's distinctive terms as question words: the tokens and the words of their glossary names (a
+    question about "Gaudi" finds the fork whose term is ``hpu``)."""
+    glossary: dict[str, str] = load_toml("glossary.toml")["terms"]
+    out: dict[str, set[str]] = {}
+    for f in report.forks:
+        if f.facts is None or not f.facts.terms:
+            continue
+        words: set[str] = set()
+        for t in f.facts.terms[:8]:
+            words.add(t.term)
+            if t.term in glossary:
+                words |= _words(glossary[t.term])
+        out[f.name] = words
+    return out
+
+
+TERM_WEIGHT = 0.6
+"""Bonus for a chunk whose fork has the question's words among its distinctive terms (share of the words)."""
+
+
 def retrieve(vindex: VectorIndex, report: Report, question: str, fork: str | None = None, k: int = 6) -> list[Citation]:
-    """Top chunks for the question, reranked by keyword overlap, mapped to citations."""
+    """Top chunks for the question: vector search, plus the best chunks of forks whose distinctive terms the
+    question names; reranked by keyword overlap and by those terms; mapped to citations (one per fork and chunk)."""
     flt = {f"fork:{fork}": True} if fork else None
     hits = vindex.store.similarity_search_with_score(question, k=max(k * 3, 12), filter=flt)
     q = _words(question)
+    terms = fork_terms(report)
+    named = [name for name, words in terms.items() if q & words and (fork is None or name == fork)]
+    for name in named[:5]:  # the forks the question is about by their own work, even if similarity missed them
+        hits += vindex.store.similarity_search_with_score(question, k=3, filter={f"fork:{name}": True})
     forks = {f.name: f for f in report.forks}
     scored = []
+    seen: set[tuple[str, str]] = set()
     for doc, dist in hits:
         sim = 1.0 - float(dist)  # cosine distance → similarity
         overlap = len(q & _words(doc.page_content)) / max(len(q), 1)
-        scored.append((sim + 0.5 * overlap, overlap, doc))
-    scored.sort(key=lambda x: -x[0])
-    out: list[Citation] = []
-    for score, overlap, doc in scored:
-        if q and overlap == 0 and score < 0.45:
-            continue  # semantically loose and no shared word: not evidence for this question
         meta = doc.metadata
         owners = sorted(k.removeprefix("fork:") for k, v in meta.items() if k.startswith("fork:") and v is True)
         owners = [o for o in owners if o != "@upstream"] or [report.upstream.name]
         if fork:
             owners = [fork]
-        eid = str(meta.get("evidence") or "")
         for owner in owners:
-            fr = forks.get(owner)
-            url = None
-            if fr is not None:
-                url = next((e.url for e in fr.evidence if e.id == eid), None) or fr.web_url
-            out.append(
-                Citation(
-                    n=0,
-                    fork=owner,
-                    sha=str(meta["sha"]) if meta.get("sha") else None,
-                    path=str(meta["path"]) if meta.get("path") else None,
-                    url=url,
-                    evidence=eid or None,
-                    snippet=doc.page_content[:400],
-                    score=round(score, 4),
-                )
+            key = (owner, doc.page_content)
+            if key in seen:
+                continue
+            seen.add(key)
+            bonus = TERM_WEIGHT * len(q & terms.get(owner, set())) / max(len(q), 1)
+            scored.append((sim + 0.5 * overlap + bonus, overlap + bonus, owner, doc))
+    scored.sort(key=lambda x: -x[0])
+    out: list[Citation] = []
+    for score, relevance, owner, doc in scored:
+        if q and relevance == 0 and score < 0.45:
+            continue  # semantically loose and no shared word: not evidence for this question
+        meta = doc.metadata
+        eid = str(meta.get("evidence") or "")
+        fr = forks.get(owner)
+        url = None
+        if fr is not None:
+            url = next((e.url for e in fr.evidence if e.id == eid), None) or fr.web_url
+        out.append(
+            Citation(
+                n=0,
+                fork=owner,
+                sha=str(meta["sha"]) if meta.get("sha") else None,
+                path=str(meta["path"]) if meta.get("path") else None,
+                url=url,
+                evidence=eid or None,
+                snippet=doc.page_content[:400],
+                score=round(score, 4),
             )
+        )
         if len(out) >= k:
             break
     for i, c in enumerate(out[:k], start=1):
@@ -124,15 +157,25 @@ def state_answer(question: str, report: Report) -> ChatAnswer | None:
     if kind is None:
         return None
     ok = [f for f in report.forks if f.facts and f.verdict]
-    adding = [f for f in ok if f.verdict and f.verdict.recommendation not in ("upstream",)]  # type: ignore[union-attr]
+    copies = ("mirror", "stale-snapshot", "unrelated")
+    adding = [f for f in ok if f.archetype not in copies and f.verdict.recommendation != "upstream"]  # type: ignore[union-attr]
     picks = report.picks
     up = report.upstream
     chosen: list[tuple[Any, str, str]] = []  # (fork report, evidence id, line)
     if kind == "maintained":
-        for f in sorted(adding, key=lambda f: f.facts.last_commit_date, reverse=True)[:5]:  # type: ignore[union-attr]
-            chosen.append((f, "fact:last_commit_date", f"last commit {f.facts.last_commit_date.date()}"))  # type: ignore[union-attr]
+        # forks that carry the project on come first (that is what "maintained" asks), then the newest work
+        ranked = sorted(
+            adding,
+            key=lambda f: (f.archetype != "continuation", -f.facts.last_commit_date.timestamp()),  # type: ignore[union-attr]
+        )
+        for f in ranked[:5]:
+            line = f"last commit {f.facts.last_commit_date.date()}"  # type: ignore[union-attr]
+            if f.archetype == "continuation":
+                line += ", carries the project on"
+            chosen.append((f, "fact:last_commit_date", line))
         head = (
-            f"Upstream's last commit was {up.last_commit_date.date()}. The forks with work of their own, newest first:"
+            f"Upstream's last commit was {up.last_commit_date.date()}. Forks that carry the project on first, then "
+            "the other forks with work of their own, newest first:"
         )
     elif kind == "copies":
         for f in ok:

@@ -37,6 +37,11 @@ class Verdict(BaseModel):
     choose_upstream_if: list[Claim]
     risks: list[Claim] = Field(default_factory=list)
     terms: list[str] = Field(default_factory=list, description="What the fork is for, in plain words.")
+    purpose: str = Field(
+        default="",
+        description="What the fork is for as one phrase from its distinctive terms and where they are in the tree, "
+        'e.g. "adds Habana Gaudi (HPU) support (op_builder/hpu/)"; empty when nothing distinctive is strong enough.',
+    )
     confidence: Literal["high", "medium", "low"]
     evidence: list[str] = Field(description="Every evidence ID cited above, in first-cited order.")
     writer: WriterName = Field(default=WriterName.facts, description="Who wrote the sentences.")

@@ -71,6 +71,7 @@ def text_env() -> Environment:
     env.filters["md"] = md_escape
     env.filters["day"] = day
     env.filters["count"] = count
+    env.filters["first_upper"] = lambda s: str(s)[:1].upper() + str(s)[1:]
     return env
 
 

@@ -104,7 +104,12 @@ def index_report(report: Report, settings: Settings, vindex: VectorIndex | None 
             unchanged.append(f.name)
             continue
         wanted[f.name] = fork_chunks(
-            f.name, f.facts, mirror_dir, summary=f.verdict.summary, terms=", ".join(f.verdict.terms)
+            f.name,
+            f.facts,
+            mirror_dir,
+            summary=f.verdict.summary,
+            terms=", ".join(f.verdict.terms),
+            purpose=f.verdict.purpose,
         )
         stats_forks.append(f.name)
     stats = vindex.sync(wanted, keep=keep)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from forkwise.index.models import ForkFacts
 from forkwise.index.settings import WriterName
-from forkwise.index.terms import TermScore
+from forkwise.index.terms import TermScore, tokens
 from forkwise.service.classify import (
     Classification,
     held_upstream,
@@ -55,9 +55,13 @@ def _join(items: list[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
+def _glossary() -> dict[str, Any]:
+    return load_toml("glossary.toml")
+
+
 def strong_terms(terms: list[TermScore]) -> list[TermScore]:
     """Terms worth naming: in the glossary, or seen in two or more places, and at least half the best score."""
-    glossary: dict[str, str] = load_toml("glossary.toml")["terms"]
+    glossary: dict[str, str] = _glossary()["terms"]
     keep = [t for t in terms if t.term in glossary or t.count >= 2]
     if not keep:
         return []
@@ -65,15 +69,116 @@ def strong_terms(terms: list[TermScore]) -> list[TermScore]:
     return [t for t in keep if t.score >= best / 2]
 
 
+def term_name(t: TermScore) -> str:
+    """A term as a person would name it: the glossary's name, else the fork's own spelling."""
+    return _glossary()["terms"].get(t.term) or t.display or t.term
+
+
 def term_names(terms: list[TermScore], limit: int = 3) -> list[str]:
     """Distinctive terms as a person would name them (glossary), de-duplicated."""
-    glossary: dict[str, str] = load_toml("glossary.toml")["terms"]
     out: list[str] = []
     for t in strong_terms(terms):
-        name = glossary.get(t.term, t.term)
-        if name not in out:
+        name = term_name(t)
+        if not any(_same_word(name, o) for o in out):
             out.append(name)
     return out[:limit]
+
+
+def _same_word(a: str, b: str) -> bool:
+    """One name repeats the other ("translation" / "translations", "plugin" / "plugins")."""
+    a, b = a.lower(), b.lower()
+    return a == b or a.rstrip("s") == b.rstrip("s") or (min(len(a), len(b)) >= 6 and a[:6] == b[:6])
+
+
+class Purpose(BaseModel):
+    """What a fork is for, in a user's terms: one phrase and the evidence it rests on."""
+
+    phrase: str = Field(description='e.g. "adds Habana Gaudi (HPU) support (op_builder/hpu/, runtime/hpu_utils.py)".')
+    evidence: list[str] = Field(default_factory=list)
+
+
+def _basenames(t: TermScore) -> list[str]:
+    paths = [*t.where, *(e.removeprefix("file:") for e in t.evidence if e.startswith("file:"))]
+    return [p.rstrip("/").rsplit("/", 1)[-1].rsplit(".", 1)[0] for p in paths]
+
+
+def _names_place(place: str, terms: list[TermScore]) -> bool:
+    words = set(tokens(place.rstrip("/").rsplit("/", 1)[-1]))
+    return any(t.term in words for t in terms)
+
+
+def _named_together(a: TermScore, b: TermScore) -> bool:
+    return any({a.term, b.term} <= set(tokens(name)) for name in _basenames(a) + _basenames(b))
+
+
+class _Topic(BaseModel):
+    name: str
+    where: str | None
+    terms: list[TermScore]
+
+
+def topics(terms: list[TermScore], limit: int = 3) -> list[_Topic]:
+    """The strong terms grouped into topics: terms that concentrate in the same place are one topic, named by the
+    glossary or, when two of them make up that place's name, by both in its order ("sparse attention")."""
+    out: list[_Topic] = []
+    for t in strong_terms(terms):
+        loc = t.where[0] if t.where else None
+        # one topic: the same place, named after the topic's lead or this term ("op_builder/hpu/" for habana)
+        same = next((g for g in out if loc and g.where == loc and _names_place(loc, [g.terms[0], t])), None)
+        if same is None:  # or named together in one file's name ("async_writer.py")
+            same = next((g for g in out if _named_together(g.terms[0], t)), None)
+        if same is not None:
+            same.terms.append(t)
+            continue
+        name = term_name(t)
+        if any(_same_word(name, g.name) for g in out):
+            continue
+        out.append(_Topic(name=name, where=loc, terms=[t]))
+    glossary = _glossary()["terms"]
+    for g in out:
+        if len(g.terms) < 2 or g.where is None or g.terms[0].term in glossary:
+            continue
+        own = {t.term for t in g.terms}
+        for name in [g.where.rstrip("/").rsplit("/", 1)[-1].rsplit(".", 1)[0], *_basenames(g.terms[0])]:
+            picked = list(dict.fromkeys(w for w in tokens(name) if w in own))
+            if len(picked) >= 2:
+                g.name = " ".join(picked)
+                break
+    return out[:limit]
+
+
+def purpose(terms: list[TermScore]) -> Purpose | None:
+    """The "what it is for" phrase from the distinctive terms (deterministic): a verb by what the leading topic is
+    (a platform: "adds … support"; a phrase the glossary knows; mostly new files: "adds … code"; else "changes
+    the … code") and where the topics concentrate in the tree. None when no term is strong enough to name."""
+    groups = topics(terms)
+    if not groups:
+        return None
+    gl = _glossary()
+    lead = groups[0].terms[0]
+    names = [g.name for g in groups]
+    platforms = set(gl["platforms"]["names"])
+    named = groups  # the topics the phrase names: their places are where it is
+    if lead.term in gl["phrases"]:
+        named = groups[:1]
+        phrase = gl["phrases"][lead.term]
+    elif names[0] in platforms:
+        named = [g for g in groups if g.name in platforms]
+        phrase = f"adds {_join([g.name for g in named])} support"
+    elif lead.files and lead.added_share >= 0.5:
+        phrase = f"adds {_join(names)} code"
+    elif lead.files:
+        phrase = f"changes the {_join(names)} code"
+    else:
+        phrase = f"works on {_join(names)}"
+    where = [g.where for g in named if g.where]
+    if len(where) < 2:
+        where += lead.where[1:2]
+    where = list(dict.fromkeys(where))[:3]
+    if where:
+        phrase += f" ({', '.join(where)})"
+    ids = [ev for g in named for t in g.terms[:1] for ev in t.evidence[:2]]
+    return Purpose(phrase=phrase, evidence=list(dict.fromkeys(ids)))
 
 
 def _shas(shas: list[str], inline: int = 3) -> str:
@@ -117,8 +222,8 @@ def context(inp: WriterInput) -> dict[str, Any]:
     sec_fork = security_commits(f)
     sec_up = upstream_security(f)
     landed = landed_security(f)
-    names = term_names(f.terms)
     term_ids = [ev for t in strong_terms(f.terms)[:3] for ev in t.evidence[:2]]
+    what = purpose(f.terms)
     pkg = next((p for p in f.packages if p.name_changed), None)
     big = f.largest_binary
     return {
@@ -152,7 +257,9 @@ def context(inp: WriterInput) -> dict[str, Any]:
         "deleted_file_ids": " ".join(f"file:{c.path}" for c in deleted[:3]),
         "gain_first": day(f.upstream_gain.first_date),
         "gain_last": day(f.upstream_gain.last_date),
-        "terms_phrase": _join(names),
+        "terms_phrase": _join([g.name for g in topics(f.terms)]),
+        "purpose": what.phrase if what else "",
+        "purpose_ids": " ".join(what.evidence) if what else "",
         "term_ids": " ".join(dict.fromkeys(term_ids)),
         "top_folders": _join(top_folders),
         "top_paths": _join([c.path for c in changed[:2]]),
@@ -255,6 +362,7 @@ class FactsWriter:
             choose_upstream_if=up_if,
             risks=risks,
             terms=term_names(inp.facts.terms),
+            purpose=ctx["purpose"],
             confidence=inp.classification.confidence,
             evidence=cited,
             writer=self.name,

@@ -35,3 +35,23 @@ def test_closest_and_default_questions_use_the_picks_and_content_questions_do_no
     assert default and [c.fork for c in default.citations] == rec
     for q in ("which fork adds Gaudi support?", "who adds active learning?", "which fork updated the tokenizer?"):
         assert state_answer(q, report) is None
+
+
+def test_forks_that_carry_the_project_on_are_the_maintained_ones_copies_never(tmp_path) -> None:
+    """A translation fork committed last, but "still maintained" asks for the fork carrying the project on."""
+    from forkwise.evals.scorer import CASES_DIR, load_case
+    from forkwise.index.builder import build_network
+    from forkwise.index.settings import Settings
+    from forkwise.service.report import report_network
+
+    spec = load_case(CASES_DIR / "continuation-and-copies.yaml")
+    net = build_network(spec, tmp_path / "net")  # type: ignore[arg-type]
+    up, forks = net.inputs()
+    report = report_network(up, forks, Settings(home=tmp_path / "home"), as_of=net.as_of, use_cache=False)
+    ans = state_answer("which fork is still maintained?", report)
+    assert ans is not None
+    keeper, narrow = report.fork("keeper/engine"), report.fork("narrow/engine")
+    assert narrow.facts.last_commit_date > keeper.facts.last_commit_date  # type: ignore[union-attr]
+    assert [c.fork for c in ans.citations][:2] == ["keeper/engine", "narrow/engine"]
+    assert ans.citations[0].snippet.endswith("carries the project on")
+    assert "copy/engine" not in {c.fork for c in ans.citations}

@@ -11,8 +11,10 @@ from typer.testing import CliRunner
 
 from forkwise.evals.scorer import (
     CASES_DIR,
+    THRESHOLDS,
     EvalSetupError,
     ForkResult,
+    QuestionResult,
     case_paths,
     load_case,
     matches,
@@ -124,7 +126,9 @@ def test_case_over_existing_repositories(tmp_path: Path) -> None:
             }
         )
     )
-    result = run_eval(case_paths(cases))
+    no_chat = tmp_path / "thresholds.toml"  # this case labels no chat questions
+    no_chat.write_text("\n".join(ln for ln in THRESHOLDS.read_text().splitlines() if not ln.startswith("chat_")))
+    result = run_eval(case_paths(cases), thresholds_path=no_chat)
     assert result.passed, result.failures
     (c,) = result.cases
     assert (c.fork, c.archetype, c.checks["must_mention"]) == ("amd/engine", "niche-variant", {"AMD ROCm": True})
@@ -153,3 +157,38 @@ def test_eval_refuses_to_pass_on_nothing(tmp_path: Path) -> None:
 def test_default_cases_include_the_demo_network() -> None:
     paths = case_paths()
     assert paths[-1].name == "demo.yaml" and len(paths) == len(list(CASES_DIR.glob("*.yaml"))) + 1
+
+
+def test_chat_questions_are_scored_by_the_first_cited_fork() -> None:
+    def q(rank: int | None) -> QuestionResult:
+        return QuestionResult(case="c", question="q?", expected="a/x", forks=[], mode="retrieval", rank=rank)
+
+    m = metrics([], [q(1), q(2), q(None), q(1)])
+    assert (m.chat_questions, m.chat_hit_at_1, m.chat_mrr) == (4, 0.5, round((1 + 0.5 + 0 + 1) / 4, 4))
+    assert metrics([], []).chat_questions == 0
+
+
+def test_labelled_questions_are_asked_of_the_real_index(tmp_path: Path) -> None:
+    """Each question is answered through the real chroma index and local embeddings; a wrong label is a miss, and a
+    folder's own thresholds.toml is the gate for that folder."""
+    from forkwise.index.presets import expand
+
+    rocm = yaml.safe_load((CASES_DIR / "port-rocm.yaml").read_text())
+    npu = yaml.safe_load((CASES_DIR / "port-npu.yaml").read_text())
+    spec = expand({**rocm, "name": "two-ports", "forks": rocm["forks"] + npu["forks"]})
+    spec["questions"] = [
+        {"q": "which fork adds Ascend NPU support?", "fork": "ascend/engine"},
+        {"q": "which fork runs on AMD ROCm?", "fork": "amd/engine"},
+        {"q": "which fork adds the ROCm backend?", "fork": "ascend/engine"},  # labelled wrong on purpose
+    ]
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    (cases / "two.yaml").write_text(yaml.safe_dump(spec))
+    (cases / "thresholds.toml").write_text("[thresholds]\nchat_questions = 3\nchat_hit_at_1 = 0.9\n")
+    res = CliRunner().invoke(app, ["eval", "--cases", str(cases), "--json", str(tmp_path / "out.json")])
+    assert res.exit_code == 1 and "chat_hit_at_1 = 0.6667 < 0.9" in res.stderr
+    out = json.loads((tmp_path / "out.json").read_text())
+    ranks = [(q["expected"], q["forks"][0], q["rank"]) for q in out["questions"]]
+    assert ranks[:2] == [("ascend/engine", "ascend/engine", 1), ("amd/engine", "amd/engine", 1)]
+    assert ranks[2][1] == "amd/engine" and ranks[2][2] != 1
+    assert out["metrics"]["chat_questions"] == 3 and out["metrics"]["chat_hit_at_1"] == 0.6667

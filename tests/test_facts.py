@@ -143,7 +143,7 @@ def test_readme_license_package_and_branches(run) -> None:
     (branch,) = f.other_branches
     assert (branch.name, branch.head, branch.ahead) == ("exp", net.forks[0].branches["exp"][0], 8)
     gaudi = next(t for t in f.terms if t.term == "gaudi")
-    assert gaudi.evidence == ["commit:" + net.forks[0].commits[5], "readme:Gaudi"]
+    assert gaudi.evidence == ["commit:" + net.forks[0].commits[5], "readme:Gaudi", "file:README.md"]
 
 
 def test_stale_and_mirror(run) -> None:

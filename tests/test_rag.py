@@ -44,7 +44,7 @@ def test_chunks_carry_fork_flags_and_evidence(demo) -> None:
     habana = report.fork("habana-ai/trainer")
     got = vi.collection.get(where={"fork:habana-ai/trainer": True}, include=["metadatas", "documents"])
     kinds = sorted({m["kind"] for m in got["metadatas"]})
-    assert kinds == ["card", "commit", "diff", "readme"]
+    assert kinds == ["card", "commit", "diff", "purpose", "readme"]
     own = {c.sha for c in habana.facts.own_commits}
     commit_shas = {m["sha"] for m in got["metadatas"] if m["kind"] == "commit"}
     assert commit_shas and commit_shas <= own
@@ -75,6 +75,14 @@ def test_reindex_is_idempotent_and_only_touches_changed_forks(tmp_path: Path, se
     again = index_report(report, settings)
     assert (again.embedded, again.deleted, again.chunks) == (0, 0, first.chunks)
     assert again.forks_unchanged == ["a/ix", "b/ix"] and again.forks_indexed == []
+    # chunks an older chunker wrote (its cards carry an older version) are rebuilt, the rest are kept
+    cards = vi.collection.get(where={"kind": "card"}, include=["metadatas"])
+    pairs = zip(cards["ids"], cards["metadatas"], strict=True)
+    old = [(i, {**m, "chunks": "1"}) for i, m in pairs if m["fork"] == "a/ix"]
+    vi.collection.update(ids=[i for i, _ in old], metadatas=[m for _, m in old])
+    rebuilt = index_report(report, settings)
+    assert rebuilt.forks_indexed == ["a/ix"] and rebuilt.forks_unchanged == ["b/ix"]
+    assert vi.heads() == {"a/ix": net.forks[0].commits[0], "b/ix": net.forks[1].commits[0]}
     # b moves back to a's commit: b's own chunks go, the shared one stays (flag b off), a is untouched
     git(net.forks[1].path, "update-ref", "refs/heads/main", net.forks[0].commits[0])
     _report2, third = run(up, forks, settings, as_of=net.as_of)
@@ -83,6 +91,26 @@ def test_reindex_is_idempotent_and_only_touches_changed_forks(tmp_path: Path, se
     assert not [d for d in vi.collection.get()["documents"] if "Tune" in d]
     still = vi.collection.get(where={"fork:b/ix": True}, include=["documents"])["documents"]
     assert any("Gaudi" in d for d in still)
+
+
+def test_distinctive_files_are_chunked_first_with_a_card_saying_what_the_fork_is_for(demo) -> None:
+    from forkwise.index.vector import fork_chunks
+
+    report, settings, _net = demo
+    habana = report.fork("habana-ai/trainer")
+    assert habana.facts and habana.verdict
+    mirror = next(settings.mirrors_dir.glob("*.git"))
+    chunks = fork_chunks(habana.name, habana.facts, mirror, purpose=habana.verdict.purpose)
+    (card,) = [c for c in chunks if c.metadata["kind"] == "purpose"]
+    assert card.text.startswith(f"Fork habana-ai/trainer {habana.verdict.purpose}. Distinctive terms: ")
+    assert habana.verdict.purpose.startswith("adds Habana Gaudi (HPU) support (")
+    assert card.metadata["evidence"] == habana.facts.terms[0].evidence[0]
+    diffs = [str(c.metadata["path"]) for c in chunks if c.metadata["kind"] == "diff"]
+    named = [p for p in diffs if "hpu" in p.lower()]
+    assert named and diffs[: len(named)] == named  # the files carrying its distinctive terms come first
+    # merges and commits upstream already has are never indexed as the fork's own work
+    own = {c.sha for c in habana.facts.own_commits if not c.is_merge and not c.upstream_equivalent}
+    assert {str(c.metadata["sha"]) for c in chunks if c.metadata["kind"] == "commit"} == own
 
 
 @pytest.mark.slow
