@@ -14,11 +14,11 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from forkwise.index import presence, security
 from forkwise.index import readme as readme_mod
-from forkwise.index.gitio import blob_sizes, read_blob, run
+from forkwise.index.gitio import blob_sizes, read_blob, read_blobs, run
 from forkwise.index.kinds import file_kind, top_folder
 from forkwise.index.manifests import LICENSE_NAMES, MANIFESTS, is_license, license_info, package_info
 from forkwise.index.models import (
@@ -119,7 +119,12 @@ class UpstreamContext:
         with self._lock:
             if rev in self._license:
                 return self._license[rev]
-        names = [p for p in self.tree(self.head) if is_license(p)] + list(LICENSE_NAMES)
+        with self._lock:
+            listed = self._tree.get(rev)
+        if listed is not None:  # the tree is listed already: look the licence up by name, no probing
+            names = [p for p in listed if is_license(p)]
+        else:
+            names = [p for p in self.tree(self.head) if is_license(p)] + list(LICENSE_NAMES)
         path, text = None, None
         for name in dict.fromkeys(names):
             data = read_blob(self.mirror, f"{rev}:{name}")
@@ -138,46 +143,31 @@ def _text(data: bytes | None) -> str | None:
 
 CODE_SAMPLE_FILES = 300
 CODE_SAMPLE_BYTES = 32_000
-ADDED_FILES = 150
 ADDED_LINES = 400
 
 
 def _code_sample(ctx: UpstreamContext) -> list[str]:
     """Up to ``CODE_SAMPLE_FILES`` source, test and doc files at upstream's head (a stable pseudo-random sample),
-    each cut at ``CODE_SAMPLE_BYTES``, through the persistent ``cat-file``."""
+    each cut at ``CODE_SAMPLE_BYTES``, read by one ``cat-file`` process."""
     files = [p for p in ctx.tree(ctx.head) if file_kind(p) in ("source", "tests", "docs", "build")]
     files.sort(key=lambda p: hashlib.sha1(p.encode()).digest())
-    out = []
-    for path in files[:CODE_SAMPLE_FILES]:
-        data = read_blob(ctx.mirror, f"{ctx.head}:{path}", limit=4 * CODE_SAMPLE_BYTES)
-        if data is not None:
-            out.append(data[:CODE_SAMPLE_BYTES].decode("utf-8", "replace"))
-    return out
+    specs = [f"{ctx.head}:{path}" for path in files[:CODE_SAMPLE_FILES]]
+    blobs = read_blobs(ctx.mirror, specs, limit=4 * CODE_SAMPLE_BYTES, timeout=ctx.timeout)
+    return [blobs[s][:CODE_SAMPLE_BYTES].decode("utf-8", "replace") for s in specs if s in blobs]
 
 
-def _added_lines(ctx: UpstreamContext, base: str, head: str, changes: list[FileChange]) -> dict[str, str]:
-    """The lines the fork added, per file (its own text files; up to ``ADDED_FILES`` files, ``ADDED_LINES`` lines
-    each), from one ``git diff -U0``."""
-    wanted = [c for c in changes if not c.binary and c.status != "deleted" and c.kind != "vendored" and c.added]
-    if not wanted:
-        return {}
-    if len(wanted) > ADDED_FILES:  # many files: an even spread over the paths, not the first folder only
-        step = len(wanted) / ADDED_FILES
-        wanted = [sorted(wanted, key=lambda c: c.path)[int(i * step)] for i in range(ADDED_FILES)]
-    out = ctx.git(
-        "-c", "core.quotePath=false", "diff", "-U0", "--no-color", "--no-ext-diff", "--no-prefix", "-M", base, head,
-        "--", *[c.path for c in wanted],
-    )  # fmt: skip
+def _added_lines(
+    unique: list[CommitFact], deltas: dict[str, list[presence.FileDelta]], changes: list[FileChange]
+) -> dict[str, str]:
+    """The significant lines the fork's own commits added, per file it still has as its own work (up to
+    ``ADDED_LINES`` per file), from the patches :func:`_own_commits` read."""
+    wanted = {c.path for c in changes if not c.binary and c.status != "deleted" and c.kind != "vendored"}
     added: dict[str, list[str]] = {}
-    current: list[str] | None = None
-    for line in out.splitlines():
-        if line.startswith("+++ "):
-            path = _unquote(line[4:])
-            current = None if path == "/dev/null" else added.setdefault(path, [])
-        elif line.startswith("diff --git "):
-            current = None
-        elif current is not None and line.startswith("+") and len(current) < ADDED_LINES:
-            current.append(line[1:])
+    for c in unique:
+        for d in deltas.get(c.sha, []):
+            if d.path in wanted:
+                lines = added.setdefault(d.path, [])
+                lines.extend(sorted(d.added)[: ADDED_LINES - len(lines)])
     return {p: "\n".join(lines) for p, lines in added.items()}
 
 
@@ -327,22 +317,30 @@ def fork_facts(
     """Compare ``refs/forks/<key>/target`` (at commit ``head``) with upstream's target in the mirror.
 
     ``branches``: the fork's other branches (name → SHA) to check for work upstream lacks.
-    Calls: ``merge-base`` (skipped for a mirror); ``log --right-only --cherry-mark`` when the fork has commits of
-    its own; ``log --left-only --boundary`` when upstream has commits the fork lacks; ``diff`` from the base.
+    Calls: one ``log --left-right --boundary`` (skipped for a mirror: both sides and the merge base, with
+    ``merge-base`` only when the boundary is ambiguous); ``log --right-only --cherry-mark -p -U0`` when the fork
+    has commits of its own (patch-id equivalence, files, and the lines each added); ``diff`` from the base.
     ``merge_base_describe`` is filled for all forks at once by :meth:`UpstreamContext.describe_many`.
     """
     up = ctx.head
-    base = up if head == up else (ctx.git("merge-base", up, head, ok_codes=(0, 1)).strip() or None)
+    gained, ahead, boundary = _sides(ctx, head) if head != up else ([], set(), {})
+    if not gained:  # upstream's head is in the fork
+        base: str | None = up
+    elif not ahead:  # the fork's head is in upstream
+        base = head
+    elif len(boundary) == 1:  # one boundary commit: the merge base
+        base = next(iter(boundary))
+    else:  # several (upstream merged older side branches), or none (unrelated): ask git
+        base = ctx.git("merge-base", up, head, ok_codes=(0, 1)).strip() or None
     if base is None:
         return _unrelated(ctx, default_branch, ref, head)
-    own, bodies = _own_commits(ctx, head) if base != head else ([], {})  # the fork has commits upstream lacks
-    gained, boundary = _gained(ctx, head) if base != up else ([], {})  # upstream has commits the fork lacks
+    own, bodies, own_deltas = _own_commits(ctx, head) if ahead else ([], {}, {})  # commits upstream lacks
     boundary.setdefault(up, ctx.last_commit_date)
     if base not in boundary:  # unusual topology: ask git directly
         boundary[base] = _iso(ctx.git("log", "-1", "--format=%cI", base))
     changes = _file_changes(ctx, base, head) if own else []
     own, gained = _presence(
-        ctx, base, head, own, gained, {c.path for c in changes} | {c.old_path or "" for c in changes}
+        ctx, base, head, own, gained, {c.path for c in changes} | {c.old_path or "" for c in changes}, own_deltas
     )
     merges = [c for c in own if c.is_merge]
     unique = [c for c in own if not c.is_merge and not c.upstream_equivalent]
@@ -367,7 +365,7 @@ def fork_facts(
         unique_commits=len(unique),
         upstream_equivalent_commits=sum(c.upstream_equivalent for c in own),
         merge_commits=len(merges),
-        upstream_merges=_upstream_merges(ctx, merges),
+        upstream_merges=_upstream_merges(own, merges),
         readme=readme,
         license=_license(ctx, base, head, changes),
         packages=_packages(ctx, base, head, mine),
@@ -376,24 +374,34 @@ def fork_facts(
             commits=len(gained),
             first_date=min((c.date for c in gained), default=None),
             last_date=max((c.date for c in gained), default=None),
-            notable=[c for c in gained if c.security][:10],
+            notable=[c for c in gained if isinstance(c, CommitFact)][:10],
         ),
-        terms=_terms(ctx, unique, bodies, mine, readme, _added_lines(ctx, base, head, mine) if mine else {}),
+        terms=_terms(ctx, unique, bodies, mine, readme, _added_lines(unique, own_deltas, mine)),
         **_change_counts(changes, len(base_files)),
     )
 
 
-def _own_commits(ctx: UpstreamContext, head: str) -> tuple[list[CommitFact], dict[str, str]]:
-    """The fork's commits upstream lacks, newest first, each marked when its patch is already upstream; and their
-    message bodies (SHA → body, for terms)."""
+def _own_commits(
+    ctx: UpstreamContext, head: str
+) -> tuple[list[CommitFact], dict[str, str], dict[str, list[presence.FileDelta]]]:
+    """The fork's commits upstream lacks, newest first, each marked when its patch is already upstream; their
+    message bodies (SHA → body) and the lines each added and removed (SHA → per-file deltas, ``-U0`` patches read
+    in the same ``git log``: the terms and the presence checks use them, no second diff). Files over 1 MB count as
+    binary, so one huge file cannot flood the output."""
     out = ctx.git(
-        "log", "--right-only", "--cherry-mark", "--topo-order", "--name-only", "--no-renames",
-        f"--format={RS}%m%x00%H%x00%P%x00%an%x00%cI%x00%s%x00%b{US}", f"{ctx.head}...{head}",
+        "-c", "core.bigFileThreshold=1m", "-c", "core.quotePath=false",
+        "log", "--right-only", "--cherry-mark", "--topo-order", "--raw", "-p", "-U0", "--no-renames", "--no-color",
+        "--no-ext-diff", f"--format={RS}%m%x00%H%x00%P%x00%an%x00%cI%x00%s%x00%b{US}", f"{ctx.head}...{head}",
     )  # fmt: skip
-    commits, bodies = [], {}
-    for mark, (sha, parents, author, date, subject, body), files in _parse_log(out, True):
+    commits, bodies, deltas = [], {}, {}
+    for chunk in out.split(RS)[1:]:
+        header, _, rest = chunk.partition(US)
+        mark, sha, parents, author, date, subject, body = [*header.split(NUL), "", "", "", "", "", ""][:7]
+        raw, _, patch = rest.partition("\ndiff --git ")
+        paths = [_unquote(ln.partition("\t")[2]) for ln in raw.splitlines() if ln.startswith(":")]
         bodies[sha] = body[:2000]
-        paths = [_unquote(f) for f in files]
+        if patch:
+            deltas[sha] = presence.parse_patch("diff --git " + patch)
         evidence = security.evidence(f"{subject}\n{body}", paths, is_merge=len(parents.split()) > 1)
         commits.append(
             CommitFact(
@@ -409,29 +417,49 @@ def _own_commits(ctx: UpstreamContext, head: str) -> tuple[list[CommitFact], dic
                 parents=parents.split(),
             )
         )
-    return commits, bodies
+    return commits, bodies, deltas
 
 
-def _gained(ctx: UpstreamContext, head: str) -> tuple[list[CommitFact], dict[str, datetime]]:
-    """What upstream gained since the fork point, and the dates of the boundary commits (the merge base)."""
-    out = ctx.git("log", "--left-only", "--boundary", f"--format={RS}%m%x00%H%x00%cI%x00%s", f"{ctx.head}...{head}")
-    gained, boundary = [], {}
+class Gained(NamedTuple):
+    """A commit upstream gained that no verdict cites: its SHA and date are all that is kept."""
+
+    sha: str
+    date: datetime
+    security: bool = False
+
+
+def _sides(ctx: UpstreamContext, head: str) -> tuple[list[CommitFact | Gained], set[str], dict[str, datetime]]:
+    """One ``log --left-right --boundary`` walk: what upstream gained since the fork point (the left side), the
+    SHAs of the fork's own commits (the right side) and the boundary commits with their dates (the merge base is
+    among them: the only one, when there is one)."""
+    out = ctx.git("log", "--left-right", "--boundary", f"--format={RS}%m%x00%H%x00%cI%x00%s", f"{ctx.head}...{head}")
+    gained: list[Gained] = []
+    ahead: set[str] = set()
+    boundary: dict[str, datetime] = {}
     fixes = ctx.history().security
     for mark, (sha, d, subj), _f in _parse_log(out, False):
         if mark == "-":
             boundary[sha] = _iso(d)
-        else:
-            ev = fixes.get(sha)
+        elif mark == ">":
+            ahead.add(sha)
+        elif (ev := fixes.get(sha)) is not None:  # a full record only for what a verdict may cite
             gained.append(
-                CommitFact(sha=sha, subject=subj[:300], author="", date=_iso(d), security=ev is not None,
-                           security_evidence=ev)
-            )  # fmt: skip
-    return gained, boundary
+                CommitFact(sha=sha, subject=subj[:300], author="", date=_iso(d), security=True, security_evidence=ev)
+            )
+        else:
+            gained.append(Gained(sha, _iso(d)))
+    return gained, ahead, boundary
 
 
 def _presence(
-    ctx: UpstreamContext, base: str, head: str, own: list[CommitFact], gained: list[CommitFact], fork_paths: set[str]
-) -> tuple[list[CommitFact], list[CommitFact]]:
+    ctx: UpstreamContext,
+    base: str,
+    head: str,
+    own: list[CommitFact],
+    gained: list[CommitFact | Gained],
+    fork_paths: set[str],
+    known: dict[str, list[presence.FileDelta]],
+) -> tuple[list[CommitFact], list[CommitFact | Gained]]:
     """Commits checked against the other side's files (:mod:`forkwise.index.presence`): every security fix either
     way (a side that holds the change is never said to lack it, whatever the SHA or patch-id), and all of a small
     fork's own commits (a fork whose every change upstream already made adds nothing)."""
@@ -461,8 +489,9 @@ def _presence(
 
     unique = [c for c in own if not c.is_merge and not c.upstream_equivalent]
     own_fixes = unique if len(unique) <= small else [c for c in unique if c.security][:cap]
-    up_fixes = [c for c in gained if c.security][:cap]
-    deltas = presence.many_deltas(ctx.mirror, [c.sha for c in (*own_fixes, *up_fixes)], ctx.timeout)
+    up_fixes = [c for c in gained if isinstance(c, CommitFact)][:cap]
+    missing = [c.sha for c in (*own_fixes, *up_fixes) if c.sha not in known]  # own commits' deltas are read
+    deltas = {**known, **presence.many_deltas(ctx.mirror, missing, ctx.timeout)}
     done: dict[str, CommitFact] = {}
     for c in own_fixes:
         done[c.sha] = checked(c, deltas.get(c.sha, []), ctx.head, [ctx.head, "--not", head])
@@ -471,14 +500,11 @@ def _presence(
     return [done.get(c.sha, c) for c in own], [done.get(c.sha, c) for c in gained]
 
 
-def _upstream_merges(ctx: UpstreamContext, merges: list[CommitFact]) -> int:
-    """Merges that brought upstream in: one of their other parents is reachable from upstream's head."""
-    if not merges:
-        return 0
-    others = [c.parents[1:] for c in merges]
-    flat = list(dict.fromkeys(p for ps in others for p in ps))
-    not_upstream = set(ctx.git("rev-list", *flat, "--not", ctx.head).split())
-    return sum(any(p not in not_upstream for p in ps) for ps in others)
+def _upstream_merges(own: list[CommitFact], merges: list[CommitFact]) -> int:
+    """Merges that brought upstream in: one of their other parents is not among the fork's own commits (a parent
+    of a commit the fork has is either one of its own commits or reachable from upstream's head)."""
+    mine = {c.sha for c in own}
+    return sum(any(p not in mine for p in c.parents[1:]) for c in merges)
 
 
 def _change_counts(changes: list[FileChange], n_base: int) -> dict[str, Any]:

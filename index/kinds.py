@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from pathlib import PurePosixPath
+from functools import lru_cache
 
 from forkwise.index.models import FileKind
 
@@ -182,21 +182,24 @@ SOURCE_EXT = {
 
 
 def top_folder(path: str) -> str:
-    parts = PurePosixPath(path).parts
-    return parts[0] if len(parts) > 1 else "."
+    """The first folder of a git path ("/"-separated, as git writes them), or "." for a file at the root."""
+    head, sep, _rest = path.partition("/")
+    return head if sep else "."
 
 
+@lru_cache(maxsize=65536)
 def file_kind(path: str, binary: bool = False) -> FileKind:
     """Classify a repository path. Order matters: vendored, binary, CI, tests, build, docs, source."""
-    p = PurePosixPath(path)
-    dirs = {d.lower() for d in p.parts[:-1]}
-    name = p.name.lower()
-    ext = p.suffix.lower()
+    parts = path.split("/")
+    dirs = {d.lower() for d in parts[:-1]}
+    name = parts[-1].lower()
+    dot = name.rfind(".")
+    ext = name[dot:] if 0 < dot < len(name) - 1 else ""
     if dirs & VENDORED_DIRS:
         return "vendored"
     if binary or ext in BINARY_EXT:
         return "binary"
-    if name in CI_FILES or (p.parts and p.parts[0].lower() in CI_DIRS):
+    if name in CI_FILES or parts[0].lower() in CI_DIRS:
         return "ci"
     if dirs & TEST_DIRS or re.match(r"^(test_.*|.*_test|.*\.test|.*_spec|.*\.spec|conftest)\.[a-z]+$", name):
         return "tests"

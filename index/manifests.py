@@ -6,7 +6,6 @@ import configparser
 import json
 import re
 import tomllib
-from pathlib import PurePosixPath
 
 from forkwise.index.models import LicenseInfo, PackageInfo
 
@@ -26,8 +25,8 @@ MANIFESTS = ("pyproject.toml", "setup.cfg", "setup.py", "package.json", "Cargo.t
 
 
 def is_license(path: str) -> bool:
-    p = PurePosixPath(path)
-    return len(p.parts) == 1 and bool(LICENSE_RE.match(p.name))
+    """A licence file at the root (git paths: "/"-separated)."""
+    return "/" not in path and bool(LICENSE_RE.match(path))
 
 
 def spdx(text: str | None) -> str | None:

@@ -55,11 +55,12 @@ def many_deltas(mirror: Path, shas: list[str], timeout: float = 120.0) -> dict[s
     result: dict[str, list[FileDelta]] = {}
     for chunk in out.split("\x1e")[1:]:
         sha, _, patch = chunk.partition("\n")
-        result[sha.strip()] = _parse(patch)
+        result[sha.strip()] = parse_patch(patch)
     return result
 
 
-def _parse(out: str) -> list[FileDelta]:
+def parse_patch(out: str) -> list[FileDelta]:
+    """Per-file deltas of a ``-U0`` patch (``diff --git`` blocks)."""
     deltas = []
     for block in out.split("diff --git ")[1:]:
         lines = block.splitlines()

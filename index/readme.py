@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from forkwise.index.gitio import read_blob
 from forkwise.index.models import ReadmeDiff, ReadmeSection
@@ -14,8 +14,8 @@ _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 
 
 def is_readme(path: str) -> bool:
-    p = PurePosixPath(path)
-    return len(p.parts) == 1 and bool(README_RE.match(p.name))
+    """A README at the root (git paths: "/"-separated, never "./" or "//")."""
+    return "/" not in path and bool(README_RE.match(path))
 
 
 def find_readme(paths: list[str]) -> str | None:

@@ -45,12 +45,14 @@ _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 _DUNDER = re.compile(r"__\w+?__")
 
 
-def _pairs(text: str, code: bool = False) -> list[tuple[str, str]]:
-    """(lower-case token, as written) for every word of ``text`` (see :func:`tokens`)."""
+def _pairs(text: str, code: bool = False, unique: bool = False) -> list[tuple[str, str]]:
+    """(lower-case token, as written) for every word of ``text`` (see :func:`tokens`); each spelling once when
+    ``unique`` (documents count a token once: no need to split a word a thousand times)."""
     out: list[tuple[str, str]] = []
     if code:
         text = _DUNDER.sub(" ", text)  # __future__, __init__: the language's, not the fork's
-    for raw in _TOKEN.findall(text.replace("_", " ").replace("-", " ")):
+    words = _TOKEN.findall(text.replace("_", " ").replace("-", " "))
+    for raw in dict.fromkeys(words) if unique else words:
         for part in _CAMEL.sub(" ", raw).split():
             t = part.lower()
             if len(t) >= 3 and t not in STOPWORDS and not t.isdigit() and not (code and t in CODE_WORDS):
@@ -87,10 +89,10 @@ class Vocabulary(BaseModel):
         n = 0
         for doc in documents:
             n += 1
-            df.update(set(tokens(doc)))
+            df.update({t for t, _raw in _pairs(doc, unique=True)})
         for doc in code:
             n += 1
-            df.update(set(tokens(doc, code=True)))
+            df.update({t for t, _raw in _pairs(doc, code=True, unique=True)})
         return cls(docs=n, df=dict(df))
 
     def with_code(self, code: Iterable[str]) -> Vocabulary:
@@ -168,10 +170,10 @@ PRIOR = 500.0
 MIN_Z = 1.0
 
 
-def _where(term: str, paths: list[str]) -> list[str]:
-    """Folders (two or more files) and single files where ``term`` occurs, those naming it first, most files first."""
-    named = [p for p in paths if term in tokens(p)]
-    pick = named or paths
+def _where(term: str, paths: list[str], named: list[str]) -> list[str]:
+    """Folders (two or more files) and single files where ``term`` occurs (``named``: the paths naming it, which
+    come first), most files first."""
+    pick = sorted(named) or paths
     folders = Counter(p.rsplit("/", 1)[0] + "/" if "/" in p else p for p in pick)
     out: list[str] = []
     for folder, n in sorted(folders.items(), key=lambda x: (-x[1], x[0])):
@@ -196,7 +198,7 @@ def distinctive(
     forms: dict[str, Counter[str]] = {}
     per_doc = []
     for d in fork_docs:
-        prose, code = _pairs(d.text), _pairs(d.code, code=True)
+        prose, code = _pairs(d.text, unique=True), _pairs(d.code, code=True, unique=True)
         for weight, pairs_of in ((3, prose), (1, code)):
             for t, raw in pairs_of:
                 forms.setdefault(t, Counter())[raw] += weight
@@ -210,6 +212,13 @@ def distinctive(
         tf.update(stems)
         for t in stems:
             docs_of.setdefault(t, []).append(d)
+    path_tokens: dict[str, set[str]] = {}
+
+    def in_path(term: str, path: str) -> bool:
+        if path not in path_tokens:
+            path_tokens[path] = set(tokens(path))
+        return term in path_tokens[path]
+
     n_fork = sum(tf.values())
     n_up = sum(vocab.df.values())
     pooled = n_fork + n_up
@@ -229,7 +238,7 @@ def distinctive(
         files = [d for d in docs if d.evidence.startswith("file:")]
         paths = sorted(d.evidence.removeprefix("file:") for d in files)
         commits = [d.evidence for d in docs if d.evidence.startswith("commit:")]
-        named = sorted((p for p in paths if t in tokens(p)), key=lambda p: (p.count("/"), p))
+        named = sorted((p for p in paths if in_path(t, p)), key=lambda p: (p.count("/"), p))
         others = [d.evidence for d in docs if not d.evidence.startswith(("commit:", "file:"))]
         evidence = [*commits[:1], *others[:1], *(f"file:{p}" for p in [*named, *paths])]
         evidence = list(dict.fromkeys([*evidence, *commits, *others]))[:3]
@@ -240,7 +249,7 @@ def distinctive(
                 display=_display(forms.get(t) or forms.get(t + "s") or Counter({t: 1})),
                 count=y,
                 evidence=evidence,
-                where=_where(t, paths),
+                where=_where(t, paths, named),
                 files=len(files),
                 added_share=round(sum(d.added for d in files) / len(files), 3) if files else 0.0,
             )
