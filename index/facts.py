@@ -18,9 +18,9 @@ from typing import Any, NamedTuple
 
 from forkwise.index import presence, security
 from forkwise.index import readme as readme_mod
-from forkwise.index.gitio import blob_sizes, read_blob, read_blobs, run
+from forkwise.index.gitio import blob_sizes, read_blob, read_blobs, run, tree_names
 from forkwise.index.kinds import file_kind, top_folder
-from forkwise.index.manifests import LICENSE_NAMES, MANIFESTS, is_license, license_info, package_info
+from forkwise.index.manifests import MANIFESTS, is_license, license_info, package_info
 from forkwise.index.models import (
     BranchFact,
     CommitFact,
@@ -57,6 +57,17 @@ class UpstreamHistory:
     """(path, blob) for every version of every file upstream has had (from tree diffs: no blob is read)."""
     security: dict[str, str]
     """Commit SHA → strong evidence that it fixes a vulnerability (:mod:`forkwise.index.security`)."""
+    subjects: dict[str, str] = field(default_factory=dict)
+    """Subjects of those commits."""
+    tree_size: dict[str, int] = field(default_factory=dict)
+    """Files in the tree of each commit on upstream's first-parent line (from the head's count and each commit's
+    additions and deletions against its first parent)."""
+    dates: dict[str, str] = field(default_factory=dict)
+    """Commit SHA → committer date (ISO 8601, as git writes it) for every commit reachable from upstream's head."""
+    recent_subjects: list[str] = field(default_factory=list)
+    """The subjects of the newest commits (up to 3,000, newest first): part of upstream's vocabulary."""
+    touched: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Commit SHA → the files it changed (commits that are not merges)."""
 
 
 @dataclass
@@ -66,24 +77,36 @@ class UpstreamContext:
     mirror: Path
     head: str
     last_commit_date: datetime
-    vocab: Vocabulary
+    vocab_docs: list[str]
+    """Upstream's paths and README paragraphs: with its recent subjects (from the history scan), its vocabulary."""
     timeout: float = 600.0
     head_describe: str | None = None
     names: tuple[str, ...] = ()
     """The project's and its owner's names: never a term of what a fork is for."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _tree: dict[str, list[str]] = field(default_factory=dict)
+    _roots: dict[str, list[str]] = field(default_factory=dict)
     _license: dict[str, LicenseInfo] = field(default_factory=dict)
     _history_lock: threading.Lock = field(default_factory=threading.Lock)
     _history: UpstreamHistory | None = None
+    _vocab: Vocabulary | None = None
     _terms_vocab: Vocabulary | None = None
 
+    def vocab(self) -> Vocabulary:
+        """Upstream's vocabulary (paths, README paragraphs, recent subjects), built once when a fork needs it."""
+        history = self.history()
+        with self._history_lock:
+            if self._vocab is None:
+                self._vocab = Vocabulary.build([*self.vocab_docs, *history.recent_subjects])
+            return self._vocab
+
     def terms_vocab(self) -> Vocabulary:
-        """The background for distinctive terms: ``vocab`` plus the text of a sample of upstream's code files (so an
-        identifier upstream already uses everywhere is not the fork's), read once, only when a fork needs it."""
+        """The background for distinctive terms: :meth:`vocab` plus the text of a sample of upstream's code files (so
+        an identifier upstream already uses everywhere is not the fork's), read once, only when a fork needs it."""
+        vocab = self.vocab()
         with self._history_lock:
             if self._terms_vocab is None:
-                self._terms_vocab = self.vocab.with_code(_code_sample(self))
+                self._terms_vocab = vocab.with_code(_code_sample(self))
             return self._terms_vocab
 
     def history(self) -> UpstreamHistory:
@@ -92,6 +115,23 @@ class UpstreamContext:
             if self._history is None:
                 self._history = _scan_history(self)
             return self._history
+
+    def tree_size(self, rev: str) -> int:
+        """Files in ``rev``'s tree: from the history scan for commits on upstream's first-parent line, else listed."""
+        size = self.history().tree_size.get(rev)
+        return size if size is not None else len(self.tree(rev))
+
+    def root_names(self, rev: str) -> list[str]:
+        """The names at the root of ``rev``'s tree (one read through the persistent ``cat-file``)."""
+        with self._lock:
+            if rev in self._tree:
+                return [p for p in self._tree[rev] if "/" not in p]
+            if rev in self._roots:
+                return self._roots[rev]
+        names = tree_names(self.mirror, rev)
+        with self._lock:
+            self._roots[rev] = names
+        return names
 
     def git(self, *args: str, ok_codes: tuple[int, ...] = (0,)) -> str:
         return run(self.mirror, *args, timeout=self.timeout, ok_codes=ok_codes)
@@ -119,12 +159,7 @@ class UpstreamContext:
         with self._lock:
             if rev in self._license:
                 return self._license[rev]
-        with self._lock:
-            listed = self._tree.get(rev)
-        if listed is not None:  # the tree is listed already: look the licence up by name, no probing
-            names = [p for p in listed if is_license(p)]
-        else:
-            names = [p for p in self.tree(self.head) if is_license(p)] + list(LICENSE_NAMES)
+        names = [p for p in self.root_names(rev) if is_license(p)]  # by name at the root: no probing
         path, text = None, None
         for name in dict.fromkeys(names):
             data = read_blob(self.mirror, f"{rev}:{name}")
@@ -141,8 +176,8 @@ def _text(data: bytes | None) -> str | None:
     return None if data is None else data.decode("utf-8", "replace")
 
 
-CODE_SAMPLE_FILES = 300
-CODE_SAMPLE_BYTES = 32_000
+CODE_SAMPLE_FILES = 120
+CODE_SAMPLE_BYTES = 16_000
 ADDED_LINES = 400
 
 
@@ -171,28 +206,68 @@ def _added_lines(
     return {p: "\n".join(lines) for p, lines in added.items()}
 
 
+_RAW = re.compile(r"^:\d+ \d+ \w+ (\w+) (\w)\w*\t(.*)$", re.M)
+
+
 def _scan_history(ctx: UpstreamContext) -> UpstreamHistory:
-    out = ctx.git("log", "--raw", "--no-abbrev", "--no-renames", f"--format={RS}%H%x00%P%x00%B{US}", ctx.head)
+    """One ``log --raw`` of every commit upstream has (merges against their first parent): the file versions it has
+    had, its security fixes, commit dates, recent subjects, and the tree size along its first-parent line."""
+    out = ctx.git(
+        "log", "--raw", "--no-abbrev", "--no-renames", "--diff-merges=first-parent",
+        f"--format={RS}%H%x00%P%x00%cI%x00%B{US}", ctx.head,
+    )  # fmt: skip
     versions: set[tuple[str, str]] = set()
     found: dict[str, str] = {}
+    subjects: dict[str, str] = {}
+    dates: dict[str, str] = {}
+    recent: list[str] = []
+    first_parent: dict[str, str] = {}
+    net: dict[str, int] = {}  # files added minus deleted against the first parent
+    touched: dict[str, tuple[str, ...]] = {}
     for chunk in out.split(RS)[1:]:
         header, _, raw = chunk.partition(US)
-        sha, parents, message = [*header.split(NUL), "", ""][:3]
+        sha, parents, date, message = [*header.split(NUL), "", "", ""][:4]
+        dates[sha] = date
+        if len(recent) < 3000:
+            recent.append(message.split("\n", 1)[0])
+        parent_list = parents.split()
+        is_merge = len(parent_list) > 1
+        if parent_list:
+            first_parent[sha] = parent_list[0]
         paths = []
-        for line in raw.splitlines():
-            if not line.startswith(":"):
+        delta = 0
+        for blob, status, path in _RAW.findall(raw):
+            delta += (status == "A") - (status == "D")
+            if is_merge:  # a merge's first-parent diff counts files; its blobs come from commits seen on their own
                 continue
-            meta, _, path = line.partition("\t")
             path = _unquote(path)
             paths.append(path)
-            new = meta.split()[3]
-            if set(new) != {"0"}:
-                versions.add((path, new))
+            if status != "D":
+                versions.add((path, blob))
+        net[sha] = delta
+        if not is_merge:
+            touched[sha] = tuple(paths)
         if security.candidate(message):
-            ev = security.evidence(message, paths, is_merge=len(parents.split()) > 1)
+            ev = security.evidence(message, paths, is_merge=is_merge)
             if ev:
                 found[sha] = ev
-    return UpstreamHistory(versions=versions, security=found)
+                subjects[sha] = message.split("\n", 1)[0][:300]
+    size = len(ctx.tree(ctx.head))
+    sizes = {ctx.head: size}
+    sha = ctx.head
+    while sha in first_parent and sha in net:
+        size -= net[sha]
+        sha = first_parent[sha]
+        sizes[sha] = size
+    return UpstreamHistory(
+        versions=versions,
+        security=found,
+        subjects=subjects,
+        tree_size=sizes,
+        dates=dates,
+        recent_subjects=recent,
+        touched=touched,
+    )
 
 
 def upstream_facts(
@@ -207,13 +282,16 @@ def upstream_facts(
     """Summary facts about upstream and the shared context for fork analysis."""
     head, date = run(mirror, "log", "-1", "--format=%H%x00%cI", UPSTREAM_REF, timeout=timeout).strip().split(NUL)
     last = _iso(date)
-    subjects = run(mirror, "log", "-n", "3000", "--format=%s", UPSTREAM_REF, timeout=timeout).splitlines()
     files = [f for f in run(mirror, "ls-tree", "-r", "--name-only", "-z", head, timeout=timeout).split(NUL) if f]
     readme_path, text = readme_mod.read_at(mirror, head, files)
     paragraphs = [p for p in (text or "").split("\n\n") if p.strip()]
-    vocab = Vocabulary.build([*files, *subjects, *paragraphs])
     ctx = UpstreamContext(
-        mirror=mirror, head=head, last_commit_date=last, vocab=vocab, timeout=timeout, names=tuple(name.split("/"))
+        mirror=mirror,
+        head=head,
+        last_commit_date=last,
+        vocab_docs=[*files, *paragraphs],
+        timeout=timeout,
+        names=tuple(name.split("/")),
     )
     described = run(mirror, "describe", "--tags", "--abbrev=7", head, timeout=timeout, ok_codes=(0, 128)).strip()
     ctx.head_describe = described or None
@@ -334,7 +412,7 @@ def fork_facts(
         base = ctx.git("merge-base", up, head, ok_codes=(0, 1)).strip() or None
     if base is None:
         return _unrelated(ctx, default_branch, ref, head)
-    own, bodies, own_deltas = _own_commits(ctx, head) if ahead else ([], {}, {})  # commits upstream lacks
+    own, bodies, own_deltas = _own_commits(ctx, head, gained) if ahead else ([], {}, {})  # commits upstream lacks
     boundary.setdefault(up, ctx.last_commit_date)
     if base not in boundary:  # unusual topology: ask git directly
         boundary[base] = _iso(ctx.git("log", "-1", "--format=%cI", base))
@@ -345,7 +423,7 @@ def fork_facts(
     merges = [c for c in own if c.is_merge]
     unique = [c for c in own if not c.is_merge and not c.upstream_equivalent]
     mine = [c for c in changes if not c.copied]
-    base_files = ctx.tree(base) if changes else []
+    base_files = ctx.root_names(base) if changes else []  # the root: where READMEs and licences are
     readme = _readme(ctx, base, head, base_files, mine)
     return ForkFacts(
         upstream_ref=UPSTREAM_REF,
@@ -358,7 +436,7 @@ def fork_facts(
         behind=len(gained),
         merge_base=base,
         merge_base_date=boundary[base],
-        last_commit_date=own[0].date if own else boundary[base],
+        last_commit_date=max(c.date for c in own) if own else boundary[base],
         upstream_last_commit_date=ctx.last_commit_date,
         upstream_describe=ctx.head_describe,
         own_commits=own,
@@ -377,26 +455,34 @@ def fork_facts(
             notable=[c for c in gained if isinstance(c, CommitFact)][:10],
         ),
         terms=_terms(ctx, unique, bodies, mine, readme, _added_lines(unique, own_deltas, mine)),
-        **_change_counts(changes, len(base_files)),
+        **_change_counts(changes, ctx.tree_size(base) if changes else 0),
     )
 
 
+CHERRY_CANDIDATES = 200
+"""Upstream commits touching the fork's files beyond which git's own ``--cherry-mark`` compares the patches."""
+
+
 def _own_commits(
-    ctx: UpstreamContext, head: str
+    ctx: UpstreamContext, head: str, gained: list[CommitFact | Gained]
 ) -> tuple[list[CommitFact], dict[str, str], dict[str, list[presence.FileDelta]]]:
     """The fork's commits upstream lacks, newest first, each marked when its patch is already upstream; their
     message bodies (SHA → body) and the lines each added and removed (SHA → per-file deltas, ``-U0`` patches read
-    in the same ``git log``: the terms and the presence checks use them, no second diff). Files over 1 MB count as
-    binary, so one huge file cannot flood the output."""
+    in the same ``git log``: the terms, the presence checks and the patch comparison use them). Files over 1 MB
+    count as binary, so one huge file cannot flood the output.
+
+    "Already upstream" is decided like ``git log --cherry-mark`` but without diffing every commit upstream gained:
+    only those that touch the same files (known from the history scan) can hold the same patch, and their ``-U0``
+    patches are compared with the fork's (same files, same lines added and removed, whitespace-normalised)."""
     out = ctx.git(
         "-c", "core.bigFileThreshold=1m", "-c", "core.quotePath=false",
-        "log", "--right-only", "--cherry-mark", "--topo-order", "--raw", "-p", "-U0", "--no-renames", "--no-color",
-        "--no-ext-diff", f"--format={RS}%m%x00%H%x00%P%x00%an%x00%cI%x00%s%x00%b{US}", f"{ctx.head}...{head}",
+        "log", "--raw", "-p", "-U0", "--no-renames", "--no-color", "--no-ext-diff",
+        f"--format={RS}%m%x00%H%x00%P%x00%an%x00%cI%x00%s%x00%b{US}", f"{ctx.head}..{head}",
     )  # fmt: skip
     commits, bodies, deltas = [], {}, {}
     for chunk in out.split(RS)[1:]:
         header, _, rest = chunk.partition(US)
-        mark, sha, parents, author, date, subject, body = [*header.split(NUL), "", "", "", "", "", ""][:7]
+        _mark, sha, parents, author, date, subject, body = [*header.split(NUL), "", "", "", "", "", ""][:7]
         raw, _, patch = rest.partition("\ndiff --git ")
         paths = [_unquote(ln.partition("\t")[2]) for ln in raw.splitlines() if ln.startswith(":")]
         bodies[sha] = body[:2000]
@@ -411,13 +497,47 @@ def _own_commits(
                 date=_iso(date),
                 files=paths[:200],
                 is_merge=len(parents.split()) > 1,
-                upstream_equivalent=mark == "=",
                 security=evidence is not None,
                 security_evidence=evidence,
                 parents=parents.split(),
             )
         )
+    equivalent = _already_upstream(ctx, head, commits, deltas, gained)
+    if equivalent:
+        commits = [c.model_copy(update={"upstream_equivalent": True}) if c.sha in equivalent else c for c in commits]
     return commits, bodies, deltas
+
+
+def _patch_key(files: list[str] | tuple[str, ...], deltas: list[presence.FileDelta]) -> frozenset | None:
+    """What a patch changes: its files and, per file, the lines it added and removed (None: nothing to compare)."""
+    if not files:
+        return None
+    lines = frozenset((d.path, frozenset(d.added), frozenset(d.removed)) for d in deltas)
+    return frozenset([("files", frozenset(files)), ("lines", lines)])
+
+
+def _already_upstream(
+    ctx: UpstreamContext,
+    head: str,
+    commits: list[CommitFact],
+    deltas: dict[str, list[presence.FileDelta]],
+    gained: list[CommitFact | Gained],
+) -> set[str]:
+    """The fork's commits whose patch upstream has among the commits it gained since the fork point."""
+    own = [c for c in commits if not c.is_merge]
+    if not own or not gained:
+        return set()
+    touched = ctx.history().touched
+    mine = {p for c in own for p in c.files}
+    candidates = [g.sha for g in gained if not mine.isdisjoint(touched.get(g.sha, ()))]
+    if not candidates:
+        return set()
+    if len(candidates) > CHERRY_CANDIDATES:  # many: git compares patch-ids itself
+        marks = ctx.git("log", "--right-only", "--cherry-mark", "--no-merges", "--format=%m%H", f"{ctx.head}...{head}")
+        return {ln[1:] for ln in marks.split() if ln.startswith("=")}
+    theirs = presence.many_deltas(ctx.mirror, candidates, ctx.timeout)
+    keys = {_patch_key(touched[sha], ds) for sha, ds in theirs.items()} - {None}
+    return {c.sha for c in own if _patch_key(c.files, deltas.get(c.sha, [])) in keys}
 
 
 class Gained(NamedTuple):
@@ -429,25 +549,32 @@ class Gained(NamedTuple):
 
 
 def _sides(ctx: UpstreamContext, head: str) -> tuple[list[CommitFact | Gained], set[str], dict[str, datetime]]:
-    """One ``log --left-right --boundary`` walk: what upstream gained since the fork point (the left side), the
-    SHAs of the fork's own commits (the right side) and the boundary commits with their dates (the merge base is
-    among them: the only one, when there is one)."""
-    out = ctx.git("log", "--left-right", "--boundary", f"--format={RS}%m%x00%H%x00%cI%x00%s", f"{ctx.head}...{head}")
-    gained: list[Gained] = []
+    """One ``rev-list --left-right --boundary`` walk: what upstream gained since the fork point (the left side), the
+    SHAs of the fork's own commits (the right side) and the boundary commits (the merge base is among them: the
+    only one, when there is one). Dates and subjects come from the history scan (every commit upstream has)."""
+    out = ctx.git("rev-list", "--left-right", "--boundary", f"{ctx.head}...{head}")
+    history = ctx.history()
+    gained: list[CommitFact | Gained] = []
     ahead: set[str] = set()
     boundary: dict[str, datetime] = {}
-    fixes = ctx.history().security
-    for mark, (sha, d, subj), _f in _parse_log(out, False):
+
+    def date(sha: str) -> datetime:
+        known = history.dates.get(sha)
+        return _iso(known if known else ctx.git("log", "-1", "--format=%cI", sha))
+
+    for line in out.split():
+        mark, sha = line[0], line[1:]
         if mark == "-":
-            boundary[sha] = _iso(d)
+            boundary[sha] = date(sha)
         elif mark == ">":
             ahead.add(sha)
-        elif (ev := fixes.get(sha)) is not None:  # a full record only for what a verdict may cite
+        elif (ev := history.security.get(sha)) is not None:  # a full record only for what a verdict may cite
+            subject = history.subjects.get(sha, "")
             gained.append(
-                CommitFact(sha=sha, subject=subj[:300], author="", date=_iso(d), security=True, security_evidence=ev)
+                CommitFact(sha=sha, subject=subject, author="", date=date(sha), security=True, security_evidence=ev)
             )
         else:
-            gained.append(Gained(sha, _iso(d)))
+            gained.append(Gained(sha, date(sha)))
     return gained, ahead, boundary
 
 
@@ -572,7 +699,7 @@ def _terms(
     ]
     if not docs:
         return []
-    return distinctive(docs, ctx.terms_vocab() if added else ctx.vocab, exclude=ctx.names)
+    return distinctive(docs, ctx.terms_vocab() if added else ctx.vocab(), exclude=ctx.names)
 
 
 _TRAILER = re.compile(r"^[\w-]+: .*$|^\s*\*? ?Merge (pull request|branch) .*$", re.M)

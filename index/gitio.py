@@ -14,7 +14,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from git import Git, Repo
+from git import Repo
 from git.exc import GitCommandError
 
 _CONFIG = {
@@ -60,30 +60,31 @@ def _clean_stderr(stderr: str) -> str:
     return "; ".join(dict.fromkeys(lines))[:500] or "git failed without a message"
 
 
-def _git(path: Path | None) -> Git:
-    g = Git(str(path)) if path else Git()
-    g.update_environment(**SAFE_ENV)
-    return g
+_ENV: dict[str, str] | None = None
+
+
+def _env() -> dict[str, str]:
+    global _ENV
+    if _ENV is None:
+        _ENV = {**os.environ, **SAFE_ENV}
+    return _ENV
 
 
 def run(path: Path | None, *args: str, timeout: float = 600.0, ok_codes: tuple[int, ...] = (0,)) -> str:
-    """Run ``git <args>`` (in ``path`` when given) and return stdout decoded leniently."""
-    g = _git(path)
+    """Run ``git <args>`` (in ``path`` when given) and return stdout decoded leniently. A plain ``subprocess.run``
+    (no shell; the hardened environment of :data:`SAFE_ENV`): a few hundred microseconds less per call than
+    GitPython's ``execute``, which adds up over the handful of calls per fork."""
     try:
-        status, out, err = g.execute(
-            ["git", *args],
-            with_extended_output=True,
-            with_exceptions=False,
-            stdout_as_string=False,
-            kill_after_timeout=timeout,
-            strip_newline_in_stdout=False,
+        res = subprocess.run(
+            ["git", *args], cwd=str(path) if path else None, capture_output=True, env=_env(), timeout=timeout
         )
-    except GitCommandError as exc:  # raised for timeouts and spawn failures
-        raise GitError(args, _clean_stderr(str(exc.stderr or exc)), exc.status) from exc
-    if status not in ok_codes:
-        text = err.decode("utf-8", "replace") if isinstance(err, bytes) else str(err)
-        raise GitError(args, _clean_stderr(text), status)
-    return out.decode("utf-8", "replace") if isinstance(out, bytes) else str(out)
+    except subprocess.TimeoutExpired as exc:
+        raise GitError(args, f"the command did not complete in {timeout:g} secs") from exc
+    except OSError as exc:  # git missing, or the folder gone
+        raise GitError(args, str(exc)) from exc
+    if res.returncode not in ok_codes:
+        raise GitError(args, _clean_stderr(res.stderr.decode("utf-8", "replace")), res.returncode)
+    return res.stdout.decode("utf-8", "replace")
 
 
 _local = threading.local()
@@ -161,6 +162,23 @@ def _headers(out: bytes) -> list[tuple[str, int]]:
         parts = line.split()
         rows.append((parts[1], int(parts[2])) if len(parts) == 3 and parts[2].isdigit() else ("missing", 0))
     return rows
+
+
+def tree_names(path: Path, rev: str) -> list[str]:
+    """The entry names of ``rev``'s root tree, through the thread's persistent ``cat-file`` (no process spawned);
+    empty when ``rev`` is not there."""
+    repo = thread_repo(path)
+    try:
+        _hex, _typ, _size, data = repo.git.get_object_data(f"{rev}^{{tree}}")
+    except (ValueError, GitCommandError):
+        return []
+    names, pos = [], 0
+    while pos < len(data):  # entries: "<mode> <name>\0<20-byte id>"
+        space = data.index(b" ", pos)
+        nul = data.index(b"\0", space)
+        names.append(data[space + 1 : nul].decode("utf-8", "replace"))
+        pos = nul + 21
+    return names
 
 
 BATCH_FROM = 30

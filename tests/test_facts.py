@@ -217,3 +217,34 @@ def test_snapshots_at_the_same_commit_keep_their_own_branch_names(tmp_path: Path
     assert (b.head, b.behind, b.ref, b.default_branch) == (net.upstream_commits[4], 3, "refs/heads/develop", "develop")
     assert (c.behind, c.merge_base) == (1, net.upstream_commits[6])
     assert a.upstream_gain == b.upstream_gain and a.merge_base_describe == b.merge_base_describe
+
+
+def test_already_upstream_agrees_with_git_cherry_mark(tmp_path, settings, monkeypatch) -> None:
+    """The patch comparison over the upstream commits that touch the fork's files marks exactly what
+    ``git log --cherry-mark`` marks: a pick, a pick with other whitespace (patch-ids ignore it); not a partial
+    pick or a new change."""
+    from forkwise.index import facts as facts_mod
+
+    guard = "def read(p):\n    if not p:\n        return []\n"
+    spec = {
+        "name": "cm",
+        "upstream": {"name": "acme/engine", "preset": "small", "extra": [
+            {"message": "Pick: guard empty input", "files": {"engine/io.py": guard}},
+            {"message": "Pick: ops,  spaced", "files": {"engine/ops.py": "def add(a,  b):\n    return a + b\n"}},
+            {"message": "Half of the pair", "files": {"engine/core.py": "HALF = 1\n"}},
+        ]},
+        "forks": [{"name": "f/engine", "base": "up:5", "commits": [
+            {"message": "Guard empty input", "files": {"engine/io.py": guard}},
+            {"message": "Ops", "files": {"engine/ops.py": "def add(a, b):\n    return a + b\n"}},
+            {"message": "The pair", "files": {"engine/core.py": "HALF = 1\n", "engine/parquet.py": "PAIR = 2\n"}},
+            {"message": "New", "files": {"engine/new.py": "NEW = 3\n"}},
+        ]}],
+    }  # fmt: skip
+    net = build(spec, tmp_path)
+    marks = {}
+    for cap in (facts_mod.CHERRY_CANDIDATES, 0):  # our comparison, then git's --cherry-mark
+        monkeypatch.setattr(facts_mod, "CHERRY_CANDIDATES", cap)
+        f = next(x.facts for x in analyse(net, Settings(home=tmp_path / f"h{cap}")).forks if x.facts)
+        marks[cap] = {c.subject: c.upstream_equivalent for c in f.own_commits}
+    assert marks[0] == marks[facts_mod.CHERRY_CANDIDATES]
+    assert marks[0] == {"Guard empty input": True, "Ops": True, "The pair": False, "New": False}
