@@ -176,7 +176,7 @@ def _text(data: bytes | None) -> str | None:
     return None if data is None else data.decode("utf-8", "replace")
 
 
-CODE_SAMPLE_FILES = 120
+CODE_SAMPLE_FILES = 100
 CODE_SAMPLE_BYTES = 16_000
 ADDED_LINES = 400
 
