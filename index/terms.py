@@ -66,6 +66,25 @@ def tokens(text: str, code: bool = False) -> list[str]:
     return [t for t, _raw in _pairs(text, code)]
 
 
+FUNCTION_WORDS = frozenset(
+    """a an the and or of to in on for with from by at as is are be been was were it its this that these those
+    which who whom whose what why how when where there here any some fork forks repo repository does do did has
+    have i me my we our you your can could will would should please tell show find give list""".split()
+)
+
+
+def words(text: str) -> set[str]:
+    """The content words of a question (for matching chunks and terms): :func:`tokens` minus plain function words
+    only. "fixes", "typos", "docs", "support" stay: a question is short and these are what it asks about."""
+    out = set()
+    for raw in _TOKEN.findall(text.replace("_", " ").replace("-", " ")):
+        for part in _CAMEL.sub(" ", raw).split():
+            t = part.lower()
+            if len(t) >= 2 and t not in FUNCTION_WORDS and not t.isdigit():
+                out.add(t)
+    return out
+
+
 def _display(forms: Counter[str]) -> str:
     """How a term is written: its commonest spelling (prose counts thrice), lower case when that is just the
     capitalised word; kept as written when it is an acronym or mixed case (HPU, NVMe, FLOPs)."""

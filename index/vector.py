@@ -223,7 +223,14 @@ class VectorIndex:
             self.embeddings, emb_id = embeddings_for(settings)
         self.client = chroma_client(settings)
         self.name = collection_name(upstream, emb_id)
-        meta = {"hnsw:space": "cosine", "upstream": upstream, "embeddings": emb_id}
+        # one build thread and a wide search: the same chunks give the same graph and the same answers
+        meta = {
+            "hnsw:space": "cosine",
+            "hnsw:search_ef": 100,
+            "hnsw:num_threads": 1,
+            "upstream": upstream,
+            "embeddings": emb_id,
+        }
         # our own handle on the collection (writes, counts); the LangChain store over it serves retrieval
         self.collection = self.client.get_or_create_collection(self.name, metadata=meta)
         self.store = Chroma(

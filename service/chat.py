@@ -16,7 +16,7 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import BaseModel, Field
 
 from forkwise.index.settings import Settings
-from forkwise.index.terms import tokens
+from forkwise.index.terms import words
 from forkwise.index.vector import VectorIndex
 from forkwise.service.llm_writer import parse_json_object
 from forkwise.service.models import Report
@@ -58,7 +58,7 @@ class ChatAnswer(BaseModel):
 
 
 def _words(text: str) -> set[str]:
-    return set(tokens(text))
+    return words(text)
 
 
 def fork_terms(report: Report) -> dict[str, set[str]]:

@@ -136,3 +136,12 @@ def test_facts_mine_added_lines_but_not_ci_config_or_chores(tmp_path: Path, sett
     assert not {"matrix", "kubeflow", "jobs", "fix", "engine"} & set(terms)
     p = purpose(facts.terms)
     assert p and p.phrase == "adds debug output (engine/)"
+
+
+def test_question_words_keep_what_a_question_asks_about() -> None:
+    from forkwise.index.terms import tokens, words
+
+    q = "Which fork fixes typos in the docs?"
+    assert words(q) == {"fixes", "typos", "docs"}
+    assert tokens(q) == []  # the term tokenizer drops them all: no use for matching a question
+    assert words("who adds FP8 support for HPU_graphs?") == {"adds", "fp8", "support", "hpu", "graphs"}
