@@ -690,7 +690,8 @@ def _terms(
     docs += [
         TermDoc(evidence=f"file:{c.path}", text=c.path, code=added.get(c.path, ""), added=c.status == "added")
         for c in changes
-        if c.status != "deleted" and c.kind not in ("ci", "vendored")  # CI config says how, not what, it is for
+        # CI config says how it is built, a licence under what terms: neither says what the fork is for
+        if c.status != "deleted" and c.kind not in ("ci", "vendored") and not is_license(c.path)
     ]
     docs += [
         TermDoc(evidence=f"readme:{s.heading}", text=s.heading)

@@ -49,7 +49,7 @@ def _pairs(text: str, code: bool = False, unique: bool = False) -> list[tuple[st
     """(lower-case token, as written) for every word of ``text`` (see :func:`tokens`); each spelling once when
     ``unique`` (documents count a token once: no need to split a word a thousand times)."""
     out: list[tuple[str, str]] = []
-    if code:
+    if "__" in text:
         text = _DUNDER.sub(" ", text)  # __future__, __init__: the language's, not the fork's
     words = _TOKEN.findall(text.replace("_", " ").replace("-", " "))
     for raw in dict.fromkeys(words) if unique else words:

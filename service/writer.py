@@ -60,9 +60,11 @@ def _glossary() -> dict[str, Any]:
 
 
 def strong_terms(terms: list[TermScore]) -> list[TermScore]:
-    """Terms worth naming: in the glossary, or seen in two or more places, and at least half the best score."""
+    """Terms worth naming: in the glossary, or seen in two or more places, and at least half the best score; never
+    the CI and tooling words the glossary ignores."""
     glossary: dict[str, str] = _glossary()["terms"]
-    keep = [t for t in terms if t.term in glossary or t.count >= 2]
+    ignore = set(_glossary()["ignore"]["terms"])  # CI and tooling: never what a fork is for
+    keep = [t for t in terms if t.term not in ignore and (t.term in glossary or t.count >= 2)]
     if not keep:
         return []
     best = keep[0].score

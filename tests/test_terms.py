@@ -145,3 +145,9 @@ def test_question_words_keep_what_a_question_asks_about() -> None:
     assert words(q) == {"fixes", "typos", "docs"}
     assert tokens(q) == []  # the term tokenizer drops them all: no use for matching a question
     assert words("who adds FP8 support for HPU_graphs?") == {"adds", "fp8", "support", "hpu", "graphs"}
+
+
+def test_ci_and_tooling_terms_never_name_what_a_fork_is_for() -> None:
+    terms = [ts("action", [".github/workflows/"], score=5.0), ts("gevent", ["src/db/"], score=3.0)]
+    p = purpose(terms)
+    assert p and p.phrase == "adds gevent code (src/db/)"
