@@ -86,6 +86,7 @@ class UpstreamContext:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _tree: dict[str, list[str]] = field(default_factory=dict)
     _roots: dict[str, list[str]] = field(default_factory=dict)
+    _head_paths: frozenset[str] | None = None
     _license: dict[str, LicenseInfo] = field(default_factory=dict)
     _history_lock: threading.Lock = field(default_factory=threading.Lock)
     _history: UpstreamHistory | None = None
@@ -115,6 +116,13 @@ class UpstreamContext:
             if self._history is None:
                 self._history = _scan_history(self)
             return self._history
+
+    def head_paths(self) -> frozenset[str]:
+        """Upstream's paths at its head, as a set (built once)."""
+        with self._lock:
+            if self._head_paths is None:
+                self._head_paths = frozenset(self._tree[self.head]) if self.head in self._tree else None
+        return self._head_paths if self._head_paths is not None else frozenset(self.tree(self.head))
 
     def tree_size(self, rev: str) -> int:
         """Files in ``rev``'s tree: from the history scan for commits on upstream's first-parent line, else listed."""
@@ -176,8 +184,8 @@ def _text(data: bytes | None) -> str | None:
     return None if data is None else data.decode("utf-8", "replace")
 
 
-CODE_SAMPLE_FILES = 100
-CODE_SAMPLE_BYTES = 16_000
+CODE_SAMPLE_FILES = 80
+CODE_SAMPLE_BYTES = 12_000
 ADDED_LINES = 400
 
 
@@ -716,7 +724,7 @@ def _file_changes(ctx: UpstreamContext, base: str, head: str) -> list[FileChange
     entries = _parse_diff(out)
     sizes = blob_sizes(ctx.mirror, [e["sha"] for e in entries if e["status"] != "D"])
     versions = ctx.history().versions
-    upstream_now = set(ctx.tree(ctx.head))
+    upstream_now = ctx.head_paths()
     changes = []
     for e in entries:
         path = e["path"]
