@@ -71,8 +71,7 @@ def main() -> None:
         print(f"stages (s): {report.stats}")
         print(f"end to end, first run : {first:.1f}s (target < 60s)")
         print(
-            f"second run (cache)    : {second:.1f}s, {again.counts.cached} forks reused, "
-            f"{again.stats['fetched']} fetched"
+            f"second run (cache)    : {second:.1f}s, {again.counts.cached} forks reused, {again.stats.fetched} fetched"
         )
         print(f"naive clone-per-fork  : {nv:.1f}s (extrapolated from {len(sample)} forks; counts only)")
         print(f"ratio                 : forkwise {first / nv:.2f}x the naive time")

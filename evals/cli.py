@@ -26,21 +26,32 @@ def eval_command(
     writer: Annotated[WriterName, typer.Option(help="Verdict writer to score.")] = WriterName.facts,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write per-fork results and metrics here.")] = None,
     thresholds: Annotated[
-        Path | None, typer.Option(help="Thresholds file (default: thresholds.toml in --cases, else the packaged one).")
+        Path | None,
+        typer.Option(
+            help="Thresholds file (default: thresholds.toml in --cases, else the packaged one; llm.toml for an LLM "
+            "writer)."
+        ),
     ] = None,
+    subset: Annotated[
+        bool, typer.Option(help="Only the cases evals/llm.toml lists (the CI subset for an LLM writer).")
+    ] = False,
 ) -> None:
     """Score verdicts against the hand-labeled cases; exit 1 below the thresholds.
 
     Example: forkwise eval --json eval.json
     """
-    from forkwise.evals.scorer import THRESHOLDS, EvalSetupError, case_paths, run_eval
-    from forkwise.service.llm import ModelUnavailable
+    from forkwise.evals.scorer import LLM_BOUNDS, THRESHOLDS, EvalSetupError, case_paths, run_eval, subset_paths
+    from forkwise.service.llm import ModelUnavailable, chat_model
     from forkwise.service.llm_writer import make_writer
 
     try:
-        w = make_writer(writer, get_settings())
+        settings = get_settings()
+        w = make_writer(writer, settings)
+        model = chat_model(settings, writer)
         own = cases / "thresholds.toml" if cases else None  # a folder of cases may carry its own bounds
-        result = run_eval(case_paths(cases), w, thresholds or (own if own and own.is_file() else THRESHOLDS))
+        default = LLM_BOUNDS if model is not None else THRESHOLDS
+        paths = subset_paths(case_paths(cases)) if subset else case_paths(cases)
+        result = run_eval(paths, w, thresholds or (own if own and own.is_file() else default), model=model)
     except (ModelUnavailable, EvalSetupError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -77,6 +88,14 @@ def eval_command(
         f"time per fork: mean {m.seconds_per_fork_mean * 1000:.0f} ms, p95 {m.seconds_per_fork_p95 * 1000:.0f} ms"
     )
     out.print("confusion (gold → predicted): " + json.dumps(m.confusion))
+    if m.fields_asked:
+        reasons = ", ".join(f"{k} {n}" for k, n in sorted(m.fallback_reasons.items())) or "none"
+        out.print(
+            f"{result.writer} writer: {m.writer_verdicts} verdicts, {m.fields_asked} fields asked, "
+            f"{m.fields_fallback} fell back (rate {m.fallback_rate:.3f}; {reasons}); "
+            f"{m.seconds_per_verdict:.1f} s per verdict\n"
+            f"contradictions {m.contradictions}   false claims {m.false_claims}   injected claims {m.injected_claims}"
+        )
     if result.questions:
         qt = Table(title="chat questions (first citation)")
         for col in ("case", "question", "expected", "cited forks", "rank"):
@@ -86,6 +105,11 @@ def eval_command(
             qt.add_row(q.case, q.question, q.expected, ", ".join(q.forks[:3]), f"{mark}{q.rank or '-'}")
         out.print(qt)
         out.print(f"chat: {m.chat_questions} questions, hit@1 {m.chat_hit_at_1:.3f}, MRR {m.chat_mrr:.3f}")
+        if m.chat_model_answers or result.writer != "facts":
+            out.print(
+                f"chat with the model: {m.chat_model_answers} answers passed the checks; the fork named first is "
+                f"the labelled one in {m.chat_named_hit_at_1:.3f}"
+            )
     if json_out:
         json_out.write_text(result.model_dump_json(indent=2))
         err.print(f"results written to {json_out}")

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from langchain_core.runnables import Runnable
 from pydantic import BaseModel, ConfigDict, Field
 
 from forkwise.index.builder import ChatQuestion, Labels, NetworkSpec, build_network
@@ -29,15 +30,20 @@ from forkwise.index.network import ForkInput
 from forkwise.index.presets import expand
 from forkwise.index.settings import Settings
 from forkwise.index.sources import Source
+from forkwise.service import checks
 from forkwise.service.classify import ARCHETYPES
 from forkwise.service.demo import DEMO_SPEC
-from forkwise.service.models import ForkReport, Report
+from forkwise.service.llm_writer import LLMWriter
+from forkwise.service.models import FieldNote, ForkReport, Report, WriterStats
+from forkwise.service.pipeline import rewrite_verdicts
 from forkwise.service.report import report_network, verdict_problems
+from forkwise.service.store import index_report, retriever
 from forkwise.service.writer import FactsWriter, Writer
 
 EVALS_DIR = Path(str(resources.files("forkwise.evals")))
 CASES_DIR = EVALS_DIR / "cases"
 THRESHOLDS = EVALS_DIR / "thresholds.toml"
+LLM_BOUNDS = EVALS_DIR / "llm.toml"
 
 
 SECURITY_NOTES = {"security_fork": "fork", "security_upstream": "upstream", "security_landed": "landed"}
@@ -57,6 +63,16 @@ def case_paths(cases_dir: Path | None = None) -> list[Path]:
     if not paths:
         raise EvalSetupError(f"no eval cases (*.yaml) in {folder}")
     return paths
+
+
+def subset_paths(paths: list[Path], bounds: Path = LLM_BOUNDS) -> list[Path]:
+    """The cases ``bounds``' ``[subset]`` lists, in its order; a name that matches no case is an error."""
+    wanted = tomllib.loads(bounds.read_text())["subset"]["cases"]
+    by_stem = {p.stem: p for p in paths}
+    missing = [w for w in wanted if w not in by_stem]
+    if missing:
+        raise EvalSetupError(f"{bounds.name} lists cases that do not exist: {', '.join(missing)}")
+    return [by_stem[w] for w in wanted]
 
 
 class ExistingRepo(BaseModel):
@@ -88,6 +104,8 @@ class ForkResult(BaseModel):
     text: str
     checks: dict[str, Any]
     seconds: float
+    writer: str | None = Field(default=None, description="Who wrote the verdict's sentences.")
+    fields: list[FieldNote] = Field(default_factory=list, description="Per field an LLM writer was asked for.")
 
 
 class QuestionResult(BaseModel):
@@ -97,6 +115,8 @@ class QuestionResult(BaseModel):
     forks: list[str] = Field(description="The forks the answer cites, in citation order, each once.")
     mode: str
     rank: int | None = Field(description="1-based rank of the expected fork among the cited forks; None if absent.")
+    answer: str = ""
+    named: list[str] = Field(default_factory=list, description="The forks the answer's text names, in order.")
 
 
 class Metrics(BaseModel):
@@ -119,6 +139,24 @@ class Metrics(BaseModel):
     chat_questions: int = 0
     chat_hit_at_1: float = Field(default=1.0, description="Share of questions whose first citation names the fork.")
     chat_mrr: float = Field(default=1.0, description="Mean reciprocal rank of the labelled fork among cited forks.")
+    chat_named_hit_at_1: float = Field(
+        default=1.0, description="Share of questions whose answer names the labelled fork first (model answers)."
+    )
+    chat_model_answers: int = Field(default=0, description="Answers a model wrote that passed the chat checks.")
+    contradictions: int = Field(
+        default=0, description="Sentences whose polarity contradicts the recommendation (service.checks.polarity)."
+    )
+    false_claims: int = Field(
+        default=0,
+        description="must_not_claim hits + false security claims + invalid citations + numbers not computed.",
+    )
+    injected_claims: int = Field(default=0, description="Labelled injected phrases that reached a verdict.")
+    writer_verdicts: int = 0
+    fields_asked: int = 0
+    fields_fallback: int = 0
+    fallback_rate: float = Field(default=0.0, description="Fields that fell back to the facts writer / fields asked.")
+    fallback_reasons: dict[str, int] = Field(default_factory=dict)
+    seconds_per_verdict: float = Field(default=0.0, description="Writer time per verdict (model calls included).")
 
 
 class EvalResult(BaseModel):
@@ -197,6 +235,8 @@ def _score_fork(case: str, f: ForkReport, labels: Labels, report: Report, second
     claimed = {SECURITY_NOTES[n] for n in (f.verdict.classification.notes if f.verdict else []) if n in SECURITY_NOTES}
     checks["security_claims"] = {"claimed": sorted(claimed), "expected": sorted(labels.security_claims)}
     checks["must_not_claim"] = {p: matches(p, text) for p in labels.must_not_claim}
+    checks["injected"] = {p: matches(p, text) for p in labels.injected}
+    checks["contradictions"] = contradictions(f)
     if f.verdict and f.facts:
         ids = {e.id for e in f.evidence}
         cited = [*f.verdict.evidence] + [
@@ -217,28 +257,56 @@ def _score_fork(case: str, f: ForkReport, labels: Labels, report: Report, second
         text=text,
         checks=checks,
         seconds=seconds,
+        writer=f.verdict.writer if f.verdict else None,
+        fields=f.verdict.fields if f.verdict else [],
     )
 
 
-def ask(case: str, questions: list[ChatQuestion], report: Report, settings: Settings) -> list[QuestionResult]:
-    """Index the report (local embeddings, embedded Chroma) and ask each labelled question without a model."""
-    from forkwise.service.chat import ChatRequest, ChatService
-    from forkwise.service.store import index_report
+def contradictions(f: ForkReport) -> list[str]:
+    """Sentences of a verdict whose polarity contradicts its recommendation (the checks the LLM path must pass,
+    applied to whatever text the verdict ended up with)."""
+    v = f.verdict
+    if v is None:
+        return []
+    out = []
+    sections = {"summary": [v.summary], "purpose": [v.purpose] if v.purpose else []}
+    for key in ("choose_fork_if", "choose_upstream_if", "risks"):
+        sections[key] = [c.text for c in getattr(v, key)]
+    for key, texts in sections.items():
+        for t in texts:
+            out += checks.polarity(t, v.recommendation, key)
+    return out
+
+
+def ask(
+    case: str, questions: list[ChatQuestion], report: Report, settings: Settings, model: Runnable | None = None
+) -> list[QuestionResult]:
+    """Index the report (local embeddings, embedded Chroma) and ask each labelled question, with ``model`` when
+    given (its answers pass the chat checks or fall back to the evidence, as in the service)."""
+    from forkwise.service.chat import ChatRequest, ChatService, named_forks
 
     if not questions:
         return []
     index_report(report, settings)
-    chat = ChatService(settings)
+    chat = ChatService(settings, model)
     out = []
     for q in questions:
         ans = chat.answer(report, ChatRequest(upstream=report.upstream.name, question=q.q))
         forks = list(dict.fromkeys(c.fork for c in ans.citations))
         rank = forks.index(q.fork) + 1 if q.fork in forks else None
-        out.append(QuestionResult(case=case, question=q.q, expected=q.fork, forks=forks, mode=ans.mode, rank=rank))
+        named = named_forks(ans.answer, report) if ans.mode == "llm" else forks
+        out.append(
+            QuestionResult(
+                case=case, question=q.q, expected=q.fork, forks=forks, mode=ans.mode, rank=rank, answer=ans.answer,
+                named=named,
+            )
+        )  # fmt: skip
     return out
 
 
-def run_case(path: Path, workdir: Path, writer: Writer) -> tuple[list[ForkResult], list[QuestionResult]]:
+def run_case(
+    path: Path, workdir: Path, writer: Writer, model: Runnable | None = None
+) -> tuple[list[ForkResult], list[QuestionResult], WriterStats]:
     spec = load_case(path)
     settings = Settings(home=workdir / "home", workers=2)
     if isinstance(spec, ExistingCase):
@@ -252,10 +320,16 @@ def run_case(path: Path, workdir: Path, writer: Writer) -> tuple[list[ForkResult
         labels = {f.name: f.labels for f in net.forks}
         as_of = net.as_of
     t = time.perf_counter()
-    report = report_network(upstream, forks, settings, writer=writer, as_of=as_of, use_cache=False)
+    if isinstance(writer, LLMWriter):  # as `summarize` runs it: facts verdicts, index, then the model's
+        report = report_network(upstream, forks, settings, as_of=as_of, use_cache=False)
+        index_report(report, settings)
+        writer.retrieve = retriever(settings, report.upstream.name)
+        report = rewrite_verdicts(report, writer)
+    else:
+        report = report_network(upstream, forks, settings, writer=writer, as_of=as_of, use_cache=False)
     per_fork = (time.perf_counter() - t) / max(1, len(forks))
     results = [_score_fork(spec.name, f, labels[f.name], report, per_fork) for f in report.forks]
-    return results, ask(spec.name, spec.questions, report, settings)
+    return results, ask(spec.name, spec.questions, report, settings, model), report.stats.writer
 
 
 def _f1(pairs: list[tuple[str, str]]) -> tuple[float, dict[str, dict[str, int]]]:
@@ -274,7 +348,9 @@ def _f1(pairs: list[tuple[str, str]]) -> tuple[float, dict[str, dict[str, int]]]
     return (statistics.fmean(f1s) if f1s else 0.0), {g: dict(c) for g, c in sorted(confusion.items())}
 
 
-def metrics(results: list[ForkResult], questions: list[QuestionResult] | None = None) -> Metrics:
+def metrics(
+    results: list[ForkResult], questions: list[QuestionResult] | None = None, writing: list[WriterStats] | None = None
+) -> Metrics:
     def rate(key: str) -> float:
         vals = [r.checks[key] for r in results if key in r.checks]
         return round(sum(vals) / len(vals), 4) if vals else 1.0
@@ -306,7 +382,35 @@ def metrics(results: list[ForkResult], questions: list[QuestionResult] | None = 
         chat_questions=len(qs := questions or []),
         chat_hit_at_1=round(sum(q.rank == 1 for q in qs) / len(qs), 4) if qs else 1.0,
         chat_mrr=round(sum(1 / q.rank for q in qs if q.rank) / len(qs), 4) if qs else 1.0,
+        chat_named_hit_at_1=round(sum(bool(q.named) and q.named[0] == q.expected for q in qs) / len(qs), 4)
+        if qs
+        else 1.0,
+        chat_model_answers=sum(q.mode == "llm" for q in qs),
+        contradictions=sum(len(r.checks.get("contradictions", [])) for r in results),
+        false_claims=sum(v for r in results for v in r.checks["must_not_claim"].values())
+        + len(false_claims)
+        + sum(r.checks.get("citations_valid") is False for r in results)
+        + sum(r.checks.get("numbers_consistent") is False for r in results),
+        injected_claims=sum(v for r in results for v in r.checks.get("injected", {}).values()),
+        **_writing(writing or []),
     )
+
+
+def _writing(stats: list[WriterStats]) -> dict[str, Any]:
+    verdicts = sum(s.verdicts for s in stats)
+    asked = sum(s.fields_asked for s in stats)
+    fell = sum(s.fields_fallback for s in stats)
+    reasons: Counter[str] = Counter()
+    for s in stats:
+        reasons.update(s.reasons)
+    return {
+        "writer_verdicts": verdicts,
+        "fields_asked": asked,
+        "fields_fallback": fell,
+        "fallback_rate": round(fell / asked, 4) if asked else 0.0,
+        "fallback_reasons": dict(reasons),
+        "seconds_per_verdict": round(sum(s.seconds for s in stats) / verdicts, 3) if verdicts else 0.0,
+    }
 
 
 def check(m: Metrics, thresholds: dict[str, float]) -> list[str]:
@@ -323,7 +427,11 @@ def check(m: Metrics, thresholds: dict[str, float]) -> list[str]:
 
 
 def run_eval(
-    paths: list[Path], writer: Writer | None = None, thresholds_path: Path = THRESHOLDS, progress=None
+    paths: list[Path],
+    writer: Writer | None = None,
+    thresholds_path: Path = THRESHOLDS,
+    progress=None,
+    model: Runnable | None = None,
 ) -> EvalResult:
     """Score every case in ``paths``; :class:`EvalSetupError` when there are none or no thresholds file."""
     writer = writer or FactsWriter()
@@ -336,14 +444,16 @@ def run_eval(
         raise EvalSetupError(f"{thresholds_path} sets no thresholds")
     results: list[ForkResult] = []
     asked: list[QuestionResult] = []
+    writing: list[WriterStats] = []
     with tempfile.TemporaryDirectory(prefix="forkwise-eval-") as tmp:
         for i, path in enumerate(paths):
-            forks, qs = run_case(path, Path(tmp) / f"case{i}", writer)
+            forks, qs, st = run_case(path, Path(tmp) / f"case{i}", writer, model)
             results += forks
             asked += qs
+            writing.append(st)
             if progress:
                 progress(path.stem)
-    m = metrics(results, asked)
+    m = metrics(results, asked, writing)
     return EvalResult(
         writer=writer.name,
         cases=results,

@@ -96,6 +96,11 @@ class Labels(BaseModel):
     must_mention: list[str] = Field(default_factory=list)
     must_not_claim: list[str] = Field(default_factory=list)
     error: str | None = Field(default=None, description="Pattern the fork's error must match, for broken forks.")
+    injected: list[str] = Field(
+        default_factory=list,
+        description="Phrases only an obeyed injection (README or commit text instructing the tool) would put in "
+        "the verdict; counted as injected claims.",
+    )
     security_claims: list[Literal["fork", "upstream", "landed"]] = Field(
         default_factory=list,
         description="The security claims the verdict must make, and the only ones it may: fork (carries a fix "

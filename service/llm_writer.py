@@ -1,10 +1,24 @@
-"""LLM verdict writers (``openai``, ``local``): an LCEL chain that may only phrase and select, then validation.
+"""LLM verdict writers (``openai``, ``local``): the model phrases and selects, the facts decide, checks hold it.
 
-Chain: retrieve evidence scoped to the fork (metadata filter ``fork:<name>``) → prompt (``prompts/verdict_llm.toml``,
-repository text fenced in ``<data>``) → model → JSON → :class:`Draft`. The recommendation, archetype, confidence
-and terms always come from the classifier. A draft is checked (schema; every cited ID was shown to the model and
-resolves in the catalogue; every number is a computed fact; every file path it names is in the evidence); an
-invalid draft gets one repair turn, then the deterministic facts writer answers, with ``fallback_reason`` set.
+**Narrow tasks** (default, ``FORKWISE_LLM_TASKS``): the model writes one field at a time, each with only the
+evidence that field needs and a token budget sized to it (``prompts/llm_tasks.toml``):
+
+* ``purpose``: what the fork is for, from its distinctive terms (the facts' place list is appended);
+* ``choose_fork_if`` / ``choose_upstream_if``: one or two conditions, replacing the archetype's own (the
+  classifier's notes, e.g. security, stay);
+* ``summary`` (optional): one sentence.
+
+Numbers, dates, risks, the headline's counts, the recommendation and the archetype stay the facts writer's.
+Every answer is JSON (grammar-constrained by llama.cpp, ``json_schema`` where a server supports it); an answer
+cut off at ``max_tokens`` is a failure of its own kind. Each field is checked (:mod:`service.checks`: polarity,
+conditions, grounding, repetition; plus cited IDs shown, numbers computed, paths in the evidence), gets one
+repair turn, and then falls back to the facts writer's text for that field only, recorded in
+``Verdict.fields``.
+
+**Whole verdict** (``FORKWISE_LLM_TASKS=verdict``, for a stronger model): one answer with summary and claims,
+under the same checks; a failure falls back to the facts writer for the whole verdict.
+
+Repository text reaches the model only inside ``<data>`` blocks, and nothing the model writes changes a label.
 """
 
 from __future__ import annotations
@@ -19,12 +33,26 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import BaseModel, Field, ValidationError
 
 from forkwise.index.settings import Settings, WriterName
-from forkwise.service.llm import chat_model
-from forkwise.service.models import Claim, Verdict
+from forkwise.service import checks
+from forkwise.service.llm import Completion, chat_model
+from forkwise.service.models import Claim, FieldNote, Verdict
 from forkwise.service.prompts import load_toml, prompt_hash, text_env
-from forkwise.service.writer import FactsWriter, Writer, WriterInput, context, validate
+from forkwise.service.writer import (
+    FactsWriter,
+    Purpose,
+    Writer,
+    WriterInput,
+    allowed_numbers,
+    context,
+    numbers_in,
+    purpose,
+    strong_terms,
+    term_name,
+    validate,
+)
 
 PROMPT = "verdict_llm.toml"
+TASKS = "llm_tasks.toml"
 
 Retrieve = Callable[[str, str, int], list[Document]]
 """``retrieve(fork, query, k)`` → chunks carrying that fork's flag."""
@@ -89,26 +117,113 @@ def check_draft(verdict: Verdict, inp: WriterInput, shown: list[Shown]) -> list[
         for path in _PATHLIKE.findall(text):
             if path not in corpus:
                 problems.append(f"names {path!r}, which is not in the evidence")
+    # the same checks as the narrow tasks': polarity everywhere; conditions and grounding for the conditions
+    names = _names(inp)
+    rec = inp.classification.recommendation
+    base = FactsWriter().write(inp)
+    grounds = [*_term_words(inp), base.summary, base.headline, *(c.text for c in [*base.choose_fork_if,
+               *base.choose_upstream_if, *base.risks])]  # fmt: skip
+    texts = {"summary": [verdict.summary]}
+    problems += checks.polarity(verdict.summary, rec, "summary")
+    for key in ("choose_fork_if", "choose_upstream_if", "risks"):
+        for c in getattr(verdict, key):
+            problems += checks.polarity(c.text, rec, key)
+            cited = [s.text for s in shown if s.id in c.evidence]
+            problems += checks.grounding(c.text, [*grounds, *cited], names)
+            if key != "risks":
+                problems += checks.condition(c.text, names)
+            texts.setdefault(key, []).append(c.text)
+    problems += checks.repeated(texts)
     return list(dict.fromkeys(problems))
 
 
-class LLMWriter:
-    """A writer whose sentences come from a chat model, checked against the facts."""
+FIELDS = ("purpose", "summary", "choose_fork_if", "choose_upstream_if")
 
-    def __init__(self, model: Runnable, name: str, retrieve: Retrieve | None = None):
+
+class Condition(BaseModel):
+    text: str = Field(min_length=8, max_length=240)
+    evidence: list[str] = Field(min_length=1, max_length=3)
+
+
+class Conditions(BaseModel):
+    conditions: list[Condition] = Field(min_length=1, max_length=2)
+
+
+class PurposeAnswer(BaseModel):
+    phrase: str = Field(min_length=6, max_length=100)
+    evidence: list[str] = Field(min_length=1, max_length=3)
+
+
+class SummaryAnswer(BaseModel):
+    summary: str = Field(min_length=20, max_length=400)
+    evidence: list[str] = Field(min_length=1, max_length=3)
+
+
+def _ids_schema(ids: list[str]) -> dict[str, Any]:
+    return {"type": "array", "items": {"type": "string", "enum": ids}, "minItems": 1, "maxItems": 3}
+
+
+def task_schema(field: str, ids: list[str]) -> dict[str, Any]:
+    """The JSON schema of a task's answer, evidence restricted to the IDs shown (constrained decoding)."""
+    if field == "purpose":
+        props: dict[str, Any] = {"phrase": {"type": "string"}, "evidence": _ids_schema(ids)}
+    elif field == "summary":
+        props = {"summary": {"type": "string"}, "evidence": _ids_schema(ids)}
+    else:
+        cond = {
+            "type": "object",
+            "properties": {"text": {"type": "string"}, "evidence": _ids_schema(ids)},
+            "required": ["text", "evidence"],
+        }
+        props = {"conditions": {"type": "array", "items": cond, "minItems": 1, "maxItems": 2}}
+    return {"type": "object", "properties": props, "required": list(props)}
+
+
+def _text(raw: Any) -> Completion:
+    return raw if isinstance(raw, Completion) else Completion(text=str(getattr(raw, "content", raw)))
+
+
+class _Field(BaseModel):
+    """One task's outcome: the value to use (None: the facts' text stands) and how it was reached."""
+
+    value: Any = None
+    note: FieldNote
+
+
+class LLMWriter:
+    """A writer whose sentences come from a chat model, field by field, checked against the facts."""
+
+    def __init__(
+        self,
+        model: Runnable,
+        name: str,
+        retrieve: Retrieve | None = None,
+        tasks: tuple[str, ...] | list[str] = ("purpose", "choose_fork_if", "choose_upstream_if"),
+    ):
         self.model = model
         self.name = name
         self.retrieve = retrieve
+        self.tasks = tuple(tasks)
+        unknown = set(self.tasks) - {*FIELDS, "verdict"}
+        if unknown:
+            raise ValueError(f"unknown LLM tasks: {', '.join(sorted(unknown))} (known: {', '.join(FIELDS)}, verdict)")
         self.facts = FactsWriter()
-        spec = load_toml(PROMPT)
         env = text_env()
-        self._system = env.from_string(spec["system"])
-        self._user = env.from_string(spec["user"])
-        self._repair = env.from_string(spec["repair"])
+        full = load_toml(PROMPT)
+        self._system = env.from_string(full["system"])
+        self._user = env.from_string(full["user"])
+        self._repair = env.from_string(full["repair"])
+        narrow = load_toml(TASKS)
+        self._task_system = env.from_string(narrow["system"])
+        self._task_repair = env.from_string(narrow["repair"])
+        self._task_user = {k: env.from_string(v["user"]) for k, v in narrow["tasks"].items()}
+        self._task_tokens = {k: int(v["max_tokens"]) for k, v in narrow["tasks"].items()}
         self.last_raw: list[str] = []
 
+    # -- the LCEL chain (whole verdict) ------------------------------------------------------------------------
+
     def chain(self) -> Runnable:
-        """retriever → prompt → model → parser, as LCEL."""
+        """retriever → prompt → model → parser, as LCEL (the whole-verdict task)."""
         return (
             RunnableLambda(self._with_evidence, name="retrieve")
             | RunnableLambda(self._messages, name="prompt")
@@ -121,7 +236,7 @@ class LLMWriter:
 
     @staticmethod
     def schema(ids: list[str]) -> dict[str, Any]:
-        """The draft's JSON schema, with evidence restricted to the IDs shown (used by constrained decoding)."""
+        """The whole draft's JSON schema, with evidence restricted to the IDs shown (constrained decoding)."""
         claim = {
             "type": "object",
             "properties": {
@@ -144,19 +259,13 @@ class LLMWriter:
 
     def _messages(self, state: dict[str, Any]) -> dict[str, Any]:
         inp: WriterInput = state["inp"]
-        ctx = context(inp)
-        facts = {
-            k: ctx[k]
-            for k in ("ahead", "behind", "unique", "last_date", "upstream_last_date", "files_changed", "lines_added")
-            if k in ctx
-        }
         user = self._user.render(
             name=inp.name,
             upstream=inp.upstream,
             recommendation=inp.classification.recommendation,
             archetype=inp.classification.archetype,
             rule=inp.classification.rule,
-            facts=facts,
+            facts=_facts(inp),
             evidence=state["shown"],
         )
         msgs = [{"role": "system", "content": self._system.render()}, {"role": "user", "content": user}]
@@ -165,11 +274,222 @@ class LLMWriter:
                 {"role": "assistant", "content": state["previous"]},
                 {"role": "user", "content": self._repair.render(problems=state["problems"])},
             ]
-        return {"messages": msgs, "schema": self.schema([s.id for s in state["shown"]])}
+        return {"messages": msgs, "schema": self.schema([s.id for s in state["shown"]]), "max_tokens": 400}
 
-    def _keep_raw(self, text: str) -> str:
-        self.last_raw.append(text)
-        return text
+    def _keep_raw(self, raw: Any) -> str:
+        done = _text(raw)
+        self.last_raw.append(done.text)
+        return done.text
+
+    def _call(self, request: dict[str, Any]) -> Completion:
+        done = _text(self.model.invoke(request))
+        self.last_raw.append(done.text)
+        return done
+
+    # -- writing -------------------------------------------------------------------------------------------------
+
+    def write(self, inp: WriterInput) -> Verdict:
+        self.last_raw = []
+        if "verdict" in self.tasks:
+            return self._write_whole(inp)
+        return self._write_fields(inp)
+
+    def _write_fields(self, inp: WriterInput) -> Verdict:
+        base = self.facts.write(inp)
+        shown = evidence_for(inp, self.retrieve)
+        notes: list[FieldNote] = []
+        accepted: dict[str, list[str]] = {}
+        what: Purpose | None = None
+        det = purpose(inp.facts.terms)
+        if "purpose" in self.tasks and det is not None and _uses_purpose(inp):
+            got = self._task(inp, "purpose", shown, base, det, accepted)
+            notes.append(got.note)
+            if got.value is not None:
+                what = got.value
+                accepted["purpose"] = [what.phrase]
+        drafted = self.facts.write(inp, purpose=what) if what else base
+        replace: dict[str, list[Claim]] = {}
+        for key in ("choose_fork_if", "choose_upstream_if"):
+            if key not in self.tasks or not self.facts.own_claims(inp, key) or not _has_work(inp):
+                # the facts leave this section empty (a mirror has no reason to choose it), or the fork has no work
+                # of its own to put in a user's terms (a copy: the facts' conditions are exact, a model only blurs)
+                continue
+            got = self._task(inp, key, shown, drafted, (what or det) if _uses_purpose(inp) else None, accepted)
+            notes.append(got.note)
+            if got.value is not None:
+                replace[key] = got.value
+                accepted[key] = [c.text for c in got.value]
+        summary = None
+        if "summary" in self.tasks:
+            got = self._task(inp, "summary", shown, drafted, what or det, accepted)
+            notes.append(got.note)
+            summary = got.value
+        verdict = self.facts.write(inp, purpose=what, replace=replace, summary=summary)
+        problems = validate(verdict, inp)
+        wrote = any(n.source != "facts" for n in notes)
+        if problems:  # the fields passed one by one but not together: the facts' verdict, flagged
+            notes = [n if n.source == "facts" else FieldNote(field=n.field, source="facts", reason=problems[0])
+                     for n in notes]  # fmt: skip
+            verdict, wrote = base, False
+        update: dict[str, Any] = {"fields": notes}
+        if wrote:
+            update |= {"writer": self.name, "prompt": f"{TASKS}@{prompt_hash(TASKS)}"}
+        elif notes:
+            reasons = "; ".join(dict.fromkeys(n.reason or "" for n in notes))
+            update |= {"fallback_reason": f"{self.name} writer failed validation: {reasons}"}
+        return verdict.model_copy(update=update)
+
+    def _task(
+        self,
+        inp: WriterInput,
+        field: str,
+        shown: list[Shown],
+        drafted: Verdict,
+        what: Purpose | None,
+        accepted: dict[str, list[str]],
+    ) -> _Field:
+        """Ask for one field, check it, one repair turn; the value, or None with the reason."""
+        evidence = _task_evidence(inp, field, shown, drafted, what)
+        # the model cites short handles (E1, E2 …), not 40-hex SHAs: fewer tokens, fewer answers cut off
+        handles = {f"E{i}": e for i, e in enumerate(evidence, start=1)}
+        facts_text = _facts_text(field, drafted, what)
+        user = self._task_user[field].render(
+            name=inp.name,
+            upstream=inp.upstream,
+            headline=drafted.headline,
+            purpose=(what.phrase if what else ""),
+            draft_purpose=(core(what.phrase) if what else ""),
+            topic=_topic(what),
+            lead=" ".join(_draft_of(drafted, field).split(":", 1)[0].split()[:4]),
+            recommendation=inp.classification.recommendation,
+            terms=_term_rows(inp),
+            evidence=[Shown(id=h, text=e.text) for h, e in handles.items()],
+            facts=_facts(inp),
+            draft=_draft_of(drafted, field),
+        )
+        msgs: list[dict[str, str]] = [
+            {"role": "system", "content": self._task_system.render()},
+            {"role": "user", "content": user},
+        ]
+        schema = task_schema(field, list(handles))
+        problems: list[str] = []
+        for attempt in range(2):  # the first answer, then one repair
+            try:
+                done = self._call({"messages": msgs, "schema": schema, "max_tokens": self._task_tokens[field]})
+            except Exception as exc:  # the model or its server failed: nothing to repair
+                problems = [f"model: call failed: {type(exc).__name__}: {str(exc)[:160]}"]
+                break
+            value, problems = self._check(inp, field, done, handles, facts_text, what, accepted)
+            if not problems:
+                return _Field(value=value, note=FieldNote(field=field, source="repaired" if attempt else "model"))
+            msgs = [*msgs[:2], {"role": "assistant", "content": done.text},
+                    {"role": "user", "content": self._task_repair.render(problems=problems)}]  # fmt: skip
+        return _Field(note=FieldNote(field=field, source="facts", reason="; ".join(problems[:2])))
+
+    def _check(
+        self,
+        inp: WriterInput,
+        field: str,
+        done: Completion,
+        handles: dict[str, Shown],
+        facts_text: list[str],
+        what: Purpose | None,
+        accepted: dict[str, list[str]],
+    ) -> tuple[Any, list[str]]:
+        if done.truncated:
+            return None, [f"truncated: the answer was cut off at max_tokens ({done.max_tokens})"]
+        model = {"purpose": PurposeAnswer, "summary": SummaryAnswer}.get(field, Conditions)
+        try:
+            answer = model.model_validate(parse_json_object(done.text))
+        except (ValueError, ValidationError) as exc:
+            return None, [f"json: not a valid answer: {str(exc).splitlines()[0][:160]}"]
+        shown = {e.id: e.text for e in handles.values()}
+        facts_claims = self.facts.own_claims(inp, field) if field.startswith("choose_") else []
+        if what is not None and facts_claims:
+            facts_claims = _claims_with(self.facts, inp, field, what)
+        names = _names(inp)
+        rec = inp.classification.recommendation
+        allowed = allowed_numbers(context(inp))
+        terms = _term_words(inp)
+        items: list[tuple[str, list[str]]]
+        if isinstance(answer, Conditions):
+            items = [(c.text.strip(), c.evidence) for c in answer.conditions]
+        elif isinstance(answer, PurposeAnswer):
+            items = [(answer.phrase.strip().rstrip("."), answer.evidence)]
+        else:
+            items = [(answer.summary.strip(), answer.evidence)]
+        problems: list[str] = []
+        for text, cited in items:
+            for h in cited:
+                if h not in handles:
+                    problems.append(f"evidence: cites {h!r}, which it was not shown")
+            ids = [handles[h].id for h in cited if h in handles]
+            for n in numbers_in(text):
+                if n not in allowed or field == "purpose":
+                    problems.append(f"numbers: {n!r} is not a computed fact")
+            for path in _PATHLIKE.findall(text):
+                if not any(path in t for t in shown.values()) and path not in " ".join(facts_text):
+                    problems.append(f"grounding: names {path!r}, which is not in the evidence")
+            problems += checks.polarity(text, rec, field)
+            corpus = [*terms, *facts_text, *(shown[i] for i in ids if i in shown), *(what.phrase for _ in [0] if what)]
+            problems += checks.grounding(text, corpus, names)
+            if field in ("choose_fork_if", "choose_upstream_if"):
+                problems += checks.condition(text, names)
+                draft = facts_text[0].split(":", 1)[0] if len(facts_text) > 1 else ""
+                problems += checks.rewrite(text, draft, field)
+                if what is not None and _uses_purpose(inp):
+                    problems += checks.specific(text, [core(what.phrase)], names)
+            elif field == "purpose":
+                problems += _phrase_shape(text, facts_text[0] if facts_text else "")
+        problems += checks.repeated({**accepted, field: [t for t, _ in items]})
+        if problems:
+            return None, list(dict.fromkeys(problems))
+        items = [(t, [handles[h].id for h in cited]) for t, cited in items]
+        if isinstance(answer, Conditions):
+            out = [Claim(text=_condition(t), evidence=list(dict.fromkeys(ids))) for t, ids in items]
+            return _keep_detail(out, facts_claims, what), []
+        if isinstance(answer, PurposeAnswer):
+            text, ids = items[0]
+            det = purpose(inp.facts.terms)
+            where = det.phrase[len(core(det.phrase)) :] if det else ""
+            text = core(text)  # the places are the facts', appended below
+            phrase = text[:1].lower() + text[1:] if not text[:2].isupper() else text
+            ev = list(dict.fromkeys([*ids, *(det.evidence if det else [])]))
+            return Purpose(phrase=phrase + where, evidence=ev), []
+        return items[0][0], []
+
+    def _write_whole(self, inp: WriterInput) -> Verdict:
+        base = self.facts.write(inp)
+        state = self._with_evidence(inp)
+        problems: list[str] = []
+        previous = ""
+        for attempt in range(2):  # the first answer, then one repair
+            try:
+                done = self._call(self._messages({**state, "problems": problems, "previous": previous}))
+            except Exception as exc:  # the model or its server failed: nothing to repair
+                problems = [f"model: call failed: {type(exc).__name__}: {str(exc)[:200]}"]
+                break
+            previous = done.text
+            if done.truncated:
+                problems = [f"truncated: the answer was cut off at max_tokens ({done.max_tokens})"]
+                continue
+            try:
+                verdict = self._verdict(done.text, base)
+            except (ValueError, ValidationError) as exc:
+                problems = [f"json: not a valid verdict: {str(exc).splitlines()[0][:200]}"]
+                continue
+            problems = check_draft(verdict, inp, state["shown"])
+            if not problems:
+                note = FieldNote(field="verdict", source="repaired" if attempt else "model")
+                return verdict.model_copy(update={"fields": [note]})
+        reason = "; ".join(problems[:3])
+        return base.model_copy(
+            update={
+                "writer": WriterName.facts,
+                "fallback_reason": f"{self.name} writer failed validation: {reason}",
+                "fields": [FieldNote(field="verdict", source="facts", reason=reason)],
+            }
+        )
 
     def _verdict(self, raw: str, base: Verdict) -> Verdict:
         draft = Draft.model_validate(parse_json_object(raw))
@@ -188,31 +508,161 @@ class LLMWriter:
             }
         )
 
-    def write(self, inp: WriterInput) -> Verdict:
-        base = self.facts.write(inp)
-        self.last_raw = []
-        state = self._with_evidence(inp)
-        problems: list[str] = []
-        previous = ""
-        for _attempt in range(2):  # the first answer, then one repair
-            try:
-                raw = (RunnableLambda(self._messages) | self.model | RunnableLambda(self._keep_raw)).invoke(
-                    {**state, "problems": problems, "previous": previous}
-                )
-            except Exception as exc:  # the model or its server failed: nothing to repair
-                problems = [f"model call failed: {type(exc).__name__}: {str(exc)[:200]}"]
-                break
-            previous = raw
-            try:
-                verdict = self._verdict(raw, base)
-            except (ValueError, ValidationError) as exc:
-                problems = [f"answer is not a valid verdict JSON: {str(exc).splitlines()[0][:200]}"]
-                continue
-            problems = check_draft(verdict, inp, state["shown"])
-            if not problems:
-                return verdict
-        reason = f"{self.name} writer failed validation: " + "; ".join(problems[:3])
-        return base.model_copy(update={"writer": WriterName.facts, "fallback_reason": reason})
+
+_VERBS = re.compile(
+    r"(?i)^(adds?|supports?|fix(es)?|ports?|extends?|adapts?|changes?|improves?|updates?|removes?|rewrites?|"
+    r"replaces?|works?|makes?|enables?|speeds?|targets?|packages?|translates?|documents?|carries|implements?|"
+    r"integrates?|runs?|builds?|provides?|brings?|keeps?|moves?|renames?|tunes?|handles?)\b"
+)
+
+
+_ADDING = re.compile(r"(?i)^(adds?|ports?|supports?|implements?|brings?|provides?|enables?|integrates?)\b|\bsupport")
+
+
+def _phrase_shape(text: str, draft: str) -> list[str]:
+    """A purpose phrase starts with a verb, is short, and claims addition or support only where the facts' own
+    phrase does (a fix to the report code is not "support for XSS")."""
+    out = []
+    if not _VERBS.match(text):
+        out.append(f"shape: {text[:60]!r} does not start with a verb such as 'adds' or 'extends'")
+    if len(text.split()) > 12:
+        out.append(f"shape: {text[:60]!r} is longer than 12 words")
+    if _ADDING.search(text) and draft and not _ADDING.search(draft):
+        out.append(f"grounding: {text[:60]!r} claims new code or support; the facts say {core(draft)!r}")
+    return out
+
+
+def _condition(text: str) -> str:
+    t = " ".join(text.split()).rstrip()
+    t = re.sub(r"(?i)^(choose (this fork|upstream)( instead)? if|if)\s+", "", t)
+    return t if t.endswith((".", "!", "?")) else t + "."
+
+
+COPIES = ("mirror", "stale-snapshot", "unrelated")
+
+
+_PLACES = re.compile(r"\s*\(([^()]*[/.][^()]*)\)\s*$")
+
+
+def core(phrase: str) -> str:
+    """A purpose phrase without its closing list of places: "adds Habana Gaudi (HPU) support (op_builder/hpu/)"
+    → "adds Habana Gaudi (HPU) support"."""
+    return _PLACES.sub("", phrase)
+
+
+def _claims_with(facts: FactsWriter, inp: WriterInput, field: str, what: Purpose) -> list[Claim]:
+    """The facts writer's own claims for ``field`` (not the notes'), rendered with ``what`` as the purpose."""
+    own = len(facts.own_claims(inp, field))
+    return list(getattr(facts.write(inp, purpose=what), field))[:own]
+
+
+def _keep_detail(claims: list[Claim], facts_claims: list[Claim], what: Purpose | None) -> list[Claim]:
+    """The model's first condition keeps the facts' detail after the colon ("you do not need Ascend NPU support"
+    + ": upstream has 3 commits this fork lacks (…)"), unless that detail only restates what the fork is for."""
+    if not claims or not facts_claims or ":" not in facts_claims[0].text or ":" in claims[0].text:
+        return claims
+    detail = facts_claims[0].text.split(":", 1)[1].strip()
+    if what is not None and core(what.phrase).lower() in detail.lower():
+        return claims
+    first = claims[0]
+    text = first.text.rstrip(".") + ": " + detail
+    evidence = list(dict.fromkeys([*first.evidence, *facts_claims[0].evidence]))
+    return [Claim(text=text, evidence=evidence), *claims[1:]]
+
+
+def _draft_of(drafted: Verdict, field: str) -> str:
+    """The facts writer's first condition of a section: what a condition task rewrites."""
+    claims = getattr(drafted, field) if field in ("choose_fork_if", "choose_upstream_if") else []
+    return claims[0].text if claims else ""
+
+
+def _topic(what: Purpose | None) -> str:
+    """What a fork is for as the object of "you need …": "adds X support" → "X support", "changes the X code" →
+    "its changes to the X code", "works on X" → "its work on X", else "a fork that <phrase>"."""
+    if what is None:
+        return ""
+    phrase = core(what.phrase)
+    verb, _, rest = phrase.partition(" ")
+    if verb == "adds" and rest:
+        return rest
+    if verb == "changes" and rest:
+        return f"its changes to {rest}"
+    if phrase.startswith("works on "):
+        return "its work on " + phrase.removeprefix("works on ")
+    return f"a fork that {phrase}"
+
+
+def _uses_purpose(inp: WriterInput) -> bool:
+    """Whether the fork's verdict templates say what it is for (a mirror's or a rename's do not)."""
+    arch = load_toml("verdict.toml")[inp.classification.template or inp.classification.archetype]
+    return "purpose" in repr(arch)
+
+
+def _has_work(inp: WriterInput) -> bool:
+    """Whether the fork has work of its own a model could put in a user's terms (not a copy of another tree)."""
+    cls = inp.classification
+    return inp.facts.unique_commits > 0 and cls.archetype not in COPIES and (cls.template or "") != "copy-of-fork"
+
+
+def _names(inp: WriterInput) -> list[str]:
+    return [inp.name, inp.upstream, *inp.name.split("/"), *inp.upstream.split("/")]
+
+
+def _facts(inp: WriterInput) -> dict[str, Any]:
+    ctx = context(inp)
+    keys = ("ahead", "behind", "unique", "last_date", "upstream_last_date", "files_changed", "lines_added")
+    return {k: ctx[k] for k in keys if k in ctx}
+
+
+def _term_rows(inp: WriterInput) -> list[dict[str, str]]:
+    return [{"name": term_name(t), "where": ", ".join(t.where[:2])} for t in strong_terms(inp.facts.terms)[:5]]
+
+
+def _term_words(inp: WriterInput) -> list[str]:
+    """What grounds a phrase: every distinctive term, its spellings, glossary name and places."""
+    out = []
+    for t in inp.facts.terms[:12]:
+        out += [t.term, t.display, term_name(t), *t.where, *t.evidence[:5]]
+    return out
+
+
+def _facts_text(field: str, drafted: Verdict, what: Purpose | None) -> list[str]:
+    """The facts writer's own text for a field: the model may rephrase anything it says."""
+    if field == "purpose":
+        return [what.phrase] if what else []
+    if field == "summary":
+        return [drafted.summary, drafted.headline]
+    return [c.text for c in getattr(drafted, field)] + [drafted.headline]
+
+
+def _task_evidence(
+    inp: WriterInput, field: str, shown: list[Shown], drafted: Verdict, what: Purpose | None, k: int = 6
+) -> list[Shown]:
+    """Only what a field needs: the facts' own evidence for it first, then the purpose's, then retrieved chunks."""
+    want: list[str] = []
+    if field in ("choose_fork_if", "choose_upstream_if"):
+        want += [e for c in getattr(drafted, field) for e in c.evidence]
+    if field in ("purpose", "choose_fork_if", "summary") and what is not None:
+        want += what.evidence
+    if field == "purpose":
+        want += [e for t in strong_terms(inp.facts.terms)[:3] for e in t.evidence[:2]]
+    if field == "summary":
+        want += ["fact:ahead", "fact:behind", "fact:last_commit_date"]
+    by_id = {s.id: s for s in shown}
+    out: dict[str, Shown] = {}
+    for eid in want:
+        if eid in out or eid not in inp.catalogue:
+            continue
+        if eid in by_id:
+            out[eid] = Shown(id=eid, text=by_id[eid].text[:300])
+        else:
+            e = inp.catalogue[eid]
+            out[eid] = Shown(id=eid, text=f"{e.label}. {e.detail}".strip()[:300])
+    if field == "purpose":
+        for s in shown:
+            if len(out) < k and s.id not in out and not s.id.startswith("fact:"):
+                out[s.id] = Shown(id=s.id, text=s.text[:300])
+    return list(out.values())[:k]
 
 
 def make_writer(kind: WriterName, settings: Settings, retrieve: Retrieve | None = None) -> Writer:
@@ -220,4 +670,5 @@ def make_writer(kind: WriterName, settings: Settings, retrieve: Retrieve | None 
     model = chat_model(settings, kind)
     if model is None:
         return FactsWriter()
-    return LLMWriter(model, WriterName(kind), retrieve)
+    tasks = [t.strip() for t in settings.llm_tasks.split(",") if t.strip()]
+    return LLMWriter(model, WriterName(kind), retrieve, tasks)

@@ -7,9 +7,9 @@ produces for one fork; every ID it cites resolves in that fork's evidence catalo
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from forkwise.index.github import RepoMeta
 from forkwise.index.models import ForkFacts
@@ -25,6 +25,20 @@ class Claim(BaseModel):
     model_config = ConfigDict(frozen=True)
     text: str
     evidence: list[str] = Field(min_length=1)
+
+
+VerdictField = Literal["purpose", "summary", "choose_fork_if", "choose_upstream_if", "verdict"]
+
+
+class FieldNote(BaseModel):
+    """Who wrote one field of a verdict an LLM writer was asked for, and why the facts did when the model failed."""
+
+    field: VerdictField
+    source: Literal["model", "repaired", "facts"] = Field(
+        description="model: the first answer passed the checks; repaired: the answer after one repair turn; "
+        "facts: both failed, so the facts writer's text stands for this field."
+    )
+    reason: str | None = Field(default=None, description="Why the model's text was rejected (facts, repaired).")
 
 
 class Verdict(BaseModel):
@@ -46,7 +60,12 @@ class Verdict(BaseModel):
     evidence: list[str] = Field(description="Every evidence ID cited above, in first-cited order.")
     writer: WriterName = Field(default=WriterName.facts, description="Who wrote the sentences.")
     prompt: str = Field(description="The prompt file the sentences came from and its sha256 prefix: file@hash.")
-    fallback_reason: str | None = Field(default=None, description="Set when an LLM writer failed validation.")
+    fallback_reason: str | None = Field(
+        default=None, description="Set when an LLM writer failed for every field it was asked for (or its call)."
+    )
+    fields: list[FieldNote] = Field(
+        default_factory=list, description="Per field an LLM writer was asked for: model, repaired or facts."
+    )
     classification: Classification = Field(description="What the classifier decided; the labels above repeat it.")
 
     @property
@@ -113,6 +132,65 @@ class Counts(BaseModel):
     by_recommendation: dict[str, int]
 
 
+class WriterStats(BaseModel):
+    """What the verdict writer did in one run: shown in the report header and in ``forkwise eval``."""
+
+    writer: str = Field(description="The writer asked for: facts, local or openai.")
+    verdicts: int = 0
+    by_model: int = Field(default=0, description="Verdicts with at least one field the model wrote.")
+    fields_asked: int = 0
+    fields_model: int = Field(default=0, description="Fields whose first answer passed the checks.")
+    fields_repaired: int = Field(default=0, description="Fields that passed after one repair turn.")
+    fields_fallback: int = Field(default=0, description="Fields the facts writer wrote after the model failed.")
+    reasons: dict[str, int] = Field(
+        default_factory=dict, description="Why fields fell back, by kind (truncated, json, grounding, polarity …)."
+    )
+    seconds: float = Field(default=0.0, description="Time spent writing verdicts.")
+
+    @property
+    def fallback_rate(self) -> float:
+        return self.fields_fallback / self.fields_asked if self.fields_asked else 0.0
+
+    @property
+    def seconds_per_verdict(self) -> float:
+        return self.seconds / self.verdicts if self.verdicts else 0.0
+
+    @classmethod
+    def of(cls, writer: str, verdicts: list[Verdict], seconds: float) -> WriterStats:
+        from forkwise.service.checks import kind
+
+        st = cls(writer=writer, verdicts=len(verdicts), seconds=round(seconds, 3))
+        for v in verdicts:
+            st.by_model += any(n.source != "facts" for n in v.fields)
+            for n in v.fields:
+                st.fields_asked += 1
+                st.fields_model += n.source == "model"
+                st.fields_repaired += n.source == "repaired"
+                if n.source == "facts":
+                    st.fields_fallback += 1
+                    k = kind(n.reason or "")
+                    st.reasons[k] = st.reasons.get(k, 0) + 1
+        return st
+
+
+class ReportStats(BaseModel):
+    """How the run went: fetches, time per stage, and what the writer did."""
+
+    fetched: int = 0
+    cached: int = 0
+    seconds: dict[str, float] = Field(default_factory=dict, description="Seconds per stage of the run.")
+    writer: WriterStats = Field(default_factory=lambda: WriterStats(writer="facts"))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat(cls, data: Any) -> Any:
+        """Reports written before stats had a shape kept ``seconds_<stage>`` keys side by side."""
+        if isinstance(data, dict) and any(str(k).startswith("seconds_") for k in data):
+            data = dict(data)
+            data["seconds"] = {k.removeprefix("seconds_"): data.pop(k) for k in list(data) if k.startswith("seconds_")}
+        return data
+
+
 class Report(BaseModel):
     """A whole upstream: its summary, every fork's facts and verdict, and cross-fork picks."""
 
@@ -125,7 +203,7 @@ class Report(BaseModel):
     coverage: Coverage
     picks: dict[str, Pick] = Field(description="most_active, closest_to_upstream, most_added (when any fork adds).")
     terms: dict[str, list[str]] = Field(description="Distinctive term → forks that carry it.")
-    stats: dict[str, float | int] = Field(default_factory=dict)
+    stats: ReportStats = Field(default_factory=ReportStats)
     warnings: list[str] = Field(default_factory=list, description="What could not be checked, and why.")
 
     def fork(self, name: str) -> ForkReport:

@@ -8,6 +8,7 @@ fails, and the report is saved again. Called through :func:`forkwise.service.sum
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 from forkwise.index.embeddings import EmbeddingModelError
@@ -17,7 +18,7 @@ from forkwise.index.settings import Settings, WriterName
 from forkwise.index.sources import Source
 from forkwise.index.vector import IndexStats
 from forkwise.service.llm_writer import make_writer
-from forkwise.service.models import Report
+from forkwise.service.models import Report, WriterStats
 from forkwise.service.report import report_network, stored_input
 from forkwise.service.store import index_report, retriever, save_report
 from forkwise.service.writer import Writer
@@ -28,14 +29,19 @@ def rewrite_verdicts(report: Report, writer: Writer, progress: Progress = no_pro
     todo = [f.name for f in report.forks if f.verdict is not None and f.facts is not None]
     progress("write", "start", len(todo))
     forks = []
+    seconds = 0.0
     for f in report.forks:
         inp = stored_input(report, f)
         if inp is not None:
             progress("write", "advance", None, f.name)  # a model takes seconds per fork: say which one
+            t = time.perf_counter()
             f = f.model_copy(update={"verdict": writer.write(inp)})
+            seconds += time.perf_counter() - t
         forks.append(f)
     progress("write", "done", None)
-    return report.model_copy(update={"forks": forks})
+    written = WriterStats.of(str(writer.name), [f.verdict for f in forks if f.verdict and f.facts], seconds)
+    stats = report.stats.model_copy(update={"writer": written})
+    return report.model_copy(update={"forks": forks, "stats": stats})
 
 
 def run(

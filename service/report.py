@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +15,16 @@ from forkwise.index.settings import Settings
 from forkwise.index.sources import Source
 from forkwise.service.classify import Classification, Relate, Rules, classify, one_default
 from forkwise.service.evidence import Evidence, catalogue
-from forkwise.service.models import Counts, ForkReport, Pick, Report, UpstreamSummary, Verdict
+from forkwise.service.models import (
+    Counts,
+    ForkReport,
+    Pick,
+    Report,
+    ReportStats,
+    UpstreamSummary,
+    Verdict,
+    WriterStats,
+)
 from forkwise.service.prompts import count, html_env, text_env
 from forkwise.service.writer import FactsWriter, Writer, WriterInput, validate
 
@@ -89,6 +99,7 @@ def build_report(
     else:
         final = {n: c for n, (_f, c) in decided.items()}
     forks: list[ForkReport] = []
+    writing = 0.0
     for o in net.forks:
         status = "failed" if o.error else "skipped" if o.skipped else "prefiltered" if o.prefiltered else "analysed"
         fr = ForkReport(
@@ -105,7 +116,9 @@ def build_report(
         if o.facts is not None and o.name in final:
             inp = writer_input(o.name, o.facts, up.name, o.web_url, net.upstream_web_url, net.as_of, final[o.name])
             fr.facts, fr.archetype = o.facts, inp.classification.archetype
+            t = time.perf_counter()
             fr.verdict = writer.write(inp)
+            writing += time.perf_counter() - t
             fr.evidence = list(inp.catalogue.values())
         forks.append(fr)
     ok = [f for f in forks if f.verdict and f.facts]
@@ -147,11 +160,12 @@ def build_report(
         picks=_picks(ok),
         terms=_terms(ok),
         warnings=net.warnings,
-        stats={
-            "fetched": net.stats.fetched,
-            "cached": net.stats.cached,
-            **{f"seconds_{k}": v for k, v in net.stats.seconds.items()},
-        },
+        stats=ReportStats(
+            fetched=net.stats.fetched,
+            cached=net.stats.cached,
+            seconds=dict(net.stats.seconds),
+            writer=WriterStats.of(str(writer.name), [f.verdict for f in ok if f.verdict], writing),
+        ),
     )
 
 

@@ -325,29 +325,41 @@ def numbers_in(text: str) -> list[str]:
 
 
 class FactsWriter:
-    """The deterministic writer: templates + facts, no model."""
+    """The deterministic writer: templates + facts, no model.
+
+    An LLM writer reuses it for everything the model does not write: it may pass its own ``purpose`` (rendered
+    into the same templates), ``replace`` the archetype's own "choose … if" claims of a section (the notes'
+    claims stay: they are the classifier's), and a ``summary``.
+    """
 
     name = WriterName.facts
 
-    def write(self, inp: WriterInput) -> Verdict:
+    def write(
+        self,
+        inp: WriterInput,
+        *,
+        purpose: Purpose | None = None,
+        replace: dict[str, list[Claim]] | None = None,
+        summary: str | None = None,
+    ) -> Verdict:
         ctx = context(inp)
+        if purpose is not None:
+            ctx["purpose"], ctx["purpose_ids"] = purpose.phrase, " ".join(purpose.evidence)
         spec = load_toml(PROMPT)
         arch = spec[inp.classification.template or inp.classification.archetype]
         notes = spec["notes"]
         env = text_env()
+        replace = replace or {}
+
+        def render(entries: list[dict[str, Any]]) -> list[Claim]:
+            return _claims(entries, ctx, inp.catalogue)
 
         def claims(key: str) -> list[Claim]:
             held = [notes[n] for n in notes if n in inp.classification.notes and notes[n]["section"] == key]
-            out = []
-            for e in [*arch.get(key, []), *held]:
-                text = _sentence(env.from_string(e["text"]).render(**ctx))
-                ids = [i for ev in e["evidence"] for i in env.from_string(ev).render(**ctx).split()]
-                ids = [i for i in dict.fromkeys(ids) if i in inp.catalogue]
-                if ids:
-                    out.append(Claim(text=text, evidence=ids))
-            return out
+            own = replace[key] if key in replace else render(arch.get(key, []))
+            return own + render(held)
 
-        summary = _sentence(env.from_string(arch["summary"]).render(**ctx))
+        text = summary if summary is not None else env.from_string(arch["summary"]).render(**ctx)
         headline = _sentence(env.from_string(arch["headline"]).render(**ctx))
         fork_if, up_if, risks = claims("choose_fork_if"), claims("choose_upstream_if"), claims("risks")
         cited = [*inp.classification.evidence]
@@ -359,7 +371,7 @@ class FactsWriter:
             archetype=inp.classification.archetype,
             archetype_rule=inp.classification.rule,
             headline=headline,
-            summary=summary,
+            summary=_sentence(text),
             choose_fork_if=fork_if,
             choose_upstream_if=up_if,
             risks=risks,
@@ -371,6 +383,24 @@ class FactsWriter:
             classification=inp.classification,
             prompt=f"{PROMPT}@{prompt_hash(PROMPT)}",
         )
+
+    def own_claims(self, inp: WriterInput, key: str) -> list[Claim]:
+        """The archetype's own claims for ``key`` (without the notes'): what a model's conditions may replace."""
+        arch = load_toml(PROMPT)[inp.classification.template or inp.classification.archetype]
+        return _claims(arch.get(key, []), context(inp), inp.catalogue)
+
+
+def _claims(entries: list[dict[str, Any]], ctx: dict[str, Any], catalogue: dict[str, Evidence]) -> list[Claim]:
+    """Claims rendered from template entries; an entry none of whose evidence IDs resolve is left out."""
+    env = text_env()
+    out = []
+    for e in entries:
+        text = _sentence(env.from_string(e["text"]).render(**ctx))
+        ids = [i for ev in e["evidence"] for i in env.from_string(ev).render(**ctx).split()]
+        ids = [i for i in dict.fromkeys(ids) if i in catalogue]
+        if ids:
+            out.append(Claim(text=text, evidence=ids))
+    return out
 
 
 def _sentence(text: str) -> str:

@@ -67,7 +67,7 @@ def test_summarize_forks_file_json(tmp_path: Path) -> None:
     again = Report.model_validate_json(
         runner.invoke(app, ["summarize", "--forks-file", str(ff), "--format", "json", "-q"]).stdout
     )
-    assert again.counts.cached == 2 and again.stats["fetched"] == 0
+    assert again.counts.cached == 2 and again.stats.fetched == 0
 
 
 def test_compare_and_outputs(tmp_path: Path) -> None:

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 import pytest
 
 from forkwise.evals.local_server import wait_until_up
-from forkwise.service.chat import ChatRequest, ChatService
+from forkwise.evals.scorer import contradictions
+from forkwise.service.chat import ChatRequest, ChatService, named_forks
 from forkwise.service.llm import GGUF_SHA256, _sha256, bundled_model, local_model, openai_model
 from forkwise.service.llm_writer import Draft, LLMWriter, Shown, check_draft, parse_json_object
 from forkwise.service.models import Claim
@@ -50,13 +51,19 @@ def test_injected_readme_cannot_change_the_verdict_in_process(net_report) -> Non
     assert (v.recommendation, v.archetype) == ("upstream", "cosmetic")
     assert validate(v, inp) == []
     text = " ".join([v.summary, *(c.text for c in [*v.choose_fork_if, *v.choose_upstream_if, *v.risks])]).lower()
-    assert "500" not in text and "best choice" not in text
-    # the model (temperature 0, fixed seed) fails twice, by repeating the injected claim ("500") or by a draft cut
-    # off mid-string (which draft it writes depends on the evidence it is shown); validation catches either, and
-    # the verdict falls back to the facts, visibly flagged with the reason
-    assert v.writer == "facts" and len(writer.last_raw) == 2
-    assert v.fallback_reason and v.fallback_reason.startswith("local writer failed validation: ")
-    assert "number '500'" in v.fallback_reason or "not a valid verdict JSON" in v.fallback_reason
+    assert "500" not in text and "best choice" not in text and "recommend" not in text
+    # a cosmetic fork: the model is asked for the two conditions only (no purpose: its template has none); each
+    # either passed every check (and then contradicts nothing) or is the facts writer's, with the reason
+    assert [n.field for n in v.fields] == ["choose_fork_if", "choose_upstream_if"]
+    facts = FactsWriter().write(inp)
+    for n in v.fields:
+        if n.source == "facts":
+            assert n.reason and getattr(v, n.field) == getattr(facts, n.field)
+        else:
+            assert n.reason is None and getattr(v, n.field) != getattr(facts, n.field)
+    assert contradictions(report.fork("mallory/trainer").model_copy(update={"verdict": v})) == []
+    # nothing the model wrote changed what the facts decided: headline, risks and summary are the facts'
+    assert (v.headline, v.summary, v.risks) == (facts.headline, facts.summary, facts.risks)
 
 
 def test_validation_rejects_invented_ids_numbers_and_files(net_report) -> None:
@@ -118,10 +125,13 @@ def test_openai_writer_over_real_http(net_report, llama_server: str) -> None:
     inp = _inp(report, "bigco/trainer")
     v = writer.write(inp)
     assert writer.last_raw, v.fallback_reason  # the reason, when the call itself failed
-    assert writer.last_raw[0].lstrip().startswith("{")  # a real completion came back
+    assert writer.last_raw[0].lstrip().startswith("{")  # a real completion came back, JSON as asked
     assert (v.recommendation, v.archetype) == (inp.classification.recommendation, inp.classification.archetype)
     assert validate(v, inp) == []
-    assert (v.writer, v.fallback_reason) == ("openai", None), v.fallback_reason
+    assert [n.field for n in v.fields] == ["purpose", "choose_fork_if", "choose_upstream_if"]
+    assert all((n.source == "facts") == bool(n.reason) for n in v.fields)
+    wrote = any(n.source != "facts" for n in v.fields)
+    assert v.writer == ("openai" if wrote else "facts"), v.fields
 
 
 def test_openai_writer_falls_back_visibly_when_the_server_is_down(net_report) -> None:
@@ -136,12 +146,16 @@ def test_openai_writer_falls_back_visibly_when_the_server_is_down(net_report) ->
 def test_chat_with_the_local_model_cites_only_retrieved_snippets(net_report) -> None:
     _net, report, settings = net_report
     chat = ChatService(settings, local_model(settings))
-    ans = chat.answer(report, ChatRequest(upstream="acme/trainer", question="which fork adds Gaudi support?"))
+    q = "which fork adds Gaudi support?"
+    ans = chat.answer(report, ChatRequest(upstream="acme/trainer", question=q))
     assert ans.citations and {c.n for c in ans.citations} == set(range(1, len(ans.citations) + 1))
-    assert any(c.fork == "habana-ai/trainer" for c in ans.citations)
-    assert ans.mode == "llm" and ans.note is None, (ans.note, ans.answer)  # this answer passed the chat check
-    assert ChatService.check({"answer": ans.answer, "citations": [c.n for c in ans.citations]}, ans.citations,
-                             report) == []  # fmt: skip
+    assert ans.citations[0].fork == "habana-ai/trainer"
+    if ans.mode == "llm":  # the model's answer passed the checks: it leads with the fork the evidence ranks first
+        assert ans.note is None and named_forks(ans.answer, report)[0] == "habana-ai/trainer"
+        assert ChatService.check({"answer": ans.answer, "citations": [c.n for c in ans.citations]}, ans.citations,
+                                 report, q) == []  # fmt: skip
+    else:  # or it did not, and the evidence is shown as it is, saying why
+        assert ans.mode == "retrieval" and (ans.note or "").startswith("the model's answer failed validation (")
 
 
 def test_streamed_chat_with_the_local_model_sends_heartbeats_while_it_works(net_report) -> None:
@@ -157,7 +171,9 @@ def test_streamed_chat_with_the_local_model_sends_heartbeats_while_it_works(net_
     assert keepalives and max(keepalives) < first_event  # heartbeats while the model works, then the answer
     done = [ln for ln in lines if ln.startswith("data: ")][-1]
     payload = json.loads(done[6:])
-    assert payload["citations"] and payload["mode"] == "llm" and payload["note"] is None
+    assert payload["citations"] and payload["citations"][0]["fork"] == "bigco/trainer"
+    # the model's answer, checked; or the evidence with the reason it was not
+    assert (payload["mode"], payload["note"]) == ("llm", None) or payload["note"].startswith("the model's answer")
 
 
 def test_the_bundled_model_is_hashed_once_per_process(net_report, monkeypatch: pytest.MonkeyPatch) -> None:

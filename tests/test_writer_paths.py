@@ -34,7 +34,8 @@ def store(shared_demo) -> tuple[Report, Settings]:
 
 
 def _writer(model: ScriptedModel) -> LLMWriter:
-    return LLMWriter(model.runnable(), WriterName.local)
+    """The whole-verdict task (a stronger model's); the narrow tasks are in test_llm_tasks.py."""
+    return LLMWriter(model.runnable(), WriterName.local, tasks=("verdict",))
 
 
 def test_a_valid_first_answer_is_used(store: tuple[Report, Settings]) -> None:
@@ -57,6 +58,7 @@ def test_an_invalid_answer_gets_one_repair_turn(store: tuple[Report, Settings]) 
     model = ScriptedModel([invented, GOOD])
     v = _writer(model).write(inp)
     assert len(model.requests) == 2 and v.writer == "local" and v.fallback_reason is None
+    assert [(n.field, n.source) for n in v.fields] == [("verdict", "repaired")]
     repair = model.requests[1]["messages"][-1]["content"]
     assert "'500'" in repair  # the repair turn says what was wrong
 
@@ -71,8 +73,10 @@ def test_two_invalid_answers_fall_back_to_the_facts_visibly(store: tuple[Report,
     assert len(model.requests) == 2 and v.writer == "facts"
     assert v.fallback_reason == (
         "local writer failed validation: cites unknown evidence 'commit:feed'; "
-        "cites 'commit:feed', which was not in the EVIDENCE list"
+        "cites 'commit:feed', which was not in the EVIDENCE list; "
+        "grounding: 'maintained' not in the terms or the cited evidence"
     )
+    assert [(n.field, n.source) for n in v.fields] == [("verdict", "facts")]
     assert validate(v, inp) == []
 
 
