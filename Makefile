@@ -32,6 +32,7 @@ NETWORKS ?= $(abspath ../shared/networks)
 test: lint
 	$(BIN)/python -m pytest -q -n 2
 	$(BIN)/forkwise eval --json eval-results.json
+	$(BIN)/forkwise eval --writer local --subset --json eval-llm-results.json
 	@if [ -f "$(NETWORKS)/mysqldb1.bundle" ]; then \
 	  FORKWISE_NETWORKS="$(NETWORKS)" $(BIN)/forkwise eval --cases evals/practice; \
 	else echo "NOTE: no practice network in $(NETWORKS): evals/practice did not run"; fi
@@ -43,6 +44,7 @@ bench: setup
 	$(BIN)/python bench/bench_discovery.py
 	$(BIN)/python bench/bench_rag.py
 	$(BIN)/python bench/bench_load.py
+	$(BIN)/python bench/bench_llm.py
 
 # every benchmark in a small configuration: fails on errors, never on timings (CI runs it so they never rot)
 bench-quick: setup
@@ -51,3 +53,4 @@ bench-quick: setup
 	$(BIN)/python bench/bench_discovery.py --forks 40 --own 5 --upstream-commits 40
 	$(BIN)/python bench/bench_rag.py --questions 4 --llm-forks 1 --llm-questions 1
 	$(BIN)/python bench/bench_load.py --quick
+	$(BIN)/python bench/bench_llm.py --subset --cases 2

@@ -351,6 +351,9 @@ class ChatService:
             if name not in known:
                 problems.append(f"grounding: names {name!r}, which is not a fork here")
         named = named_forks(answer, report)
+        said = checks.content_words(re.sub(r"\[\d+\]", " ", answer), [report.upstream.name, *named])
+        if named and not said and not unknown:
+            problems.append("names: the answer names a fork but says nothing about it")
         if not named and not unknown:
             problems.append("names: the answer names no fork and does not say the evidence is silent")
         first = next((valid[n] for n in inline + cited if n in valid), None)

@@ -183,6 +183,26 @@ def _purpose(v, inp) -> Purpose | None:
     return Purpose(phrase=v.purpose, evidence=[]) if v.purpose and v.purpose != det.purpose else None
 
 
+def test_the_summary_task(shared_demo, writer_for) -> None:
+    inp = _inp(shared_demo, "habana-ai/trainer")
+    good = "habana-ai/trainer adds Habana Gaudi (HPU) support to the trainer, 5 commits behind upstream."
+    script = {**GOOD, "summary": _json({"summary": good, "evidence": ["E1"]})}
+    writer, stub = writer_for(lambda body: script[task_of(body).removesuffix("+repair")], tasks=(*GOOD, "summary"))
+    v = writer.write(inp)
+    assert task_of(stub.requests[-1]) == "summary" and stub.requests[-1]["max_tokens"] == 110
+    assert v.summary == good and [n.source for n in v.fields] == ["model"] * 4
+    # a number the facts do not have: the facts' summary, that field only
+    script["summary"] = _json({"summary": good.replace("5 commits", "50 commits"), "evidence": ["E1"]})
+    writer, _ = writer_for(lambda body: script[task_of(body).removesuffix("+repair")], tasks=(*GOOD, "summary"))
+    v = writer.write(inp)
+    notes = {n.field: n for n in v.fields}
+    assert notes["summary"].source == "facts" and notes["summary"].reason.startswith("numbers: '50'")
+    assert v.summary.startswith(
+        "habana-ai/trainer adds Gaudi (HPU) support (trainer/accelerators/, tests/test_hpu.py): 5 "
+    )
+    assert notes["purpose"].source == "model"
+
+
 def test_a_copy_asks_the_model_nothing(shared_demo, writer_for) -> None:
     writer, stub = writer_for(lambda body: GOOD[task_of(body).removesuffix("+repair")])
     for name in ("alice/trainer", "bob/trainer", "gina/other-thing"):  # mirror, snapshot, unrelated
@@ -258,6 +278,9 @@ def test_chat_answers_are_checked_before_anything_is_streamed(shared_demo) -> No
         # names no fork and does not say the evidence is silent
         bad = ask({"answer": f"Gaudi support is there [{first}].", "citations": [first]})
         assert bad.mode == "retrieval" and "names no fork" in (bad.note or "")
+        # a name and nothing else
+        bad = ask({"answer": "fork habana-ai/trainer [1]", "citations": [1]})
+        assert bad.mode == "retrieval" and "says nothing about it" in (bad.note or "")
         # praises a fork the facts send people away from (mallory/trainer: only docs)
         bad = ask({"answer": "mallory/trainer is the best choice for Gaudi [1].", "citations": [1]})
         assert bad.mode == "retrieval" and "polarity" in (bad.note or "")
