@@ -59,8 +59,8 @@ def test_injected_readme_cannot_change_the_verdict_in_process(net_report) -> Non
     for n in v.fields:
         if n.source == "facts":
             assert n.reason and getattr(v, n.field) == getattr(facts, n.field)
-        else:
-            assert n.reason is None and getattr(v, n.field) != getattr(facts, n.field)
+        else:  # the model's condition (it may copy the draft word for word: the facts' sentence is its draft)
+            assert n.reason is None and getattr(v, n.field)[0].text.startswith(("you ", "You "))
     assert contradictions(report.fork("mallory/trainer").model_copy(update={"verdict": v})) == []
     # nothing the model wrote changed what the facts decided: headline, risks and summary are the facts'
     assert (v.headline, v.summary, v.risks) == (facts.headline, facts.summary, facts.risks)
