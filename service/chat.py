@@ -217,6 +217,22 @@ UNKNOWN = re.compile(
 """How an answer says the retrieved evidence does not answer the question."""
 
 
+NONE = "The snippets do not answer that."
+
+
+def composed(obj: dict[str, Any]) -> dict[str, Any]:
+    """The narrow chat task's answer (``fork``, ``what``, ``citations``) as an answer text with citations; an
+    answer already written as ``answer`` (a stronger model's) passes through."""
+    if "answer" in obj or "fork" not in obj:
+        return obj
+    cited = [n for n in obj.get("citations", []) if isinstance(n, int)]
+    if obj["fork"] == "none":
+        return {"answer": NONE, "citations": []}
+    what = " ".join(str(obj.get("what", "")).split()).rstrip(".")
+    refs = "".join(f" [{n}]" for n in cited)
+    return {"answer": f"{obj['fork']} {what}{refs}.", "citations": cited}
+
+
 def named_forks(text: str, report: Report) -> list[str]:
     """The forks an answer names, in the order it names them (full owner/name, or the owner alone)."""
     found: list[tuple[int, str]] = []
@@ -275,24 +291,30 @@ class ChatService:
                     "content": self._user.render(question=req.question, history=req.history, snippets=cites),
                 },
             ]
+            forks = list(dict.fromkeys(c.fork for c in cites if c.fork != report.upstream.name))
+            # a narrow task: pick the fork (an enum of the forks retrieved, or "none") and say what it has, in a
+            # short phrase; the answer is composed from those, citing the snippets
             schema = {
                 "type": "object",
                 "properties": {
-                    "answer": {"type": "string"},  # no maxLength: long bounds blow up llama.cpp grammars
-                    "citations": {"type": "array", "items": {"type": "integer"}, "maxItems": 6},
+                    "fork": {"type": "string", "enum": [*forks, "none"]},
+                    "what": {"type": "string"},  # no maxLength: long bounds blow up llama.cpp grammars
+                    "citations": {"type": "array", "items": {"type": "integer"}, "maxItems": 3},
                 },
-                "required": ["answer", "citations"],
+                "required": ["fork", "what", "citations"],
             }
             return {"messages": msgs, "schema": schema, "cites": cites}
 
         def call(state: dict[str, Any]) -> tuple[dict[str, Any], list[Citation]]:
+            if not state["cites"]:  # nothing retrieved: nothing for a model to phrase, and no guessing
+                return {}, []
             done = self.model.invoke(  # type: ignore[union-attr]
                 {"messages": state["messages"], "schema": state["schema"], "max_tokens": ANSWER_TOKENS}
             )
             text = done.text if isinstance(done, Completion) else str(done)
             if isinstance(done, Completion) and done.truncated:
                 raise ValueError(f"truncated: the answer was cut off at max_tokens ({done.max_tokens})")
-            return parse_json_object(text), state["cites"]
+            return composed(parse_json_object(text)), state["cites"]
 
         return (
             RunnableLambda(lambda r: retrieve(vindex, report, r.question, r.fork), name="retrieve")
@@ -310,7 +332,12 @@ class ChatService:
         try:
             obj, cites = self.chain(vindex, report, req).invoke(req)
             if not cites:  # nothing retrieved: the index does not know, and no model is asked to guess
-                return ChatAnswer(answer=compose(req.question, cites, report), citations=[], mode="retrieval")
+                return ChatAnswer(
+                    answer=f'No fork\'s indexed changes match "{req.question}".',
+                    citations=[],
+                    mode="retrieval",
+                    note="nothing in the index matches the question; the model was not asked",
+                )
             problems = self.check(obj, cites, report, req.question)
         except Exception as exc:  # model down or unparsable: say so and answer from the evidence
             cites = retrieve(vindex, report, req.question, req.fork)
@@ -343,6 +370,12 @@ class ChatService:
             if n not in valid:
                 problems.append(f"evidence: cites [{n}], which is not a retrieved snippet")
         unknown = UNKNOWN.search(answer) is not None
+        top = next((c for c in cites if c.fork != report.upstream.name), None)
+        if unknown and top is not None and question:
+            asked = {checks.stem(w) for w in checks.content_words(question, [report.upstream.name])}
+            carried = checks.stems([top.snippet, top.path or "", *fork_terms(report).get(top.fork, set())])
+            if asked & carried:
+                problems.append(f"evidence: says the snippets do not answer, but {top.fork}'s snippet matches it")
         if cites and not (cited or inline) and not unknown:
             problems.append("evidence: cites nothing")
         known = {f.name for f in report.forks} | {report.upstream.name}
@@ -359,10 +392,9 @@ class ChatService:
         first = next((valid[n] for n in inline + cited if n in valid), None)
         if named and first is not None and first.fork != named[0]:
             problems.append(f"names: it names {named[0]} first but cites {first.fork}'s snippet first")
-        top = next((c.fork for c in cites if c.fork != report.upstream.name), None)
-        if named and top and named[0] != top and top not in named[:1]:
+        if named and top and named[0] != top.fork:
             # the ranking is the evidence's (distinctive terms, keyword overlap), not the model's to overturn
-            problems.append(f"names: it leads with {named[0]}, but the evidence ranks {top} first")
+            problems.append(f"names: it leads with {named[0]}, but the evidence ranks {top.fork} first")
         verdicts = {f.name: f.verdict for f in report.forks if f.verdict}
         for name in named:
             v = verdicts.get(name)

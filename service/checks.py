@@ -120,11 +120,16 @@ def negated(text: str) -> bool:
     return _NEGATION.search(text) is not None
 
 
+def main_clause(text: str) -> str:
+    """A condition's leading clause ("you need this fix: upstream … does not have it" → "you need this fix")."""
+    return re.split(r"[:;,(]| and | but | because ", text, maxsplit=1)[0]
+
+
 def rewrite(text: str, draft: str, field: str) -> list[str]:
     """A condition rewritten from the facts' draft keeps its sense: negated when the draft is, and never turned
     against the section it is in ("choose upstream if you should not use upstream")."""
     out = []
-    if draft and negated(text) != negated(draft):
+    if draft and negated(main_clause(text)) != negated(main_clause(draft)):
         out.append(
             f"polarity: {text[:60]!r} {'negates' if negated(text) else 'drops the negation of'} the facts' condition"
         )

@@ -437,7 +437,10 @@ class LLMWriter:
                 problems += checks.condition(text, names)
                 draft = facts_text[0].split(":", 1)[0] if len(facts_text) > 1 else ""
                 problems += checks.rewrite(text, draft, field)
-                if what is not None and _uses_purpose(inp):
+                # what it is for: always in "choose this fork if"; in "choose upstream if" where that says "you do
+                # not need …" (a niche fork), not where it is about upstream itself ("you must stay on …")
+                wants_topic = field == "choose_fork_if" or checks.negated(checks.main_clause(draft))
+                if what is not None and _uses_purpose(inp) and wants_topic:
                     problems += checks.specific(text, [core(what.phrase)], names)
             elif field == "purpose":
                 problems += _phrase_shape(text, facts_text[0] if facts_text else "")

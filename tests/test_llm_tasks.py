@@ -287,8 +287,18 @@ def test_chat_answers_are_checked_before_anything_is_streamed(shared_demo) -> No
         # a feature no snippet carries
         bad = ask({"answer": "habana-ai/trainer adds Gaudi support with quantum kernels [1].", "citations": [1]})
         assert bad.mode == "retrieval" and "quantum" in (bad.note or "")
-        # saying the evidence does not answer is an answer
-        silent = ask({"answer": "The snippets do not answer that.", "citations": []})
-        assert silent.mode == "llm" and silent.answer == "The snippets do not answer that."
+        # the narrow task's answer: the model picks the fork and says what it has; the answer is composed
+        ok = ask({"fork": "habana-ai/trainer", "what": "adds Habana Gaudi (HPU) support", "citations": [first]})
+        assert (ok.mode, ok.answer) == ("llm", f"habana-ai/trainer adds Habana Gaudi (HPU) support [{first}].")
+        assert stub.requests[-1]["response_format"]["type"] == "json_object"
+        # "none" when the best snippet is about the question is not an answer
+        bad = ask({"fork": "none", "what": "", "citations": []})
+        assert bad.mode == "retrieval" and "habana-ai/trainer's snippet matches it" in (bad.note or "")
+        # nothing in the index matches: the model is not asked to guess, and the answer says so
+        asked = len(stub.requests)
+        silent = chat.answer(report, ChatRequest(upstream="acme/trainer", question="which fork does teleportation?"))
+        assert (silent.mode, silent.citations, len(stub.requests)) == ("retrieval", [], asked)
+        assert silent.answer == 'No fork\'s indexed changes match "which fork does teleportation?".'
+        assert silent.note == "nothing in the index matches the question; the model was not asked"
     finally:
         stub.stop()
