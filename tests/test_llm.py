@@ -139,7 +139,7 @@ def test_openai_writer_falls_back_visibly_when_the_server_is_down(net_report) ->
     down = settings.model_copy(update={"openai_base_url": "http://127.0.0.1:9/v1"})  # nothing listens there
     writer = LLMWriter(openai_model(down), "openai")
     v = writer.write(_inp(report, "carol/trainer"))
-    assert v.writer == "facts" and v.fallback_reason and "model call failed" in v.fallback_reason
+    assert v.writer == "facts" and v.fallback_reason and "model: call failed" in v.fallback_reason
     assert v.recommendation == "fork"
 
 
