@@ -42,30 +42,23 @@ class OpenAIStub(LocalServer):
         stub = self
 
         class Handler(QuietHandler):
-            def _send(self, code: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
             def do_GET(self) -> None:
                 if self.path.rstrip("/") == "/v1/models":
-                    self._send(200, {"object": "list", "data": [{"id": "stub", "object": "model", "owned_by": "me"}]})
+                    model = {"id": "stub", "object": "model", "owned_by": "me"}
+                    self.send_json(200, {"object": "list", "data": [model]})
                 else:
-                    self._send(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
+                    self.send_json(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
                 if self.path.rstrip("/") != "/v1/chat/completions":
-                    self._send(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
+                    self.send_json(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
                     return
                 with stub._lock:
                     stub.requests.append(body)
                 reply = stub.responder(body)
                 tokens = len(reply.content.split())
-                self._send(
+                self.send_json(
                     200,
                     {
                         "id": f"chatcmpl-{len(stub.requests)}",

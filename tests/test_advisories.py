@@ -12,23 +12,16 @@ from typing import Any, ClassVar
 
 import pytest
 
+from forkwise.evals.local_server import QuietHandler
 from forkwise.index.settings import Settings
 from forkwise.service.report import report_network
 from tests.conftest import build, free_port
 
 
-class _Osv(http.server.BaseHTTPRequestHandler):
+class _Osv(QuietHandler):
     affected: ClassVar[dict[str, list[str]]] = {}  # commit → vulnerability ids
     records: ClassVar[dict[str, dict[str, Any]]] = {}
     calls: ClassVar[list[str]] = []
-
-    def _send(self, code: int, body: Any) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
     def do_POST(self) -> None:
         type(self).calls.append(self.path)
@@ -39,16 +32,13 @@ class _Osv(http.server.BaseHTTPRequestHandler):
             results.append(
                 {"vulns": [{"id": i, "modified": type(self).records[i]["modified"]} for i in ids]} if ids else {}
             )
-        self._send(200, {"results": results})
+        self.send_json(200, {"results": results})
 
     def do_GET(self) -> None:
         type(self).calls.append(self.path)
         vid = self.path.rsplit("/", 1)[-1]
         rec = type(self).records.get(vid)
-        self._send(200, rec) if rec else self._send(404, {"code": 5, "message": "Bug not found."})
-
-    def log_message(self, *args: object) -> None:
-        pass
+        self.send_json(200, rec) if rec else self.send_json(404, {"code": 5, "message": "Bug not found."})
 
 
 @pytest.fixture()
