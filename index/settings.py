@@ -55,6 +55,28 @@ class Settings(BaseSettings):
     mirror_budget_gb: float = Field(
         default=20.0, ge=0, description="GiB all mirrors may use; least recently used go first (0: no limit)."
     )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the store (postgresql://user:pw@host/db); unset = SQLite in home (WAL).",
+        repr=False,
+    )
+    broker_url: str | None = Field(
+        default=None,
+        description="Celery broker (redis://host:6379/0) for `forkwise worker`; unset = jobs run in the server.",
+        repr=False,
+    )
+    chunk_forks: int = Field(default=25, ge=1, description="Forks per chunk when a job fans out over workers.")
+    lock_ttl: int = Field(
+        default=900, ge=10, description="Seconds the cluster-wide upstream lock lives unless its job renews it."
+    )
+    broker_visibility_timeout: int = Field(
+        default=3600,
+        ge=5,
+        description="Seconds before a task a lost worker took is given to another (Redis visibility timeout).",
+    )
+    refresh_hours: float = Field(
+        default=24.0, ge=0, description="`forkwise worker --beat` re-indexes tracked upstreams this often (0: never)."
+    )
     chroma_url: str | None = Field(
         default=None, description="Chroma server (`chroma run`) URL; unset = embedded PersistentClient in home."
     )

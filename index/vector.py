@@ -95,8 +95,56 @@ def _carries(text: str, terms: set[str]) -> int:
     return len(terms & set(tokens(text)))
 
 
+class DiffExcerpt(BaseModel):
+    path: str
+    added: int
+    deleted: int
+    excerpt: str
+
+
+class Material(BaseModel):
+    """What a fork's chunks need from the mirror: its own commits' messages and diff excerpts of the files it
+    changed. Read where the fork was fetched, so a worker that assembles a fanned-out run needs no objects."""
+
+    bodies: dict[str, str] = Field(default_factory=dict)
+    diffs: list[DiffExcerpt] = Field(default_factory=list)
+
+
+def read_material(facts: ForkFacts, mirror: Path) -> Material:
+    """Commit messages of the fork's own commits and excerpts of its largest / most distinctive diffs."""
+    out = Material()
+    own = [c for c in facts.own_commits if not c.upstream_equivalent and not c.is_merge][:COMMIT_DOCS]
+    if own:
+        raw = _git(mirror, "show", "-s", "--format=%H%x00%B%x01", *[c.sha for c in own])
+        for rec in raw.split("\x01"):
+            sha, _, body = rec.strip("\n").partition("\x00")
+            if sha:
+                out.bodies[sha] = body.strip()
+    if facts.merge_base and facts.files:
+        distinct = {t.term for t in facts.terms[:8]}
+        text_files = [f for f in facts.files if not f.binary and f.status != "deleted" and not f.copied]
+        named = {e.removeprefix("file:") for t in facts.terms[:8] for e in t.evidence if e.startswith("file:")}
+        text_files.sort(
+            key=lambda f: (-(f.path in named), -_carries(f.path, distinct), -((f.added or 0) + (f.deleted or 0)))
+        )
+        for f in text_files[:DIFF_FILES]:
+            diff = _git(mirror, "diff", "--no-color", "--unified=2", facts.merge_base, facts.head, "--", f.path)
+            if diff.strip():
+                out.diffs.append(
+                    DiffExcerpt(path=f.path, added=f.added or 0, deleted=f.deleted or 0, excerpt=_excerpt(diff))
+                )
+    return out
+
+
 def fork_chunks(
-    name: str, facts: ForkFacts, mirror: Path | None, *, summary: str = "", terms: str = "", purpose: str = ""
+    name: str,
+    facts: ForkFacts,
+    mirror: Path | None,
+    *,
+    summary: str = "",
+    terms: str = "",
+    purpose: str = "",
+    material: Material | None = None,
 ) -> list[Chunk]:
     """Chunks for one fork: a facts card, a "what it is for" card, its own commits (never merges or commits
     upstream has), diff excerpts of the files it changed (its own versions only; those carrying its distinctive
@@ -110,7 +158,6 @@ def fork_chunks(
     )
     head_meta = {"fork": name, "head": facts.head, "sha": facts.head, "chunks": CHUNKS_VERSION}
     out = [_chunk("card", card, {**base, **head_meta, "evidence": "fact:ahead"})]
-    distinct = {t.term for t in facts.terms[:8]}
     if purpose or facts.terms:
         words = ", ".join(dict.fromkeys(t.display or t.term for t in facts.terms[:8]))
         where = ", ".join(dict.fromkeys(w for t in facts.terms[:3] for w in t.where))
@@ -119,16 +166,12 @@ def fork_chunks(
         )
         ev = next((e for t in facts.terms[:1] for e in t.evidence), "fact:ahead")
         out.append(_chunk("purpose", text, {**base, "fork": name, "sha": facts.head, "evidence": ev}))
-    bodies: dict[str, str] = {}
     own = [c for c in facts.own_commits if not c.upstream_equivalent and not c.is_merge][:COMMIT_DOCS]
-    if mirror is not None and own:
-        raw = _git(mirror, "show", "-s", "--format=%H%x00%B%x01", *[c.sha for c in own])
-        for rec in raw.split("\x01"):
-            sha, _, body = rec.strip("\n").partition("\x00")
-            if sha:
-                bodies[sha] = body.strip()
+    if material is None and mirror is not None:
+        material = read_material(facts, mirror)
+    material = material or Material()
     for c in own:
-        body = bodies.get(c.sha, c.subject)
+        body = material.bodies.get(c.sha, c.subject)
         files = ", ".join(c.files[:15])
         text = f"Commit {c.sha[:12]}: {body}\nFiles: {files}"
         out.append(
@@ -138,18 +181,9 @@ def fork_chunks(
                 {**base, "sha": c.sha, "date": c.date.isoformat(), "evidence": f"commit:{c.sha}", "path": files[:200]},
             )
         )
-    if mirror is not None and facts.merge_base and facts.files:
-        text_files = [f for f in facts.files if not f.binary and f.status != "deleted" and not f.copied]
-        named = {e.removeprefix("file:") for t in facts.terms[:8] for e in t.evidence if e.startswith("file:")}
-        text_files.sort(
-            key=lambda f: (-(f.path in named), -_carries(f.path, distinct), -((f.added or 0) + (f.deleted or 0)))
-        )
-        for f in text_files[:DIFF_FILES]:
-            diff = _git(mirror, "diff", "--no-color", "--unified=2", facts.merge_base, facts.head, "--", f.path)
-            if not diff.strip():
-                continue
-            text = f"Diff of {f.path} (+{f.added or 0} -{f.deleted or 0}):\n{_excerpt(diff)}"
-            out.append(_chunk("diff", text, {**base, "sha": facts.head, "path": f.path, "evidence": f"file:{f.path}"}))
+    for d in material.diffs:
+        text = f"Diff of {d.path} (+{d.added} -{d.deleted}):\n{d.excerpt}"
+        out.append(_chunk("diff", text, {**base, "sha": facts.head, "path": d.path, "evidence": f"file:{d.path}"}))
     for s in facts.readme.sections:
         text = f"README section '{s.heading}' ({s.change}):\n{s.excerpt}"
         out.append(

@@ -57,6 +57,7 @@ def run(
     max_forks: int | None = None,
     reresolve: Reresolve | None = None,
     listing: Discovery | None = None,
+    job_id: str | None = None,
 ) -> tuple[Report, IndexStats | None]:
     report = report_network(
         upstream,
@@ -69,7 +70,7 @@ def run(
         reresolve=reresolve,
         listing=listing,
     )
-    save_report(report, settings)  # first: whatever happens to the index, the report is kept
+    run_id = save_report(report, settings, job_id=job_id)  # first: whatever happens to the index, it is kept
     stats = None
     if index:
         progress("index", "start", None)
@@ -85,5 +86,5 @@ def run(
         indexed = index and stats is not None and stats.error is None
         llm = make_writer(kind, settings, retriever(settings, report.upstream.name) if indexed else None)
         report = rewrite_verdicts(report, llm, progress)
-        save_report(report, settings)
+        save_report(report, settings, run_id=run_id)
     return report, stats

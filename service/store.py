@@ -1,94 +1,187 @@
-"""Where summarized reports live (one JSON per upstream under ``FORKWISE_HOME/reports``) and how they are indexed.
+"""Where summarized reports live (runs in the database, :mod:`forkwise.service.db`) and how they are indexed.
 
-`forkwise summarize`, the demo and the API's index job all go through :func:`save_and_index`, so `forkwise serve`
-answers for everything summarized before, from one store.
+`forkwise summarize`, the demo, the API's index job and the workers all go through :func:`save_report`, so
+`forkwise serve` answers for everything summarized before, from one store. Each run is kept; the newest run of an
+upstream is its report.
 """
 
 from __future__ import annotations
 
-import os
-import re
-import tempfile
 import threading
 from collections import OrderedDict
 from pathlib import Path
 
 from langchain_core.documents import Document
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
 
 from forkwise.index.mirror import mirror_path
-from forkwise.index.names import valid_name
 from forkwise.index.settings import Settings
-from forkwise.index.vector import UPSTREAM_FLAG, IndexStats, VectorIndex, flag, fork_chunks, upstream_chunks
+from forkwise.index.vector import (
+    UPSTREAM_FLAG,
+    IndexStats,
+    Material,
+    VectorIndex,
+    flag,
+    fork_chunks,
+    upstream_chunks,
+)
+from forkwise.service.db import ForkRow, RunRow, UpstreamRow, now, session
 from forkwise.service.models import Report
 
 
-def report_path(settings: Settings, name: str) -> Path:
-    owner, _, repo = name.partition("/")
-    if not repo or not valid_name(owner, repo):
-        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "repo"
-        return settings.reports_dir / "_" / f"{safe}.json"
-    return settings.reports_dir / owner / f"{repo}.json"
+def _fork_rows(report: Report) -> list[ForkRow]:
+    rows = []
+    for f in report.forks:
+        v = f.verdict
+        rows.append(
+            ForkRow(
+                name=f.name,
+                url=f.url,
+                status=f.status,
+                head=f.facts.head if f.facts else None,
+                archetype=v.archetype if v else None,
+                recommendation=v.recommendation if v else None,
+                ahead=f.facts.ahead if f.facts else None,
+                behind=f.facts.behind if f.facts else None,
+                facts=f.facts.model_dump(mode="json") if f.facts else None,
+                verdict=v.model_dump(mode="json") if v else None,
+                error=f.error or f.skipped,
+            )
+        )
+    return rows
 
 
-def save_report(report: Report, settings: Settings) -> Path:
-    """Write the report atomically: a temporary file of this writer's own in the same folder, then a rename."""
-    path = report_path(settings, report.upstream.name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(report.model_dump_json())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+def upstream_row(s: Session, name: str, url: str) -> UpstreamRow:
+    """The row of upstream ``name``, made when missing. An insert that yields to a concurrent one (never a
+    read-then-insert race), and a write first, so SQLite takes its write lock before anything is read."""
+    insert = sqlite_insert if s.get_bind().dialect.name == "sqlite" else pg_insert
+    s.execute(
+        insert(UpstreamRow)
+        .values(name=name, url=url, tracked=True, created_at=now())
+        .on_conflict_do_nothing(index_elements=["name"])
+    )
+    return s.execute(select(UpstreamRow).where(UpstreamRow.name == name)).scalar_one()
+
+
+def add_run(s: Session, report: Report, job_id: str | None = None) -> RunRow:
+    """A new run of ``report``'s upstream (the upstream row made when it is the first), with its fork rows."""
+    up = upstream_row(s, report.upstream.name, report.upstream.url)
+    run = RunRow(
+        upstream_id=up.id,
+        job_id=job_id,
+        as_of=report.as_of,
+        upstream_head=report.upstream.head,
+        writer=report.stats.writer.writer if report.stats.writer else "facts",
+        report=report.model_dump_json(),
+    )
+    s.add(run)
+    s.flush()
+    for row in _fork_rows(report):
+        row.run_id = run.id
+        s.add(row)
+    up.url, up.last_run_id, up.last_run_at = report.upstream.url, run.id, run.created_at
+    return run
+
+
+def save_report(report: Report, settings: Settings, *, run_id: int | None = None, job_id: str | None = None) -> int:
+    """Store ``report`` as a new run (or as a new version of run ``run_id``: the same run after its verdicts were
+    rewritten) in one transaction; returns the run's id."""
+    with session(settings) as s:
+        run = s.get(RunRow, run_id) if run_id is not None else None
+        if run is None:
+            return add_run(s, report, job_id).id
+        run.report, run.updated_at = report.model_dump_json(), now()
+        run.writer = report.stats.writer.writer if report.stats.writer else "facts"
+        s.query(ForkRow).filter(ForkRow.run_id == run.id).delete()
+        for row in _fork_rows(report):
+            row.run_id = run.id
+            s.add(row)
+        return run.id
 
 
 _READ_CACHE = 64
-_read_cache: OrderedDict[Path, tuple[tuple[int, int, int], Report]] = OrderedDict()
+_read_cache: OrderedDict[int, tuple[object, Report]] = OrderedDict()
 _read_lock = threading.Lock()
 
 
-def _read(path: Path) -> Report:
-    """The report stored at ``path``, parsed once per version of the file (its inode, mtime and size: reports are
-    replaced by a rename, so a new version always differs). The object is shared: treat it as read-only."""
-    st = path.stat()
-    key = (st.st_ino, st.st_mtime_ns, st.st_size)
+def _parse(run: RunRow) -> Report:
+    """The report of ``run``, parsed once per version (its id and when it was last written). Shared: read-only."""
+    key = run.updated_at
     with _read_lock:
-        hit = _read_cache.get(path)
+        hit = _read_cache.get(run.id)
         if hit is not None and hit[0] == key:
-            _read_cache.move_to_end(path)
+            _read_cache.move_to_end(run.id)
             return hit[1]
-    report = Report.model_validate_json(path.read_bytes())
+    report = Report.model_validate_json(run.report)
     with _read_lock:
-        _read_cache[path] = (key, report)
+        _read_cache[run.id] = (key, report)
         while len(_read_cache) > _READ_CACHE:
             _read_cache.popitem(last=False)
     return report
 
 
 def load_report(settings: Settings, name: str) -> Report | None:
-    """The stored report for ``name``, or None. Shared between callers: do not modify it (copy first)."""
-    path = report_path(settings, name)
-    try:
-        return _read(path)
-    except FileNotFoundError:
-        return None
+    """The newest report of ``name``, or None. Shared between callers: do not modify it (copy first)."""
+    with session(settings) as s:
+        up = s.execute(select(UpstreamRow).where(UpstreamRow.name == name)).scalar_one_or_none()
+        run = s.get(RunRow, up.last_run_id) if up is not None and up.last_run_id is not None else None
+        return _parse(run) if run is not None else None
 
 
 def list_reports(settings: Settings) -> list[Report]:
-    out = []
-    for p in sorted(settings.reports_dir.glob("*/*.json")):
-        try:
-            out.append(_read(p))
-        except (OSError, ValueError):
-            continue
-    return out
+    """The newest report of every upstream, by name."""
+    with session(settings) as s:
+        ups = s.execute(select(UpstreamRow).order_by(UpstreamRow.name)).scalars().all()
+        runs = [s.get(RunRow, u.last_run_id) for u in ups if u.last_run_id is not None]
+        out = []
+        for run in runs:
+            if run is None:
+                continue
+            try:
+                out.append(_parse(run))
+            except ValueError:
+                continue
+        return out
 
 
-def index_report(report: Report, settings: Settings, vindex: VectorIndex | None = None) -> IndexStats:
-    """Chunks for every analysed fork whose head changed since it was last indexed, plus upstream's."""
+def run_history(settings: Settings, name: str, limit: int = 20) -> list[tuple[int, Report]]:
+    """The runs of ``name``, newest first: (run id, report)."""
+    with session(settings) as s:
+        up = s.execute(select(UpstreamRow).where(UpstreamRow.name == name)).scalar_one_or_none()
+        if up is None:
+            return []
+        runs = s.execute(
+            select(RunRow).where(RunRow.upstream_id == up.id).order_by(RunRow.id.desc()).limit(limit)
+        ).scalars()
+        return [(r.id, _parse(r)) for r in runs]
+
+
+def delete_upstream(settings: Settings, name: str) -> bool:
+    """Forget ``name`` and its runs."""
+    with session(settings) as s:
+        up = s.execute(select(UpstreamRow).where(UpstreamRow.name == name)).scalar_one_or_none()
+        if up is None:
+            return False
+        for run in s.execute(select(RunRow).where(RunRow.upstream_id == up.id)).scalars():
+            s.query(ForkRow).filter(ForkRow.run_id == run.id).delete()
+            s.delete(run)
+        s.delete(up)
+        return True
+
+
+def index_report(
+    report: Report,
+    settings: Settings,
+    vindex: VectorIndex | None = None,
+    material: dict[str, Material] | None = None,
+) -> IndexStats:
+    """Chunks for every analysed fork whose head changed since it was last indexed, plus upstream's.
+
+    ``material``: each fork's commit messages and diff excerpts, read from the mirror of the worker that fetched
+    it (a fanned-out job); otherwise they are read from this machine's mirror."""
     vindex = vindex or VectorIndex(settings, report.upstream.name)
     mirror = mirror_path(settings.mirrors_dir, report.upstream.name, report.upstream.url)
     mirror_dir = mirror if mirror.exists() else None
@@ -110,6 +203,7 @@ def index_report(report: Report, settings: Settings, vindex: VectorIndex | None 
             summary=f.verdict.summary,
             terms=", ".join(f.verdict.terms),
             purpose=f.verdict.purpose,
+            material=(material or {}).get(f.name),
         )
         stats_forks.append(f.name)
     stats = vindex.sync(wanted, keep=keep)
@@ -137,7 +231,7 @@ def upstream_chunks_for(report: Report, mirror: Path | None = None) -> list:
 
 
 def save_and_index(report: Report, settings: Settings, *, index: bool = True) -> IndexStats | None:
-    save_report(report, settings)
+    save_report(report, settings, run_id=None)
     return index_report(report, settings) if index else None
 
 
@@ -151,4 +245,14 @@ def retriever(settings: Settings, upstream: str, vindex: VectorIndex | None = No
     return retrieve
 
 
-__all__ = ["UPSTREAM_FLAG", "index_report", "list_reports", "load_report", "save_and_index", "save_report"]
+__all__ = [
+    "UPSTREAM_FLAG",
+    "add_run",
+    "delete_upstream",
+    "index_report",
+    "list_reports",
+    "load_report",
+    "run_history",
+    "save_and_index",
+    "save_report",
+]

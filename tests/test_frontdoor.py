@@ -17,7 +17,7 @@ from forkwise.index.sources import parse_source
 from forkwise.index.vector import fork_chunks
 from forkwise.service.jobs import JobManager
 from forkwise.service.models import Report
-from forkwise.service.store import load_report, save_report
+from forkwise.service.store import load_report, run_history, save_report
 from forkwise.service.usecases import SummarizeRequest
 
 
@@ -81,7 +81,8 @@ def test_deleted_files_get_no_diff_chunks(store: tuple[Report, Settings]) -> Non
 
 
 def test_concurrent_saves_of_one_report_never_collide(store: tuple[Report, Settings], tmp_path: Path) -> None:
-    """Regression: two writers shared one `<repo>.tmp`, so one rename found its file gone."""
+    """Regression: two writers shared one `<repo>.tmp`, so one rename found its file gone. Now: four threads
+    saving at once into the SQLite store each get a run of their own, and the newest run is the report."""
     report, _settings = store
     settings = Settings(home=tmp_path / "home")
     errors: list[BaseException] = []
@@ -100,7 +101,7 @@ def test_concurrent_saves_of_one_report_never_collide(store: tuple[Report, Setti
         t.join()
     assert errors == []
     assert load_report(settings, "acme/trainer") == report
-    assert [p.name for p in (settings.reports_dir / "acme").iterdir()] == ["trainer.json"]
+    assert [run_id for run_id, _ in run_history(settings, "acme/trainer", limit=500)] == list(range(160, 0, -1))
 
 
 def test_job_progress_counts_every_advance_from_many_threads() -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from forkwise.index.once import once
 from forkwise.service import store
-from forkwise.service.store import load_report, save_report
+from forkwise.service.store import delete_upstream, load_report, save_report
 from tests.conftest import ServeProcess
 
 
@@ -55,7 +55,7 @@ def test_a_report_is_parsed_once_per_version(tmp_path, shared_demo) -> None:
     save_report(changed, s)  # a new version (renamed into place): read again
     second = load_report(s, report.upstream.name)
     assert second is not first and second is not None and len(second.forks) == 3
-    (s.reports_dir / "acme" / "trainer.json").unlink()
+    assert delete_upstream(s, report.upstream.name)
     assert load_report(s, report.upstream.name) is None
     assert len(store._read_cache) <= store._READ_CACHE
 
