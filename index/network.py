@@ -120,6 +120,15 @@ def no_progress(stage: str, event: str, total: int | None, detail: str | None = 
     return None
 
 
+class FactsCache(Protocol):
+    """Per-fork facts keyed by what they were computed from (a file per fork here; a table shared by every
+    worker in :mod:`forkwise.service.db`)."""
+
+    def get(self, key: str, cache_key: str) -> tuple[ForkFacts, bool] | None: ...
+
+    def put(self, key: str, cache_key: str, facts: ForkFacts, prefiltered: bool) -> None: ...
+
+
 class _Cache:
     """Per-fork facts stored as JSON, keyed by what they were computed from."""
 
@@ -180,7 +189,7 @@ class _Run:
     settings: Settings
     upstream: Source
     mirror: Mirror
-    cache: _Cache
+    cache: FactsCache
     ctx: UpstreamContext
     progress: Progress
     reresolve: Reresolve | None
@@ -204,6 +213,7 @@ def analyse_network(
     prefilter: bool = True,
     reresolve: Reresolve | None = None,
     between_stages: Callable[[str], None] | None = None,
+    cache: FactsCache | None = None,
 ) -> NetworkFacts:
     """Facts for ``upstream`` and every fork. Raises :class:`UpstreamError` only if upstream is unusable.
 
@@ -217,7 +227,8 @@ def analyse_network(
     with mirror.lock():
         t0 = time.perf_counter()
         up_facts, ctx = _upstream(mirror, upstream, settings, as_of)
-        run = _Run(settings, upstream, mirror, _Cache(settings.cache_dir / mirror.path.stem), ctx, progress, reresolve)
+        cache = cache or _Cache(settings.cache_dir / mirror.path.stem)
+        run = _Run(settings, upstream, mirror, cache, ctx, progress, reresolve)
         outcomes = _outcomes(run, forks)
         resolved = _resolve(run, outcomes)
         run.timed("resolve", t0)
@@ -251,6 +262,78 @@ def analyse_network(
         coverage=coverage(outcomes, max_forks),
         warnings=warnings,
     )
+
+
+class NetworkPlan(BaseModel):
+    """What a fanned-out run will analyse: every fork's outcome so far (failed to resolve, over the cap, or to be
+    analysed) and the forks to hand to workers, with their sources after any rename."""
+
+    upstream_head: str
+    outcomes: list[ForkOutcome]
+    dispatch: list[ForkInput]
+
+
+def plan_network(
+    upstream: Source,
+    forks: list[ForkInput],
+    settings: Settings,
+    *,
+    as_of: datetime,
+    max_forks: int | None = None,
+    progress: Progress = no_progress,
+    reresolve: Reresolve | None = None,
+) -> NetworkPlan:
+    """The cheap stages of :func:`analyse_network` on this machine: upstream into the mirror, ``ls-remote`` every
+    fork, prefilter, the cap. The forks left are analysed elsewhere (each worker runs :func:`analyse_network` on
+    its chunk with no cap), so the cap bounds the work of the whole cluster, as it does in one process."""
+    mirror = Mirror(settings.mirrors_dir, upstream, blobless=settings.blobless, timeout=settings.git_timeout)
+    with mirror.lock():
+        up_facts, ctx = _upstream(mirror, upstream, settings, as_of)
+        run = _Run(settings, upstream, mirror, _Cache(settings.cache_dir / mirror.path.stem), ctx, progress, reresolve)
+        outcomes = _outcomes(run, forks)
+        resolved = _resolve(run, outcomes)
+        todo = _pending(outcomes, resolved)
+        _prefilter(run, todo, resolved)
+        todo = _cap(outcomes, todo, resolved, max_forks)
+        mirror.mark_used()
+    for o in todo:
+        o.prefiltered = False  # the worker decides again, from its own ls-remote
+    dispatch = [
+        ForkInput(name=o.name, source=run.sources[o.key], meta=o.meta) for o in todo if o.key and o.key in run.sources
+    ]
+    return NetworkPlan(upstream_head=up_facts.head, outcomes=outcomes, dispatch=dispatch)
+
+
+def ensure_heads(settings: Settings, upstream: Source, wanted: dict[str, tuple[Source, str]]) -> Path:
+    """This machine's mirror of ``upstream`` with every commit in ``wanted`` (name → (source, sha)): forks whose
+    commits are missing (analysed by another worker) are fetched. Returns the mirror's path."""
+    mirror = Mirror(settings.mirrors_dir, upstream, blobless=settings.blobless, timeout=settings.git_timeout)
+    with mirror.lock():
+        mirror.ensure()
+        up_remote = ls_remote(upstream)
+        up_target, _ = resolve_target(upstream, up_remote)
+        mirror.register({UPSTREAM_KEY: upstream})
+        mirror.fetch(UPSTREAM_KEY, upstream, up_remote, up_target, heads=False)
+        missing = {source_key(src): src for src, sha in wanted.values() if not _has(mirror, sha)}
+        if missing:
+            mirror.register(missing)
+        for key, src in missing.items():
+            try:
+                remote = ls_remote(src)
+                target, _ = resolve_target(src, remote)
+                mirror.fetch(key, src, remote, target, heads=False)
+            except (SourceProblem, GitError):
+                continue  # that pair's relation stays unknown; the report says nothing about it
+        mirror.mark_used()
+    return mirror.path
+
+
+def _has(mirror: Mirror, sha: str) -> bool:
+    try:
+        mirror.git("cat-file", "-e", f"{sha}^{{commit}}")
+        return True
+    except GitError:
+        return False
 
 
 def _advisories(settings: Settings, mirror: Mirror, upstream_head: str, outcomes: list[ForkOutcome]) -> list[str]:
@@ -493,11 +576,15 @@ __all__ = [
     "STAGES",
     "UPSTREAM_REF",
     "Coverage",
+    "FactsCache",
     "ForkInput",
     "ForkNote",
     "ForkOutcome",
     "NetworkFacts",
+    "NetworkPlan",
     "UpstreamContext",
     "UpstreamError",
     "analyse_network",
+    "ensure_heads",
+    "plan_network",
 ]

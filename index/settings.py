@@ -74,6 +74,11 @@ class Settings(BaseSettings):
         ge=5,
         description="Seconds before a task a lost worker took is given to another (Redis visibility timeout).",
     )
+    task_stale: int = Field(
+        default=60,
+        ge=3,
+        description="Seconds without a heartbeat before a worker's task is deemed lost and handed to another.",
+    )
     refresh_hours: float = Field(
         default=24.0, ge=0, description="`forkwise worker --beat` re-indexes tracked upstreams this often (0: never)."
     )

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 from fastapi import Depends, FastAPI, HTTPException, Path, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -34,7 +34,8 @@ from forkwise.service.chat import ChatAnswer, ChatRequest, ChatService, answer_e
 from forkwise.service.guard import BodyLimit, RateLimited, RateLimits, client_of
 from forkwise.service.jobs import IndexRequest, Job, JobsBusy
 from forkwise.service.llm import chat_model
-from forkwise.service.models import ForkReport
+from forkwise.service.models import ForkReport, Report
+from forkwise.service.report import render
 from forkwise.service.store import list_reports
 from forkwise.service.usecases import NoSuchFork, NotSummarized, answer, job_manager, load, start_index, verdict
 from forkwise.service.web import STATIC_DIR, create_router
@@ -157,6 +158,15 @@ def create_app(settings: Settings | None = None, *, host: str = "127.0.0.1") -> 
             forks=[_fork_row(f) for f in r.forks],
             generated_at=r.generated_at,
         )
+
+    @app.get(
+        "/v1/repos/{owner}/{repo}/report",
+        response_model=Report,
+        summary="The whole stored report: the schema of `forkwise summarize --format json`",
+    )
+    def whole_report(owner: Owner, repo: Owner) -> Response:
+        report = load(settings, f"{owner}/{repo}")
+        return Response(render(report, "json"), media_type="application/json")
 
     @app.get("/v1/repos/{owner}/{repo}/forks/{fork_owner}/{fork_repo}", response_model=ForkDetail)
     def fork_detail(owner: Owner, repo: Owner, fork_owner: Owner, fork_repo: Owner) -> ForkDetail:

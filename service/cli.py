@@ -286,6 +286,26 @@ def serve(
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int | None, typer.Option("--concurrency", "-c", help="Jobs this worker runs at once (default: one per core).")
+    ] = None,
+    beat: Annotated[
+        bool, typer.Option(help="Also send the refresh schedule (FORKWISE_REFRESH_HOURS); run one per cluster.")
+    ] = False,
+    loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
+) -> None:
+    """Run index jobs from the broker (FORKWISE_BROKER_URL) until stopped: see README "Running on several machines"."""
+    from forkwise.service.queue import run_worker
+
+    try:
+        run_worker(get_settings(), concurrency, beat, loglevel)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
 @app.command("slack-socket")
 def slack_socket() -> None:
     """Run the Slack bot over Socket Mode (development: no public URL needed). Needs SLACK_APP_TOKEN."""

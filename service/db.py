@@ -108,6 +108,7 @@ class JobRow(Base):
     run_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     report_url: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=now)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
@@ -121,6 +122,7 @@ class ChunkRow(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     worker: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class FactsCacheRow(Base):

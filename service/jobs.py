@@ -1,23 +1,27 @@
 """Index jobs: run one summarize in the background, with per-stage progress, one job per upstream at a time.
 
 Used by the API (`POST /v1/repos/{o}/{r}/index`), the Slack bot's "index it" button and the web page, through
-:func:`forkwise.service.start_index`. Jobs run in threads of the serving process. ``on_done`` callbacks let the
-bot post the result when a job finishes. Finished jobs are kept for a while (``keep`` of them) and then forgotten.
+:func:`forkwise.service.start_index`. Here jobs run in threads of the serving process (no broker configured);
+:mod:`forkwise.service.queue` runs them on Celery workers instead, behind the same interface. Every job is a row of
+the store (status, stage progress, errors), so it outlives the process and any server can report it. ``on_done``
+callbacks let the bot post the result when a job finishes. Finished jobs stay in memory for a while (``keep``).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
 from forkwise.index.network import STAGES, Progress
 from forkwise.index.settings import Settings
+from forkwise.service.db import ChunkRow, JobRow, session
 
 if TYPE_CHECKING:
     from forkwise.service.usecases import SummarizeRequest
@@ -54,8 +58,80 @@ class Job(BaseModel):
         return self.status in ("done", "failed")
 
 
-Work = Callable[[str, "SummarizeRequest", Progress], list[str]]
-"""``work(upstream, request, progress)`` runs the job and returns the per-fork errors of the report it stored."""
+Work = Callable[[str, "SummarizeRequest", Progress, str], list[str]]
+"""``work(upstream, request, progress, job_id)`` runs the job and returns the per-fork errors of the report it
+stored."""
+
+ACTIVE = ("queued", "running", "planning", "chunks", "assembling")
+"""Row statuses of a job not finished (a queued job's planning, chunks and assembly on workers show as running)."""
+CHUNKED_STAGES = ("fetch", "analyse")
+"""Stages a fanned-out job runs in chunks on workers: their progress is the sum over its chunks."""
+
+
+def store_job(settings: Settings, job: Job, **columns: Any) -> None:
+    """Write ``job``'s state (and any other ``columns`` of its row) to the store."""
+    with session(settings) as s:
+        row = s.get(JobRow, job.id)
+        if row is None:
+            row = JobRow(id=job.id, upstream=job.upstream, created_at=job.created_at)
+            s.add(row)
+        row.status, row.stage, row.errors = job.status, job.stage, list(job.errors)
+        row.stages = {k: v.model_dump() for k, v in job.stages.items()}
+        row.finished_at, row.report_url = job.finished_at, job.report_url
+        for k, v in columns.items():
+            setattr(row, k, v)
+
+
+def job_of(row: JobRow, chunks: Sequence[ChunkRow] = ()) -> Job:
+    stages = {k: StageProgress.model_validate(v) for k, v in (row.stages or {}).items()}
+    if chunks:  # a fanned-out job: its fetch and analyse stages are its chunks' summed
+        for stage in CHUNKED_STAGES:
+            parts = [StageProgress.model_validate(c.progress[stage]) for c in chunks if stage in (c.progress or {})]
+            done = all(c.status == "done" for c in chunks)
+            stages[stage] = StageProgress(
+                done=sum(p.done for p in parts),
+                total=sum(p.total or 0 for p in parts) or None,
+                state="done" if done else ("running" if parts else "pending"),
+            )
+        if row.status == "chunks":
+            row_stage = next((st for st in reversed(CHUNKED_STAGES) if stages[st].state == "running"), "fetch")
+            return _job(row, stages, row_stage)
+    return _job(row, stages, row.stage)
+
+
+def _job(row: JobRow, stages: dict[str, StageProgress], stage: str | None) -> Job:
+    return Job(
+        id=row.id,
+        upstream=row.upstream,
+        status=row.status if row.status in ("queued", "running", "done", "failed") else "running",  # type: ignore[arg-type]
+        stage=stage,
+        stages=stages or {s: StageProgress() for s in JOB_STAGES},
+        errors=list(row.errors or []),
+        created_at=row.created_at,
+        finished_at=row.finished_at,
+        report_url=row.report_url,
+    )
+
+
+def load_job(settings: Settings, job_id: str) -> Job | None:
+    with session(settings) as s:
+        row = s.get(JobRow, job_id)
+        if row is None:
+            return None
+        chunks = list(s.query(ChunkRow).filter(ChunkRow.job_id == job_id)) if row.chunks else []
+        return job_of(row, chunks)
+
+
+def active_job(settings: Settings, upstream: str) -> Job | None:
+    """The job queued or running for ``upstream``, if any."""
+    with session(settings) as s:
+        row = (
+            s.query(JobRow)
+            .filter(JobRow.upstream == upstream, JobRow.status.in_(ACTIVE))
+            .order_by(JobRow.created_at.desc())
+            .first()
+        )
+        return job_of(row) if row is not None else None
 
 
 class JobsBusy(RuntimeError):
@@ -67,6 +143,17 @@ class JobsBusy(RuntimeError):
             f"try again in {retry_after} s"
         )
         self.retry_after = retry_after
+
+
+class Jobs(Protocol):
+    """Where index jobs run: :class:`JobManager` (threads of this process) or
+    :class:`forkwise.service.queue.QueueJobs` (Celery workers)."""
+
+    settings: Settings
+
+    def get(self, job_id: str) -> Job | None: ...
+
+    def __len__(self) -> int: ...
 
 
 class JobManager:
@@ -82,8 +169,18 @@ class JobManager:
         self._slots = threading.BoundedSemaphore(settings.max_jobs)
 
     def get(self, job_id: str) -> Job | None:
+        """This server's job, or a job of the store (from before a restart)."""
         with self._lock:
-            return self._jobs.get(job_id)
+            job = self._jobs.get(job_id)
+        return job if job is not None else load_job(self.settings, job_id)
+
+    def _save(self, job: Job) -> None:
+        with self._lock:
+            snapshot = job.model_copy(deep=True)
+        try:
+            store_job(self.settings, snapshot)
+        except Exception as exc:  # the store is down: the job goes on; its state is in memory
+            job.errors.append(f"job state not stored: {type(exc).__name__}: {str(exc)[:200]}")
 
     def __len__(self) -> int:
         with self._lock:
@@ -102,6 +199,7 @@ class JobManager:
             job = Job(id=uuid.uuid4().hex[:12], upstream=upstream)
             self._jobs[job.id] = job
             self._evict()
+        self._save(job)
         threading.Thread(target=self._run, args=(job, req, on_done), daemon=True).start()
         return job
 
@@ -112,6 +210,8 @@ class JobManager:
             del self._jobs[k]
 
     def _run(self, job: Job, req: Any, on_done: Callable[[Job], None] | None) -> None:
+        last = [0.0]
+
         def mark(stage: str, event: str, total: int | None, detail: str | None = None) -> None:
             with self._lock:  # called from the pipeline's worker threads
                 st = job.stages.setdefault(stage, StageProgress())
@@ -122,11 +222,17 @@ class JobManager:
                 elif event == "done":
                     st.state = "done"
                     st.done = st.total if st.total is not None else st.done
+                flush = event != "advance" or time.monotonic() - last[0] > 1.0
+                if flush:
+                    last[0] = time.monotonic()
+            if flush:  # at most once a second while forks advance
+                self._save(job)
 
         self._slots.acquire()  # queued until a slot frees
         job.status = "running"
+        self._save(job)
         try:
-            job.errors += self.work(job.upstream, req, mark)
+            job.errors += self.work(job.upstream, req, mark, job.id)
             job.report_url = f"/v1/repos/{job.upstream}"
             job.status = "done"
         except Exception as exc:  # a job never dies silently: the reason is in job.errors
@@ -135,6 +241,7 @@ class JobManager:
         finally:
             self._slots.release()
             job.finished_at = datetime.now(UTC)
+            self._save(job)
             with self._lock:
                 self._evict()
             if on_done is not None:

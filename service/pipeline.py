@@ -16,7 +16,7 @@ from forkwise.index.github import Discovery
 from forkwise.index.network import ForkInput, Progress, Reresolve, no_progress
 from forkwise.index.settings import Settings, WriterName
 from forkwise.index.sources import Source
-from forkwise.index.vector import IndexStats
+from forkwise.index.vector import IndexStats, Material
 from forkwise.service.llm_writer import make_writer
 from forkwise.service.models import Report, WriterStats
 from forkwise.service.report import report_network, stored_input
@@ -70,12 +70,27 @@ def run(
         reresolve=reresolve,
         listing=listing,
     )
+    return finish(report, settings, writer=writer, index=index, progress=progress, job_id=job_id)
+
+
+def finish(
+    report: Report,
+    settings: Settings,
+    *,
+    writer: WriterName | None = None,
+    index: bool = True,
+    progress: Progress = no_progress,
+    job_id: str | None = None,
+    material: dict[str, Material] | None = None,
+) -> tuple[Report, IndexStats | None]:
+    """Store a built report as a run, index it, let an LLM writer rewrite its verdicts, store it again.
+    ``material``: the forks' commit messages and diffs, read by the workers that fetched them."""
     run_id = save_report(report, settings, job_id=job_id)  # first: whatever happens to the index, it is kept
     stats = None
     if index:
         progress("index", "start", None)
         try:
-            stats = index_report(report, settings)
+            stats = index_report(report, settings, material=material)
         except EmbeddingModelError as exc:
             stats = IndexStats(error=str(exc))
         except Exception as exc:  # chromadb, an embeddings server: the report stands, the failure is reported

@@ -25,7 +25,7 @@ from forkwise.index.names import full_names_in, is_full_name
 from forkwise.index.settings import Settings
 from forkwise.index.sources import SourceError
 from forkwise.service.chat import ChatAnswer, ChatService
-from forkwise.service.jobs import Job, JobManager, JobsBusy
+from forkwise.service.jobs import Job, Jobs, JobsBusy
 from forkwise.service.models import ForkReport, Report
 from forkwise.service.prompts import load_toml, text_env
 from forkwise.service.usecases import NotSummarized, answer, find_forks, load, start_index
@@ -249,7 +249,7 @@ class _Seen:
             return True
 
 
-def create_slack_app(settings: Settings, chat: ChatService, jobs: JobManager) -> App:
+def create_slack_app(settings: Settings, chat: ChatService, jobs: Jobs) -> App:
     token = settings.slack_bot_token or ""
     client = WebClient(token=token, base_url=settings.slack_api_url.rstrip("/") + "/")
 

@@ -15,9 +15,11 @@ from langchain_core.documents import Document
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from forkwise.index.mirror import mirror_path
+from forkwise.index.models import ForkFacts
 from forkwise.index.settings import Settings
 from forkwise.index.vector import (
     UPSTREAM_FLAG,
@@ -28,7 +30,7 @@ from forkwise.index.vector import (
     fork_chunks,
     upstream_chunks,
 )
-from forkwise.service.db import ForkRow, RunRow, UpstreamRow, now, session
+from forkwise.service.db import FactsCacheRow, ForkRow, RunRow, UpstreamRow, now, session
 from forkwise.service.models import Report
 
 
@@ -100,6 +102,32 @@ def save_report(report: Report, settings: Settings, *, run_id: int | None = None
             row.run_id = run.id
             s.add(row)
         return run.id
+
+
+class DbFactsCache:
+    """Per-fork facts in the store, so whichever worker analyses a fork next reuses them (heads unchanged)."""
+
+    def __init__(self, settings: Settings, prefix: str):
+        self.settings, self.prefix = settings, prefix
+
+    def get(self, key: str, cache_key: str) -> tuple[ForkFacts, bool] | None:
+        with session(self.settings) as s:
+            row = s.get(FactsCacheRow, f"{self.prefix}/{key}")
+            if row is None or row.cache_key != cache_key:
+                return None
+            try:
+                return ForkFacts.model_validate(row.facts), row.prefiltered
+            except ValueError:
+                return None
+
+    def put(self, key: str, cache_key: str, facts: ForkFacts, prefiltered: bool) -> None:
+        facts_json = facts.model_dump(mode="json")
+        row = FactsCacheRow(key=f"{self.prefix}/{key}", cache_key=cache_key, prefiltered=prefiltered, facts=facts_json)
+        try:
+            with session(self.settings) as s:
+                s.merge(row)
+        except IntegrityError:
+            pass  # another worker stored the same fork at the same moment: its facts are the same
 
 
 _READ_CACHE = 64
@@ -247,6 +275,7 @@ def retriever(settings: Settings, upstream: str, vindex: VectorIndex | None = No
 
 __all__ = [
     "UPSTREAM_FLAG",
+    "DbFactsCache",
     "add_run",
     "delete_upstream",
     "index_report",

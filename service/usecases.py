@@ -8,7 +8,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,7 +20,7 @@ from forkwise.index.settings import DEFAULT_MAX_FORKS, Settings, WriterName
 from forkwise.index.sources import Source, SourceError, parse_source
 from forkwise.index.vector import IndexStats
 from forkwise.service.chat import ChatAnswer, ChatRequest, ChatService, Turn
-from forkwise.service.jobs import IndexRequest, Job, JobManager
+from forkwise.service.jobs import IndexRequest, Job, JobManager, Jobs
 from forkwise.service.models import ForkReport, Report
 from forkwise.service.pipeline import run
 from forkwise.service.store import load_report
@@ -105,12 +105,46 @@ def fork_inputs(texts: Sequence[str], settings: Settings) -> list[ForkInput]:
     return out
 
 
-def summarize(req: SummarizeRequest, settings: Settings, progress: Progress = no_progress) -> Summary:
+def summarize(
+    req: SummarizeRequest, settings: Settings, progress: Progress = no_progress, job_id: str | None = None
+) -> Summary:
     """Discover (when asked), compare, classify, write verdicts, store and index: ``forkwise summarize``.
 
     Raises :class:`UpstreamError` when upstream cannot be read, :class:`SourceError` for unusable input and
     :class:`forkwise.index.github.GitHubError` when the forge cannot list the forks.
     """
+    prep = prepare(req, settings, progress)
+    report, stats = run(
+        prep.upstream,
+        prep.forks,
+        settings,
+        writer=req.writer,
+        index=req.index,
+        progress=progress,
+        as_of=req.as_of,
+        use_cache=req.use_cache,
+        max_forks=prep.max_forks,
+        reresolve=prep.reresolve,
+        listing=prep.listing,
+        job_id=job_id,
+    )
+    return Summary(report=report, index=stats, discovery=prep.listing)
+
+
+class Prepared(BaseModel):
+    """A summarize request with its forks listed (discovered on the forge when asked) and every source checked."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    upstream: Source
+    forks: list[ForkInput]
+    max_forks: int | None
+    listing: Discovery | None = None
+    reresolve: Any = None
+
+
+def prepare(req: SummarizeRequest, settings: Settings, progress: Progress = no_progress) -> Prepared:
+    """The forks to compare: as given, or listed on GitHub (the ``discover`` stage); checked against the
+    request's source policy when a remote caller asked."""
     upstream, forks, max_forks = req.upstream, list(req.forks), req.max_forks
     discovering = req.discover if req.discover is not None else (not forks and upstream.forge == "github")
     listing, reresolve = None, None
@@ -128,20 +162,7 @@ def summarize(req: SummarizeRequest, settings: Settings, progress: Progress = no
         progress("discover", "done", None)  # nothing to list: the forks were given
     if req.policy is not None:
         upstream, forks, reresolve = _checked(req.policy, upstream, forks, reresolve)
-    report, stats = run(
-        upstream,
-        forks,
-        settings,
-        writer=req.writer,
-        index=req.index,
-        progress=progress,
-        as_of=req.as_of,
-        use_cache=req.use_cache,
-        max_forks=max_forks,
-        reresolve=reresolve,
-        listing=listing,
-    )
-    return Summary(report=report, index=stats, discovery=listing)
+    return Prepared(upstream=upstream, forks=forks, max_forks=max_forks, listing=listing, reresolve=reresolve)
 
 
 def countdown(progress: Progress) -> Callable[[float], None]:
@@ -267,7 +288,7 @@ def answer(
 
 
 def start_index(
-    jobs: JobManager,
+    jobs: Jobs,
     upstream: str,
     request: IndexRequest | None = None,
     on_done: Callable[[Job], None] | None = None,
@@ -279,14 +300,25 @@ def start_index(
     The request is checked first (:func:`index_request`): a source a remote caller may not name raises
     :class:`PolicyError` and nothing starts.
     """
-    return jobs.start(upstream, index_request(jobs.settings, upstream, request, remote=remote), on_done)
+    checked = index_request(jobs.settings, upstream, request, remote=remote)
+    if isinstance(jobs, JobManager):
+        return jobs.start(upstream, checked, on_done)
+    from forkwise.service.queue import JobSpec
+
+    spec = JobSpec(upstream=upstream, request=(request or IndexRequest()).model_dump(mode="json"), remote=remote)
+    return jobs.start(upstream, checked, on_done, spec=spec)
 
 
-def job_manager(settings: Settings, keep: int = 200) -> JobManager:
-    """The background jobs of a server: each one is :func:`summarize` of a checked :class:`SummarizeRequest`."""
+def job_manager(settings: Settings, keep: int = 200) -> Jobs:
+    """The background jobs of a server: on Celery workers when ``FORKWISE_BROKER_URL`` is set, else threads of
+    this process, each one :func:`summarize` of a checked :class:`SummarizeRequest`."""
+    if settings.broker_url:
+        from forkwise.service.queue import QueueJobs
 
-    def work(upstream: str, req: SummarizeRequest, progress: Progress) -> list[str]:
-        summary = summarize(req, settings, progress)
+        return QueueJobs(settings)
+
+    def work(upstream: str, req: SummarizeRequest, progress: Progress, job_id: str) -> list[str]:
+        summary = summarize(req, settings, progress, job_id=job_id)
         errors = [f"{f.name}: {f.error}" for f in summary.report.forks if f.error]
         if summary.index is not None and summary.index.error:
             errors.append(f"indexing failed (the report was saved; chat cannot use it yet): {summary.index.error}")

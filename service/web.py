@@ -23,7 +23,7 @@ from forkwise.index.sources import SourceError
 from forkwise.service.access import Access
 from forkwise.service.chat import ChatService
 from forkwise.service.guard import RateLimited, RateLimits, client_of
-from forkwise.service.jobs import JobManager, JobsBusy
+from forkwise.service.jobs import Jobs, JobsBusy
 from forkwise.service.models import ForkReport, Report
 from forkwise.service.prompts import html_env
 from forkwise.service.store import list_reports
@@ -52,7 +52,7 @@ def _render(name: str, **ctx: Any) -> str:
 def create_router(
     settings: Settings,
     chat: ChatService,
-    jobs: JobManager,
+    jobs: Jobs,
     access: Access | None = None,
     limits: RateLimits | None = None,
 ) -> APIRouter:
