@@ -240,22 +240,30 @@ def migrate(engine: Engine, settings: Settings) -> None:
 
 
 def import_json_reports(settings: Settings, factory: sessionmaker[Session]) -> int:
-    """Reports an older forkwise kept as JSON files under ``FORKWISE_HOME/reports`` become runs, once."""
+    """Reports an older forkwise kept as JSON files under ``FORKWISE_HOME/reports`` become runs, once.
+
+    One transaction: the marker and every imported run commit together (a crash imports nothing and the next
+    start tries again); two processes starting at once race on the marker's key, and the loser imports nothing."""
+    from sqlalchemy.exc import IntegrityError
+
     from forkwise.service.models import Report
     from forkwise.service.store import add_run
 
-    with factory.begin() as s:
-        if s.get(MetaRow, "json_reports_imported") is not None:
-            return 0
-        s.add(MetaRow(key="json_reports_imported", value=now().isoformat()))
     n = 0
-    for path in sorted(settings.reports_dir.glob("*/*.json")):
-        try:
-            report = Report.model_validate_json(path.read_bytes())
-        except (OSError, ValueError):
-            continue
+    try:
         with factory.begin() as s:
-            if s.query(UpstreamRow).filter_by(name=report.upstream.name).first() is None:
-                add_run(s, report)
-                n += 1
+            if s.get(MetaRow, "json_reports_imported") is not None:
+                return 0
+            s.add(MetaRow(key="json_reports_imported", value=now().isoformat()))
+            s.flush()  # takes the key (and SQLite's write lock) before anything is read
+            for path in sorted(settings.reports_dir.glob("*/*.json")):
+                try:
+                    report = Report.model_validate_json(path.read_bytes())
+                except (OSError, ValueError):
+                    continue
+                if s.query(UpstreamRow).filter_by(name=report.upstream.name).first() is None:
+                    add_run(s, report)
+                    n += 1
+    except IntegrityError:
+        return 0
     return n

@@ -97,6 +97,15 @@ class ChunkResult(BaseModel):
 
 def configure(settings: Settings) -> Celery:
     """The Celery app for ``settings``: late acks, requeue on a lost worker, one task prefetched at a time."""
+    if app.conf.broker_url != settings.broker_url:
+        # the connection and producer pools would otherwise keep sending to the old broker (what Celery itself
+        # does after a fork)
+        if app._pool is not None:
+            app._pool.force_close_all()
+        app._pool = None
+        amqp = app.__dict__.get("amqp")
+        if amqp is not None:
+            amqp._producer_pool = None
     app.conf.update(
         broker_url=settings.broker_url,
         broker_connection_retry_on_startup=True,

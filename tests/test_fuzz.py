@@ -57,7 +57,7 @@ def test_no_generated_request_gets_a_5xx(fuzz_server: str) -> None:
         call()
     assert failures == []
     assert {(op.method.upper(), op.path) for op in operations} == {(m, p) for m, p, _ in sent}
-    assert len(operations) == 7 and len(sent) >= 10 * len(operations)
+    assert len(operations) == 8 and len(sent) >= 10 * len(operations)
     print(f"fuzz: {len(sent)} requests over {len(operations)} operations; statuses {sorted({c for *_, c in sent})}")
 
 

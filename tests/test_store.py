@@ -1,0 +1,221 @@
+"""The store on a real PostgreSQL (initdb + pg_ctl in a temp dir) and on SQLite: runs kept per summarize, the
+newest run is the report, concurrent writers, the one-time import of old JSON reports, migrations run twice, and
+the API's whole-report endpoint giving exactly what ``summarize --format json`` prints."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import create_engine, func, select, text
+from typer.testing import CliRunner
+
+from forkwise.index.settings import Settings
+from forkwise.service import db
+from forkwise.service.cli import app as cli
+from forkwise.service.db import ForkRow, MetaRow, RunRow, UpstreamRow, session
+from forkwise.service.models import Report
+from forkwise.service.store import delete_upstream, list_reports, load_report, run_history, save_report
+from tests.conftest import AS_OF, Server, build
+from tests.services import postgres_server
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with postgres_server(tmp_path_factory.mktemp("pg")) as url:
+        yield url
+
+
+_n = iter(range(1_000_000))
+
+
+@pytest.fixture
+def pg_settings(pg: str, tmp_path: Path) -> Iterator[Settings]:
+    """A database of its own on the shared cluster, per test."""
+    name = f"t{next(_n)}_{threading.get_ident() % 10_000}"
+    admin = pg.replace("postgresql://", "postgresql://", 1)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = pg.rsplit("/", 1)[0] + f"/{name}"
+    yield Settings(home=tmp_path / "home", database_url=url)
+    db.dispose_all()
+
+
+def _renamed(report: Report, name: str) -> Report:
+    r = report.model_copy(deep=True)
+    r.upstream.name = name
+    return r
+
+
+def test_runs_are_kept_and_the_newest_is_the_report(pg_settings: Settings, demo_run) -> None:
+    _, _, report, _ = demo_run
+    first = save_report(report, pg_settings)
+    later = report.model_copy(deep=True)
+    later.upstream.head = "f" * 40
+    second = save_report(later, pg_settings, job_id="job-2")
+    assert second > first
+    assert load_report(pg_settings, report.upstream.name).upstream.head == "f" * 40
+    assert [(rid, r.upstream.head) for rid, r in run_history(pg_settings, report.upstream.name)] == [
+        (second, "f" * 40),
+        (first, report.upstream.head),
+    ]
+    with session(pg_settings) as s:
+        assert s.execute(select(func.count()).select_from(UpstreamRow)).scalar_one() == 1
+        run = s.get(RunRow, second)
+        assert run.job_id == "job-2" and run.upstream_head == "f" * 40
+        rows = s.execute(select(ForkRow).where(ForkRow.run_id == second).order_by(ForkRow.name)).scalars().all()
+        expected = sorted(report.forks, key=lambda f: f.name)
+        assert [(r.name, r.status, r.archetype, r.ahead, r.behind) for r in rows] == [
+            (f.name, f.status, f.archetype, f.facts.ahead if f.facts else None, f.facts.behind if f.facts else None)
+            for f in expected
+        ]
+        heads = {r.name: r.head for r in rows}
+        assert all(heads[f.name] == f.facts.head for f in report.forks if f.facts)
+    # a rewrite of the same run (verdicts written again) is a new version of it, not a new run
+    rewritten = later.model_copy(deep=True)
+    rewritten.forks = rewritten.forks[:1]
+    assert save_report(rewritten, pg_settings, run_id=second) == second
+    assert len(run_history(pg_settings, report.upstream.name)) == 2
+    assert [f.name for f in load_report(pg_settings, report.upstream.name).forks] == [report.forks[0].name]
+    with session(pg_settings) as s:
+        assert s.execute(select(func.count()).where(ForkRow.run_id == second)).scalar_one() == 1
+    assert delete_upstream(pg_settings, report.upstream.name)
+    assert load_report(pg_settings, report.upstream.name) is None and list_reports(pg_settings) == []
+    assert not delete_upstream(pg_settings, report.upstream.name)
+
+
+def test_concurrent_saves_make_one_upstream_row_and_every_run(pg_settings: Settings, demo_run) -> None:
+    """Sixteen writers, two upstreams, all at once: each new upstream is made once, no run is lost."""
+    _, _, report, _ = demo_run
+    reports = [_renamed(report, f"race/{'ab'[i % 2]}") for i in range(16)]
+    ids: list[int] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(reports))
+
+    def write(r: Report) -> None:
+        try:
+            barrier.wait()
+            ids.append(save_report(r, pg_settings))
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=write, args=(r,)) for r in reports]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(set(ids)) == 16
+    with session(pg_settings) as s:
+        ups = s.execute(select(UpstreamRow).order_by(UpstreamRow.name)).scalars().all()
+        assert [u.name for u in ups] == ["race/a", "race/b"]
+        for u in ups:
+            runs = s.execute(select(RunRow.id).where(RunRow.upstream_id == u.id)).scalars().all()
+            assert len(runs) == 8 and u.last_run_id in runs
+        assert s.execute(select(func.count()).select_from(ForkRow)).scalar_one() == 16 * len(report.forks)
+    assert [r.upstream.name for r in list_reports(pg_settings)] == ["race/a", "race/b"]
+
+
+def _old_json_reports(settings: Settings, report: Report) -> list[str]:
+    names = ["old/one", "old/two"]
+    for name in names:
+        path = settings.reports_dir / f"{name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(_renamed(report, name).model_dump_json())
+    (settings.reports_dir / "old" / "broken.json").write_text("{not json")
+    return names
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_old_json_reports_are_imported_once(backend: str, request: pytest.FixtureRequest, tmp_path: Path, demo_run):
+    _, _, report, _ = demo_run
+    cfg = request.getfixturevalue("pg_settings") if backend == "postgresql" else Settings(home=tmp_path / "h")
+    names = _old_json_reports(cfg, report)
+    assert [r.upstream.name for r in list_reports(cfg)] == names  # the first use imports them (the broken one not)
+    assert load_report(cfg, "old/one").forks == report.forks
+    delete_upstream(cfg, "old/one")
+    db.dispose_all()  # a new process starting: the files are still there, they are not imported again
+    assert [r.upstream.name for r in list_reports(cfg)] == ["old/two"]
+    with session(cfg) as s:
+        assert s.get(MetaRow, "json_reports_imported") is not None
+        assert s.execute(select(func.count()).select_from(RunRow)).scalar_one() == 1
+
+
+def test_migrations_run_twice_and_from_two_processes_at_once(pg_settings: Settings) -> None:
+    url = db.database_url(pg_settings)
+    engines = [create_engine(url) for _ in range(3)]
+    errors: list[BaseException] = []
+
+    def up(engine) -> None:
+        try:
+            db.migrate(engine, pg_settings)
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=up, args=(e,)) for e in engines]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    db.migrate(engines[0], pg_settings)  # again: nothing to do
+    with engines[0].connect() as conn:
+        heads = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+        tables = set(conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars().all())
+    from alembic.script import ScriptDirectory
+
+    assert heads == [ScriptDirectory.from_config(db.alembic_config()).get_current_head()]
+    assert tables >= {"upstreams", "runs", "forks", "jobs", "chunks", "facts_cache", "meta", "alembic_version"}
+    for e in engines:
+        e.dispose()
+
+
+SPEC = {
+    "name": "store",
+    "upstream": {
+        "name": "acme/tool",
+        "commits": [
+            {"message": "init", "files": {"README.md": "# tool\n\nA tool.\n", "tool.py": {"lines": 20}}},
+            {"message": "More", "files": {"more.py": {"lines": 20}}},
+        ],
+    },
+    "forks": [
+        {
+            "name": "x/tool",
+            "base": 0,
+            "commits": [{"message": "Add ROCm backend", "files": {"rocm/backend.py": {"lines": 200}}}],
+        },
+        {"name": "y/tool", "base": "head"},
+    ],
+}
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_report_endpoint_is_what_summarize_json_prints(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = request.getfixturevalue("pg_settings") if backend == "postgresql" else Settings(home=tmp_path / "h")
+    monkeypatch.setenv("FORKWISE_HOME", str(cfg.home))
+    if cfg.database_url:
+        monkeypatch.setenv("FORKWISE_DATABASE_URL", cfg.database_url)
+    from forkwise.index.settings import get_settings
+
+    get_settings.cache_clear()
+    net = build(SPEC, tmp_path / "net", as_of=AS_OF)
+    ff = tmp_path / "forks.toml"
+    ff.write_text(net.forks_toml())
+    res = CliRunner().invoke(cli, ["summarize", "--forks-file", str(ff), "--format", "json", "-q", "--no-index"])
+    assert res.exit_code == 0, res.output
+    printed = json.loads(res.stdout)
+    with Server(cfg) as http:
+        got = http.get("/v1/repos/acme/tool/report")
+        assert got.status_code == 200 and got.headers["content-type"] == "application/json"
+        assert got.json() == printed
+        assert http.get("/v1/repos/acme/nothing/report").status_code == 404
+    assert Report.model_validate(printed).fork("x/tool").archetype == "niche-variant"
+    assert [r.upstream.name for r in list_reports(cfg)] == ["acme/tool"]
