@@ -330,7 +330,9 @@ def digest(
     slack_channel: Annotated[
         str | None, typer.Option(help="Post to this Slack channel (default: FORKWISE_SLACK_CHANNEL).")
     ] = None,
-    refresh: Annotated[bool, typer.Option(help="Summarize again first (else use the stored report).")] = True,
+    refresh: Annotated[
+        bool, typer.Option(help="Summarize again first (else compare the newest stored run, e.g. a worker refresh's).")
+    ] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Post what changed in the forks since the last digest: one message per repository.
@@ -341,7 +343,8 @@ def digest(
 
     from forkwise.service import digest as dg
     from forkwise.service.slack import fallback_text, split_messages
-    from forkwise.service.usecases import NotSummarized, load, refresh_request
+    from forkwise.service.store import newest_run
+    from forkwise.service.usecases import NotSummarized, refresh_request
 
     settings = get_settings()
     targets = repos or settings.watch
@@ -359,10 +362,12 @@ def digest(
     for repo in targets:
         try:
             if refresh:
-                report, index_error = _summarize(refresh_request(settings, repo), settings, quiet=quiet)
+                _, index_error = _summarize(refresh_request(settings, repo), settings, quiet=quiet)
                 failed += index_error is not None  # the digest still goes out: the report is fine
-            else:
-                report = load(settings, repo)
+            newest = newest_run(settings, repo)  # the run just stored, or the newest a worker's refresh stored
+            if newest is None:
+                raise NotSummarized(repo)
+            run_id, report = newest
         except NotSummarized as exc:
             err.print(f"[red]{repo}:[/red] {exc}: run `forkwise summarize {repo}` first")
             failed += 1
@@ -379,7 +384,7 @@ def digest(
             err.print(f"{repo}: digest posted to {channel}")
         else:
             sys.stdout.write(dg.markdown(d))
-        dg.save_state(settings, dg.state_of(report))
+        dg.save_state(settings, repo, run_id)
     raise typer.Exit(1 if failed else 0)
 
 

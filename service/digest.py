@@ -1,8 +1,10 @@
 """`forkwise digest`: what changed in a repository's forks since the last digest, as one Slack message per repo.
 
-The state of the last digest (each fork's head, ahead count, recommendation and archetype) is kept under
-``FORKWISE_HOME/digest``. A digest reports forks with new commits, new forks worth a look (not mirrors or
-snapshots) and verdicts that changed. The first digest of a repository sets the baseline and says so.
+A digest compares two stored runs: the newest run of the repository (``forkwise summarize``, an API job or a
+worker's scheduled refresh stored it) with the run the last digest reported, whose id the store keeps. It reports
+forks with new commits, new forks worth a look (not mirrors or snapshots) and verdicts that changed. The first digest
+of a repository sets the baseline and says so. (A digest state file an older forkwise kept under
+``FORKWISE_HOME/digest`` is still read once, when the store has no digest yet.)
 """
 
 from __future__ import annotations
@@ -69,15 +71,39 @@ def _path(settings: Settings, repo: str):
     return settings.home / "digest" / owner / f"{name}.json"
 
 
+class DigestMark(BaseModel):
+    """What the store keeps per repository: the run the last digest reported, and when."""
+
+    run_id: int
+    at: datetime
+
+
+def _key(repo: str) -> str:
+    return f"digest:{repo}"
+
+
 def load_state(settings: Settings, repo: str) -> DigestState | None:
+    """The forks as the last digest of ``repo`` saw them: its stored run (or an older forkwise's state file)."""
+    from forkwise.service.db import MetaRow, session
+    from forkwise.service.store import load_run
+
+    with session(settings) as s:
+        row = s.get(MetaRow, _key(repo))
+        mark = DigestMark.model_validate_json(row.value) if row is not None else None
+    if mark is not None:
+        report = load_run(settings, mark.run_id)
+        if report is not None:
+            return state_of(report).model_copy(update={"at": mark.at})
     p = _path(settings, repo)
     return DigestState.model_validate_json(p.read_text()) if p.exists() else None
 
 
-def save_state(settings: Settings, state: DigestState) -> None:
-    p = _path(settings, state.repo)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(state.model_dump_json())
+def save_state(settings: Settings, repo: str, run_id: int) -> None:
+    """Record that the digest of ``repo`` reported run ``run_id``: the next digest compares with it."""
+    from forkwise.service.db import MetaRow, session
+
+    with session(settings) as s:
+        s.merge(MetaRow(key=_key(repo), value=DigestMark(run_id=run_id, at=datetime.now(UTC)).model_dump_json()))
 
 
 def compute(report: Report, previous: DigestState | None) -> Digest:

@@ -73,6 +73,7 @@ class JobSpec(BaseModel):
     request: dict[str, Any] = Field(default_factory=dict, description="The IndexRequest, as JSON.")
     remote: bool = True
     refresh: bool = Field(default=False, description="Summarize again from the sources of the stored report.")
+    index: bool = Field(default=True, description="Index the run in the vector store once it is assembled.")
 
 
 class Plan(BaseModel):
@@ -272,8 +273,10 @@ def request_of(settings: Settings, spec: JobSpec) -> Any:
     from forkwise.service.usecases import index_request, refresh_request
 
     if spec.refresh:
-        return refresh_request(settings, spec.upstream)
-    return index_request(settings, spec.upstream, IndexRequest.model_validate(spec.request), remote=spec.remote)
+        req = refresh_request(settings, spec.upstream)
+    else:
+        req = index_request(settings, spec.upstream, IndexRequest.model_validate(spec.request), remote=spec.remote)
+    return req if spec.index else req.model_copy(update={"index": False})
 
 
 @app.task(name="forkwise.job", bind=True)

@@ -175,6 +175,19 @@ def list_reports(settings: Settings) -> list[Report]:
         return out
 
 
+def load_run(settings: Settings, run_id: int) -> Report | None:
+    """The report of run ``run_id`` (any run, not only the newest), or None."""
+    with session(settings) as s:
+        run = s.get(RunRow, run_id)
+        return _parse(run) if run is not None else None
+
+
+def newest_run(settings: Settings, name: str) -> tuple[int, Report] | None:
+    """The newest run of ``name``: (run id, report), or None."""
+    runs = run_history(settings, name, limit=1)
+    return runs[0] if runs else None
+
+
 def run_history(settings: Settings, name: str, limit: int = 20) -> list[tuple[int, Report]]:
     """The runs of ``name``, newest first: (run id, report)."""
     with session(settings) as s:
@@ -281,6 +294,8 @@ __all__ = [
     "index_report",
     "list_reports",
     "load_report",
+    "load_run",
+    "newest_run",
     "run_history",
     "save_and_index",
     "save_report",

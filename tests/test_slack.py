@@ -288,3 +288,53 @@ def test_digest_posts_one_message_per_repository(tmp_path: Path, slack: SlackStu
         assert posts[1].token == "xoxb-digest"
         assert ids  # the network was published
     get_settings.cache_clear()
+
+
+def test_digest_compares_stored_runs(tmp_path: Path, monkeypatch) -> None:
+    """`--no-refresh`: the digest compares the newest stored run (a worker's scheduled refresh stores one) with
+    the run the last digest reported; nothing is kept beside the store."""
+    net = build_spec(
+        {
+            "name": "dgs",
+            "upstream": {"name": "acme/tool", "preset": "small"},
+            "forks": [
+                {"name": "x/tool", "base": "up:4", "commits": [{"message": "Add NPU", "files": {"npu.py": "n"}}]}
+            ],
+        },
+        tmp_path / "net",
+    )
+    ff = tmp_path / "forks.toml"
+    ff.write_text(net.forks_toml())
+    home = tmp_path / "home"
+    monkeypatch.setenv("FORKWISE_HOME", str(home))
+    from forkwise.index.settings import get_settings
+    from forkwise.service.store import run_history
+
+    get_settings.cache_clear()
+    runner = CliRunner()
+
+    def summarize() -> None:
+        assert runner.invoke(cli, ["summarize", "--forks-file", str(ff), "-q", "--no-index"]).exit_code == 0
+
+    def digest() -> str:
+        r = runner.invoke(cli, ["digest", "acme/tool", "--no-refresh", "-q"])
+        assert r.exit_code == 0, r.output
+        return r.stdout
+
+    assert runner.invoke(cli, ["digest", "acme/tool", "--no-refresh", "-q"]).exit_code == 1  # nothing stored yet
+    summarize()
+    assert digest() == "# What changed in the forks of acme/tool\nFirst digest: baseline recorded.\n"
+    assert digest() == "# What changed in the forks of acme/tool\n"  # the same run: nothing changed
+    fork = net.forks[0]
+    head = fork.commits[-1]
+    more = git(fork.path, "-c", "user.name=A", "-c", "user.email=a@b", "commit-tree", f"{head}^{{tree}}",
+               "-p", head, "-m", "More NPU").strip()  # fmt: skip
+    git(fork.path, "update-ref", "refs/heads/main", more)
+    summarize()  # the refresh a worker's beat would run: a second stored run
+    summarize()  # and a third, unchanged: the digest still compares with the run it last reported
+    assert len(run_history(get_settings(), "acme/tool")) == 3
+    text = digest()
+    assert f"- New commits: x/tool: now 2 ahead (was 1), head {more[:7]}" in text
+    assert digest() == "# What changed in the forks of acme/tool\n"
+    assert not (home / "digest").exists()
+    get_settings.cache_clear()
