@@ -45,6 +45,7 @@ bench: setup
 	$(BIN)/python bench/bench_rag.py
 	$(BIN)/python bench/bench_load.py
 	$(BIN)/python bench/bench_llm.py
+	$(BIN)/python bench/bench_workers.py
 
 # every benchmark in a small configuration: fails on errors, never on timings (CI runs it so they never rot)
 bench-quick: setup
@@ -54,3 +55,4 @@ bench-quick: setup
 	$(BIN)/python bench/bench_rag.py --questions 4 --llm-forks 1 --llm-questions 1
 	$(BIN)/python bench/bench_load.py --quick
 	$(BIN)/python bench/bench_llm.py --subset --cases 2
+	$(BIN)/python bench/bench_workers.py --forks 12 --upstream-commits 40 --files 20 --chunk 4
