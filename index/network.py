@@ -304,16 +304,22 @@ def plan_network(
     return NetworkPlan(upstream_head=up_facts.head, outcomes=outcomes, dispatch=dispatch)
 
 
-def ensure_heads(settings: Settings, upstream: Source, wanted: dict[str, tuple[Source, str]]) -> Path:
+def ensure_heads(
+    settings: Settings, upstream: Source, wanted: dict[str, tuple[Source, str]], *, fetch_upstream: bool = True
+) -> Path:
     """This machine's mirror of ``upstream`` with every commit in ``wanted`` (name → (source, sha)): forks whose
-    commits are missing (analysed by another worker) are fetched. Returns the mirror's path."""
+    commits are missing (analysed by another worker) are fetched. Returns the mirror's path.
+
+    ``fetch_upstream=False``: the caller has just fetched upstream into this mirror (a chunk whose forks' facts
+    came from the store: only their objects may be missing)."""
     mirror = Mirror(settings.mirrors_dir, upstream, blobless=settings.blobless, timeout=settings.git_timeout)
     with mirror.lock():
         mirror.ensure()
-        up_remote = ls_remote(upstream)
-        up_target, _ = resolve_target(upstream, up_remote)
-        mirror.register({UPSTREAM_KEY: upstream})
-        mirror.fetch(UPSTREAM_KEY, upstream, up_remote, up_target, heads=False)
+        if fetch_upstream:
+            up_remote = ls_remote(upstream)
+            up_target, _ = resolve_target(upstream, up_remote)
+            mirror.register({UPSTREAM_KEY: upstream})
+            mirror.fetch(UPSTREAM_KEY, upstream, up_remote, up_target, heads=False)
         missing = {source_key(src): src for src, sha in wanted.values() if not _has(mirror, sha)}
         if missing:
             mirror.register(missing)

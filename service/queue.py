@@ -403,7 +403,14 @@ def _analyse_chunk(settings: Settings, job_id: str, idx: int, plan: Plan, forks:
         )
     except Exception as exc:  # upstream vanished mid-run, a full disk: this chunk's forks say why
         return ChunkResult(error=f"analysis failed on worker {worker_name()}: {_reason(exc)}")
+    # facts that came from the store were found by another worker: this mirror may lack those forks' commits,
+    # and their material (commit messages, diffs) is read from it, so they are fetched first
+    sources = {f.name: f.source for f in forks if f.source is not None}
+    cached = {o.name: (sources[o.name], o.facts.head) for o in net.forks if o.cached and o.facts and o.name in sources}
     mirror = mirror_path(settings.mirrors_dir, plan.upstream.name, plan.upstream.url)
+    if cached:
+        with suppress(GitError, OSError):  # then those forks' material is what this mirror has
+            mirror = ensure_heads(settings, plan.upstream, cached, fetch_upstream=False)
     material = {}
     for o in net.forks:
         if o.facts is not None and o.error is None:

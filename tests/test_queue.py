@@ -206,6 +206,11 @@ def test_one_job_per_upstream_across_the_cluster_and_refresh_reuses_stored_facts
                 assert done["status"] == "done", worker.output()[-3000:]
                 assert UpstreamLock(settings, "acme/trainer", "x").holder() is None  # released with the run
 
+                # the refresh goes to a worker whose mirror is empty: facts come from the store, and the forks'
+                # commits and diffs (material for the index) are fetched into its mirror all the same
+                worker.stop()
+                worker = Worker(_env(settings, tmp_path / "w2"), "--concurrency", "2", log=tmp_path / "w2.log")
+
                 # the schedule: a run older than FORKWISE_REFRESH_HOURS is refreshed from the same sources
                 assert refresh_due(settings) == []  # just ran
                 later = load(settings, "acme/trainer").generated_at + timedelta(hours=settings.refresh_hours + 1)
@@ -218,4 +223,18 @@ def test_one_job_per_upstream_across_the_cluster_and_refresh_reuses_stored_facts
         assert _outline(newer) == _outline(older)
         analysed = [f for f in newer.forks if f.status in ("analysed", "prefiltered")]
         assert analysed and all(f.cached for f in analysed)  # heads unchanged: facts from the store, nothing analysed
+
+        def material(job: str) -> dict:
+            with session(settings) as s:
+                return {
+                    name: m
+                    for c in s.query(ChunkRow).filter(ChunkRow.job_id == job)
+                    for name, m in (c.result or {}).get("material", {}).items()
+                }
+
+        with session(settings) as s:
+            refresh_job = s.query(JobRow).filter(JobRow.id != job_id).one().id
+        first_material, refreshed = material(job_id), material(refresh_job)
+        assert sum(len(m["diffs"]) for m in first_material.values()) >= 10
+        assert refreshed == first_material
     db.dispose_all()
