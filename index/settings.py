@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     refresh_hours: float = Field(
         default=24.0, ge=0, description="`forkwise worker --beat` re-indexes tracked upstreams this often (0: never)."
     )
+    keep_runs: int = Field(
+        default=30,
+        ge=0,
+        description="Runs (and finished jobs) kept per upstream; older ones go when a run is stored (0: keep all). "
+        "The run the last digest reported is always kept.",
+    )
     chroma_url: str | None = Field(
         default=None, description="Chroma server (`chroma run`) URL; unset = embedded PersistentClient in home."
     )

@@ -1,18 +1,19 @@
 """Where summarized reports live (runs in the database, :mod:`forkwise.service.db`) and how they are indexed.
 
 `forkwise summarize`, the demo, the API's index job and the workers all go through :func:`save_report`, so
-`forkwise serve` answers for everything summarized before, from one store. Each run is kept; the newest run of an
-upstream is its report.
+`forkwise serve` answers for everything summarized before, from one store. The newest ``FORKWISE_KEEP_RUNS`` runs of
+each upstream are kept (history, the digest); the newest run of an upstream is its report.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict
 from pathlib import Path
 
 from langchain_core.documents import Document
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -30,7 +31,17 @@ from forkwise.index.vector import (
     fork_chunks,
     upstream_chunks,
 )
-from forkwise.service.db import FactsCacheRow, ForkRow, RunRow, UpstreamRow, now, session
+from forkwise.service.db import (
+    ChunkRow,
+    FactsCacheRow,
+    ForkRow,
+    JobRow,
+    MetaRow,
+    RunRow,
+    UpstreamRow,
+    now,
+    session,
+)
 from forkwise.service.models import Report
 
 
@@ -88,13 +99,51 @@ def add_run(s: Session, report: Report, job_id: str | None = None) -> RunRow:
     return run
 
 
+def prune(s: Session, upstream: UpstreamRow, keep: int) -> int:
+    """Keep the newest ``keep`` runs of ``upstream`` (and the run its last digest reported), and its newest
+    ``keep`` finished jobs; the chunk results (facts and material on their way to the assembly) of every finished
+    job but the newest are dropped: the run holds what they carried. Returns the number of runs deleted."""
+    if keep <= 0:
+        return 0
+    digest = s.get(MetaRow, f"digest:{upstream.name}")
+    pinned = {json.loads(digest.value).get("run_id")} if digest is not None else set()
+    old = [
+        rid
+        for rid in s.execute(
+            select(RunRow.id).where(RunRow.upstream_id == upstream.id).order_by(RunRow.id.desc()).offset(keep)
+        ).scalars()
+        if rid not in pinned and rid != upstream.last_run_id
+    ]
+    if old:
+        s.execute(delete(ForkRow).where(ForkRow.run_id.in_(old)))
+        s.execute(delete(RunRow).where(RunRow.id.in_(old)))
+    finished = list(
+        s.execute(
+            select(JobRow.id)
+            .where(JobRow.upstream == upstream.name, JobRow.status.in_(("done", "failed")))
+            .order_by(JobRow.created_at.desc())
+        ).scalars()
+    )
+    if finished[keep:]:
+        s.execute(delete(ChunkRow).where(ChunkRow.job_id.in_(finished[keep:])))
+        s.execute(delete(JobRow).where(JobRow.id.in_(finished[keep:])))
+    if finished[1:keep]:
+        s.execute(update(ChunkRow).where(ChunkRow.job_id.in_(finished[1:keep])).values(result=None))
+        s.execute(update(JobRow).where(JobRow.id.in_(finished[1:keep])).values(plan=None))
+    return len(old)
+
+
 def save_report(report: Report, settings: Settings, *, run_id: int | None = None, job_id: str | None = None) -> int:
     """Store ``report`` as a new run (or as a new version of run ``run_id``: the same run after its verdicts were
-    rewritten) in one transaction; returns the run's id."""
+    rewritten) in one transaction, pruning what ``FORKWISE_KEEP_RUNS`` lets go; returns the run's id."""
     with session(settings) as s:
         run = s.get(RunRow, run_id) if run_id is not None else None
         if run is None:
-            return add_run(s, report, job_id).id
+            run = add_run(s, report, job_id)
+            up = s.get(UpstreamRow, run.upstream_id)
+            assert up is not None
+            prune(s, up, settings.keep_runs)
+            return run.id
         run.report, run.updated_at = report.model_dump_json(), now()
         run.writer = report.stats.writer.writer if report.stats.writer else "facts"
         s.query(ForkRow).filter(ForkRow.run_id == run.id).delete()
@@ -296,6 +345,7 @@ __all__ = [
     "load_report",
     "load_run",
     "newest_run",
+    "prune",
     "run_history",
     "save_and_index",
     "save_report",

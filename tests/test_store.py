@@ -219,3 +219,43 @@ def test_report_endpoint_is_what_summarize_json_prints(
         assert http.get("/v1/repos/acme/nothing/report").status_code == 404
     assert Report.model_validate(printed).fork("x/tool").archetype == "niche-variant"
     assert [r.upstream.name for r in list_reports(cfg)] == ["acme/tool"]
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_old_runs_jobs_and_chunk_results_are_pruned(backend: str, request: pytest.FixtureRequest, tmp_path, demo_run):
+    """FORKWISE_KEEP_RUNS=3: the three newest runs stay, and the run the last digest reported; finished jobs beyond
+    three go with their chunks; chunk results (on their way to an assembly) stay only for the newest finished job."""
+    from datetime import timedelta
+
+    from forkwise.service.db import ChunkRow, JobRow, now
+    from forkwise.service.digest import save_state
+
+    _, _, report, _ = demo_run
+    base = request.getfixturevalue("pg_settings") if backend == "postgresql" else Settings(home=tmp_path / "h")
+    cfg = base.model_copy(update={"keep_runs": 3})
+    name = report.upstream.name
+    ids = [save_report(report, cfg)]
+    save_state(cfg, name, ids[0])  # the digest reported the first run
+    t0 = now()
+    with session(cfg) as s:
+        for i in range(5):
+            s.add(JobRow(id=f"job{i}", upstream=name, status="done", plan={"p": i}, created_at=t0 + timedelta(i)))
+        s.add(JobRow(id="other", upstream="someone/else", status="done", created_at=t0))
+        s.add(JobRow(id="running", upstream=name, status="chunks", created_at=t0 + timedelta(9)))
+        s.flush()  # the jobs first: chunks refer to them
+        for i in range(5):
+            s.add(ChunkRow(job_id=f"job{i}", idx=0, status="done", result={"r": i}))
+        s.add(ChunkRow(job_id="other", idx=0, status="done", result={"r": "x"}))
+        s.add(ChunkRow(job_id="running", idx=0, status="done", result={"r": "live"}))
+    ids += [save_report(report, cfg) for _ in range(4)]
+    assert [rid for rid, _ in run_history(cfg, name)] == [ids[4], ids[3], ids[2], ids[0]]
+    with session(cfg) as s:
+        assert {r.run_id for r in s.query(ForkRow)} == {ids[0], ids[2], ids[3], ids[4]}
+        jobs = {j.id: j.plan for j in s.query(JobRow)}
+        assert jobs == {"job4": {"p": 4}, "job3": None, "job2": None, "running": None, "other": None}
+        results = {c.job_id: c.result for c in s.query(ChunkRow)}
+        assert results == {"job4": {"r": 4}, "job3": None, "job2": None, "running": {"r": "live"}, "other": {"r": "x"}}
+    assert load_report(cfg, name) is not None
+    unlimited = base.model_copy(update={"keep_runs": 0})
+    save_report(report, unlimited)
+    assert len(run_history(unlimited, name)) == 5
