@@ -84,7 +84,7 @@ def test_concurrent_saves_of_one_report_never_collide(store: tuple[Report, Setti
     """Regression: two writers shared one `<repo>.tmp`, so one rename found its file gone. Now: four threads
     saving at once into the SQLite store each get a run of their own, and the newest run is the report."""
     report, _settings = store
-    settings = Settings(home=tmp_path / "home")
+    settings = Settings(home=tmp_path / "home", keep_runs=0)  # every run kept: each one is counted below
     errors: list[BaseException] = []
 
     def save_many() -> None:
