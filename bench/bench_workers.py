@@ -245,7 +245,7 @@ def main() -> int:
         before = children_cpu()
         workers = start(cfg, homes, root)
         for what in ("refresh, first indexing", "refresh, unchanged"):
-            before_chroma = du(root / "chroma")
+            before_chroma, before_store = du(root / "chroma"), store_bytes(cfg, root)
             wall, status, seen = run_job(cfg, upstream, JobSpec(upstream=upstream, refresh=True, remote=False))
             report = load_report(cfg, upstream)
             cached = report.counts.cached if report else 0
@@ -258,11 +258,24 @@ def main() -> int:
                 f"{what} (2 workers): {wall:.1f} s wall ({phases(wall, seen)}); {cached} forks' facts from the "
                 f"store; {chunks} chunks in Chroma "
                 f"({chunks / args.forks:.1f}/fork), Chroma grew {chroma_bytes / 1e6:.1f} MB "
-                f"({chroma_bytes / args.forks / 1e3:.1f} kB/fork)"
+                f"({chroma_bytes / args.forks / 1e3:.1f} kB/fork); the store grew "
+                f"{(store_bytes(cfg, root) - before_store) / args.forks / 1e3:.1f} kB/fork"
             )
         stop(workers)
         cpu = children_cpu() - before - 2 * startup_cpu
         print(f"CPU of the workers over both refreshes: {cpu:.1f} s")
+        if not args.sqlite:
+            from sqlalchemy import text
+
+            with session(cfg) as s:
+                sizes = {
+                    t: int(s.execute(text(f"SELECT pg_total_relation_size('{t}')")).scalar_one())
+                    for t in ("runs", "forks", "jobs", "chunks", "facts_cache", "upstreams", "meta")
+                }
+            print(
+                f"store after 3 runs of {args.forks} forks: "
+                + ", ".join(f"{t} {b / 1e6:.2f} MB" for t, b in sizes.items())
+            )
     db.dispose_all()
     return 1 if failed else 0
 
