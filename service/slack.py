@@ -9,6 +9,7 @@ limits (50 blocks a message, 3,000 characters a section).
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -29,6 +30,8 @@ from forkwise.service.jobs import Job, Jobs, JobsBusy
 from forkwise.service.models import ForkReport, Report
 from forkwise.service.prompts import load_toml, text_env
 from forkwise.service.usecases import NotSummarized, answer, find_forks, load, start_index
+
+log = logging.getLogger("forkwise.slack")
 
 MAX_COMMAND = 2000  # characters of a slash command's text
 
@@ -231,14 +234,28 @@ def parse_command(text: str) -> Command:
 
 
 class _Seen:
-    """event_ids answered recently (Slack retries after 0 s, 1 min and 5 min)."""
+    """event_ids answered recently (Slack retries after 0 s, 1 min and 5 min). With ``FORKWISE_BROKER_URL`` (several
+    servers behind one Slack app: a retry may reach another server) the ids are claimed in that Redis, so exactly
+    one server answers; if Redis cannot be reached, this server's own memory decides."""
 
-    def __init__(self, ttl: float = 3600.0, size: int = 10_000):
+    def __init__(self, ttl: float = 3600.0, size: int = 10_000, redis_url: str | None = None):
         self.ttl, self.size = ttl, size
         self._d: OrderedDict[str, float] = OrderedDict()
         self._lock = threading.Lock()
+        self._redis = None
+        if redis_url:
+            import redis
+
+            self._redis = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
 
     def first_time(self, key: str) -> bool:
+        if self._redis is not None:
+            import redis
+
+            try:
+                return bool(self._redis.set(f"forkwise:slack:event:{key}", 1, nx=True, ex=int(self.ttl)))
+            except redis.RedisError:
+                log.warning("Slack event de-duplication: Redis unreachable, this server's memory decides")
         now = time.monotonic()
         with self._lock:
             while self._d and (len(self._d) > self.size or next(iter(self._d.values())) < now - self.ttl):
@@ -266,7 +283,7 @@ def create_slack_app(settings: Settings, chat: ChatService, jobs: Jobs) -> App:
         ssl_check_enabled=True,
         url_verification_enabled=True,
     )
-    seen = _Seen()
+    seen = _Seen(redis_url=settings.broker_url)
     public = settings.public_url
 
     def post(channel: str, thread_ts: str | None, blocks: list[dict[str, Any]]) -> None:

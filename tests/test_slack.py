@@ -338,3 +338,34 @@ def test_digest_compares_stored_runs(tmp_path: Path, monkeypatch) -> None:
     assert digest() == "# What changed in the forks of acme/tool\n"
     assert not (home / "digest").exists()
     get_settings.cache_clear()
+
+
+def test_a_retry_reaching_another_server_is_not_answered_again(tmp_path: Path, slack: SlackStub) -> None:
+    """Two servers behind one Slack app share the Redis of FORKWISE_BROKER_URL: an event answered by one is not
+    answered again when Slack's retry reaches the other."""
+    from tests.services import redis_server
+
+    with redis_server(tmp_path / "redis") as broker:
+        _net, _report, settings, _stats = demo_store(
+            tmp_path / "store",
+            slack_signing_secret=SECRET,
+            slack_bot_token="xoxb-test-token",
+            slack_api_url=slack.api_url,
+            broker_url=broker,
+        )
+        body = _event("EvTwo", "<@UFORKWISE> which fork of acme/trainer supports Gaudi?", "1700000002.000300")
+        h = {"Content-Type": "application/json", **sign(body)}
+        with Server(settings) as one, Server(settings) as two:
+            assert one.post("/slack/events", content=body, headers=h).status_code == 200
+            retry = {**h, **sign(body), "X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+            assert two.post("/slack/events", content=body, headers=retry).status_code == 200
+            other = _event("EvThree", "<@UFORKWISE> which fork of acme/trainer supports Gaudi?", "1700000003.000300")
+            assert two.post("/slack/events", content=other, headers={**h, **sign(other)}).status_code == 200
+            threads = ("1700000002.000300", "1700000003.000300")
+
+            def mine() -> list:
+                return [c for c in slack.posts() if c.payload.get("thread_ts") in threads]
+
+            assert slack.wait(lambda: len(mine()) >= 2)
+            time.sleep(1.0)  # give a duplicate the chance to appear
+            assert sorted(c.payload["thread_ts"] for c in mine()) == list(threads)
