@@ -242,11 +242,13 @@ def main() -> int:
         from forkwise.index.vector import VectorIndex
 
         cfg, homes = results[2]["cfg"], results[2]["homes"]
-        before = children_cpu()
-        workers = start(cfg, homes, root)
         for what in ("refresh, first indexing", "refresh, unchanged"):
             before_chroma, before_store = du(root / "chroma"), store_bytes(cfg, root)
+            before = children_cpu()
+            workers = start(cfg, homes, root)
             wall, status, seen = run_job(cfg, upstream, JobSpec(upstream=upstream, refresh=True, remote=False))
+            stop(workers)
+            cpu = children_cpu() - before - 2 * startup_cpu
             report = load_report(cfg, upstream)
             cached = report.counts.cached if report else 0
             if status != "done" or cached != args.forks:
@@ -255,15 +257,13 @@ def main() -> int:
             chunks = VectorIndex(cfg, upstream).store._collection.count()
             chroma_bytes = du(root / "chroma") - before_chroma
             print(
-                f"{what} (2 workers): {wall:.1f} s wall ({phases(wall, seen)}); {cached} forks' facts from the "
+                f"{what} (2 workers): {wall:.1f} s wall ({phases(wall, seen)}), CPU {cpu:.1f} s "
+                f"({cpu / args.forks * 1000:.0f} ms/fork); {cached} forks' facts from the "
                 f"store; {chunks} chunks in Chroma "
                 f"({chunks / args.forks:.1f}/fork), Chroma grew {chroma_bytes / 1e6:.1f} MB "
                 f"({chroma_bytes / args.forks / 1e3:.1f} kB/fork); the store grew "
                 f"{(store_bytes(cfg, root) - before_store) / args.forks / 1e3:.1f} kB/fork"
             )
-        stop(workers)
-        cpu = children_cpu() - before - 2 * startup_cpu
-        print(f"CPU of the workers over both refreshes: {cpu:.1f} s")
         if not args.sqlite:
             from sqlalchemy import text
 
