@@ -42,6 +42,18 @@ class StageProgress(BaseModel):
     state: Literal["pending", "running", "done"] = "pending"
 
 
+def step(stages: dict[str, StageProgress], stage: str, event: str, total: int | None) -> None:
+    """One pipeline progress event (``start`` with a total, ``advance``, ``done``) applied to ``stages``."""
+    st = stages.setdefault(stage, StageProgress())
+    if event == "start":
+        st.state, st.total, st.done = "running", total, 0
+    elif event == "advance":
+        st.done += 1
+    elif event == "done":
+        st.state = "done"
+        st.done = st.total if st.total is not None else st.done
+
+
 class Job(BaseModel):
     id: str
     upstream: str
@@ -214,14 +226,9 @@ class JobManager:
 
         def mark(stage: str, event: str, total: int | None, detail: str | None = None) -> None:
             with self._lock:  # called from the pipeline's worker threads
-                st = job.stages.setdefault(stage, StageProgress())
+                step(job.stages, stage, event, total)
                 if event == "start":
-                    st.state, st.total, st.done, job.stage = "running", total, 0, stage
-                elif event == "advance":
-                    st.done += 1
-                elif event == "done":
-                    st.state = "done"
-                    st.done = st.total if st.total is not None else st.done
+                    job.stage = stage
                 flush = event != "advance" or time.monotonic() - last[0] > 1.0
                 if flush:
                     last[0] = time.monotonic()

@@ -52,7 +52,7 @@ from forkwise.index.sources import Source
 from forkwise.index.vector import Material, read_material
 from forkwise.service import db
 from forkwise.service.db import ChunkRow, JobRow, UpstreamRow, now, session
-from forkwise.service.jobs import Job, JobsBusy, StageProgress, active_job, load_job, store_job
+from forkwise.service.jobs import Job, JobsBusy, StageProgress, active_job, load_job, step, store_job
 from forkwise.service.pipeline import finish
 from forkwise.service.report import build_report
 from forkwise.service.store import DbFactsCache
@@ -213,14 +213,9 @@ class RowProgress:
 
     def __call__(self, stage: str, event: str, total: int | None, detail: str | None = None) -> None:
         with self._lock:
-            st = self.stages.setdefault(stage, StageProgress())
+            step(self.stages, stage, event, total)
             if event == "start":
-                st.state, st.total, st.done, self.stage = "running", total, 0, stage
-            elif event == "advance":
-                st.done += 1
-            elif event == "done":
-                st.state = "done"
-                st.done = st.total if st.total is not None else st.done
+                self.stage = stage
             if event == "advance" and time.monotonic() - self._last < 1.0:
                 return
             self._last = time.monotonic()
