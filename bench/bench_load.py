@@ -96,7 +96,7 @@ def main() -> int:
         up, forks = net.inputs()
         report, _ = run(up, forks, settings, as_of=net.as_of)
         fork = next(f.name for f in report.forks if f.facts is not None)
-        size = (settings.reports_dir / f"{report.upstream.name}.json").stat().st_size
+        size = len(report.model_dump_json())  # the stored report (a run in the store, as JSON)
         port = free_port()
         env = {**os.environ, "FORKWISE_HOME": str(settings.home), "FORKWISE_LLM": "facts"}
         env.pop("FORKWISE_API_KEY", None)
