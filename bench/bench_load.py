@@ -98,7 +98,13 @@ def main() -> int:
         fork = next(f.name for f in report.forks if f.facts is not None)
         size = len(report.model_dump_json())  # the stored report (a run in the store, as JSON)
         port = free_port()
-        env = {**os.environ, "FORKWISE_HOME": str(settings.home), "FORKWISE_LLM": "facts"}
+        # the per-client limits are not what is measured here (one client sends everything)
+        env = {
+            **os.environ,
+            "FORKWISE_HOME": str(settings.home),
+            "FORKWISE_LLM": "facts",
+            "FORKWISE_RATE_CHAT": "100000/minute",
+        }
         env.pop("FORKWISE_API_KEY", None)
         server = subprocess.Popen(
             [sys.executable, "-m", "forkwise.service.cli", "serve", "--port", str(port)],

@@ -184,27 +184,45 @@ _read_cache: OrderedDict[int, tuple[object, Report]] = OrderedDict()
 _read_lock = threading.Lock()
 
 
+def _cached(run_id: int, version: object) -> Report | None:
+    with _read_lock:
+        hit = _read_cache.get(run_id)
+        if hit is not None and hit[0] == version:
+            _read_cache.move_to_end(run_id)
+            return hit[1]
+    return None
+
+
 def _parse(run: RunRow) -> Report:
     """The report of ``run``, parsed once per version (its id and when it was last written). Shared: read-only."""
-    key = run.updated_at
-    with _read_lock:
-        hit = _read_cache.get(run.id)
-        if hit is not None and hit[0] == key:
-            _read_cache.move_to_end(run.id)
-            return hit[1]
+    hit = _cached(run.id, run.updated_at)
+    if hit is not None:
+        return hit
     report = Report.model_validate_json(run.report)
     with _read_lock:
-        _read_cache[run.id] = (key, report)
+        _read_cache[run.id] = (run.updated_at, report)
         while len(_read_cache) > _READ_CACHE:
             _read_cache.popitem(last=False)
     return report
 
 
 def load_report(settings: Settings, name: str) -> Report | None:
-    """The newest report of ``name``, or None. Shared between callers: do not modify it (copy first)."""
+    """The newest report of ``name``, or None. Shared between callers: do not modify it (copy first).
+
+    One small query per call (the newest run's id and version); the report's text is read and parsed only when
+    that version is not parsed already."""
     with session(settings) as s:
-        up = s.execute(select(UpstreamRow).where(UpstreamRow.name == name)).scalar_one_or_none()
-        run = s.get(RunRow, up.last_run_id) if up is not None and up.last_run_id is not None else None
+        newest = s.execute(
+            select(RunRow.id, RunRow.updated_at)
+            .join(UpstreamRow, UpstreamRow.last_run_id == RunRow.id)
+            .where(UpstreamRow.name == name)
+        ).first()
+        if newest is None:
+            return None
+        hit = _cached(newest.id, newest.updated_at)
+        if hit is not None:
+            return hit
+        run = s.get(RunRow, newest.id)
         return _parse(run) if run is not None else None
 
 
