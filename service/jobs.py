@@ -97,12 +97,22 @@ def store_job(settings: Settings, job: Job, **columns: Any) -> None:
 def job_of(row: JobRow, chunks: Sequence[ChunkRow] = ()) -> Job:
     stages = {k: StageProgress.model_validate(v) for k, v in (row.stages or {}).items()}
     if chunks:  # a fanned-out job: its fetch and analyse stages are its chunks' summed
+        planned = len((row.plan or {}).get("dispatched") or []) or None  # every fork sent to the chunks
         for stage in CHUNKED_STAGES:
             parts = [StageProgress.model_validate(c.progress[stage]) for c in chunks if stage in (c.progress or {})]
-            done = all(c.status == "done" for c in chunks)
+            finished = [c for c in chunks if c.status == "done"]
+            # a chunk that is done counts all its forks (a chunk redone after a lost worker counts them once)
+            done_forks = sum(len(c.forks) for c in finished)
+            running = [
+                StageProgress.model_validate(c.progress[stage])
+                for c in chunks
+                if c.status != "done" and stage in (c.progress or {})
+            ]
+            done = len(finished) == len(chunks)
+            total = planned or sum(p.total or 0 for p in parts) or None
             stages[stage] = StageProgress(
-                done=sum(p.done for p in parts),
-                total=sum(p.total or 0 for p in parts) or None,
+                done=min(done_forks + sum(p.done for p in running), total or 0) if total else 0,
+                total=total,
                 state="done" if done else ("running" if parts else "pending"),
             )
         if row.status == "chunks":

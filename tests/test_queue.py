@@ -143,6 +143,21 @@ def test_a_worker_killed_mid_chunk_leaves_it_to_another_and_the_job_completes(tm
                     return None
 
                 victim_chunk = _wait_for(slow_chunk, 120)
+                # mid-job: the API and the web page show the fanned-out progress against every dispatched fork
+                with session(settings) as s:
+                    row = s.get(JobRow, job_id)
+                    dispatched = len(row.plan["dispatched"])
+                    in_chunks = sum(len(c.forks) for c in s.query(ChunkRow).filter(ChunkRow.job_id == job_id))
+                assert dispatched == in_chunks and dispatched >= 6
+                mid = api.get(f"/v1/jobs/{job_id}").json()
+                assert mid["status"] == "running" and mid["stage"] in ("fetch", "analyse"), mid
+                assert mid["stages"]["fetch"]["total"] == dispatched and mid["stages"]["fetch"]["done"] < dispatched
+                assert mid["stages"]["resolve"]["state"] == "done"
+                page = api.get(f"/jobs/{job_id}").text
+                assert (
+                    f'<progress id="st-fetch" max="{dispatched}"' in page
+                    and 'Status: <strong class="status">running' in page
+                )
                 pid = int(str(victim_chunk.worker).rsplit(":", 1)[1])
                 (victim,) = [w for w in workers if os.getpgid(pid) == w.group]
                 victim.kill()  # SIGKILL, worker and pool child at once, mid-chunk
@@ -152,6 +167,8 @@ def test_a_worker_killed_mid_chunk_leaves_it_to_another_and_the_job_completes(tm
                     lambda: (j := api.get(f"/v1/jobs/{job_id}").json())["status"] in ("done", "failed") and j, 180, 0.5
                 )
                 assert job["status"] == "done", (job, survivor.output()[-3000:])
+                for stage in ("fetch", "analyse"):  # the redone chunk's forks counted once
+                    assert job["stages"][stage] == {"done": dispatched, "total": dispatched, "state": "done"}
                 report = Report.model_validate(api.get("/v1/repos/acme/trainer/report").json())
         finally:
             for w in workers:
