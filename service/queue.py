@@ -398,22 +398,42 @@ def _analyse_chunk(settings: Settings, job_id: str, idx: int, plan: Plan, forks:
         )
     except Exception as exc:  # upstream vanished mid-run, a full disk: this chunk's forks say why
         return ChunkResult(error=f"analysis failed on worker {worker_name()}: {_reason(exc)}")
+    # material (commit messages, diffs) only for the forks the assembly will index: those whose head the vector
+    # index does not hold yet (a refresh over unchanged heads reads nothing)
+    wanted = _needs_material(settings, plan, [o for o in net.forks if o.facts is not None and o.error is None])
     # facts that came from the store were found by another worker: this mirror may lack those forks' commits,
-    # and their material (commit messages, diffs) is read from it, so they are fetched first
+    # and their material is read from it, so they are fetched first
     sources = {f.name: f.source for f in forks if f.source is not None}
-    cached = {o.name: (sources[o.name], o.facts.head) for o in net.forks if o.cached and o.facts and o.name in sources}
+    cached = {o.name: (sources[o.name], o.facts.head) for o in wanted if o.cached and o.facts and o.name in sources}
     mirror = mirror_path(settings.mirrors_dir, plan.upstream.name, plan.upstream.url)
     if cached:
         with suppress(GitError, OSError):  # then those forks' material is what this mirror has
             mirror = ensure_heads(settings, plan.upstream, cached, fetch_upstream=False)
     material = {}
-    for o in net.forks:
-        if o.facts is not None and o.error is None:
+    for o in wanted:
+        if o.facts is not None:
             try:
                 material[o.name] = read_material(o.facts, mirror)
             except GitError:
                 material[o.name] = Material()
     return ChunkResult(net=net, material=material)
+
+
+def _needs_material(settings: Settings, plan: Plan, outcomes: list[ForkOutcome]) -> list[ForkOutcome]:
+    """The forks whose chunks the assembly will build: none when the job does not index; with a shared Chroma
+    server (``FORKWISE_CHROMA_URL``), those whose head it does not hold; otherwise (each worker's own embedded
+    store says nothing about the assembler's) all of them."""
+    if not plan.index:
+        return []
+    if not settings.chroma_url:
+        return outcomes
+    from forkwise.index.vector import VectorIndex
+
+    try:
+        indexed = VectorIndex(settings, plan.upstream.name).heads()
+    except Exception:  # the server is down: read everything, the assembly will say what indexing did
+        return outcomes
+    return [o for o in outcomes if o.facts is not None and indexed.get(o.name) != o.facts.head]
 
 
 def _maybe_assemble(settings: Settings, job_id: str) -> None:

@@ -193,6 +193,22 @@ def test_a_worker_killed_mid_chunk_leaves_it_to_another_and_the_job_completes(tm
     db.dispose_all()
 
 
+def material(settings: Settings, job: str) -> dict:
+    """The material (commit messages, diff excerpts) a job's chunks read, by fork."""
+    with session(settings) as s:
+        return {
+            name: m
+            for c in s.query(ChunkRow).filter(ChunkRow.job_id == job)
+            for name, m in (c.result or {}).get("material", {}).items()
+        }
+
+
+def _jobs(settings: Settings, status: str | None = None) -> list[str]:
+    with session(settings) as s:
+        q = s.query(JobRow).order_by(JobRow.created_at)
+        return [j.id for j in q if status is None or j.status == status]
+
+
 def test_one_job_per_upstream_across_the_cluster_and_refresh_reuses_stored_facts(tmp_path: Path, network) -> None:
     net, http = network
     with redis_server(tmp_path / "redis") as broker, chroma_server(tmp_path / "chroma") as chroma:
@@ -223,8 +239,12 @@ def test_one_job_per_upstream_across_the_cluster_and_refresh_reuses_stored_facts
                 assert done["status"] == "done", worker.output()[-3000:]
                 assert UpstreamLock(settings, "acme/trainer", "x").holder() is None  # released with the run
 
-                # the refresh goes to a worker whose mirror is empty: facts come from the store, and the forks'
-                # commits and diffs (material for the index) are fetched into its mirror all the same
+                first_material = material(settings, job_id)
+                assert sum(len(m["diffs"]) for m in first_material.values()) >= 10
+                vectors = VectorIndex(settings, "acme/trainer")
+                ids = set(vectors._existing())
+
+                # refreshes go to a worker whose mirror is empty: facts come from the store
                 worker.stop()
                 worker = Worker(_env(settings, tmp_path / "w2"), "--concurrency", "2", log=tmp_path / "w2.log")
 
@@ -233,25 +253,23 @@ def test_one_job_per_upstream_across_the_cluster_and_refresh_reuses_stored_facts
                 later = load(settings, "acme/trainer").generated_at + timedelta(hours=settings.refresh_hours + 1)
                 assert refresh_due(settings, at=later) == ["acme/trainer"]
                 _wait_for(lambda: len(run_history(settings, "acme/trainer")) == 2, 180, 0.5)
+                # every head is in the index already: no fork's commits or diffs are read (nor fetched)
+                assert material(settings, _jobs(settings)[1]) == {}
+
+                # the index is lost (or was never built): the next refresh reads every fork's material, fetching
+                # the forks into this worker's mirror first, and the index comes back chunk for chunk
+                vectors.client.delete_collection(vectors.name)
+                assert refresh_due(settings, at=later) == ["acme/trainer"]
+                _wait_for(lambda: len(run_history(settings, "acme/trainer")) == 3, 180, 0.5)
+                _wait_for(lambda: _jobs(settings, "done")[2:], 60, 0.5)
+                assert material(settings, _jobs(settings)[2]) == first_material
+                assert set(VectorIndex(settings, "acme/trainer")._existing()) == ids
         finally:
             worker.stop()
-        (second, newer), (first, older) = run_history(settings, "acme/trainer")
+        (_, newest), (second, newer), (first, older) = run_history(settings, "acme/trainer")
         assert second > first
-        assert _outline(newer) == _outline(older)
-        analysed = [f for f in newer.forks if f.status in ("analysed", "prefiltered")]
-        assert analysed and all(f.cached for f in analysed)  # heads unchanged: facts from the store, nothing analysed
-
-        def material(job: str) -> dict:
-            with session(settings) as s:
-                return {
-                    name: m
-                    for c in s.query(ChunkRow).filter(ChunkRow.job_id == job)
-                    for name, m in (c.result or {}).get("material", {}).items()
-                }
-
-        with session(settings) as s:
-            refresh_job = s.query(JobRow).filter(JobRow.id != job_id).one().id
-        first_material, refreshed = material(job_id), material(refresh_job)
-        assert sum(len(m["diffs"]) for m in first_material.values()) >= 10
-        assert refreshed == first_material
+        assert _outline(newer) == _outline(older) == _outline(newest)
+        for run in (newer, newest):
+            analysed = [f for f in run.forks if f.status in ("analysed", "prefiltered")]
+            assert analysed and all(f.cached for f in analysed)  # heads unchanged: facts from the store
     db.dispose_all()
