@@ -37,7 +37,7 @@ from forkwise.service.db import ChunkRow, FactsCacheRow, ForkRow, JobRow, RunRow
 from forkwise.service.jobs import IndexRequest
 from forkwise.service.queue import JobSpec, QueueJobs
 from forkwise.service.store import load_report
-from tests.services import Worker, chroma_server, postgres_server, redis_server
+from tests.services import Worker, chroma_server, postgres_server, redis_server, worker_env
 
 
 def children_cpu() -> float:
@@ -60,16 +60,7 @@ def objects(home: Path) -> int:
 
 
 def env(settings: Settings, home: Path) -> dict[str, str]:
-    return {
-        "FORKWISE_HOME": str(home),
-        "FORKWISE_BROKER_URL": settings.broker_url or "",
-        "FORKWISE_DATABASE_URL": settings.database_url or "",
-        "FORKWISE_CHROMA_URL": settings.chroma_url or "",
-        "FORKWISE_CHUNK_FORKS": str(settings.chunk_forks),
-        "FORKWISE_WORKERS": "1",
-        "FORKWISE_TRUSTED_SOURCES": settings.trusted_sources,
-        "FORKWISE_REFRESH_HOURS": "0",  # no schedule in a benchmark
-    }
+    return worker_env(settings, home, WORKERS="1", REFRESH_HOURS="0")  # one fork at a time; no schedule
 
 
 def start(settings: Settings, homes: list[Path], logs: Path) -> list[Worker]:

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import redis
 
+from forkwise.index.settings import Settings
 from tests.conftest import free_port
 
 
@@ -119,6 +120,21 @@ def chroma_server(root: Path) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def worker_env(settings: Settings, home: Path, **extra: str) -> dict[str, str]:
+    """The environment of a ``forkwise worker`` that shares ``settings``' broker, store and Chroma server, with a
+    ``FORKWISE_HOME`` (mirrors) of its own; ``extra``: more ``FORKWISE_*`` variables (``WORKERS="1"``)."""
+    return {
+        "FORKWISE_HOME": str(home),
+        "FORKWISE_BROKER_URL": settings.broker_url or "",
+        "FORKWISE_DATABASE_URL": settings.database_url or "",
+        "FORKWISE_CHROMA_URL": settings.chroma_url or "",
+        "FORKWISE_CHUNK_FORKS": str(settings.chunk_forks),
+        "FORKWISE_TASK_STALE": str(settings.task_stale),
+        "FORKWISE_TRUSTED_SOURCES": settings.trusted_sources,
+        **{f"FORKWISE_{k}": v for k, v in extra.items()},
+    }
 
 
 class Worker:

@@ -29,7 +29,7 @@ from forkwise.service.queue import UpstreamLock, refresh_due
 from forkwise.service.store import run_history
 from forkwise.service.usecases import index_request, load, summarize
 from tests.conftest import Server, free_port
-from tests.services import Worker, chroma_server, postgres_server, redis_server
+from tests.services import Worker, chroma_server, postgres_server, redis_server, worker_env
 
 pytestmark = pytest.mark.slow
 
@@ -83,18 +83,8 @@ def _wait_for(what, timeout: float, every: float = 0.1):
 
 
 def _env(settings: Settings, home: Path) -> dict[str, str]:
-    return {
-        "FORKWISE_HOME": str(home),
-        "FORKWISE_BROKER_URL": settings.broker_url or "",
-        "FORKWISE_DATABASE_URL": settings.database_url or "",
-        "FORKWISE_CHROMA_URL": settings.chroma_url or "",
-        "FORKWISE_CHUNK_FORKS": str(settings.chunk_forks),
-        "FORKWISE_TASK_STALE": str(settings.task_stale),
-        "FORKWISE_WORKERS": "2",
-        # git 2.39 loops on lazy fetches from a dumb-HTTP promisor remote: this server is dumb, so no partial fetch
-        "FORKWISE_BLOBLESS": "false",
-        "FORKWISE_TRUSTED_SOURCES": settings.trusted_sources,
-    }
+    # git 2.39 loops on lazy fetches from a dumb-HTTP promisor remote: this server is dumb, so no partial fetch
+    return worker_env(settings, home, WORKERS="2", BLOBLESS="false")
 
 
 def _outline(report: Report) -> list[tuple]:

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -46,6 +47,29 @@ def pg_settings(pg: str, tmp_path: Path) -> Iterator[Settings]:
     url = pg.rsplit("/", 1)[0] + f"/{name}"
     yield Settings(home=tmp_path / "home", database_url=url)
     db.dispose_all()
+
+
+def at_once(fn: Callable[[Any], Any], items: list) -> list:
+    """``fn(item)`` for every item, each in a thread of its own, released together; their results (a failure in
+    any thread fails the test with it)."""
+    results: list = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(items))
+
+    def one(item: Any) -> None:
+        try:
+            barrier.wait()
+            results.append(fn(item))
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in items]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    return results
 
 
 def _renamed(report: Report, name: str) -> Report:
@@ -95,23 +119,8 @@ def test_concurrent_saves_make_one_upstream_row_and_every_run(pg_settings: Setti
     """Sixteen writers, two upstreams, all at once: each new upstream is made once, no run is lost."""
     _, _, report, _ = demo_run
     reports = [_renamed(report, f"race/{'ab'[i % 2]}") for i in range(16)]
-    ids: list[int] = []
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(len(reports))
-
-    def write(r: Report) -> None:
-        try:
-            barrier.wait()
-            ids.append(save_report(r, pg_settings))
-        except BaseException as e:
-            errors.append(e)
-
-    threads = [threading.Thread(target=write, args=(r,)) for r in reports]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == [] and len(set(ids)) == 16
+    ids = at_once(lambda r: save_report(r, pg_settings), reports)
+    assert len(set(ids)) == 16
     with session(pg_settings) as s:
         ups = s.execute(select(UpstreamRow).order_by(UpstreamRow.name)).scalars().all()
         assert [u.name for u in ups] == ["race/a", "race/b"]
@@ -150,20 +159,7 @@ def test_old_json_reports_are_imported_once(backend: str, request: pytest.Fixtur
 def test_migrations_run_twice_and_from_two_processes_at_once(pg_settings: Settings) -> None:
     url = db.database_url(pg_settings)
     engines = [create_engine(url) for _ in range(3)]
-    errors: list[BaseException] = []
-
-    def up(engine) -> None:
-        try:
-            db.migrate(engine, pg_settings)
-        except BaseException as e:
-            errors.append(e)
-
-    threads = [threading.Thread(target=up, args=(e,)) for e in engines]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    at_once(lambda engine: db.migrate(engine, pg_settings), engines)
     db.migrate(engines[0], pg_settings)  # again: nothing to do
     with engines[0].connect() as conn:
         heads = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
