@@ -188,6 +188,7 @@ class JobManager:
         self.keep = keep
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._lock = threading.Lock()
+        self._save_lock = threading.Lock()  # one store write at a time, in snapshot order
         self._slots = threading.BoundedSemaphore(settings.max_jobs)
 
     def get(self, job_id: str) -> Job | None:
@@ -196,13 +197,23 @@ class JobManager:
             job = self._jobs.get(job_id)
         return job if job is not None else load_job(self.settings, job_id)
 
-    def _save(self, job: Job) -> None:
-        with self._lock:
-            snapshot = job.model_copy(deep=True)
-        try:
-            store_job(self.settings, snapshot)
-        except Exception as exc:  # the store is down: the job goes on; its state is in memory
-            job.errors.append(f"job state not stored: {type(exc).__name__}: {str(exc)[:200]}")
+    def _save(self, job: Job, **final: Any) -> None:
+        """Store ``job``'s state, with ``final`` fields (status, finished_at) written to the store first.
+
+        Writes are serialised and each takes its snapshot inside the serialisation, so an older snapshot never
+        lands after a newer one; a finished status is set in memory only once the store has it, so whoever sees
+        a job finished reads the same from the store."""
+        with self._save_lock:
+            with self._lock:
+                snapshot = job.model_copy(deep=True, update=final)
+            try:
+                store_job(self.settings, snapshot)
+            except Exception as exc:  # the store is down: the job goes on; its state is in memory
+                with self._lock:
+                    job.errors.append(f"job state not stored: {type(exc).__name__}: {str(exc)[:200]}")
+            with self._lock:
+                for k, v in final.items():
+                    setattr(job, k, v)
 
     def __len__(self) -> int:
         with self._lock:
@@ -248,17 +259,21 @@ class JobManager:
         self._slots.acquire()  # queued until a slot frees
         job.status = "running"
         self._save(job)
+        status = "failed"
         try:
-            job.errors += self.work(job.upstream, req, mark, job.id)
-            job.report_url = f"/v1/repos/{job.upstream}"
-            job.status = "done"
+            errors = self.work(job.upstream, req, mark, job.id)
+            with self._lock:
+                job.errors += errors
+                job.report_url = f"/v1/repos/{job.upstream}"
+            status = "done"
         except Exception as exc:  # a job never dies silently: the reason is in job.errors
-            job.errors.append(str(exc) if isinstance(exc, ValueError | LookupError) else f"{type(exc).__name__}: {exc}")
-            job.status = "failed"
+            with self._lock:
+                job.errors.append(
+                    str(exc) if isinstance(exc, ValueError | LookupError) else f"{type(exc).__name__}: {exc}"
+                )
         finally:
             self._slots.release()
-            job.finished_at = datetime.now(UTC)
-            self._save(job)
+            self._save(job, status=status, finished_at=datetime.now(UTC))
             with self._lock:
                 self._evict()
             if on_done is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 import threading
 import time
@@ -133,6 +134,26 @@ def test_job_progress_counts_every_advance_from_many_threads() -> None:
     assert job.status == "done" and job.stages["analyse"].done == threads * per_thread
     stored = load_job(Settings(), job.id)  # the row agrees with memory once the job is done
     assert stored is not None and stored.stages["analyse"].done == threads * per_thread
+
+
+def test_a_job_seen_finished_is_finished_in_the_store() -> None:
+    """Regression (CI): the job was marked done in memory before its last store write, so a reader could see it
+    done in memory and running in the store. Another connection holds SQLite's write lock while the job ends."""
+    settings = Settings()
+    release = threading.Event()
+    jobs = JobManager(settings, lambda *_: release.wait(10) and [])
+    job = jobs.start("acme/x", _request("acme/x"))
+    assert _wait(lambda: (row := load_job(settings, job.id)) is not None and row.status == "running")
+    blocker = sqlite3.connect(settings.home / "forkwise.db", timeout=30)
+    blocker.execute("BEGIN IMMEDIATE")  # the job's final write waits for this transaction
+    release.set()
+    time.sleep(0.5)
+    assert not job.finished  # its status stays running in memory while the store cannot take it
+    blocker.rollback()
+    blocker.close()
+    assert _wait(lambda: job.finished)
+    stored = load_job(settings, job.id)
+    assert stored is not None and stored.status == "done" and stored.finished_at is not None
 
 
 def test_one_running_job_per_upstream_and_finished_jobs_are_forgotten() -> None:
