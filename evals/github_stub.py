@@ -95,7 +95,7 @@ class GitHubStub(LocalServer):
             "full_name": full_name,
             "owner": {"login": owner, "id": rid + 10_000, "type": "User"},
             "private": False,
-            "html_url": f"https://github.example/{full_name}",
+            "html_url": f"https://github.com/{full_name}",
             "description": description,
             "fork": parent is not None,
             "url": f"/repos/{full_name}",
@@ -152,7 +152,7 @@ class GitHubStub(LocalServer):
             rec["full_name"] = new_full_name
             rec["name"] = new_full_name.split("/", 1)[1]
             rec["clone_url"] = clone_url
-            rec["html_url"] = f"https://github.example/{new_full_name}"
+            rec["html_url"] = f"https://github.com/{new_full_name}"
             self.names[new_full_name] = rid
 
     def delete(self, rid: int) -> None:

@@ -6,7 +6,16 @@ from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict
 
-from forkwise.index.github import Discovery, GitHubClient, GitHubError, NotFound, RepoMeta, SortOrder, discover_forks
+from forkwise.index.github import (
+    Discovery,
+    GitHubClient,
+    GitHubError,
+    NotFound,
+    RepoMeta,
+    SortOrder,
+    discover_forks,
+    safe_web_url,
+)
 from forkwise.index.mirror import SourceProblem
 from forkwise.index.network import ForkInput
 from forkwise.index.settings import Settings
@@ -31,18 +40,21 @@ def client_for(
         settings.github_token,
         etag_dir=settings.http_cache_dir / "github",
         max_wait=settings.github_max_wait if max_wait is None else max_wait,
+        web_url=settings.github_url,
         **({"sleep": sleep} if sleep is not None else {}),
     )
 
 
-def meta_source(meta: RepoMeta, ref: str | None = None) -> Source:
-    """A source for a repository record: clone from the ``clone_url`` the API returned (validated like any URL)."""
-    return Source(name=meta.full_name, url=meta.clone_url, ref=ref, forge="github", html_url=meta.html_url or None)
+def meta_source(meta: RepoMeta, ref: str | None = None, web_url: str = "https://github.com") -> Source:
+    """A source for a repository record: clone from the ``clone_url`` the API returned (validated like any URL);
+    its ``html_url`` kept only when it is an http(s) page on the forge's web origin ``web_url``."""
+    html = safe_web_url(meta.html_url, web_url)
+    return Source(name=meta.full_name, url=meta.clone_url, ref=ref, forge="github", html_url=html)
 
 
-def fork_input(meta: RepoMeta) -> ForkInput:
+def fork_input(meta: RepoMeta, web_url: str = "https://github.com") -> ForkInput:
     try:
-        return ForkInput(name=meta.full_name, source=meta_source(meta), meta=meta)
+        return ForkInput(name=meta.full_name, source=meta_source(meta, web_url=web_url), meta=meta)
     except (SourceError, ValueError) as exc:
         return ForkInput(name=meta.full_name, error=f"refused clone URL from the API: {exc}", meta=meta)
 
@@ -58,9 +70,9 @@ def discover(
 ) -> GitHubNetwork:
     """List every fork (down to ``depth``) of ``full_name``; all will be compared with this root."""
     found = discover_forks(client, full_name, depth=depth, sort=sort, progress=progress)
-    forks = [fork_input(m) for m in found.forks]
+    forks = [fork_input(m, client.web_url) for m in found.forks]
     forks += [ForkInput(name=text.split(":", 1)[0], error=text.split(": ", 1)[-1]) for text in found.missing]
-    return GitHubNetwork(upstream=meta_source(found.root, ref), forks=forks, discovery=found)
+    return GitHubNetwork(upstream=meta_source(found.root, ref, client.web_url), forks=forks, discovery=found)
 
 
 def reresolver(client: GitHubClient) -> Callable[[ForkInput], Source | None]:
@@ -83,6 +95,6 @@ def reresolver(client: GitHubClient) -> Callable[[ForkInput], Source | None]:
             return None
         if moved.clone_url == fork.meta.clone_url:
             return None
-        return meta_source(moved, fork.source.ref if fork.source else None)
+        return meta_source(moved, fork.source.ref if fork.source else None, client.web_url)
 
     return reresolve

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 from pydantic import BaseModel, Field
@@ -34,6 +35,8 @@ from tenacity import (
     stop_after_attempt,
     wait_exponential,
 )
+
+from forkwise.index.names import is_full_name
 
 USER_AGENT = "forkwise (+https://github.com/forkwise)"
 
@@ -111,6 +114,24 @@ class RepoMeta(BaseModel):
         )
 
 
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    default = {"https": 443, "http": 80}.get(parts.scheme.lower())
+    return f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}:{port or default}"
+
+
+def safe_web_url(url: str | None, web_url: str) -> str | None:
+    """``url`` when it is an http(s) page on the forge's web origin ``web_url``, else None: an ``html_url`` the API
+    returns is rendered as a link, and ``javascript:`` or another host must never reach a page or a chat card."""
+    if not url or _origin(url) != _origin(web_url) or urlsplit(url).scheme.lower() not in ("http", "https"):
+        return None
+    return url
+
+
 class Discovery(BaseModel):
     """The outcome of listing a repository's forks."""
 
@@ -178,6 +199,7 @@ class GitHubClient:
         max_retry_after: float = 120.0,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        web_url: str | None = None,
     ):
         headers = {
             "Accept": "application/vnd.github+json",
@@ -187,6 +209,7 @@ class GitHubClient:
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self.api_url = api_url.rstrip("/")
+        self._web_url = web_url.rstrip("/") if web_url else None
         self._http = httpx.Client(headers=headers, timeout=timeout, transport=transport, follow_redirects=True)
         self._etags = _EtagStore(etag_dir)
         self._retries = retries
@@ -300,9 +323,25 @@ class GitHubClient:
             raise GitHubError(f"GitHub API {r.status_code} for {url}: {detail or r.reason_phrase}")
         body = r.json()
         nxt = r.links.get("next", {}).get("url")
+        if nxt is not None and _origin(urljoin(url, nxt)) != _origin(self.api_url):
+            raise GitHubError(
+                f"refused a next-page link to {_origin(urljoin(url, nxt))[:100]} from {url}: only links on the "
+                f"configured API ({_origin(self.api_url)}) are followed, with or without the token"
+            )
+        nxt = urljoin(url, nxt) if nxt is not None else None
         if etag := r.headers.get("etag"):
             self._etags.put(url, etag, body, nxt)
         return body, nxt, False
+
+    @property
+    def web_url(self) -> str:
+        """The forge's web origin, where repository pages live: ``https://github.com`` for ``api.github.com``,
+        ``https://HOST`` for GitHub Enterprise's ``https://HOST/api/v3`` (``FORKWISE_GITHUB_URL`` when given)."""
+        if self._web_url:
+            return self._web_url
+        parts = urlsplit(self.api_url)
+        host = parts.netloc.removeprefix("api.") if parts.netloc.startswith("api.") else parts.netloc
+        return f"{parts.scheme}://{host}"
 
     def pages(self, path: str) -> Iterator[tuple[list[dict[str, Any]], bool]]:
         """Each page of a list endpoint, following ``Link: rel="next"`` until there is none."""
@@ -354,6 +393,9 @@ def discover_forks(
         for page, cached in _list_forks(client, name, sort):
             not_modified += int(cached)
             for data in page:
+                if not is_full_name(str(data.get("full_name", ""))):
+                    missing.append(f"{str(data.get('full_name'))[:100]!r}: refused: not an owner/name GitHub allows")
+                    continue
                 meta = RepoMeta.from_api(data, depth=level, parent=name)
                 if meta.id == root.id or meta.id in found:
                     continue  # records shift between pages; ids don't

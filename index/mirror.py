@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict
 
 from forkwise.index.gitio import GitError, run
 from forkwise.index.policy import git_options
-from forkwise.index.sources import Source
+from forkwise.index.sources import Source, without_userinfo
 
 UPSTREAM_KEY = "upstream"
 
@@ -115,7 +115,9 @@ def resolve_target(source: Source, remote: RemoteRefs) -> tuple[str, str]:
 
 
 def mirror_path(root: Path, name: str, url: str) -> Path:
-    """Where the mirror of the upstream ``name`` cloned from ``url`` lives under ``root``."""
+    """Where the mirror of the upstream ``name`` cloned from ``url`` lives under ``root`` (credentials in the URL do
+    not count: reports store it without them and must find the same mirror)."""
+    url = without_userinfo(url) or url
     return root / f"{slug(name)}-{hashlib.sha1(url.encode()).hexdigest()[:8]}.git"
 
 

@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from forkwise.index.sources import NoCredentials
 from forkwise.index.terms import TermScore
 
 FileKind = Literal["source", "tests", "docs", "ci", "build", "vendored", "binary", "other"]
@@ -178,7 +179,7 @@ class ForkFacts(Frozen):
 
 class UpstreamFacts(Frozen):
     name: str
-    url: str
+    url: NoCredentials
     ref: str
     head: str
     default_branch: str | None

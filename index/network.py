@@ -35,7 +35,7 @@ from forkwise.index.mirror import (
 )
 from forkwise.index.models import ForkFacts, UpstreamFacts
 from forkwise.index.settings import Settings
-from forkwise.index.sources import Source
+from forkwise.index.sources import Redacted, Source
 
 ANALYSIS_VERSION = "5"
 MIB = 1024 * 1024
@@ -80,7 +80,7 @@ class ForkOutcome(BaseModel):
 
 class ForkNote(BaseModel):
     name: str
-    reason: str
+    reason: Redacted
 
 
 class Coverage(BaseModel):

@@ -127,6 +127,11 @@ class Settings(BaseSettings):
         description="Slack Web API base URL.",
     )
     slack_channel: str | None = Field(default=None, description="Default channel for `forkwise digest`.")
+    slack_allowed: str = Field(
+        default="",
+        description="Who may start index jobs from Slack: comma-separated team ids (T…), user ids (U…) or TEAM:USER "
+        "pairs, or * for every signed request. Empty: the bot only reads.",
+    )
     watch: list[str] = Field(default_factory=list, description="Repositories `forkwise digest` covers by default.")
     sse_heartbeat: float = Field(default=10.0, gt=0, description="Seconds between SSE keepalive comments.")
     public_url: str | None = Field(
@@ -142,6 +147,28 @@ class Settings(BaseSettings):
     rate_jobs: str = Field(default="10/hour", description="Index jobs started per client (limits syntax).")
     rate_storage: str = Field(default="memory://", description="Rate-limit counters: memory:// or redis://…")
     max_body_kb: int = Field(default=256, ge=1, description="Largest request body accepted (KiB); beyond: 413.")
+    body_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds a client may take to send a request body; beyond: 408."
+    )
+    serve_embeddings: bool = Field(
+        default=False,
+        description="Serve POST /v1/embeddings (the local MiniLM model) to other processes; off: 404. It is work: "
+        "it needs the API key beyond loopback, has its own rate limit, caps and one thread of its own.",
+    )
+    rate_embeddings: str = Field(default="120/minute", description="Embedding requests per client (limits syntax).")
+    embed_max_inputs: int = Field(default=64, ge=1, le=2048, description="Inputs one embeddings request may carry.")
+    embed_max_chars: int = Field(default=8000, ge=1, description="Characters one embeddings input may have.")
+    embed_queue: int = Field(default=4, ge=1, description="Embedding requests running or waiting at once; beyond: 429.")
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses of reverse proxies whose X-Forwarded-For/-Proto are believed. Set: "
+        "every caller counts as remote (starting work needs FORKWISE_API_KEY). Unset: forwarded headers are ignored.",
+    )
+    allowed_hosts: str = Field(
+        default="",
+        description="Extra Host names this server answers to (comma-separated; * = any). Always: IP literals, "
+        "localhost and FORKWISE_PUBLIC_URL's host; on a wildcard address also this machine's names.",
+    )
     trusted_sources: str = Field(
         default="",
         description="Comma-separated URL or path prefixes remote callers may name besides owner/name on GitHub.",
@@ -192,6 +219,10 @@ class Settings(BaseSettings):
     @property
     def reports_dir(self) -> Path:
         return self.home / "reports"
+
+    @property
+    def proxies(self) -> tuple[str, ...]:
+        return tuple(p.strip() for p in self.trusted_proxies.split(",") if p.strip())
 
     @property
     def trusted_prefixes(self) -> tuple[str, ...]:

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from forkwise.index.names import is_full_name
+from forkwise.index.names import WebLink, is_full_name
 
 ALLOWED_SCHEMES = ("https", "http", "ssh", "git", "file")
 _SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:(?!//)[^\s]+$")
@@ -46,11 +46,52 @@ def check_url(url: str) -> str:
         if scheme not in ALLOWED_SCHEMES:
             raise UnsafeSourceError(f"refused URL scheme {scheme!r}; allowed: {', '.join(ALLOWED_SCHEMES)}")
         parsed = urlparse(url)
+        try:
+            port = parsed.port
+        except ValueError:
+            port = -1
+        if port is not None and not 0 < port < 65536:
+            raise SourceError(f"invalid port in {url[:200]!r}: a port is a number between 1 and 65535")
         if scheme != "file" and (not parsed.hostname or parsed.hostname.startswith("-")):
             raise UnsafeSourceError(f"refused URL with a missing or option-like host: {url!r}")
         if parsed.path.startswith("/-") or "/-" in parsed.path.split("/", 2)[-1][:1]:
             raise UnsafeSourceError(f"refused URL whose path starts with '-': {url!r}")
     return url
+
+
+_USERINFO = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*)://([^/@\s]*)@")
+
+
+def _drop_userinfo(m: re.Match[str]) -> str:
+    scheme, info = m.group(1), m.group(2)
+    if scheme.lower() in ("http", "https") or ":" in info:  # a token or a password
+        return f"{scheme}://"
+    return m.group(0)  # ssh://git@host: a login name, no secret
+
+
+def without_userinfo(url: str | None) -> str | None:
+    """``url`` without its credentials (``user:password@``; any userinfo of an http(s) URL, where a token sits):
+    reports, jobs and errors never keep them. git may use them while fetching, but what is stored and shown has
+    none: give private remotes a credential helper instead. An ssh login name (``ssh://git@host``) stays."""
+    return _USERINFO.sub(_drop_userinfo, url) if url else url
+
+
+def redact_credentials(text: str | None) -> str | None:
+    """Every URL in ``text`` (an error message, a job's errors) without its credentials."""
+    return _USERINFO.sub(_drop_userinfo, text) if text else text
+
+
+NoCredentials = Annotated[str, AfterValidator(without_userinfo)]
+"""A URL that is stored or shown: credentials dropped on validation."""
+Redacted = Annotated[str, AfterValidator(redact_credentials)]
+"""Text that may quote URLs (errors, reasons): credentials dropped on validation."""
+
+
+def is_local_url(url: str | None) -> bool:
+    """A local path or ``file://`` URL (shown only to callers on this machine)."""
+    if not url:
+        return False
+    return url.startswith("file://") or ("://" not in url and not _SCP_LIKE.match(url))
 
 
 def check_ref(ref: str) -> str:
@@ -72,7 +113,7 @@ class Source(BaseModel):
     url: str
     ref: str | None = None
     forge: str | None = Field(default=None, description="'github' when the name is a GitHub owner/name.")
-    html_url: str | None = Field(default=None, description="Browsable page, when the forge told us (API html_url).")
+    html_url: WebLink = Field(default=None, description="Browsable page, when the forge told us (API html_url).")
     pinned: str | None = Field(
         default=None, description="host:port:address git must connect to (set when a remote caller's URL was checked)."
     )

@@ -5,8 +5,11 @@ is set (``Authorization: Bearer <key>`` or ``X-API-Key``; the web form's key fie
 non-loopback address *without* a key refuses to start work at all (403) and says so when it starts: a key is
 the operator's explicit decision to let others spend this machine's time and model tokens.
 
+Behind a reverse proxy (``FORKWISE_TRUSTED_PROXIES``) the server counts as reachable by others wherever it listens:
+the proxy's loopback address says nothing about who is asking.
+
 Slack requests are authenticated by Slack's signature (``SLACK_SIGNING_SECRET``), which Bolt checks before any
-listener runs; the workspace decides who may press the bot's buttons.
+listener runs; who may start jobs from Slack is ``FORKWISE_SLACK_ALLOWED`` (``service/slack.py``).
 """
 
 from __future__ import annotations
@@ -34,10 +37,16 @@ class Access:
     def __init__(self, settings: Settings, host: str = "127.0.0.1"):
         self.key = settings.api_key or None
         self.host = host
+        self.proxied = bool(settings.proxies)
 
     @property
     def disabled(self) -> str | None:
         """Why starting work is off on this server (listening beyond loopback with no key), else None."""
+        if self.key is None and self.proxied:
+            return (
+                "starting work is disabled: this server is behind a reverse proxy (FORKWISE_TRUSTED_PROXIES) without "
+                "FORKWISE_API_KEY (set one to allow index jobs and model answers; reading stays open)"
+            )
         if self.key is None and not is_loopback(self.host):
             return (
                 f"starting work is disabled: this server listens on {self.host} without FORKWISE_API_KEY "

@@ -11,8 +11,10 @@ import asyncio
 import base64
 import json
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from importlib.metadata import version
 from typing import Annotated, Any, Literal
@@ -31,7 +33,15 @@ from forkwise.index.settings import Settings, get_settings
 from forkwise.index.sources import SourceError
 from forkwise.service.access import Access, given_key
 from forkwise.service.chat import ChatAnswer, ChatRequest, ChatService, answer_events
-from forkwise.service.guard import BodyLimit, RateLimited, RateLimits, client_of
+from forkwise.service.guard import (
+    BodyLimit,
+    RateLimited,
+    RateLimits,
+    SameSite,
+    client_of,
+    is_local_caller,
+    served_names,
+)
 from forkwise.service.jobs import IndexRequest, Job, JobsBusy
 from forkwise.service.llm import chat_model
 from forkwise.service.models import ForkReport, Report
@@ -103,7 +113,13 @@ def create_app(settings: Settings | None = None, *, host: str = "127.0.0.1") -> 
         return JSONResponse({"detail": f"{exc}: {hint}"}, status_code=404)
 
     limits = RateLimits(settings)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_kb * 1024)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_kb * 1024, timeout=settings.body_timeout)
+    # outermost: a foreign Host or a cross-site state change is refused before anything else runs
+    app.add_middleware(SameSite, names=served_names(settings, host), public_url=settings.public_url)
+
+    def shown(report: Report, request: Request) -> Report:
+        """The report as this caller may see it: local paths only for callers on this machine."""
+        return report if is_local_caller(request, settings) else report.for_remote()
 
     @app.exception_handler(RateLimited)
     def rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
@@ -125,11 +141,15 @@ def create_app(settings: Settings | None = None, *, host: str = "127.0.0.1") -> 
     def no_such_fork(request: Request, exc: NoSuchFork) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=404)
 
+    # the embeddings endpoint has a model instance (threads=1: its own ONNX session and lock) and one thread of its
+    # own, so chat's retrieval (threads=2) never queues behind another client's embedding batch
     _emb: list[MiniLMEmbeddings] = []
+    embed_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="forkwise-embed")
+    embed_busy = threading.BoundedSemaphore(settings.embed_queue)
 
     def local_embeddings() -> MiniLMEmbeddings:
         if not _emb:
-            _emb.append(MiniLMEmbeddings(threads=2))
+            _emb.append(MiniLMEmbeddings(threads=1))
         return _emb[0]
 
     def require_key(key: Annotated[str | None, Depends(given_key)]) -> None:
@@ -148,8 +168,8 @@ def create_app(settings: Settings | None = None, *, host: str = "127.0.0.1") -> 
         ]
 
     @app.get("/v1/repos/{owner}/{repo}", response_model=RepoSummary, summary="Upstream summary, forks, coverage")
-    def repo_summary(owner: Owner, repo: Owner) -> RepoSummary:
-        r = load(settings, f"{owner}/{repo}")
+    def repo_summary(request: Request, owner: Owner, repo: Owner) -> RepoSummary:
+        r = shown(load(settings, f"{owner}/{repo}"), request)
         return RepoSummary(
             upstream=r.upstream.model_dump(mode="json"),
             coverage=r.coverage.model_dump(mode="json"),
@@ -164,14 +184,14 @@ def create_app(settings: Settings | None = None, *, host: str = "127.0.0.1") -> 
         response_model=Report,
         summary="The whole stored report: the schema of `forkwise summarize --format json`",
     )
-    def whole_report(owner: Owner, repo: Owner) -> Response:
-        report = load(settings, f"{owner}/{repo}")
+    def whole_report(request: Request, owner: Owner, repo: Owner) -> Response:
+        report = shown(load(settings, f"{owner}/{repo}"), request)
         return Response(render(report, "json"), media_type="application/json")
 
     @app.get("/v1/repos/{owner}/{repo}/forks/{fork_owner}/{fork_repo}", response_model=ForkDetail)
-    def fork_detail(owner: Owner, repo: Owner, fork_owner: Owner, fork_repo: Owner) -> ForkDetail:
+    def fork_detail(request: Request, owner: Owner, repo: Owner, fork_owner: Owner, fork_repo: Owner) -> ForkDetail:
         r, fork = verdict(settings, f"{owner}/{repo}", f"{fork_owner}/{fork_repo}")
-        return ForkDetail(upstream=r.upstream.name, fork=fork)
+        return ForkDetail(upstream=r.upstream.name, fork=shown(r, request).fork(fork.name))
 
     @app.post(
         "/v1/repos/{owner}/{repo}/index",
@@ -237,10 +257,34 @@ def create_app(settings: Settings | None = None, *, host: str = "127.0.0.1") -> 
 
         return StreamingResponse(sse(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
-    @app.post("/v1/embeddings", summary="OpenAI-compatible embeddings (the local MiniLM model), for other processes")
-    def embeddings_endpoint(req: EmbeddingsRequest) -> dict[str, Any]:
+    @app.post(
+        "/v1/embeddings",
+        summary="OpenAI-compatible embeddings (the local MiniLM model), for other processes",
+        description="Off unless FORKWISE_SERVE_EMBEDDINGS is set (404). It is work: the API key beyond loopback, "
+        "its own rate limit (FORKWISE_RATE_EMBEDDINGS), FORKWISE_EMBED_MAX_INPUTS inputs of at most "
+        "FORKWISE_EMBED_MAX_CHARS characters, FORKWISE_EMBED_QUEUE requests at once (429 beyond).",
+    )
+    async def embeddings_endpoint(
+        req: EmbeddingsRequest, request: Request, key: Annotated[str | None, Depends(given_key)]
+    ) -> dict[str, Any]:
+        if not settings.serve_embeddings:
+            raise HTTPException(404, "this server does not serve embeddings (FORKWISE_SERVE_EMBEDDINGS=1 turns it on)")
+        access.check(key)
+        limits.hit("embed", client_of(request))
         texts = [req.input] if isinstance(req.input, str) else req.input
-        vecs = local_embeddings().embed_documents(texts)
+        if len(texts) > settings.embed_max_inputs:
+            raise HTTPException(413, f"{len(texts)} inputs; at most {settings.embed_max_inputs} a request")
+        if (longest := max((len(t) for t in texts), default=0)) > settings.embed_max_chars:
+            raise HTTPException(413, f"an input of {longest} characters; at most {settings.embed_max_chars}")
+        if not embed_busy.acquire(blocking=False):
+            raise HTTPException(
+                429, f"{settings.embed_queue} embedding requests are already running or waiting", {"Retry-After": "5"}
+            )
+        try:
+            loop = asyncio.get_running_loop()
+            vecs = await loop.run_in_executor(embed_pool, local_embeddings().embed_documents, texts)
+        finally:
+            embed_busy.release()
         data = []
         for i, v in enumerate(vecs):
             emb: Any = v
@@ -255,7 +299,7 @@ def create_app(settings: Settings | None = None, *, host: str = "127.0.0.1") -> 
 
         from forkwise.service.slack import create_slack_app, envelope_problem
 
-        bolt = create_slack_app(settings, chat, jobs)
+        bolt = create_slack_app(settings, chat, jobs, limits)
         app.state.slack = bolt
         verifier = SignatureVerifier(settings.slack_signing_secret)
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import BaseModel, Field
 
+from forkwise.index.names import WebLink
 from forkwise.index.settings import Settings
 from forkwise.index.terms import words
 from forkwise.index.vector import VectorIndex
@@ -43,7 +44,7 @@ class Citation(BaseModel):
     fork: str
     sha: str | None = None
     path: str | None = None
-    url: str | None = None
+    url: WebLink = None
     evidence: str | None = None
     snippet: str
     score: float

@@ -272,6 +272,7 @@ def serve(
 
     from forkwise.service.access import is_loopback
     from forkwise.service.api import create_app
+    from forkwise.service.guard import uvicorn_options
 
     settings = get_settings()
     if not settings.public_url:  # links in Slack messages and Location headers: where this server is reached
@@ -283,7 +284,8 @@ def serve(
     app = create_app(settings, host=host)
     if app.state.access.disabled:
         err.print(f"[yellow]warning:[/yellow] {app.state.access.disabled}")
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    # X-Forwarded-For only from FORKWISE_TRUSTED_PROXIES (uvicorn's default trusts any loopback peer)
+    uvicorn.run(app, host=host, port=port, log_level="info", **uvicorn_options(settings))
 
 
 @app.command()

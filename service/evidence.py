@@ -13,6 +13,7 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict
 
 from forkwise.index.models import ForkFacts
+from forkwise.index.names import WebLink
 from forkwise.service.prompts import count
 
 EvidenceKind = Literal["commit", "file", "readme", "fact"]
@@ -24,7 +25,7 @@ class Evidence(BaseModel):
     kind: EvidenceKind
     label: str
     detail: str = ""
-    url: str | None = None
+    url: WebLink = None
 
 
 def _d(x) -> str:

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from forkwise.index.network import STAGES, Progress
 from forkwise.index.settings import Settings
+from forkwise.index.sources import Redacted
 from forkwise.service.db import ChunkRow, JobRow, session
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ class Job(BaseModel):
     status: Literal["queued", "running", "done", "failed"] = "queued"
     stage: str | None = None
     stages: dict[str, StageProgress] = Field(default_factory=lambda: {s: StageProgress() for s in JOB_STAGES})
-    errors: list[str] = Field(default_factory=list)
+    errors: list[Redacted] = Field(default_factory=list)
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     finished_at: datetime | None = None
     report_url: str | None = None

@@ -13,8 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from forkwise.index.github import RepoMeta
 from forkwise.index.models import ForkFacts
+from forkwise.index.names import WebLink
 from forkwise.index.network import Coverage
 from forkwise.index.settings import WriterName
+from forkwise.index.sources import NoCredentials, Redacted, is_local_url
 from forkwise.service.classify import Archetype, Classification, Recommendation
 from forkwise.service.evidence import Evidence
 
@@ -81,9 +83,9 @@ ForkStatus = Literal["analysed", "prefiltered", "skipped", "failed"]
 
 class ForkReport(BaseModel):
     name: str
-    url: str | None
+    url: NoCredentials | None
     ref: str | None
-    web_url: str | None = None
+    web_url: WebLink = None
     status: ForkStatus = Field(
         description="analysed: fetched and compared; prefiltered: every head is an upstream commit, compared "
         "without fetching; skipped: over the --max-forks cap; failed: see error."
@@ -93,15 +95,17 @@ class ForkReport(BaseModel):
     archetype: Archetype | None = None
     verdict: Verdict | None = None
     evidence: list[Evidence] = Field(default_factory=list, description="The catalogue cited IDs resolve in.")
-    error: str | None = None
+    error: Redacted | None = None
     skipped: str | None = None
     cached: bool = False
 
 
 class UpstreamSummary(BaseModel):
     name: str
-    url: str
-    web_url: str | None
+    url: NoCredentials | None = Field(
+        description="Where it was fetched from; None when shown to a remote caller and local."
+    )
+    web_url: WebLink
     ref: str
     head: str
     default_branch: str | None
@@ -211,3 +215,30 @@ class Report(BaseModel):
             if f.name == name:
                 return f
         raise KeyError(name)
+
+    def for_remote(self) -> Report:
+        """What a caller on another machine sees: the report without this machine's file system. Local paths and
+        ``file://`` URLs of upstream and forks become ``None``, and wherever an error or reason quotes one, it reads
+        ``<local path>``. Callers on this machine (and the CLI) see the report as stored."""
+        local = sorted({u for u in [self.upstream.url, *(f.url for f in self.forks)] if is_local_url(u)}, key=len)
+        if not local:
+            return self
+
+        def scrub(text: str | None) -> str | None:
+            for u in reversed(local):  # longest first: a path that contains another is replaced whole
+                text = text.replace(u, "<local path>") if text else text
+            return text
+
+        data = self.model_dump(mode="json")
+        if is_local_url(data["upstream"]["url"]):
+            data["upstream"]["url"] = None
+        for f in data["forks"]:
+            if is_local_url(f["url"]):
+                f["url"] = None
+            f["error"], f["skipped"] = scrub(f["error"]), scrub(f["skipped"])
+        for key in ("skipped", "failures"):
+            for note in data["coverage"][key]:
+                note["reason"] = scrub(note["reason"])
+        data["coverage"]["listing_note"] = scrub(data["coverage"]["listing_note"])
+        data["warnings"] = [scrub(w) for w in data["warnings"]]
+        return Report.model_validate(data)

@@ -5,6 +5,11 @@ every request's signature and timestamp (stale → 401) before anything reads th
 acknowledged at once and answered through ``response_url``; mentions are answered in their thread with
 ``chat.postMessage``. Events API retries are de-duplicated by ``event_id``. Long answers are split within Slack's
 limits (50 blocks a message, 3,000 characters a section).
+
+A signature proves a request came from Slack, not who pressed a button: reading (summaries, verdicts, answers) is
+open to the workspace, but starting an index job is allowed only to the teams and users the operator lists in
+``FORKWISE_SLACK_ALLOWED`` (none by default: the bot then only reads), under the same per-client job rate limit as
+the API. Everything interpolated into mrkdwn is escaped, and links are http(s) only with their URL escaped.
 """
 
 from __future__ import annotations
@@ -15,17 +20,18 @@ import threading
 import time
 from collections import OrderedDict
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 from pydantic import BaseModel, ConfigDict, Field
 from slack_bolt import App
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 
-from forkwise.index.names import full_names_in, is_full_name
+from forkwise.index.names import full_names_in, http_link, is_full_name
 from forkwise.index.settings import Settings
 from forkwise.index.sources import SourceError
 from forkwise.service.chat import ChatAnswer, ChatService
+from forkwise.service.guard import RateLimited, RateLimits
 from forkwise.service.jobs import Job, Jobs, JobsBusy
 from forkwise.service.models import ForkReport, Report
 from forkwise.service.prompts import load_toml, text_env
@@ -67,7 +73,17 @@ def header(text: str) -> dict[str, Any]:
 
 
 def link(url: str | None, label: str) -> str:
-    return f"<{url}|{esc(label)}>" if url else esc(label)
+    """``<url|label>`` for an http(s) URL (its ``&`` escaped; :func:`http_link` refuses ``<``, ``>``, ``|`` and
+    spaces), else the label alone; the label escaped either way."""
+    safe = http_link(url)
+    return f"<{safe.replace('&', '&amp;')}|{esc(label)}>" if safe else esc(label)
+
+
+def page_url(public_url: str | None, *names: str) -> str | None:
+    """A link into this service's web page for repository names (each checked, %-encoded), or None."""
+    if not public_url or not all(is_full_name(n) for n in names):
+        return None
+    return public_url.rstrip("/") + "/" + "/forks/".join(quote(n, safe="/") for n in names)
 
 
 def split_messages(blocks: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -130,7 +146,8 @@ def summary_blocks(report: Report, public_url: str | None, n: int = 8) -> list[d
                 f"{facts.ahead} ahead / {facts.behind} behind\n_{esc(v.headline)}_\n{prefix}: {esc(line)}"
             )
         )
-    full = f"<{public_url.rstrip('/')}/{u.name}|Full report> · " if public_url else ""
+    full_url = page_url(public_url, u.name)
+    full = f"{link(full_url, 'Full report')} · " if full_url else ""
     blocks.append(context(f"{full}facts as of {report.as_of.date()}"))
     return blocks
 
@@ -166,8 +183,9 @@ def fork_blocks(report: Report, f: ForkReport, public_url: str | None) -> list[d
     cited = [ev[e] for e in v.evidence if e in ev][:10]
     if cited:
         blocks.append(context("Evidence: " + " · ".join(link(e.url, e.label) for e in cited)))
-    if public_url:  # FORKWISE_PUBLIC_URL (or the address `serve` listens on): never a guess others cannot open
-        blocks.append(context(f"<{public_url.rstrip('/')}/{report.upstream.name}/forks/{f.name}|Open in forkwise>"))
+    # FORKWISE_PUBLIC_URL (or the address `serve` listens on): never a guess others cannot open; names checked
+    if opened := page_url(public_url, report.upstream.name, f.name):
+        blocks.append(context(link(opened, "Open in forkwise")))
     return blocks
 
 
@@ -182,7 +200,14 @@ def answer_blocks(ans: ChatAnswer) -> list[dict[str, Any]]:
     return blocks
 
 
-def not_summarized_blocks(repo: str) -> list[dict[str, Any]]:
+def not_summarized_blocks(repo: str, can_index: bool = True) -> list[dict[str, Any]]:
+    if not can_index:
+        return [
+            section(
+                f"*{esc(repo)}* has not been summarized yet. This bot only reads here; ask whoever runs forkwise to "
+                f"index it (`forkwise summarize {esc(repo)}`)."
+            )
+        ]
     return [
         section(f"*{esc(repo)}* has not been summarized yet. Index it now? It lists the forks and compares each one."),
         {
@@ -266,8 +291,26 @@ class _Seen:
             return True
 
 
-def create_slack_app(settings: Settings, chat: ChatService, jobs: Jobs) -> App:
+class SlackAllowed:
+    """Who may start work from Slack: ``FORKWISE_SLACK_ALLOWED`` lists team ids (``T…``, everyone in that
+    workspace), user ids (``U…``/``W…``) or ``TEAM:USER`` pairs; ``*`` allows every signed request. Empty: nobody."""
+
+    def __init__(self, spec: str):
+        self.entries = {e.strip() for e in spec.split(",") if e.strip()}
+
+    @property
+    def anyone(self) -> bool:
+        return bool(self.entries)
+
+    def allows(self, team: str | None, user: str | None) -> bool:
+        e = self.entries
+        return "*" in e or (team or "-") in e or (user or "-") in e or f"{team}:{user}" in e
+
+
+def create_slack_app(settings: Settings, chat: ChatService, jobs: Jobs, limits: RateLimits | None = None) -> App:
     token = settings.slack_bot_token or ""
+    allowed = SlackAllowed(settings.slack_allowed)
+    limits = limits or RateLimits(settings)
     client = WebClient(token=token, base_url=settings.slack_api_url.rstrip("/") + "/")
 
     def authorize(enterprise_id: str | None = None, team_id: str | None = None, **_: Any) -> AuthorizeResult:
@@ -304,7 +347,7 @@ def create_slack_app(settings: Settings, chat: ChatService, jobs: Jobs) -> App:
         try:
             report = load(settings, cmd.repo)
         except NotSummarized:
-            return not_summarized_blocks(cmd.repo)
+            return not_summarized_blocks(cmd.repo, allowed.anyone)
         if cmd.kind == "summary":
             return summary_blocks(report, public)
         if cmd.kind == "fork":
@@ -339,6 +382,22 @@ def create_slack_app(settings: Settings, chat: ChatService, jobs: Jobs) -> App:
         repo = str(action.get("value", ""))
         if not is_full_name(repo):
             respond(text="That is not an owner/repo.", response_type="ephemeral", replace_original=False)
+            return
+        team = (body.get("team") or {}).get("id") or body.get("user", {}).get("team_id")
+        user = (body.get("user") or {}).get("id")
+        if not allowed.allows(team, user):
+            log.warning("Slack: %s/%s may not start jobs (FORKWISE_SLACK_ALLOWED)", team, user)
+            respond(
+                text=f"Not indexing {repo}: starting jobs from Slack is not allowed for you here "
+                "(the operator lists who may in FORKWISE_SLACK_ALLOWED).",
+                response_type="ephemeral",
+                replace_original=False,
+            )
+            return
+        try:
+            limits.hit("job", f"slack:{team}:{user}")
+        except RateLimited as exc:
+            respond(text=f"Not indexing {repo}: {exc}", response_type="ephemeral", replace_original=False)
             return
         channel = body.get("channel", {}).get("id") or body.get("container", {}).get("channel_id")
         thread = body.get("container", {}).get("message_ts") or body.get("message", {}).get("ts")
@@ -377,7 +436,7 @@ def create_slack_app(settings: Settings, chat: ChatService, jobs: Jobs) -> App:
         try:
             post(channel, thread, answer_blocks(answer(chat, repo, text)))
         except NotSummarized:
-            post(channel, thread, not_summarized_blocks(repo))
+            post(channel, thread, not_summarized_blocks(repo, allowed.anyone))
         except Exception as exc:
             post(channel, thread, [section(f":x: forkwise failed: {esc(type(exc).__name__)}: {esc(str(exc)[:300])}")])
 

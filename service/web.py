@@ -22,12 +22,12 @@ from forkwise.index.settings import Settings
 from forkwise.index.sources import SourceError
 from forkwise.service.access import Access
 from forkwise.service.chat import ChatService
-from forkwise.service.guard import RateLimited, RateLimits, client_of
+from forkwise.service.guard import RateLimited, RateLimits, client_of, is_local_caller
 from forkwise.service.jobs import Jobs, JobsBusy
 from forkwise.service.models import ForkReport, Report
 from forkwise.service.prompts import html_env
 from forkwise.service.store import list_reports
-from forkwise.service.usecases import answer, load, start_index, verdict
+from forkwise.service.usecases import NoSuchFork, answer, find_forks, load, start_index
 
 STATIC_DIR = FsPath(str(resources.files("forkwise.service"))) / "static"
 Seg = Annotated[str, Path(pattern=SEGMENT, max_length=100)]
@@ -63,7 +63,15 @@ def create_router(
     page_chat = chat if chat.model is None or access.allowed(None) else ChatService(settings, None)
 
     def fork_of(report: Report, name: str) -> ForkReport:
-        return verdict(settings, report.upstream.name, name)[1]
+        hits = find_forks(report, name)
+        if len(hits) != 1:
+            raise NoSuchFork(report.upstream.name, name, [f.name for f in hits])
+        return hits[0]
+
+    def view(request: Request, upstream: str) -> Report:
+        """The stored report as this caller may see it (local paths only for callers on this machine)."""
+        report = load(settings, upstream)
+        return report if is_local_caller(request, settings) else report.for_remote()
 
     def page(report: Report, *, selected: list[ForkReport], question: str | None = None) -> str:
         reply = None
@@ -120,7 +128,7 @@ def create_router(
     def repo_page(
         request: Request, owner: Seg, repo: Seg, q: Annotated[str | None, Query(max_length=2000)] = None
     ) -> str:
-        report = load(settings, f"{owner}/{repo}")
+        report = view(request, f"{owner}/{repo}")
         if q:
             limits.hit("chat", client_of(request))
         return page(report, selected=[], question=q)
@@ -134,24 +142,25 @@ def create_router(
         fork_repo: Seg,
         q: Annotated[str | None, Query(max_length=2000)] = None,
     ) -> str:
-        report = load(settings, f"{owner}/{repo}")
+        report = view(request, f"{owner}/{repo}")
         if q:
             limits.hit("chat", client_of(request))
         return page(report, selected=[fork_of(report, f"{fork_owner}/{fork_repo}")], question=q)
 
     @router.get("/{owner}/{repo}/compare", response_class=HTMLResponse)
     def compare_page(
+        request: Request,
         owner: Seg,
         repo: Seg,
         a: Annotated[str, Query(max_length=200)],
         b: Annotated[str, Query(max_length=200)],
     ) -> str:
-        report = load(settings, f"{owner}/{repo}")
+        report = view(request, f"{owner}/{repo}")
         return page(report, selected=[fork_of(report, a), fork_of(report, b)])
 
     @router.get("/{owner}/{repo}/panel/{fork_owner}/{fork_repo}", response_class=HTMLResponse)
     def panel(owner: Seg, repo: Seg, fork_owner: Seg, fork_repo: Seg, request: Request) -> str:
-        report = load(settings, f"{owner}/{repo}")
+        report = view(request, f"{owner}/{repo}")
         other = request.query_params.get("with")
         selected = [fork_of(report, f"{fork_owner}/{fork_repo}")]
         if other:

@@ -24,6 +24,7 @@ from forkwise.index.settings import Settings
 from forkwise.index.vector import IndexStats
 from forkwise.service.api import create_app
 from forkwise.service.demo import DEMO_SPEC, load_spec
+from forkwise.service.guard import uvicorn_options
 from forkwise.service.models import Report
 from forkwise.service.report import build_report
 
@@ -96,7 +97,13 @@ class Server:
     def __init__(self, settings: Settings):
         self.port = free_port()
         self.server = uvicorn.Server(
-            uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port, log_level="warning")
+            uvicorn.Config(
+                create_app(settings),
+                host="127.0.0.1",
+                port=self.port,
+                log_level="warning",
+                **uvicorn_options(settings),
+            )
         )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

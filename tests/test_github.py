@@ -254,7 +254,7 @@ def test_summarize_discovers_prefilters_caps_and_discloses_coverage(
     gone = report.fork("gone/proj")
     assert gone.error and "deleted on GitHub" in gone.error and str(ids["gone/proj"]) in gone.error
     moved = report.fork("moved/proj")
-    assert moved.url == new_path.as_uri() and moved.web_url == "https://github.example/moved/proj2"
+    assert moved.url == new_path.as_uri() and moved.web_url == "https://github.com/moved/proj2"
     assert moved.facts and moved.facts.ahead == 1
     assert [n.name for n in cov.skipped] == ["frank/proj", "dan/proj"]
     assert all("--max-forks 3" in n.reason for n in cov.skipped)

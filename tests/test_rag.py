@@ -34,7 +34,7 @@ def demo(shared_demo) -> tuple[Report, Settings, object]:
 @pytest.fixture(scope="module")
 def api(demo) -> Iterator[httpx.Client]:
     _report, settings, _net = demo
-    with Server(settings) as client:
+    with Server(settings.model_copy(update={"serve_embeddings": True})) as client:
         yield client
 
 

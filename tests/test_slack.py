@@ -46,6 +46,7 @@ def bot(tmp_path_factory: pytest.TempPathFactory, slack: SlackStub) -> Iterator[
         slack_bot_token="xoxb-test-token",
         slack_api_url=slack.api_url,
         public_url="https://forkwise.example",
+        slack_allowed="T1",  # the workspace the tests sign as may start jobs
     )
     with Server(settings) as client:
         yield client, settings
