@@ -23,7 +23,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from forkwise.index.gitio import GitError, run
-from forkwise.index.policy import git_options
+from forkwise.index.policy import git_config, git_options
 from forkwise.index.sources import Source, without_userinfo
 
 UPSTREAM_KEY = "upstream"
@@ -160,6 +160,10 @@ class Mirror:
     def register(self, remotes: dict[str, Source]) -> None:
         """Write one remote per source into the mirror's config (serially, before concurrent fetches)."""
         existing = set(self.git("remote").split())
+        pinned_before = {
+            line.split(" ", 1)[0]
+            for line in self.git("config", "--get-regexp", r"^http\..*\.curloptresolve$", ok_codes=(0, 1)).splitlines()
+        }
         partial = False
         for key, source in remotes.items():
             name = key
@@ -167,6 +171,13 @@ class Mirror:
                 self.git("remote", "add", "--no-tags", "--", name, source.url)
             elif self.git("config", "--get", f"remote.{name}.url").strip() != source.url:
                 self.git("remote", "set-url", "--", name, source.url)
+            scoped = git_config(source)
+            for key_, value in scoped.items():  # lazy blob fetches connect where the check said
+                self.git("config", "--replace-all", key_, value)
+            stale = f"http.{source.url}.curloptresolve"
+            if not scoped and any(k.lower() == stale.lower() for k in pinned_before):  # trusted now: as given
+                self.git("config", "--unset-all", stale, ok_codes=(0, 5))
+                self.git("config", "--unset-all", f"http.{source.url}.followRedirects", ok_codes=(0, 5))
             if self.blobless and not source.is_local:
                 self.git("config", f"remote.{name}.promisor", "true")
                 self.git("config", f"remote.{name}.partialclonefilter", "blob:none")

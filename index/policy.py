@@ -243,10 +243,26 @@ def _is_ip(host: str) -> bool:
     return True
 
 
+def pin_value(src: Source) -> str | None:
+    """``host:port:address`` as curl's resolve list takes it (an IPv6 address in brackets), when ``src`` is pinned."""
+    if src.pinned is None:
+        return None
+    host, port, addr = src.pinned.split(":", 2)
+    return f"{host}:{port}:[{addr}]" if ":" in addr else src.pinned
+
+
 def git_options(src: Source | None) -> list[str]:
     """``-c`` options for git commands that reach ``src``: a pinned address and no redirects when it was checked."""
-    if src is None or src.pinned is None:
+    pin = pin_value(src) if src is not None else None
+    if pin is None:
         return []
-    host, port, addr = src.pinned.split(":", 2)
-    pin = f"{host}:{port}:[{addr}]" if ":" in addr else src.pinned
     return ["-c", "http.followRedirects=false", "-c", f"http.curloptResolve={pin}"]
+
+
+def git_config(src: Source) -> dict[str, str]:
+    """The same settings as config entries scoped to ``src``'s URL (``http.<url>.*``), for the mirror's own config:
+    git fetches missing blobs of a partial clone lazily, later, with no ``-c`` of ours on that command line."""
+    pin = pin_value(src)
+    if pin is None:
+        return {}
+    return {f"http.{src.url}.followRedirects": "false", f"http.{src.url}.curloptResolve": pin}

@@ -15,9 +15,9 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from forkwise.index.network import STAGES, Progress
 from forkwise.index.settings import Settings
@@ -30,9 +30,15 @@ if TYPE_CHECKING:
 JOB_STAGES = ("discover", *STAGES, "index")
 
 
+SourceText = Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=r"^\S(?:.*\S)?$")]
+"""A source as a caller names it: not empty, nothing blank around it (``' a/b'`` is not ``a/b``)."""
+
+
 class IndexRequest(BaseModel):
-    url: str | None = Field(default=None, description="Upstream git URL or path (default: GitHub owner/repo).")
-    forks: list[str] = Field(default_factory=list, max_length=1000, description="Forks; empty = discover on GitHub.")
+    url: SourceText | None = Field(default=None, description="Upstream git URL or path (default: GitHub owner/repo).")
+    forks: list[SourceText] = Field(
+        default_factory=list, max_length=1000, description="Forks; empty = discover on GitHub."
+    )
     depth: int = Field(default=1, ge=1, le=5)
     max_forks: int | None = Field(default=None, ge=0)
 

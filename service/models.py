@@ -209,6 +209,11 @@ class Report(BaseModel):
     terms: dict[str, list[str]] = Field(description="Distinctive term → forks that carry it.")
     stats: ReportStats = Field(default_factory=ReportStats)
     warnings: list[str] = Field(default_factory=list, description="What could not be checked, and why.")
+    remote_request: bool = Field(
+        default=False,
+        description="Started by a remote caller (HTTP, the web page, Slack): every refresh of it (the worker's beat, "
+        "`forkwise digest`) checks its sources against the source policy, as the first run did.",
+    )
 
     def fork(self, name: str) -> ForkReport:
         for f in self.forks:

@@ -58,7 +58,10 @@ def run(
     reresolve: Reresolve | None = None,
     listing: Discovery | None = None,
     job_id: str | None = None,
+    remote: bool = False,
 ) -> tuple[Report, IndexStats | None]:
+    """Compare, classify and write (:func:`report_network`), then store and index (:func:`finish`). ``remote``: a
+    remote caller asked (recorded on the report, so its refreshes are checked the same way)."""
     report = report_network(
         upstream,
         forks,
@@ -70,6 +73,7 @@ def run(
         reresolve=reresolve,
         listing=listing,
     )
+    report = report.model_copy(update={"remote_request": remote})
     return finish(report, settings, writer=writer, index=index, progress=progress, job_id=job_id)
 
 

@@ -86,6 +86,7 @@ class Plan(BaseModel):
     index: bool = True
     use_cache: bool = True
     listing: Discovery | None = None
+    remote: bool = Field(default=False, description="A remote caller asked (or this refreshes what one asked).")
     outcomes: list[ForkOutcome]
     dispatched: list[str] = Field(description="Keys of the forks handed to chunks.")
 
@@ -315,6 +316,7 @@ def _plan(settings: Settings, job_id: str, spec: JobSpec, stages: dict | None) -
         index=req.index,
         use_cache=req.use_cache,
         listing=prep.listing,
+        remote=req.policy is not None,
         outcomes=planned.outcomes,
         dispatched=[o.key for o in planned.outcomes if o.key and o.error is None and o.skipped is None],
     )
@@ -529,7 +531,7 @@ def _assemble(settings: Settings, job_id: str, row: JobRow) -> list[str]:
         return relations(mirror, fork_heads, pairs, settings.git_timeout)
 
     progress = RowProgress(settings, job_id, stages=row.stages)
-    report = build_report(net, None, None, plan.listing, relate)
+    report = build_report(net, None, None, plan.listing, relate).model_copy(update={"remote_request": plan.remote})
     ensure_heads(settings, plan.upstream, {})  # upstream's README, for its chunks
     report, stats_ = finish(
         report, settings, writer=plan.writer, index=plan.index, progress=progress, job_id=job_id, material=material

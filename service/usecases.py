@@ -127,6 +127,7 @@ def summarize(
         reresolve=prep.reresolve,
         listing=prep.listing,
         job_id=job_id,
+        remote=req.policy is not None,
     )
     return Summary(report=report, index=stats, discovery=prep.listing)
 
@@ -232,18 +233,25 @@ def source_policy(settings: Settings) -> SourcePolicy:
 
 
 def refresh_request(settings: Settings, upstream: str) -> SummarizeRequest:
-    """Summarize ``upstream`` again from the sources its stored report came from (the forge, when it was)."""
+    """Summarize ``upstream`` again from the sources its stored report came from (the forge, when it was).
+
+    Unattended (the worker's beat, ``forkwise digest``), so it trusts exactly what the first run trusted: a report a
+    remote caller asked for is refreshed under the source policy (every clone URL, a renamed fork's new one and the
+    addresses they resolve to checked again, and pinned), the operator's own under none."""
     old = load(settings, upstream)
+    policy = source_policy(settings) if old.remote_request else None
     if any(f.meta is not None for f in old.forks):
         depth = max(f.meta.depth for f in old.forks if f.meta)
         src = parse_source(upstream, github_url=settings.github_url)
-        return SummarizeRequest(upstream=src, discover=True, depth=depth, max_forks=old.coverage.cap)
+        return SummarizeRequest(upstream=src, discover=True, depth=depth, max_forks=old.coverage.cap, policy=policy)
+    if old.upstream.url is None:
+        raise SourceError(f"the stored report of {upstream} does not say where it was fetched from")
     up = Source(name=old.upstream.name, url=old.upstream.url, ref=old.upstream.ref)
     forks = [
         ForkInput(name=f.name, source=Source(name=f.name, url=f.url, ref=f.ref)) if f.url else ForkInput(name=f.name)
         for f in old.forks
     ]
-    return SummarizeRequest(upstream=up, forks=forks, discover=False, max_forks=old.coverage.cap)
+    return SummarizeRequest(upstream=up, forks=forks, discover=False, max_forks=old.coverage.cap, policy=policy)
 
 
 def load(settings: Settings, upstream: str) -> Report:
