@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from forkwise.index.gitio import GitError, run
 from forkwise.index.policy import git_config, git_options
@@ -35,6 +35,10 @@ class RemoteRefs(BaseModel):
     model_config = ConfigDict(frozen=True)
     head_symref: str | None
     refs: dict[str, str]
+    smart: bool | None = Field(
+        default=None,
+        description="http(s) only: the server speaks git's smart protocol (False: a 'dumb' static file server).",
+    )
 
     @property
     def default_branch(self) -> str | None:
@@ -76,10 +80,15 @@ def ls_remote(source: Source, timeout: float = 120.0) -> RemoteRefs:
     url = source.url
     if "://" not in url and ":" not in url.split("/", 1)[0] and not Path(url).exists():
         raise SourceProblem(f"no such path: {url}")
+    http = url.lower().startswith(("http://", "https://"))
+    trace = {"GIT_TRACE_CURL": "1", "GIT_TRACE_CURL_NO_DATA": "1"} if http else None  # headers only
+    stderr: list[str] = []
     try:
-        out = run(None, *git_options(source), "ls-remote", "--symref", "--", url, timeout=timeout)
+        out = run(None, *git_options(source), "ls-remote", "--symref", "--", url, timeout=timeout, trace=trace,
+                  stderr=stderr)  # fmt: skip
     except GitError as exc:
         raise SourceProblem(_explain(url, exc)) from exc
+    smart = bool(_SMART.search("".join(stderr))) if http else None
     head_symref: str | None = None
     refs: dict[str, str] = {}
     for line in out.splitlines():
@@ -93,7 +102,10 @@ def ls_remote(source: Source, timeout: float = 120.0) -> RemoteRefs:
         refs[name] = left
     if not refs:
         raise SourceProblem(f"repository is empty (no commits): {url}")
-    return RemoteRefs(head_symref=head_symref, refs=refs)
+    return RemoteRefs(head_symref=head_symref, refs=refs, smart=smart)
+
+
+_SMART = re.compile(r"Recv header: content-type: application/x-git-upload-pack-advertisement", re.IGNORECASE)
 
 
 def resolve_target(source: Source, remote: RemoteRefs) -> tuple[str, str]:
@@ -215,6 +227,13 @@ class Mirror:
         # --refmap= (empty): only the refspecs below write refs; no remote-tracking copies under refs/remotes/
         args = ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--prune", "--no-auto-gc", "--refmap="]
         if self.blobless and not source.is_local:
+            if remote.smart is False:
+                # a static file server cannot filter: git's walker then fetches every missing object lazily from
+                # the promisor remote, which is itself, recursing without end (11,892 requests seen): never start
+                raise SourceProblem(
+                    f"{source.url} is a 'dumb' HTTP server (static files, not git's smart protocol), which cannot "
+                    "serve a blobless fetch: serve it with `git http-backend`, or set FORKWISE_BLOBLESS=false"
+                )
             args.append("--filter=blob:none")
         try:
             self.git(*git_options(source), *args, "--", key, *refspecs)

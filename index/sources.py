@@ -150,6 +150,7 @@ class Source(BaseModel):
 
 
 def _name_from_url(url: str) -> str:
+    url = without_userinfo(url) or url
     path = url.split("://", 1)[-1] if "://" in url else url.split(":", 1)[-1] if _SCP_LIKE.match(url) else url
     parts = [p for p in path.rstrip("/").split("/") if p]
     parts = [p[:-4] if p.endswith(".git") else p for p in parts]

@@ -107,9 +107,11 @@ def split_messages(blocks: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 def fallback_text(blocks: list[dict[str, Any]]) -> str:
     parts = []
-    for b in blocks:
-        if b["type"] in ("section", "header"):
+    for b in blocks:  # the message's top-level text is mrkdwn: a header's plain text is escaped to join it
+        if b["type"] == "section":
             parts.append(b["text"]["text"])
+        elif b["type"] == "header":
+            parts.append(esc(b["text"]["text"]))
     return _cut("\n".join(parts), MAX_TEXT)
 
 
