@@ -11,7 +11,17 @@ $(BIN)/.base: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
+# llama.cpp is built without -march=native: a CPU may report AMX (amx_tile) that the kernel or the sandbox does not
+# enable, and ggml's AMX matrix kernels then die with SIGILL (seen here on a Xeon under a VM). AVX2/FMA/F16C run
+# everywhere this project does. pip's wheel cache ignores CMAKE_ARGS, so the wheel is built once into a folder named
+# after the version and the flags, and installed from there.
+LLAMA_VERSION := 0.3.36
+LLAMA_CMAKE := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+LLAMA_WHEELS ?= $(HOME)/.cache/forkwise/wheels/llama-cpp-python-$(LLAMA_VERSION)-$(shell printf '%s' '$(LLAMA_CMAKE)' | sha256sum | cut -c1-12)
+
 $(BIN)/.dev: $(BIN)/.base
+	@if ! ls $(LLAMA_WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1; then 	  echo "building llama-cpp-python $(LLAMA_VERSION) (portable CPU flags; a few minutes on 2 cores)"; 	  CMAKE_ARGS='$(LLAMA_CMAKE)' $(BIN)/python -m pip wheel --quiet --no-deps --no-cache-dir 	    --no-binary llama-cpp-python -w $(LLAMA_WHEELS) 'llama-cpp-python==$(LLAMA_VERSION)'; 	fi
+	$(BIN)/python -m pip install --quiet --force-reinstall --no-deps "$$(ls $(LLAMA_WHEELS)/llama_cpp_python-*.whl)"
 	$(BIN)/python -m pip install --quiet -e '.[dev,local]'
 	touch $@
 

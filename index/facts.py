@@ -18,9 +18,10 @@ from typing import Any, NamedTuple
 
 from forkwise.index import presence, security
 from forkwise.index import readme as readme_mod
-from forkwise.index.gitio import blob_sizes, read_blob, read_blobs, run, tree_names
+from forkwise.index.gitio import GitError, blob_sizes, read_blob, read_blobs, run, tree_names
 from forkwise.index.kinds import file_kind, top_folder
 from forkwise.index.manifests import MANIFESTS, is_license, license_info, package_info
+from forkwise.index.merge import merge_facts, port_ref
 from forkwise.index.models import (
     BranchFact,
     CommitFact,
@@ -143,6 +144,10 @@ class UpstreamContext:
 
     def git(self, *args: str, ok_codes: tuple[int, ...] = (0,)) -> str:
         return run(self.mirror, *args, timeout=self.timeout, ok_codes=ok_codes)
+
+    def git_with(self, *args: str, **kw: Any) -> str:
+        """:meth:`git` taking :func:`forkwise.index.gitio.run`'s extras (``env``, ``status``, ``ok_codes``)."""
+        return run(self.mirror, *args, timeout=self.timeout, **kw)
 
     def tree(self, rev: str) -> list[str]:
         with self._lock:
@@ -399,10 +404,13 @@ def fork_facts(
     default_branch: str | None,
     ref: str,
     branches: dict[str, str] | None = None,
+    port_name: str | None = None,
 ) -> ForkFacts:
     """Compare ``refs/forks/<key>/target`` (at commit ``head``) with upstream's target in the mirror.
 
-    ``branches``: the fork's other branches (name → SHA) to check for work upstream lacks.
+    ``branches``: the fork's other branches (name → SHA) to check for work upstream lacks. ``port_name``: the fork's
+    name, to merge its work onto upstream and replay its own commits (:mod:`forkwise.index.merge`, kept at
+    ``refs/forkwise/port/<name>``); None: no merge facts.
     Calls: one ``log --left-right --boundary`` (skipped for a mirror: both sides and the merge base, with
     ``merge-base`` only when the boundary is ambiguous); ``log --right-only --cherry-mark -p -U0`` when the fork
     has commits of its own (patch-id equivalence, files, and the lines each added); ``diff`` from the base.
@@ -419,7 +427,9 @@ def fork_facts(
     else:  # several (upstream merged older side branches), or none (unrelated): ask git
         base = ctx.git("merge-base", up, head, ok_codes=(0, 1)).strip() or None
     if base is None:
-        return _unrelated(ctx, default_branch, ref, head)
+        return _unrelated(ctx, default_branch, ref, head).model_copy(
+            update={"merge_note": "no history in common with upstream (no merge base): nothing to merge or replay"}
+        )
     own, bodies, own_deltas = _own_commits(ctx, head, gained) if ahead else ([], {}, {})  # commits upstream lacks
     boundary.setdefault(up, ctx.last_commit_date)
     if base not in boundary:  # unusual topology: ask git directly
@@ -433,6 +443,13 @@ def fork_facts(
     mine = [c for c in changes if not c.copied]
     base_files = ctx.root_names(base) if changes else []  # the root: where READMEs and licences are
     readme = _readme(ctx, base, head, base_files, mine)
+    merged, merge_note = None, None
+    if port_name is not None and unique:
+        skip = {c.sha for c in own if c.upstream_equivalent}
+        try:
+            merged = merge_facts(ctx.git_with, up, head, skip, port_ref(port_name))
+        except GitError as exc:
+            merge_note = f"the merge could not be computed: {exc.message}"
     return ForkFacts(
         upstream_ref=UPSTREAM_REF,
         upstream_head=up,
@@ -463,6 +480,8 @@ def fork_facts(
             notable=[c for c in gained if isinstance(c, CommitFact)][:10],
         ),
         terms=_terms(ctx, unique, bodies, mine, readme, _added_lines(unique, own_deltas, mine)),
+        merge=merged,
+        merge_note=merge_note,
         **_change_counts(changes, ctx.tree_size(base) if changes else 0),
     )
 
@@ -517,8 +536,9 @@ def _own_commits(
 
 
 def _patch_key(files: list[str] | tuple[str, ...], deltas: list[presence.FileDelta]) -> frozenset | None:
-    """What a patch changes: its files and, per file, the lines it added and removed (None: nothing to compare)."""
-    if not files:
+    """What a patch changes: its files and, per file, the lines it added and removed (None: nothing to compare,
+    e.g. only lines too short or trivial to count, which would make every such patch look like every other)."""
+    if not files or not any(d.added or d.removed for d in deltas):
         return None
     lines = frozenset((d.path, frozenset(d.added), frozenset(d.removed)) for d in deltas)
     return frozenset([("files", frozenset(files)), ("lines", lines)])

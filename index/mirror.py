@@ -84,7 +84,7 @@ def ls_remote(source: Source, timeout: float = 120.0) -> RemoteRefs:
     trace = {"GIT_TRACE_CURL": "1", "GIT_TRACE_CURL_NO_DATA": "1"} if http else None  # headers only
     stderr: list[str] = []
     try:
-        out = run(None, *git_options(source), "ls-remote", "--symref", "--", url, timeout=timeout, trace=trace,
+        out = run(None, *git_options(source), "ls-remote", "--symref", "--", url, timeout=timeout, env=trace,
                   stderr=stderr)  # fmt: skip
     except GitError as exc:
         raise SourceProblem(_explain(url, exc)) from exc

@@ -127,6 +127,29 @@ class UpstreamGain(Frozen):
     notable: list[CommitFact] = Field(default_factory=list, description="Security and fix commits, newest first.")
 
 
+class FirstConflict(Frozen):
+    sha: str = Field(description="The fork's commit that does not apply onto upstream as it is.")
+    subject: str = ""
+    paths: list[str] = Field(description="Where it conflicts, sorted.")
+
+
+class PortPlan(Frozen):
+    applied: int = Field(description="Own commits that apply onto upstream's head in order, before the first conflict.")
+    total: int = Field(description="Own commits to port: no merges, none whose patch upstream already has.")
+    first_conflict: FirstConflict | None = None
+    ref: str | None = Field(default=None, description="Where the replayed commits are kept in the mirror.")
+    head: str | None = Field(default=None, description="The last replayed commit (the ref's target).")
+    limited: bool = Field(default=False, description="Stopped after PORT_LIMIT (300) commits without a conflict.")
+
+
+class MergeFacts(Frozen):
+    onto: str = Field(description="Upstream's head the fork was merged onto.")
+    clean: bool
+    conflicts: list[str] = Field(default=[], description="Conflicted paths, sorted.")
+    conflict_kinds: dict[str, str] = Field(default={}, description="Path → content, rename/delete, modify/delete …")
+    port: PortPlan | None = None
+
+
 class ForkFacts(Frozen):
     """Everything forkwise knows about one fork's branch against upstream's ref.
 
@@ -175,6 +198,10 @@ class ForkFacts(Frozen):
     other_branches: list[BranchFact] = []
     upstream_gain: UpstreamGain = UpstreamGain(commits=0, first_date=None, last_date=None)
     terms: list[TermScore] = Field(default=[], description="Terms distinctive of the fork's own changes, best first.")
+    merge: MergeFacts | None = Field(
+        default=None, description="Its head merged onto upstream's in memory, and the port plan of its own commits."
+    )
+    merge_note: str | None = Field(default=None, description="Why there are no merge facts, when there is a reason.")
 
 
 class UpstreamFacts(Frozen):

@@ -37,7 +37,7 @@ from forkwise.index.models import ForkFacts, UpstreamFacts
 from forkwise.index.settings import Settings
 from forkwise.index.sources import Redacted, Source
 
-ANALYSIS_VERSION = "5"
+ANALYSIS_VERSION = "6"  # 6: merge facts and the port plan
 MIB = 1024 * 1024
 PREFILTER_REASON = "every head is an upstream commit: decided from ls-remote, no objects fetched"
 RANKING = "stars (most first), then last push on GitHub (newest first), then the order given"
@@ -535,7 +535,7 @@ def _analyse(run: _Run, todo: list[ForkOutcome], resolved: dict[str, Resolved]) 
             branches = {b: s for b, s in r.remote.heads.items() if f"refs/heads/{b}" != r.target} if r.heads else {}
             o.facts = fork_facts(
                 run.ctx, o.key or "", head=head, default_branch=r.remote.default_branch, ref=r.target,
-                branches=branches,
+                branches=branches, port_name=o.name,
             )  # fmt: skip
         except (GitError, ValueError) as exc:
             o.error = f"analysis failed: {exc}"

@@ -1,0 +1,198 @@
+"""Can I have this fork's work on today's upstream? (issue 26) Merge facts and the port plan, from real repositories,
+checked against what git itself does in a work tree."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from forkwise.index.builder import BuiltNetwork
+from forkwise.index.merge import parse_merge_tree, port_ref
+from forkwise.index.models import ForkFacts
+from forkwise.index.network import NetworkFacts
+from forkwise.index.settings import Settings
+from tests.conftest import analyse, build, git
+
+FIVE = "alpha = 1\nalpha = 2\nalpha = 3\nalpha = 4\nalpha = 5\n"
+
+
+def a_py(line: int, value: int) -> str:
+    """``a.py`` with one line changed."""
+    return FIVE.replace(f"alpha = {line}", f"alpha = {value}")
+
+
+MERGE_SPEC = {
+    "name": "merges",
+    "upstream": {
+        "name": "team/lib",
+        "commits": [
+            {"message": "Initial import", "days_ago": 100, "files": {
+                "a.py": FIVE, "b.py": "b1\nb2\n", "c.py": "c1\nc2\nc3\n", "README.md": "# lib\n\nA library.\n"}},
+            {"message": "Upstream tweaks a.py", "days_ago": 50, "files": {"a.py": a_py(1, 10)}},
+            {"message": "Upstream drops b.py", "days_ago": 45, "delete": ["b.py"]},
+            {"message": "Upstream renames c.py", "days_ago": 40, "rename": {"c.py": "c2.py"}},
+            {"message": "Upstream adds e.py", "days_ago": 35, "files": {"e.py": "upstream e\n"}},
+        ],
+    },
+    "forks": [
+        {"name": "clean/lib", "base": "up:0", "commits": [
+            {"message": "Tweak the last line of a.py", "days_ago": 30, "files": {"a.py": a_py(5, 50)}},
+            {"message": "Add f.py", "days_ago": 29, "files": {"f.py": "f\n"}},
+        ]},
+        {"name": "content/lib", "base": "up:0", "commits": [
+            {"message": "Rewrite the first line of a.py", "days_ago": 30, "files": {"a.py": a_py(1, 11)}},
+        ]},
+        {"name": "moddel/lib", "base": "up:0", "commits": [
+            {"message": "Edit b.py", "days_ago": 30, "files": {"b.py": "b1\nB2\n"}},
+        ]},
+        {"name": "renamedel/lib", "base": "up:0", "commits": [
+            {"message": "Remove c.py", "days_ago": 30, "delete": ["c.py"]},
+        ]},
+        {"name": "addadd/lib", "base": "up:0", "commits": [
+            {"message": "Add e.py", "days_ago": 30, "files": {"e.py": "fork e\n"}},
+        ]},
+        {"name": "third/lib", "base": "up:0", "commits": [
+            {"message": "Add g.py", "days_ago": 30, "files": {"g.py": "g\n"}},
+            {"message": "Add h.py", "days_ago": 29, "files": {"h.py": "h\n"}},
+            {"message": "Edit the first line of a.py", "days_ago": 28, "files": {"a.py": a_py(1, 12)}},
+            {"message": "Add i.py", "days_ago": 27, "files": {"i.py": "i\n"}},
+        ]},
+        {"name": "merged/lib", "base": "up:0", "commits": [
+            {"message": "Upstream tweaks a.py", "days_ago": 49, "files": {"a.py": a_py(1, 10)}},
+        ]},
+        {"name": "behind/lib", "base": "up:2"},
+        {"name": "deeper/lib", "base": "fork:clean/lib:1", "commits": [
+            {"message": "Add j.py", "days_ago": 20, "files": {"j.py": "j\n"}},
+        ]},
+    ],
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def merges(tmp_path_factory: pytest.TempPathFactory) -> tuple[BuiltNetwork, NetworkFacts, Settings]:
+    root = tmp_path_factory.mktemp("merges")
+    net = build(MERGE_SPEC, root / "net")
+    settings = Settings(home=root / "home", workers=2)
+    return net, analyse(net, settings), settings
+
+
+def facts(nf: NetworkFacts, name: str) -> ForkFacts:
+    (o,) = [o for o in nf.forks if o.name == name]
+    assert o.facts is not None, o.error
+    return o.facts
+
+
+@pytest.mark.parametrize(
+    ("fork", "clean", "kinds", "port"),
+    [
+        ("clean/lib", True, {}, (2, 2, None)),
+        ("content/lib", False, {"a.py": "content"}, (0, 1, ("Rewrite the first line of a.py", ["a.py"]))),
+        ("moddel/lib", False, {"b.py": "modify/delete"}, (0, 1, ("Edit b.py", ["b.py"]))),
+        ("renamedel/lib", False, {"c2.py": "rename/delete"}, (0, 1, ("Remove c.py", ["c2.py"]))),
+        ("addadd/lib", False, {"e.py": "add/add"}, (0, 1, ("Add e.py", ["e.py"]))),
+        ("third/lib", False, {"a.py": "content"}, (2, 4, ("Edit the first line of a.py", ["a.py"]))),
+        ("deeper/lib", True, {}, (3, 3, None)),
+    ],
+)
+def test_merge_facts_and_port_plan(merges, fork: str, clean: bool, kinds: dict, port: tuple) -> None:
+    _net, nf, _settings = merges
+    f = facts(nf, fork)
+    assert f.merge is not None and f.merge_note is None
+    m = f.merge
+    assert m.onto == nf.upstream.head
+    assert (m.clean, m.conflicts, m.conflict_kinds) == (clean, sorted(kinds), kinds)
+    applied, total, first = port
+    assert m.port is not None and (m.port.applied, m.port.total) == (applied, total)
+    if first is None:
+        assert m.port.first_conflict is None
+    else:
+        subject, paths = first
+        fc = m.port.first_conflict
+        assert fc is not None and (fc.subject, fc.paths) == (subject, paths)
+        assert fc.sha == next(c.sha for c in f.own_commits if c.subject == subject)
+    assert m.port.ref == (port_ref(fork) if applied else None)
+
+
+def test_nothing_to_merge_for_copies_and_older_states(merges) -> None:
+    _net, nf, _settings = merges
+    merged = facts(nf, "merged/lib")  # its only commit is upstream's patch
+    assert merged.ahead == 1 and merged.unique_commits == 0 and merged.merge is None
+    behind = facts(nf, "behind/lib")  # an older upstream state: nothing of its own
+    assert behind.ahead == 0 and behind.merge is None
+
+
+def test_the_port_ref_holds_the_replayed_commits_on_upstream(merges) -> None:
+    """The branch under refs/forkwise/port/… is upstream's head plus the commits that applied, with their authors
+    and messages, and its tree is what a cherry-pick in a work tree gives."""
+    _net, nf, settings = merges
+    mirror = next(settings.mirrors_dir.glob("*.git"))
+    third = facts(nf, "third/lib")
+    assert third.merge and third.merge.port
+    ref = third.merge.port.ref
+    assert ref == "refs/forkwise/port/third/lib"
+    log = git(mirror, "log", "--format=%s|%an", f"{nf.upstream.head}..{ref}").splitlines()
+    assert log == ["Add h.py|Dev Eloper", "Add g.py|Dev Eloper"]
+    assert git(mirror, "rev-parse", f"{ref}~2").strip() == nf.upstream.head
+    files = set(git(mirror, "ls-tree", "-r", "--name-only", ref).split())
+    assert {"g.py", "h.py", "c2.py", "e.py"} <= files and "i.py" not in files and "b.py" not in files
+
+
+def test_the_port_plan_agrees_with_git_cherry_pick_in_a_work_tree(merges, tmp_path: Path) -> None:
+    net, nf, settings = merges
+    mirror = next(settings.mirrors_dir.glob("*.git"))
+    work = tmp_path / "work"
+    subprocess.run(["git", "clone", "--quiet", str(net.upstream_path), str(work)], check=True)
+    third = next(f for f in net.forks if f.name == "third/lib")
+    git(work, "fetch", "--quiet", str(third.path), "main:third")
+    own = git(work, "rev-list", "--reverse", "main..third").split()
+    applied = 0
+    for sha in own:
+        r = subprocess.run(["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@t", "cherry-pick", sha],
+                           capture_output=True, text=True)  # fmt: skip
+        if r.returncode:
+            conflicted = git(work, "diff", "--name-only", "--diff-filter=U").split()
+            break
+        applied += 1
+    f = facts(nf, "third/lib")
+    assert f.merge and f.merge.port and f.merge.port.first_conflict
+    assert (applied, own[applied]) == (f.merge.port.applied, f.merge.port.first_conflict.sha)
+    assert conflicted == f.merge.port.first_conflict.paths
+    # the replayed trees equal the cherry-picked ones
+    git(work, "cherry-pick", "--abort")
+    assert (
+        git(work, "rev-parse", "HEAD^{tree}").strip()
+        == git(mirror, "rev-parse", "refs/forkwise/port/third/lib^{tree}").strip()
+    )
+    # and the whole-head merge agrees with `git merge` in a work tree
+    r = subprocess.run(["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@t", "merge", "--no-edit",
+                        "third"], capture_output=True, text=True)  # fmt: skip
+    assert r.returncode != 0
+    assert git(work, "diff", "--name-only", "--diff-filter=U").split() == f.merge.conflicts
+
+
+def test_unrelated_histories_say_why_there_is_no_merge(tmp_path: Path) -> None:
+    spec = {
+        "name": "unrel",
+        "upstream": {"name": "team/lib", "commits": MERGE_SPEC["upstream"]["commits"][:2]},  # type: ignore[index]
+        "forks": [{"name": "other/thing", "kind": "unrelated",
+                   "commits": [{"message": "Start", "files": {"x.py": "x\n"}}]}],
+    }  # fmt: skip
+    net = build(spec, tmp_path / "net")
+    nf = analyse(net, Settings(home=tmp_path / "home", workers=2))
+    f = facts(nf, "other/thing")
+    assert f.merge is None and f.merge_note is not None and "no merge base" in f.merge_note
+
+
+def test_merge_tree_output_is_parsed_with_every_kind() -> None:
+    out = "\x00".join(
+        ["tree", "a.py", "c2.py", "", "1", "a.py", "Auto-merging", "Auto-merging a.py\n",
+         "1", "a.py", "CONFLICT (contents)", "CONFLICT (content): Merge conflict in a.py\n",
+         "2", "c.py", "c2.py", "CONFLICT (rename/delete)", "CONFLICT (rename/delete): c.py renamed …\n",
+         ""]
+    )  # fmt: skip
+    tree, paths, kinds = parse_merge_tree(out, 1)
+    assert tree is None and paths == ["a.py", "c2.py"] and kinds == {"a.py": "content", "c2.py": "rename/delete"}
+    assert parse_merge_tree("abc\x00\x00", 0) == ("abc", [], {})
+    assert port_ref("o/x.lock") == "refs/forkwise/port/o/x" and port_ref("a/b><c") == "refs/forkwise/port/a/b__c"
