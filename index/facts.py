@@ -450,6 +450,10 @@ def fork_facts(
             merged = merge_facts(ctx.git_with, up, head, skip, port_ref(port_name))
         except GitError as exc:
             merge_note = f"the merge could not be computed: {exc.message}"
+    elif port_name is not None:
+        merge_note = "nothing of its own to merge onto upstream: " + (
+            "its commits upstream lacks are merges, or patches upstream already has" if own else "0 commits ahead"
+        )
     return ForkFacts(
         upstream_ref=UPSTREAM_REF,
         upstream_head=up,
@@ -516,6 +520,7 @@ def _own_commits(
         if patch:
             deltas[sha] = presence.parse_patch("diff --git " + patch)
         evidence = security.evidence(f"{subject}\n{body}", paths, is_merge=len(parents.split()) > 1)
+        key = _patch_key(paths, deltas.get(sha, [])) if len(parents.split()) <= 1 else None
         commits.append(
             CommitFact(
                 sha=sha,
@@ -527,6 +532,7 @@ def _own_commits(
                 security=evidence is not None,
                 security_evidence=evidence,
                 parents=parents.split(),
+                patch=_digest(key) if key is not None else None,
             )
         )
     equivalent = _already_upstream(ctx, head, commits, deltas, gained)
@@ -542,6 +548,19 @@ def _patch_key(files: list[str] | tuple[str, ...], deltas: list[presence.FileDel
         return None
     lines = frozenset((d.path, frozenset(d.added), frozenset(d.removed)) for d in deltas)
     return frozenset([("files", frozenset(files)), ("lines", lines)])
+
+
+def _digest(key: frozenset) -> str:
+    """A stable hash of a patch key (sorted, so set order never matters)."""
+
+    def canon(x: object) -> object:
+        if isinstance(x, frozenset | set):
+            return sorted((canon(v) for v in x), key=repr)
+        if isinstance(x, tuple):
+            return [canon(v) for v in x]
+        return x
+
+    return hashlib.sha1(repr(canon(key)).encode()).hexdigest()[:16]
 
 
 def _already_upstream(
@@ -760,6 +779,7 @@ def _file_changes(ctx: UpstreamContext, base: str, head: str) -> list[FileChange
                 deleted=e["deleted"],
                 binary=e["binary"],
                 size=None if e["status"] == "D" else sizes.get(e["sha"]),
+                blob=None if e["status"] == "D" else e["sha"],
                 kind=file_kind(path, e["binary"]),
                 top=top_folder(path),
                 copied=copied,

@@ -45,6 +45,12 @@ class CommitFact(Frozen):
     )
     landed_as: str | None = Field(default=None, description="The other side's commit with the same change, if found.")
     parents: list[str] = Field(default_factory=list)
+    patch: str | None = Field(
+        default=None,
+        description="What its patch changes (files, and the lines added and removed per file, whitespace-normalised), "
+        "hashed: two commits with the same value made the same change, whatever their SHAs. None for a merge, or a "
+        "patch of trivial lines only.",
+    )
 
 
 class FileChange(Frozen):
@@ -55,6 +61,7 @@ class FileChange(Frozen):
     deleted: int | None
     binary: bool = False
     size: int | None = Field(default=None, description="Blob size in bytes on the fork (None if deleted).")
+    blob: str | None = Field(default=None, description="The file's blob id on the fork (None if deleted).")
     kind: FileKind
     top: str = Field(description="Top-level folder, or '.' for files at the root.")
     copied: bool = Field(

@@ -69,6 +69,9 @@ Note = Literal[
     "far_behind",
     "idle",
     "already_upstream",
+    "merge_clean",
+    "merge_conflicts",
+    "port_partial",
     "default_continuation",
 ]
 """Extra claims a verdict makes beyond its archetype's own, each decided by :func:`notes` from the facts."""
@@ -127,9 +130,15 @@ def classify(f: ForkFacts, as_of: datetime, rules: Rules = Rules()) -> Classific
     )
 
 
+NO_MERGE: frozenset[str] = frozenset({"mirror", "stale-snapshot", "unrelated"})
+"""Archetypes with nothing of their own to merge onto upstream: their merge facts are not stated."""
+MERGE_NOTES: frozenset[str] = frozenset({"merge_clean", "merge_conflicts", "port_partial"})
+
+
 def notes(a: Archetype, f: ForkFacts, as_of: datetime, r: Rules) -> list[Note]:
     """The claims beyond the archetype's own that hold for this fork, in the order verdicts state them."""
     big = f.largest_binary
+    merge = f.merge if a not in NO_MERGE else None  # copies have nothing of their own to merge
     held: dict[Note, bool] = {
         "security_fork": bool(security_commits(f)),
         "other_branches": bool(f.other_branches),
@@ -141,6 +150,13 @@ def notes(a: Archetype, f: ForkFacts, as_of: datetime, r: Rules) -> list[Note]:
         "far_behind": f.behind >= r.far_behind and a != "unrelated",
         "idle": (as_of - f.last_commit_date).days >= r.idle_days and a not in ("mirror", "stale-snapshot", "unrelated"),
         "already_upstream": f.upstream_equivalent_commits > 0 and a not in ("mirror", "stale-snapshot"),
+        "merge_clean": merge is not None and merge.clean,
+        "merge_conflicts": merge is not None and not merge.clean,
+        # one commit that does not apply is the merge conflict already stated: say it once
+        "port_partial": merge is not None
+        and merge.port is not None
+        and merge.port.first_conflict is not None
+        and merge.port.total > 1,
     }
     return [n for n, holds in held.items() if holds]
 
@@ -376,6 +392,7 @@ def one_default(
                 "archetype": "stale-snapshot",
                 "template": "copy-of-fork",
                 "recommendation": "other-fork",
+                "notes": [n for n in c.notes if n not in MERGE_NOTES],  # a copy: its work is the default's
                 "rule": f"its head is a commit of {default}: nothing beyond it, {count(theirs, 'commit')} behind it",
                 "evidence": ev,
             }

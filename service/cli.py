@@ -212,6 +212,47 @@ def compare(
 
 
 @app.command()
+def port(
+    upstream: Annotated[str, typer.Argument(help="The upstream as summarized (owner/name).")],
+    fork: Annotated[str, typer.Argument(help="The fork (owner/name, or its owner when that is unique).")],
+    to: Annotated[
+        str | None,
+        typer.Option(help="Repository to push to (a path or URL); default: the git repository you are in."),
+    ] = None,
+    branch: Annotated[
+        str | None, typer.Option(help="Branch to create there; default forkwise/port/<owner>/<name>.")
+    ] = None,
+) -> None:
+    """Push a fork's own commits, replayed onto today's upstream, as a branch: the commits of its port plan (those
+    that apply in order, up to the first conflict), with their authors and messages.
+
+    Example: forkwise port acme/trainer habana-ai/trainer --to ../trainer --branch gaudi
+    """
+    import subprocess
+
+    from forkwise.service.usecases import NoSuchFork, NotSummarized, PortError
+    from forkwise.service.usecases import port as port_use_case
+
+    if to is None:
+        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=False)
+        if top.returncode:
+            err.print("[red]error:[/red] not in a git repository: give the repository to push to with --to PATH")
+            raise typer.Exit(2)
+        to = top.stdout.strip()
+    try:
+        res = port_use_case(get_settings(), upstream, fork, to, branch)
+    except (NotSummarized, NoSuchFork, PortError, SourceError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    first = res.first_conflict
+    print(
+        f"pushed {res.branch} to {res.to}: {res.applied} of {res.fork}'s {res.total} own commits on upstream's "
+        f"{res.onto[:7]} (head {res.head[:7]})"
+        + (f"; the next, {first.sha[:7]}, conflicts in {', '.join(first.paths)}" if first else "")
+    )
+
+
+@app.command()
 def demo(
     out: Annotated[Path | None, typer.Option(help="Folder for the demo network and reports.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")] = False,

@@ -103,6 +103,28 @@ def catalogue(f: ForkFacts, fork_web: str | None, upstream_web: str | None) -> d
             f"{count(f.copied_files, 'file')} identical to a version upstream has had (copied, not merged)",
             f"+{f.copied_lines_added} -{f.copied_lines_deleted} lines that are upstream's work, not the fork's",
         )
+    if f.merge is not None:
+        m = f.merge
+        shown = ", ".join(f"{p} ({m.conflict_kinds.get(p, 'content')})" for p in m.conflicts[:10])
+        add(
+            "fact",
+            "merge",
+            f"merges onto upstream's head {m.onto[:7]} without a conflict"
+            if m.clean
+            else f"merging onto upstream's head {m.onto[:7]} conflicts in {count(len(m.conflicts), 'file')}: {shown}",
+            f"git merge-tree --write-tree {m.onto[:7]} {f.head[:7]}",
+        )
+        if m.port is not None:
+            p = m.port
+            first = p.first_conflict
+            add(
+                "fact",
+                "port",
+                f"{p.applied} of its {count(p.total, 'own commit')} apply onto upstream in order"
+                + (f"; {first.sha[:7]} conflicts in {', '.join(first.paths[:5])}" if first else ""),
+                (f"replayed onto {m.onto[:7]} at {p.ref} (forkwise port)" if p.ref else "nothing applied")
+                + ("; stopped after the first 300" if p.limited else ""),
+            )
     add("fact", "by_kind", "changes by kind: " + ", ".join(f"{k} {g.files}" for k, g in f.by_kind.items()))
     add(
         "fact",

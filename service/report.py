@@ -13,7 +13,7 @@ from forkwise.index.models import ForkFacts
 from forkwise.index.network import ForkInput, NetworkFacts, Progress, Reresolve, analyse_network, no_progress
 from forkwise.index.settings import Settings
 from forkwise.index.sources import Source
-from forkwise.service.classify import Classification, Relate, Rules, classify, one_default
+from forkwise.service.classify import NO_MERGE, Classification, Relate, Rules, classify, one_default
 from forkwise.service.evidence import Evidence, catalogue
 from forkwise.service.models import (
     Counts,
@@ -27,6 +27,15 @@ from forkwise.service.models import (
 )
 from forkwise.service.prompts import count, html_env, text_env
 from forkwise.service.writer import FactsWriter, Writer, WriterInput, validate
+
+
+def without_merge(f: ForkFacts, c: Classification) -> ForkFacts:
+    """A copy (mirror, snapshot, unrelated, or a copy of another fork) states no merge facts: it has nothing of
+    its own to merge; its ``merge_note`` says so."""
+    if f.merge is None or (c.archetype not in NO_MERGE and c.recommendation != "other-fork"):
+        return f
+    what = f"a copy of {c.relative_to}" if c.recommendation == "other-fork" and c.relative_to else c.archetype
+    return f.model_copy(update={"merge": None, "merge_note": f"nothing of its own to merge onto upstream ({what})"})
 
 
 def writer_input(
@@ -114,8 +123,9 @@ def build_report(
             cached=o.cached,
         )
         if o.facts is not None and o.name in final:
-            inp = writer_input(o.name, o.facts, up.name, o.web_url, net.upstream_web_url, net.as_of, final[o.name])
-            fr.facts, fr.archetype = o.facts, inp.classification.archetype
+            facts = without_merge(o.facts, final[o.name])
+            inp = writer_input(o.name, facts, up.name, o.web_url, net.upstream_web_url, net.as_of, final[o.name])
+            fr.facts, fr.archetype = facts, inp.classification.archetype
             t = time.perf_counter()
             fr.verdict = writer.write(inp)
             writing += time.perf_counter() - t

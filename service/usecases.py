@@ -14,10 +14,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from forkwise.index.forge import client_for, discover, reresolver
 from forkwise.index.github import Discovery
-from forkwise.index.network import ForkInput, Progress, Reresolve, UpstreamError, no_progress
+from forkwise.index.gitio import GitError
+from forkwise.index.gitio import run as run_git
+from forkwise.index.merge import port_plan
+from forkwise.index.mirror import mirror_path
+from forkwise.index.models import FirstConflict
+from forkwise.index.network import ForkInput, Progress, Reresolve, UpstreamError, ensure_heads, no_progress
 from forkwise.index.policy import PolicyError, SourcePolicy
 from forkwise.index.settings import DEFAULT_MAX_FORKS, Settings, WriterName
-from forkwise.index.sources import Source, SourceError, parse_source
+from forkwise.index.sources import Source, SourceError, check_ref, check_url, parse_source
 from forkwise.index.vector import IndexStats
 from forkwise.service.chat import ChatAnswer, ChatRequest, ChatService, Turn
 from forkwise.service.jobs import IndexRequest, Job, JobManager, Jobs
@@ -38,6 +43,7 @@ __all__ = [
     "index_request",
     "job_manager",
     "load",
+    "port",
     "refresh_request",
     "start_index",
     "summarize",
@@ -333,3 +339,69 @@ def job_manager(settings: Settings, keep: int = 200) -> Jobs:
         return errors
 
     return JobManager(settings, work, keep=keep)
+
+
+class PortError(ValueError):
+    """Why a fork's work cannot be pushed as a port branch; the message says what to do."""
+
+
+class PortResult(BaseModel):
+    """What ``forkwise port`` pushed: the replayed commits on upstream's head, and where."""
+
+    fork: str
+    onto: str
+    ref: str
+    head: str
+    applied: int
+    total: int
+    first_conflict: FirstConflict | None
+    to: str
+    branch: str
+
+
+def port(settings: Settings, upstream: str, fork: str, to: str, branch: str | None = None) -> PortResult:
+    """Push the fork's own commits, replayed onto upstream's head (the port plan of its merge facts), to ``to`` as
+    ``branch`` (default ``forkwise/port/<owner>/<name>``). The command line's only: ``to`` is the operator's.
+
+    The replayed commits are taken from the mirror's ``refs/forkwise/port/…``; when the mirror lacks them (evicted,
+    or computed by another worker) the fork is fetched into it and the plan replayed again, to the same SHAs."""
+    report, fr = verdict(settings, upstream, fork)
+    facts = fr.facts
+    if facts is None or facts.merge is None or facts.merge.port is None:
+        why = (facts.merge_note if facts else None) or fr.error or "it was not analysed"
+        raise PortError(f"{fr.name} has no port plan: {why}")
+    plan = facts.merge.port
+    if not plan.applied or plan.ref is None or plan.head is None:
+        first = plan.first_conflict
+        raise PortError(
+            f"none of {fr.name}'s {plan.total} own commits applies onto upstream as it is"
+            + (f": {first.sha[:7]} conflicts in {', '.join(first.paths)}" if first else "")
+        )
+    check_url(to)
+    mirror = mirror_path(settings.mirrors_dir, report.upstream.name, report.upstream.url or "")
+    have = (
+        run_git(mirror, "rev-parse", "--verify", "--quiet", plan.ref, ok_codes=(0, 1)).strip()
+        if mirror.exists()
+        else ""
+    )
+    if have != plan.head:
+        if not (report.upstream.url and fr.url):
+            raise PortError(f"the mirror lacks {plan.ref} and the report does not say where to fetch {fr.name} from")
+        up = Source(name=report.upstream.name, url=report.upstream.url, ref=report.upstream.ref)
+        src = Source(name=fr.name, url=fr.url, ref=fr.ref)
+        mirror = ensure_heads(settings, up, {fr.name: (src, facts.head)})
+        skip = {c.sha for c in facts.own_commits if c.upstream_equivalent}
+        git = lambda *a, **kw: run_git(mirror, *a, timeout=settings.git_timeout, **kw)  # noqa: E731
+        again = port_plan(git, facts.merge.onto, facts.head, skip, plan.ref)
+        if again.head != plan.head:
+            raise PortError(f"replaying {fr.name} again gave {again.head}, not {plan.head}: summarize it again")
+    branch = branch or plan.ref.removeprefix("refs/")
+    check_ref(branch)
+    try:
+        run_git(mirror, "push", "--quiet", "--", to, f"+{plan.ref}:refs/heads/{branch}", timeout=settings.git_timeout)
+    except GitError as exc:
+        raise PortError(f"pushing to {to} failed: {exc.message}") from exc
+    return PortResult(
+        fork=fr.name, onto=facts.merge.onto, ref=plan.ref, head=plan.head, applied=plan.applied, total=plan.total,
+        first_conflict=plan.first_conflict, to=to, branch=branch,
+    )  # fmt: skip

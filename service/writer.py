@@ -228,6 +228,9 @@ def context(inp: WriterInput) -> dict[str, Any]:
     what = purpose(f.terms)
     pkg = next((p for p in f.packages if p.name_changed), None)
     big = f.largest_binary
+    merge = f.merge
+    port = merge.port if merge else None
+    first = port.first_conflict if port else None
     return {
         "name": inp.name,
         "upstream": inp.upstream,
@@ -299,7 +302,28 @@ def context(inp: WriterInput) -> dict[str, Any]:
         "package_ids": f"fact:package:{pkg.manifest}" if pkg else "fact:files_changed",
         "largest_binary": big.path if big else None,
         "largest_binary_mb": round((big.size or 0) / 1_000_000, 1) if big else 0,
+        "merge_onto": merge.onto[:7] if merge else "",
+        "conflict_count": len(merge.conflicts) if merge else 0,
+        "conflict_paths": _listed(merge.conflicts) if merge else "",
+        "port_applied": port.applied if port else 0,
+        "port_total": port.total if port else 0,
+        "port_next": ordinal(port.applied + 1) if port else "",
+        "port_first_short": first.sha[:7] if first else "",
+        "port_first_paths": _listed(first.paths) if first else "",
+        "port_first_id": f"commit:{first.sha}" if first else "",
     }
+
+
+def _listed(paths: list[str], inline: int = 3) -> str:
+    """Up to ``inline`` paths, then "and N more"."""
+    shown = _join(paths[:inline]) if len(paths) <= inline else ", ".join(paths[:inline])
+    return shown + (f" and {len(paths) - inline} more" if len(paths) > inline else "")
+
+
+def ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th … 11th, 12th, 13th, 21st."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def allowed_numbers(ctx: dict[str, Any]) -> set[str]:

@@ -196,3 +196,35 @@ def test_merge_tree_output_is_parsed_with_every_kind() -> None:
     assert tree is None and paths == ["a.py", "c2.py"] and kinds == {"a.py": "content", "c2.py": "rename/delete"}
     assert parse_merge_tree("abc\x00\x00", 0) == ("abc", [], {})
     assert port_ref("o/x.lock") == "refs/forkwise/port/o/x" and port_ref("a/b><c") == "refs/forkwise/port/a/b__c"
+
+
+def test_forkwise_port_pushes_the_replayed_commits(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from forkwise.service.cli import app as cli
+    from forkwise.service.pipeline import run
+
+    net = build(MERGE_SPEC, tmp_path / "net")
+    settings = Settings(home=tmp_path / "home", workers=2)
+    up, forks = net.inputs()
+    report, _ = run(up, forks, settings, as_of=net.as_of, index=False)
+    plan = report.fork("third/lib").facts.merge.port  # type: ignore[union-attr]
+    assert plan is not None and plan.head is not None
+    target = tmp_path / "mine.git"
+    subprocess.run(["git", "init", "--quiet", "--bare", str(target)], check=True)
+    env = {"FORKWISE_HOME": str(settings.home)}
+    res = CliRunner().invoke(cli, ["port", "team/lib", "third/lib", "--to", str(target), "--branch", "third"], env=env)
+    assert res.exit_code == 0, res.output
+    assert "2 of third/lib's 4 own commits" in res.stdout and "conflicts in a.py" in res.stdout
+    assert git(target, "rev-parse", "refs/heads/third").strip() == plan.head
+    assert git(target, "log", "--format=%s", "-2", "third").split("\n")[:2] == ["Add h.py", "Add g.py"]
+    # the mirror lost the ref (evicted, or another worker computed it): replayed again, to the same commits
+    mirror = next(settings.mirrors_dir.glob("*.git"))
+    git(mirror, "update-ref", "-d", plan.ref or "")
+    res = CliRunner().invoke(cli, ["port", "team/lib", "third", "--to", str(target)], env=env)
+    assert res.exit_code == 0, res.output
+    assert git(target, "rev-parse", "refs/heads/forkwise/port/third/lib").strip() == plan.head
+    # nothing to push: a copy, or a fork whose first commit conflicts
+    for fork, says in (("merged/lib", "nothing of its own to merge"), ("content/lib", "conflicts in a.py")):
+        res = CliRunner().invoke(cli, ["port", "team/lib", fork, "--to", str(target)], env=env)
+        assert res.exit_code == 2 and says in res.output, res.output
