@@ -134,6 +134,9 @@ class Metrics(BaseModel):
     citation_validity: float
     number_consistency: float
     error_label_accuracy: float
+    merge_accuracy: float = Field(
+        default=1.0, description="Share of labelled forks whose merge conflicts and port plan are exactly the labels."
+    )
     seconds_per_fork_mean: float
     seconds_per_fork_p95: float
     chat_questions: int = 0
@@ -231,6 +234,12 @@ def _score_fork(case: str, f: ForkReport, labels: Labels, report: Report, second
         checks["recommendation"] = f.verdict is not None and f.verdict.recommendation == labels.recommendation
     if labels.archetype:
         checks["archetype"] = f.archetype == labels.archetype
+    if labels.merge_conflicts is not None or labels.port_applied is not None:
+        m = f.facts.merge if f.facts else None
+        checks["merge"] = m is not None and (
+            (labels.merge_conflicts is None or m.conflicts == sorted(labels.merge_conflicts))
+            and (labels.port_applied is None or (m.port is not None and m.port.applied == labels.port_applied))
+        )
     checks["must_mention"] = {p: matches(p, text) for p in labels.must_mention}
     claimed = {SECURITY_NOTES[n] for n in (f.verdict.classification.notes if f.verdict else []) if n in SECURITY_NOTES}
     checks["security_claims"] = {"claimed": sorted(claimed), "expected": sorted(labels.security_claims)}
@@ -377,6 +386,7 @@ def metrics(
         citation_validity=rate("citations_valid"),
         number_consistency=rate("numbers_consistent"),
         error_label_accuracy=rate("error"),
+        merge_accuracy=rate("merge"),
         seconds_per_fork_mean=round(statistics.fmean(secs), 4) if secs else 0.0,
         seconds_per_fork_p95=round(secs[int(0.95 * (len(secs) - 1))], 4) if secs else 0.0,
         chat_questions=len(qs := questions or []),

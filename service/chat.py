@@ -23,7 +23,7 @@ from forkwise.service import checks
 from forkwise.service.llm import Completion
 from forkwise.service.llm_writer import parse_json_object
 from forkwise.service.models import Report
-from forkwise.service.prompts import load_toml, text_env
+from forkwise.service.prompts import applied, count, load_toml, text_env
 
 
 class Turn(BaseModel):
@@ -150,6 +150,24 @@ STATE_QUESTIONS: list[tuple[str, re.Pattern[str]]] = [
     ),
     ("copies", re.compile(r"\b(only|just|plain|mere) (copies|copy|mirrors?|snapshots?)\b|\badd(s)? nothing\b", re.I)),
     ("closest", re.compile(r"\bclosest to upstream\b|\bnearest to upstream\b|\bleast behind\b", re.I)),
+    (
+        "merge",
+        re.compile(
+            r"\bmerges? (cleanly|without (a )?conflicts?)\b|\bmerges? (cleanly )?(on|onto|into|with) upstream\b|"
+            r"\bapply (cleanly )?(on|onto|to) upstream\b|\bconflicts? with upstream\b|"
+            r"\bport(ed|ing)? (on|onto|to) upstream\b",
+            re.I,
+        ),
+    ),
+    (
+        "shared",
+        re.compile(
+            r"\b(several|many|multiple|two or more|more than one|other) forks\b.*\b(share|carry|have|made)\b|"
+            r"\bshared (fix(es)?|changes?|patch(es)?)\b|"
+            r"\b(fix(es)?|changes?|patch(es)?) (that )?(several|many|multiple) forks\b",
+            re.I,
+        ),
+    ),
     ("default", re.compile(r"\b(better|best) default\b|\bwhich (fork )?should i use\b|\bwhat should i use\b", re.I)),
 ]
 
@@ -185,6 +203,37 @@ def state_answer(question: str, report: Report) -> ChatAnswer | None:
             if f.archetype in ("mirror", "stale-snapshot"):
                 chosen.append((f, "fact:ahead", f"{f.archetype}: {f.verdict.headline}"))  # type: ignore[union-attr]
         head = "These forks add nothing of their own (mirrors and older copies):"
+    elif kind == "merge":
+        merging = [(f, f.facts.merge) for f in ok if f.facts and f.facts.merge is not None]
+        merging.sort(key=lambda fm: (not fm[1].clean, len(fm[1].conflicts), fm[0].name))
+        for f, m in merging[:8]:
+            if m.clean:
+                line = f"merges onto upstream's {m.onto[:7]} without a conflict"
+            else:
+                more = f" and {len(m.conflicts) - 3} more" if len(m.conflicts) > 3 else ""
+                line = f"conflicts in {count(len(m.conflicts), 'file')} ({', '.join(m.conflicts[:3])}{more})"
+            if m.port is not None and m.port.total:
+                line += f"; {applied(m.port.applied, m.port.total)} in order"
+            chosen.append((f, "fact:merge", line))
+        clean = sum(1 for _f, m in merging if m.clean)
+        some = (
+            f"All {len(merging)} forks"
+            if clean == len(merging) > 1
+            else f"{count(clean, 'fork')} of the {len(merging)}"
+        )
+        head = (
+            f"{some} with work of their own merge onto upstream today without a conflict (git merge-tree, in memory):"
+        )
+    elif kind == "shared":
+        for s in report.shared[:8]:
+            f = next(x for x in ok if x.name == s.forks[0])
+            eid = f"commit:{s.commits[f.name]}" if s.kind == "patch" else f"file:{s.files[0]}"
+            chosen.append((f, eid, s.sentence))
+        head = (
+            "Changes several forks carry independently, which upstream lacks:"
+            if chosen
+            else "No change is carried independently by several forks here."
+        )
     elif kind == "closest":
         pick = picks.get("closest_to_upstream")
         for f in ok:
@@ -202,7 +251,7 @@ def state_answer(question: str, report: Report) -> ChatAnswer | None:
         for i, (f, eid, line) in enumerate(chosen, start=1)
     ]
     lines = [head, *(f"- {c.fork}: {c.snippet} [{c.n}]" for c in cites)]
-    if not cites and kind != "default":
+    if not cites and kind not in ("default", "shared"):
         lines.append("- none")
     return ChatAnswer(answer="\n".join(lines), citations=cites, mode="facts", note="answered from the facts (git)")
 

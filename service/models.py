@@ -18,6 +18,7 @@ from forkwise.index.network import Coverage
 from forkwise.index.settings import WriterName
 from forkwise.index.sources import NoCredentials, Redacted, is_local_url
 from forkwise.service.classify import Archetype, Classification, Recommendation
+from forkwise.service.convergence import SharedChange
 from forkwise.service.evidence import Evidence
 
 SCHEMA_VERSION = 1
@@ -209,6 +210,9 @@ class Report(BaseModel):
     terms: dict[str, list[str]] = Field(description="Distinctive term → forks that carry it.")
     stats: ReportStats = Field(default_factory=ReportStats)
     warnings: list[str] = Field(default_factory=list, description="What could not be checked, and why.")
+    shared: list[SharedChange] = Field(
+        default=[], description="Changes several forks carry independently and upstream lacks (service/convergence.py)."
+    )
     remote_request: bool = Field(
         default=False,
         description="Started by a remote caller (HTTP, the web page, Slack): every refresh of it (the worker's beat, "

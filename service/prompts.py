@@ -58,6 +58,15 @@ def count(n: int, noun: str, plural: str | None = None) -> str:
 
 
 @lru_cache(maxsize=1)
+def applied(n: int, total: int) -> str:
+    """How many of a fork's own commits apply onto upstream in order, as a person says it."""
+    if n == total:
+        return {1: "its one own commit applies", 2: "both its own commits apply"}.get(
+            total, f"all {total} of its own commits apply"
+        )
+    return f"{n} of its {count(total, 'own commit')} apply"
+
+
 def text_env() -> Environment:
     """Jinja for plain text (sentences, Markdown): strict, no autoescape."""
     env = Environment(

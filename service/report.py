@@ -14,6 +14,7 @@ from forkwise.index.network import ForkInput, NetworkFacts, Progress, Reresolve,
 from forkwise.index.settings import Settings
 from forkwise.index.sources import Source
 from forkwise.service.classify import NO_MERGE, Classification, Relate, Rules, classify, one_default
+from forkwise.service.convergence import shared_changes
 from forkwise.service.evidence import Evidence, catalogue
 from forkwise.service.models import (
     Counts,
@@ -169,6 +170,9 @@ def build_report(
         else net.coverage.model_copy(update={"listing_complete": listing.complete, "listing_note": listing.note}),
         picks=_picks(ok),
         terms=_terms(ok),
+        shared=shared_changes(
+            {f.name: (f.facts, f.archetype or "", f.verdict.recommendation) for f in ok if f.facts and f.verdict}
+        ),
         warnings=net.warnings,
         stats=ReportStats(
             fetched=net.stats.fetched,

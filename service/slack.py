@@ -148,6 +148,13 @@ def summary_blocks(report: Report, public_url: str | None, n: int = 8) -> list[d
                 f"{facts.ahead} ahead / {facts.behind} behind\n_{esc(v.headline)}_\n{prefix}: {esc(line)}"
             )
         )
+    if report.shared:
+        blocks.append(
+            section(
+                "*Changes several forks carry, which upstream lacks*\n"
+                + "\n".join(f"• {esc(s.sentence)}" for s in report.shared[:3])
+            )
+        )
     full_url = page_url(public_url, u.name)
     full = f"{link(full_url, 'Full report')} · " if full_url else ""
     blocks.append(context(f"{full}facts as of {report.as_of.date()}"))

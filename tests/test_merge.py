@@ -228,3 +228,54 @@ def test_forkwise_port_pushes_the_replayed_commits(tmp_path: Path) -> None:
     for fork, says in (("merged/lib", "nothing of its own to merge"), ("content/lib", "conflicts in a.py")):
         res = CliRunner().invoke(cli, ["port", "team/lib", fork, "--to", str(target)], env=env)
         assert res.exit_code == 2 and says in res.output, res.output
+
+
+FIX = {"a.py": a_py(3, 33)}  # the same one-line fix, made by several forks on their own
+CONF = {"conf/settings.toml": "[run]\nmode = 'fast'\nthreads = 4\n"}  # the same file, reached two ways
+SHARED_SPEC = {
+    "name": "shared",
+    "upstream": MERGE_SPEC["upstream"],
+    "forks": [
+        {"name": "ann/lib", "base": "up:0", "commits": [
+            {"message": "Fix the third value", "days_ago": 30, "author": "Ann <ann@example.com>", "files": FIX},
+            {"message": "Add notes", "days_ago": 29, "files": {"notes.md": "# notes for ann\n"}},
+        ]},
+        {"name": "bob/lib", "base": "up:1", "commits": [
+            {"message": "fix value 3 (#12)", "days_ago": 20, "author": "Bob <bob@example.com>",
+             "files": {"a.py": a_py(1, 10).replace("alpha = 3", "alpha = 33")}},
+        ]},
+        {"name": "cat/lib", "base": "fork:ann/lib:0", "commits": [
+            {"message": "Cat's own work", "days_ago": 10, "files": {"cat.py": "print('cat')\n"}},
+        ]},
+        {"name": "dan/lib", "base": "up:0", "commits": [
+            {"message": "Start the config", "days_ago": 25, "files": {"conf/settings.toml": "[run]\nmode = 'x'\n"}},
+            {"message": "Finish the config", "days_ago": 24, "files": CONF},
+        ]},
+        {"name": "eve/lib", "base": "up:0", "commits": [
+            {"message": "Add the config", "days_ago": 22, "files": CONF},
+        ]},
+    ],
+}  # fmt: skip
+
+
+def test_changes_several_forks_carry_independently(tmp_path: Path) -> None:
+    from forkwise.service.report import build_report
+
+    net = build(SHARED_SPEC, tmp_path / "net")
+    report = build_report(analyse(net, Settings(home=tmp_path / "home", workers=2)))
+    by_kind = {s.kind: s for s in report.shared}
+    assert set(by_kind) == {"patch", "content"}, report.shared
+    fix = by_kind["patch"]
+    # ann and cat hold the same commit (cat forked ann): one line of work; bob made the same fix on his own
+    assert (fix.files, fix.forks, fix.lines) == (["a.py"], ["ann/lib", "bob/lib", "cat/lib"], 2)
+    assert fix.commits["ann/lib"] == fix.commits["cat/lib"] != fix.commits["bob/lib"]
+    assert fix.merges_cleanly is True  # line 3 merges with upstream's change of line 1
+    conf = by_kind["content"]
+    assert (conf.files, conf.forks, conf.lines, conf.merges_cleanly) == (
+        ["conf/settings.toml"],
+        ["dan/lib", "eve/lib"],
+        2,
+        True,
+    )
+    # no other change is shared: ann's notes, cat's own file and upstream's own edits are not
+    assert len(report.shared) == 2
