@@ -59,7 +59,7 @@ bench: setup
 
 # every benchmark in a small configuration: fails on errors, never on timings (CI runs it so they never rot)
 bench-quick: setup
-	$(BIN)/python bench/bench_facts.py --forks 8 --upstream-commits 80 --files 40 --rounds 1
+	$(BIN)/python bench/bench_facts.py --forks 8 --upstream-commits 80 --files 40 --rounds 1 --merge-forks 12
 	$(BIN)/python bench/bench_network.py --forks 8 --upstream-commits 80 --files 40 --naive-sample 2
 	$(BIN)/python bench/bench_discovery.py --forks 40 --own 5 --upstream-commits 40
 	$(BIN)/python bench/bench_rag.py --questions 4 --llm-forks 1 --llm-questions 1

@@ -6,7 +6,11 @@ commands any comparison needs: ``rev-list --left-right --count``, ``diff --numst
 commits, renames, kinds, README/licence/package changes, upstream's gains, security fixes either way and
 distinctive terms.
 
-Usage: python bench/bench_facts.py [--forks 60] [--upstream-commits 1500] [--files 400]
+Merge facts (issue 26): the same forks' facts with the merge and port plan, and a whole cold summarize of a
+``--merge-forks`` (200) network with ``FORKWISE_MERGE_FACTS`` off and on (each in a fresh home: fetches included),
+then a warm one (every fork's facts cached: no merge runs again). Targets: ≤ 15% on the cold summarize, nothing warm.
+
+Usage: python bench/bench_facts.py [--forks 60] [--upstream-commits 1500] [--files 400] [--merge-forks 200]
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ def main() -> None:
     ap.add_argument("--upstream-commits", type=int, default=1500)
     ap.add_argument("--files", type=int, default=400)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--merge-forks", type=int, default=200)
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -95,6 +100,46 @@ def main() -> None:
         print(f"raw git   : {raw:.3f}s  ({raw / n * 1000:.1f} ms/fork)")
         print(f"forkwise  : {fw:.3f}s  ({fw / n * 1000:.1f} ms/fork)")
         print(f"ratio     : {fw / raw:.2f}x raw git (target <= 1.5x)")
+        merged = []
+        for _ in range(a.rounds):
+            t = time.perf_counter()
+            _u, ctx = upstream_facts(mirror, up.name, up.url, "refs/heads/main", "main", first.as_of)
+            for o in analysed:
+                if o.key and o.facts:
+                    fork_facts(ctx, o.key, head=o.facts.head, default_branch="main", ref="refs/heads/main",
+                               branches={}, port_name=o.name)  # fmt: skip
+            close_thread_repos()
+            merged.append(time.perf_counter() - t)
+        with_merge = min(merged)
+        print(f"with merge: {with_merge:.3f}s  ({with_merge / n * 1000:.1f} ms/fork; facts + merge-tree + port plan)")
+        print(f"merge cost: {(with_merge / fw - 1) * 100:+.1f}% of the facts")
+    summarize_cost(a)
+
+
+def summarize_cost(a: argparse.Namespace) -> None:
+    """A whole cold summarize with merge facts off, then on (fresh homes), then a warm one with them on."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        net = build(root / "net", a.merge_forks, a.upstream_commits, a.files)
+        up, forks = net.inputs()
+        times: dict[str, float] = {}
+        for label, on in (("off", False), ("on", True)):
+            settings = Settings(home=root / f"home-{label}", workers=2, merge_facts=on)
+            t = time.perf_counter()
+            facts = analyse_network(up, forks, settings, as_of=net.as_of)
+            times[label] = time.perf_counter() - t
+        merged = [o for o in facts.forks if o.facts and o.facts.merge]
+        t = time.perf_counter()
+        warm = analyse_network(up, forks, settings, as_of=net.as_of)
+        times["warm"] = time.perf_counter() - t
+        print(
+            f"summarize {a.merge_forks} forks cold: {times['off']:.2f}s without merge facts, {times['on']:.2f}s with "
+            f"({len(merged)} forks merged and replayed): {(times['on'] / times['off'] - 1) * 100:+.1f}% (target <= 15%)"
+        )
+        recomputed = sum(1 for o in warm.forks if o.facts and not o.cached)
+        print(
+            f"summarize warm (facts cached): {times['warm']:.2f}s; forks whose facts were computed again: {recomputed}"
+        )
 
 
 if __name__ == "__main__":

@@ -155,8 +155,8 @@ class _Cache:
         tmp.replace(self._path(key))
 
 
-def _cache_key(upstream_head: str, remote: RemoteRefs, target: str, heads: bool) -> str:
-    parts = [ANALYSIS_VERSION, upstream_head, target, remote.refs[target]]
+def _cache_key(upstream_head: str, remote: RemoteRefs, target: str, heads: bool, merges: bool = True) -> str:
+    parts = [ANALYSIS_VERSION, upstream_head, target, remote.refs[target], "merge" if merges else "no-merge"]
     if heads:
         parts += [f"{b}={s}" for b, s in sorted(remote.heads.items())]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
@@ -430,7 +430,8 @@ def _resolve(run: _Run, outcomes: list[ForkOutcome]) -> dict[str, Resolved]:
         finally:
             run.progress("resolve", "advance", None)
         heads = run.sources[key].url != run.upstream.url
-        resolved[key] = Resolved(remote, target, heads, _cache_key(run.ctx.head, remote, target, heads))
+        cache_key = _cache_key(run.ctx.head, remote, target, heads, run.settings.merge_facts)
+        resolved[key] = Resolved(remote, target, heads, cache_key)
 
     with ThreadPoolExecutor(max_workers=max(4, run.settings.resolve_workers)) as pool:
         list(pool.map(resolve, pending))
@@ -535,7 +536,7 @@ def _analyse(run: _Run, todo: list[ForkOutcome], resolved: dict[str, Resolved]) 
             branches = {b: s for b, s in r.remote.heads.items() if f"refs/heads/{b}" != r.target} if r.heads else {}
             o.facts = fork_facts(
                 run.ctx, o.key or "", head=head, default_branch=r.remote.default_branch, ref=r.target,
-                branches=branches, port_name=o.name,
+                branches=branches, port_name=o.name if run.settings.merge_facts else None,
             )  # fmt: skip
         except (GitError, ValueError) as exc:
             o.error = f"analysis failed: {exc}"

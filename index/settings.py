@@ -189,6 +189,11 @@ class Settings(BaseSettings):
         "summary (narrow tasks, each checked and falling back on its own), or verdict (the whole verdict in one "
         "answer, for a stronger model; the same checks).",
     )
+    merge_facts: bool = Field(
+        default=True,
+        description="Merge each fork with work of its own onto upstream in memory and replay its commits (the port "
+        "plan); cached with the facts, so only changed heads cost anything.",
+    )
     resolve_workers: int = Field(default=16, ge=1, description="Concurrent `git ls-remote` calls (network-bound).")
     github_api_url: str = Field(
         default="https://api.github.com", description="GitHub REST base URL (GitHub Enterprise: https://HOST/api/v3)."
