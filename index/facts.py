@@ -69,6 +69,8 @@ class UpstreamHistory:
     """The subjects of the newest commits (up to 3,000, newest first): part of upstream's vocabulary."""
     touched: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Commit SHA → the files it changed (commits that are not merges)."""
+    merge_touched: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Merge commit SHA → the files it changed against its first parent (what it brought in, resolutions included)."""
 
 
 @dataclass
@@ -237,6 +239,7 @@ def _scan_history(ctx: UpstreamContext) -> UpstreamHistory:
     first_parent: dict[str, str] = {}
     net: dict[str, int] = {}  # files added minus deleted against the first parent
     touched: dict[str, tuple[str, ...]] = {}
+    merge_touched: dict[str, tuple[str, ...]] = {}
     for chunk in out.split(RS)[1:]:
         header, _, raw = chunk.partition(US)
         sha, parents, date, message = [*header.split(NUL), "", "", ""][:4]
@@ -251,15 +254,18 @@ def _scan_history(ctx: UpstreamContext) -> UpstreamHistory:
         delta = 0
         for blob, status, path in _RAW.findall(raw):
             delta += (status == "A") - (status == "D")
-            if is_merge:  # a merge's first-parent diff counts files; its blobs come from commits seen on their own
-                continue
             path = _unquote(path)
+            if is_merge:  # a merge's first-parent diff counts files; its blobs come from commits seen on their own
+                paths.append(path)
+                continue
             paths.append(path)
             if status != "D":
                 versions.add((path, blob))
         net[sha] = delta
         if not is_merge:
             touched[sha] = tuple(paths)
+        else:
+            merge_touched[sha] = tuple(paths)
         if security.candidate(message):
             ev = security.evidence(message, paths, is_merge=is_merge)
             if ev:
@@ -280,6 +286,7 @@ def _scan_history(ctx: UpstreamContext) -> UpstreamHistory:
         dates=dates,
         recent_subjects=recent,
         touched=touched,
+        merge_touched=merge_touched,
     )
 
 
@@ -446,8 +453,14 @@ def fork_facts(
     merged, merge_note = None, None
     if port_name is not None and unique:
         skip = {c.sha for c in own if c.upstream_equivalent}
+        history = ctx.history()
+        upstream_paths = {p for g in gained for p in history.touched.get(g.sha, history.merge_touched.get(g.sha, ()))}
+        fork_paths = {c.path for c in changes} | {c.old_path for c in changes if c.old_path}
         try:
-            merged = merge_facts(ctx.git_with, up, head, skip, port_ref(port_name))
+            merged = merge_facts(
+                ctx.git_with, ctx.mirror, up, head, skip, port_ref(port_name),
+                fork_paths=fork_paths, upstream_paths=upstream_paths, linear=not merges,
+            )  # fmt: skip
         except GitError as exc:
             merge_note = f"the merge could not be computed: {exc.message}"
     elif port_name is not None:

@@ -144,8 +144,10 @@ class PortPlan(Frozen):
     applied: int = Field(description="Own commits that apply onto upstream's head in order, before the first conflict.")
     total: int = Field(description="Own commits to port: no merges, none whose patch upstream already has.")
     first_conflict: FirstConflict | None = None
-    ref: str | None = Field(default=None, description="Where the replayed commits are kept in the mirror.")
-    head: str | None = Field(default=None, description="The last replayed commit (the ref's target).")
+    ref: str | None = Field(
+        default=None,
+        description="Where `forkwise port` keeps the replayed commits in the mirror (it writes them, then pushes).",
+    )
     limited: bool = Field(default=False, description="Stopped after PORT_LIMIT (300) commits without a conflict.")
 
 

@@ -16,7 +16,7 @@ from forkwise.index.forge import client_for, discover, reresolver
 from forkwise.index.github import Discovery
 from forkwise.index.gitio import GitError
 from forkwise.index.gitio import run as run_git
-from forkwise.index.merge import port_plan
+from forkwise.index.merge import port_plan, port_ref
 from forkwise.index.mirror import mirror_path
 from forkwise.index.models import FirstConflict
 from forkwise.index.network import ForkInput, Progress, Reresolve, UpstreamError, ensure_heads, no_progress
@@ -371,37 +371,44 @@ def port(settings: Settings, upstream: str, fork: str, to: str, branch: str | No
         why = (facts.merge_note if facts else None) or fr.error or "it was not analysed"
         raise PortError(f"{fr.name} has no port plan: {why}")
     plan = facts.merge.port
-    if not plan.applied or plan.ref is None or plan.head is None:
+    if not plan.applied:
         first = plan.first_conflict
         raise PortError(
             f"none of {fr.name}'s {plan.total} own commits applies onto upstream as it is"
             + (f": {first.sha[:7]} conflicts in {', '.join(first.paths)}" if first else "")
         )
     check_url(to)
+    ref = port_ref(fr.name)
     mirror = mirror_path(settings.mirrors_dir, report.upstream.name, report.upstream.url or "")
-    have = (
-        run_git(mirror, "rev-parse", "--verify", "--quiet", plan.ref, ok_codes=(0, 1)).strip()
-        if mirror.exists()
-        else ""
-    )
-    if have != plan.head:
+
+    def have(rev: str) -> bool:
+        return mirror.exists() and bool(
+            run_git(mirror, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", ok_codes=(0, 1)).strip()
+        )
+
+    if not (have(facts.head) and have(facts.merge.onto)):  # evicted, or analysed by another worker
         if not (report.upstream.url and fr.url):
-            raise PortError(f"the mirror lacks {plan.ref} and the report does not say where to fetch {fr.name} from")
+            raise PortError(f"the mirror lacks {fr.name}'s commits and the report does not say where to fetch them")
         up = Source(name=report.upstream.name, url=report.upstream.url, ref=report.upstream.ref)
         src = Source(name=fr.name, url=fr.url, ref=fr.ref)
         mirror = ensure_heads(settings, up, {fr.name: (src, facts.head)})
-        skip = {c.sha for c in facts.own_commits if c.upstream_equivalent}
-        git = lambda *a, **kw: run_git(mirror, *a, timeout=settings.git_timeout, **kw)  # noqa: E731
-        again = port_plan(git, facts.merge.onto, facts.head, skip, plan.ref)
-        if again.head != plan.head:
-            raise PortError(f"replaying {fr.name} again gave {again.head}, not {plan.head}: summarize it again")
-    branch = branch or plan.ref.removeprefix("refs/")
+    skip = {c.sha for c in facts.own_commits if c.upstream_equivalent}
+
+    def git(*args: str, **kw: Any) -> str:
+        return run_git(mirror, *args, timeout=settings.git_timeout, **kw)
+
+    again, head = port_plan(git, mirror, facts.merge.onto, facts.head, skip, ref, materialize=True)
+    if head is None or again.applied != plan.applied:
+        raise PortError(
+            f"replaying {fr.name} again applied {again.applied} commits, not {plan.applied}: summarize again"
+        )
+    branch = branch or ref.removeprefix("refs/")
     check_ref(branch)
     try:
-        run_git(mirror, "push", "--quiet", "--", to, f"+{plan.ref}:refs/heads/{branch}", timeout=settings.git_timeout)
+        run_git(mirror, "push", "--quiet", "--", to, f"+{ref}:refs/heads/{branch}", timeout=settings.git_timeout)
     except GitError as exc:
         raise PortError(f"pushing to {to} failed: {exc.message}") from exc
     return PortResult(
-        fork=fr.name, onto=facts.merge.onto, ref=plan.ref, head=plan.head, applied=plan.applied, total=plan.total,
+        fork=fr.name, onto=facts.merge.onto, ref=ref, head=head, applied=plan.applied, total=plan.total,
         first_conflict=plan.first_conflict, to=to, branch=branch,
     )  # fmt: skip

@@ -123,6 +123,20 @@ def test_nothing_to_merge_for_copies_and_older_states(merges) -> None:
     assert behind.ahead == 0 and behind.merge is None
 
 
+def materialize(settings: Settings, f: ForkFacts, name: str) -> str | None:
+    """What `forkwise port` does before it pushes: replay and record the commits, keep the last at the port ref."""
+    from forkwise.index.gitio import run
+    from forkwise.index.merge import port_plan
+
+    mirror = next(settings.mirrors_dir.glob("*.git"))
+    skip = {c.sha for c in f.own_commits if c.upstream_equivalent}
+    assert f.merge is not None
+    plan, head = port_plan(lambda *a, **kw: run(mirror, *a, **kw), mirror, f.merge.onto, f.head, skip,
+                           port_ref(name), materialize=True)  # fmt: skip
+    assert f.merge.port is not None and plan.applied == f.merge.port.applied  # the same plan, every commit replayed
+    return head
+
+
 def test_the_port_ref_holds_the_replayed_commits_on_upstream(merges) -> None:
     """The branch under refs/forkwise/port/… is upstream's head plus the commits that applied, with their authors
     and messages, and its tree is what a cherry-pick in a work tree gives."""
@@ -132,6 +146,9 @@ def test_the_port_ref_holds_the_replayed_commits_on_upstream(merges) -> None:
     assert third.merge and third.merge.port
     ref = third.merge.port.ref
     assert ref == "refs/forkwise/port/third/lib"
+    head = materialize(settings, third, "third/lib")
+    assert head == materialize(settings, third, "third/lib")  # the same inputs, the same commits
+    assert git(mirror, "rev-parse", ref).strip() == head
     log = git(mirror, "log", "--format=%s|%an", f"{nf.upstream.head}..{ref}").splitlines()
     assert log == ["Add h.py|Dev Eloper", "Add g.py|Dev Eloper"]
     assert git(mirror, "rev-parse", f"{ref}~2").strip() == nf.upstream.head
@@ -157,6 +174,7 @@ def test_the_port_plan_agrees_with_git_cherry_pick_in_a_work_tree(merges, tmp_pa
         applied += 1
     f = facts(nf, "third/lib")
     assert f.merge and f.merge.port and f.merge.port.first_conflict
+    materialize(settings, f, "third/lib")
     assert (applied, own[applied]) == (f.merge.port.applied, f.merge.port.first_conflict.sha)
     assert conflicted == f.merge.port.first_conflict.paths
     # the replayed trees equal the cherry-picked ones
@@ -209,21 +227,22 @@ def test_forkwise_port_pushes_the_replayed_commits(tmp_path: Path) -> None:
     up, forks = net.inputs()
     report, _ = run(up, forks, settings, as_of=net.as_of, index=False)
     plan = report.fork("third/lib").facts.merge.port  # type: ignore[union-attr]
-    assert plan is not None and plan.head is not None
+    assert plan is not None and plan.ref is not None
     target = tmp_path / "mine.git"
     subprocess.run(["git", "init", "--quiet", "--bare", str(target)], check=True)
     env = {"FORKWISE_HOME": str(settings.home)}
     res = CliRunner().invoke(cli, ["port", "team/lib", "third/lib", "--to", str(target), "--branch", "third"], env=env)
     assert res.exit_code == 0, res.output
     assert "2 of third/lib's 4 own commits" in res.stdout and "conflicts in a.py" in res.stdout
-    assert git(target, "rev-parse", "refs/heads/third").strip() == plan.head
+    pushed = git(target, "rev-parse", "refs/heads/third").strip()
+    mirror = next(settings.mirrors_dir.glob("*.git"))
+    assert git(mirror, "rev-parse", plan.ref).strip() == pushed
     assert git(target, "log", "--format=%s", "-2", "third").split("\n")[:2] == ["Add h.py", "Add g.py"]
     # the mirror lost the ref (evicted, or another worker computed it): replayed again, to the same commits
-    mirror = next(settings.mirrors_dir.glob("*.git"))
-    git(mirror, "update-ref", "-d", plan.ref or "")
+    git(mirror, "update-ref", "-d", plan.ref)
     res = CliRunner().invoke(cli, ["port", "team/lib", "third", "--to", str(target)], env=env)
     assert res.exit_code == 0, res.output
-    assert git(target, "rev-parse", "refs/heads/forkwise/port/third/lib").strip() == plan.head
+    assert git(target, "rev-parse", "refs/heads/forkwise/port/third/lib").strip() == pushed
     # nothing to push: a copy, or a fork whose first commit conflicts
     for fork, says in (("merged/lib", "nothing of its own to merge"), ("content/lib", "conflicts in a.py")):
         res = CliRunner().invoke(cli, ["port", "team/lib", fork, "--to", str(target)], env=env)
@@ -279,3 +298,31 @@ def test_changes_several_forks_carry_independently(tmp_path: Path) -> None:
     )
     # no other change is shared: ann's notes, cat's own file and upstream's own edits are not
     assert len(report.shared) == 2
+
+
+@pytest.mark.parametrize("spec", [MERGE_SPEC, SHARED_SPEC], ids=["merges", "shared"])
+def test_the_shortcuts_give_what_git_gives(spec: dict, tmp_path: Path) -> None:
+    """Every fork's merge and port plan with the shortcuts (disjoint paths skip git) equal the full computation."""
+    from forkwise.index.gitio import run
+    from forkwise.index.merge import merge, port_plan
+
+    net = build(spec, tmp_path / "net")
+    settings = Settings(home=tmp_path / "home", workers=2)
+    nf = analyse(net, settings)
+    mirror = next(settings.mirrors_dir.glob("*.git"))
+
+    def g(*a: str, **kw: object) -> str:
+        return run(mirror, *a, **kw)  # type: ignore[arg-type]
+
+    checked = 0
+    for o in nf.forks:
+        if o.facts is None or o.facts.merge is None:
+            continue
+        f, m = o.facts, o.facts.merge
+        tree, conflicts, kinds = merge(g, m.onto, f.head)
+        assert (tree is not None, conflicts, kinds) == (m.clean, m.conflicts, m.conflict_kinds), o.name
+        skip = {c.sha for c in f.own_commits if c.upstream_equivalent}
+        full, _ = port_plan(g, mirror, m.onto, f.head, skip, port_ref(o.name))  # no shortcut: every commit replayed
+        assert full == m.port, o.name
+        checked += 1
+    assert checked >= 5
