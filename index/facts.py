@@ -459,7 +459,7 @@ def fork_facts(
         try:
             merged = merge_facts(
                 ctx.git_with, ctx.mirror, up, head, skip, port_ref(port_name),
-                fork_paths=fork_paths, upstream_paths=upstream_paths, linear=not merges,
+                fork_paths=fork_paths, upstream_paths=upstream_paths, linear=not merges, own=own,
             )  # fmt: skip
         except GitError as exc:
             merge_note = f"the merge could not be computed: {exc.message}"
