@@ -138,7 +138,9 @@ MERGE_NOTES: frozenset[str] = frozenset({"merge_clean", "merge_conflicts", "port
 def notes(a: Archetype, f: ForkFacts, as_of: datetime, r: Rules) -> list[Note]:
     """The claims beyond the archetype's own that hold for this fork, in the order verdicts state them."""
     big = f.largest_binary
-    merge = f.merge if a not in NO_MERGE else None  # copies have nothing of their own to merge
+    # copies have nothing of their own to merge; a continuation is the project now: porting it back is not the
+    # question its verdict answers (its merge facts stay in the report and on the page)
+    merge = f.merge if a not in NO_MERGE and a != "continuation" else None
     held: dict[Note, bool] = {
         "security_fork": bool(security_commits(f)),
         "other_branches": bool(f.other_branches),

@@ -3,6 +3,7 @@ checked against what git itself does in a work tree."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from forkwise.index.merge import parse_merge_tree, port_ref
 from forkwise.index.models import ForkFacts
 from forkwise.index.network import NetworkFacts
 from forkwise.index.settings import Settings
+from forkwise.service.models import Report
 from tests.conftest import analyse, build, git
 
 FIVE = "alpha = 1\nalpha = 2\nalpha = 3\nalpha = 4\nalpha = 5\n"
@@ -326,3 +328,42 @@ def test_the_shortcuts_give_what_git_gives(spec: dict, tmp_path: Path) -> None:
         assert full == m.port, o.name
         checked += 1
     assert checked >= 5
+
+
+def test_the_page_chat_and_slack_carry_merge_facts_and_shared_changes(tmp_path: Path) -> None:
+    from forkwise.service.pipeline import run
+    from forkwise.service.slack import fork_blocks, summary_blocks
+    from tests.conftest import Server
+
+    settings = Settings(home=tmp_path / "home", workers=2)
+    for spec in (MERGE_SPEC, {**SHARED_SPEC, "upstream": {**MERGE_SPEC["upstream"], "name": "team/shared"}}):  # type: ignore[dict-item]
+        net = build(spec, tmp_path / spec["upstream"]["name"].replace("/", "_"))  # type: ignore[index]
+        up, forks = net.inputs()
+        run(up, forks, settings, as_of=net.as_of, index=False)
+    with Server(settings) as api:
+        panel = api.get("/team/lib/forks/third/lib").text
+        assert "On today's upstream" in panel and '<code>a.py</code> <span class="muted">(content)</span>' in panel
+        assert "2 of its 4 own commits apply onto upstream in order" in panel
+        moddel = api.get("/team/lib/panel/moddel/lib").text
+        assert '<code>b.py</code> <span class="muted">(modify/delete)</span>' in moddel
+        ask = {"upstream": "team/lib", "question": "which forks merge cleanly onto upstream?"}
+        ans = api.post("/v1/chat", json=ask).json()
+        assert ans["mode"] == "facts" and [c["fork"] for c in ans["citations"]][:2] == ["clean/lib", "deeper/lib"]
+        assert "content/lib: conflicts in 1 file (a.py)" in ans["answer"]
+        shared = api.post(
+            "/v1/chat", json={"upstream": "team/shared", "question": "which fixes do several forks share?"}
+        )
+        assert "3 forks carry the same change to a.py: ann/lib, bob/lib and cat/lib" in shared.json()["answer"]
+        page = api.get("/team/shared").text
+        assert (
+            "1 change several forks carry" not in page and "2 changes several forks carry, which upstream lacks" in page
+        )
+        report = Report.model_validate(api.get("/v1/repos/team/shared/report").json())
+        detail = api.get("/v1/repos/team/lib/forks/third/lib").json()["fork"]["facts"]["merge"]
+    assert detail["conflicts"] == ["a.py"] and detail["port"]["first_conflict"]["paths"] == ["a.py"]
+    text = json.dumps(summary_blocks(report, None))
+    assert "Changes several forks carry, which upstream lacks" in text and "conf/settings.toml" in text
+    from forkwise.service.usecases import verdict
+
+    lib, third = verdict(settings, "team/lib", "third/lib")
+    assert "the 3rd" in json.dumps(fork_blocks(lib, third, None))
