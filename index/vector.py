@@ -17,22 +17,20 @@ import hashlib
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-import chromadb
-from chromadb.config import Settings as ChromaSettings
-from langchain_chroma import Chroma
-from langchain_core.embeddings import Embeddings
 from pydantic import BaseModel, Field
 
 from forkwise.index import readme as readme_mod
-from forkwise.index.embeddings import embeddings_for
 from forkwise.index.gitio import GitError, run
 from forkwise.index.models import ForkFacts, UpstreamFacts
 from forkwise.index.once import once
 from forkwise.index.settings import Settings
 from forkwise.index.terms import tokens
+
+if TYPE_CHECKING:  # chromadb, LangChain and the embedding model load when an index is opened, not on import
+    from langchain_core.embeddings import Embeddings
 
 UPSTREAM_FLAG = "fork:@upstream"
 CHUNKS_VERSION = "2"
@@ -219,6 +217,9 @@ def upstream_chunks(up: UpstreamFacts, summary: str, mirror: Path | None = None)
 
 @once
 def _http_client(url: str) -> Any:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
     u = urlparse(url)
     return chromadb.HttpClient(
         host=u.hostname or "127.0.0.1",
@@ -230,6 +231,9 @@ def _http_client(url: str) -> Any:
 
 @once
 def _persistent_client(path: str) -> Any:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
     return chromadb.PersistentClient(path=path, settings=ChromaSettings(anonymized_telemetry=False))
 
 
@@ -250,6 +254,10 @@ class VectorIndex:
         self, settings: Settings, upstream: str, embeddings: Embeddings | None = None, embedding_id: str | None = None
     ):
         """``embeddings``/``embedding_id``: another embedding model (its own collection); default the configured one."""
+        from langchain_chroma import Chroma
+
+        from forkwise.index.embeddings import embeddings_for
+
         self.upstream = upstream
         if embeddings is not None:
             self.embeddings, emb_id = embeddings, embedding_id or "minilm-int8"

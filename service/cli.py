@@ -8,18 +8,16 @@ import sys
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from forkwise.index.github import GitHubError
-from forkwise.index.network import ForkInput, UpstreamError, no_progress
 from forkwise.index.settings import Settings, WriterName, get_settings
-from forkwise.index.sources import SourceError, load_forks_file, parse_source
-from forkwise.service.console import make_console, progress_for
-from forkwise.service.models import Report
-from forkwise.service.report import forks_carrying, render
-from forkwise.service.usecases import SummarizeRequest, fork_inputs
+from forkwise.service.console import make_console
+
+if TYPE_CHECKING:  # imported where a command runs: `forkwise --help` loads typer and the settings, nothing more
+    from forkwise.service.models import Report
+    from forkwise.service.usecases import SummarizeRequest
 
 app = typer.Typer(
     help="forkwise: which fork should I use, and why? Compares forks with upstream from git itself.",
@@ -49,6 +47,10 @@ def _summarize(
     """Run the summarize use case with progress on stderr; exit 2 when upstream or the input is unusable.
 
     Returns the report and, when indexing failed (the report is saved all the same), why."""
+    from forkwise.index.github import GitHubError
+    from forkwise.index.network import UpstreamError, no_progress
+    from forkwise.index.sources import SourceError
+    from forkwise.service.console import progress_for
     from forkwise.service.usecases import summarize
 
     progress, live = progress_for(err, quiet=quiet, verbose=verbose)
@@ -81,6 +83,8 @@ def _summarize(
 
 
 def _emit(report: Report, fmt: Format, out: Path | None) -> None:
+    from forkwise.service.report import render
+
     text = render(report, fmt.value)
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -151,6 +155,11 @@ def summarize_command(
     Examples: forkwise summarize deepspeedai/DeepSpeed --depth 2 --max-forks 50;
     forkwise summarize --forks-file forks.toml --format html --out report.html
     """
+    from forkwise.index.network import ForkInput
+    from forkwise.index.sources import SourceError, load_forks_file, parse_source
+    from forkwise.service.report import forks_carrying
+    from forkwise.service.usecases import SummarizeRequest, fork_inputs
+
     settings = get_settings()
     try:
         up_file, file_forks = load_forks_file(forks_file, settings.github_url) if forks_file else (None, [])
@@ -197,6 +206,10 @@ def compare(
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Compare one fork with upstream."""
+    from forkwise.index.network import ForkInput
+    from forkwise.index.sources import SourceError, parse_source
+    from forkwise.service.usecases import SummarizeRequest, fork_inputs
+
     settings = get_settings()
     try:
         up = parse_source(upstream, ref=ref, github_url=settings.github_url)
@@ -230,6 +243,7 @@ def port(
     """
     import subprocess
 
+    from forkwise.index.sources import SourceError
     from forkwise.service.usecases import NoSuchFork, NotSummarized, PortError
     from forkwise.service.usecases import port as port_use_case
 
@@ -259,6 +273,8 @@ def demo(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Progress for every fork.")] = False,
 ) -> None:
     """Build a small example fork network locally (no network), summarize it, and say where the report is."""
+    from forkwise.index.network import no_progress
+    from forkwise.service.console import progress_for
     from forkwise.service.demo import run_demo
 
     settings = get_settings()
@@ -291,6 +307,8 @@ def schema(
     path: Annotated[Path, typer.Option(help="Where the schema lives.")] = SCHEMA_PATH,
 ) -> None:
     """Write (or check) the JSON Schema of the report."""
+    from forkwise.service.models import Report
+
     text = json.dumps(Report.model_json_schema(), indent=2, sort_keys=True) + "\n"
     if check:
         if not path.exists() or path.read_text() != text:

@@ -11,13 +11,11 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
-from forkwise.index.embeddings import EmbeddingModelError
 from forkwise.index.github import Discovery
 from forkwise.index.network import ForkInput, Progress, Reresolve, no_progress
 from forkwise.index.settings import Settings, WriterName
 from forkwise.index.sources import Source
 from forkwise.index.vector import IndexStats, Material
-from forkwise.service.llm_writer import make_writer
 from forkwise.service.models import Report, WriterStats
 from forkwise.service.report import report_network, stored_input
 from forkwise.service.store import index_report, retriever, save_report
@@ -92,6 +90,8 @@ def finish(
     run_id = save_report(report, settings, job_id=job_id)  # first: whatever happens to the index, it is kept
     stats = None
     if index:
+        from forkwise.index.embeddings import EmbeddingModelError  # the vector stack loads when a run indexes
+
         progress("index", "start", None)
         try:
             stats = index_report(report, settings, material=material)
@@ -103,6 +103,8 @@ def finish(
     kind = WriterName(writer or settings.llm)
     if kind is not WriterName.facts:
         indexed = index and stats is not None and stats.error is None
+        from forkwise.service.llm_writer import make_writer
+
         llm = make_writer(kind, settings, retriever(settings, report.upstream.name) if indexed else None)
         report = rewrite_verdicts(report, llm, progress)
         save_report(report, settings, run_id=run_id)

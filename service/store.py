@@ -11,8 +11,8 @@ import json
 import threading
 from collections import OrderedDict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from langchain_core.documents import Document
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -43,6 +43,9 @@ from forkwise.service.db import (
     session,
 )
 from forkwise.service.models import Report
+
+if TYPE_CHECKING:
+    from langchain_core.documents import Document
 
 
 def _fork_rows(report: Report) -> list[ForkRow]:

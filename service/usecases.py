@@ -8,7 +8,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,11 +24,13 @@ from forkwise.index.policy import PolicyError, SourcePolicy
 from forkwise.index.settings import DEFAULT_MAX_FORKS, Settings, WriterName
 from forkwise.index.sources import Source, SourceError, check_ref, check_url, parse_source
 from forkwise.index.vector import IndexStats
-from forkwise.service.chat import ChatAnswer, ChatRequest, ChatService, Turn
 from forkwise.service.jobs import IndexRequest, Job, JobManager, Jobs
 from forkwise.service.models import ForkReport, Report
 from forkwise.service.pipeline import run
 from forkwise.service.store import load_report
+
+if TYPE_CHECKING:  # the chat chain (LangChain, the vector index) loads when a question is asked
+    from forkwise.service.chat import ChatAnswer, ChatService, Turn
 
 __all__ = [
     "NoSuchFork",
@@ -297,6 +299,8 @@ def answer(
     report = load(chat.settings, upstream)
     if fork is not None:
         fork = verdict(chat.settings, upstream, fork)[1].name
+    from forkwise.service.chat import ChatRequest
+
     req = ChatRequest(upstream=upstream, question=question, fork=fork, history=list(history))
     return chat.answer(report, req)
 
