@@ -82,6 +82,18 @@ def _summarize(
     return result.report, None
 
 
+def _check_writer(writer: WriterName | None, settings: Settings) -> None:
+    """Exit 2 with one line saying how to install it when the local model is asked for and not installed."""
+    if (writer or settings.llm) is not WriterName.local:
+        return
+    from forkwise.service.llm import local_unavailable
+
+    why = local_unavailable(settings)
+    if why:
+        err.print(f"[red]error:[/red] --writer local: {why}", soft_wrap=True)
+        raise typer.Exit(2)
+
+
 def _emit(report: Report, fmt: Format, out: Path | None) -> None:
     from forkwise.service.report import render
 
@@ -161,6 +173,7 @@ def summarize_command(
     from forkwise.service.usecases import SummarizeRequest, fork_inputs
 
     settings = get_settings()
+    _check_writer(writer, settings)
     try:
         up_file, file_forks = load_forks_file(forks_file, settings.github_url) if forks_file else (None, [])
         if upstream:

