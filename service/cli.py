@@ -90,7 +90,9 @@ def _check_writer(writer: WriterName | None, settings: Settings) -> None:
 
     why = local_unavailable(settings)
     if why:
-        err.print(f"[red]error:[/red] --writer local: {why}", soft_wrap=True)
+        from rich.markup import escape
+
+        err.print(f"[red]error:[/red] --writer local: {escape(why)}", soft_wrap=True)
         raise typer.Exit(2)
 
 
