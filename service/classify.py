@@ -140,7 +140,8 @@ def notes(a: Archetype, f: ForkFacts, as_of: datetime, r: Rules) -> list[Note]:
     big = f.largest_binary
     # copies have nothing of their own to merge; a continuation is the project now: porting it back is not the
     # question its verdict answers (its merge facts stay in the report and on the page)
-    merge = f.merge if a not in NO_MERGE and a != "continuation" else None
+    # and a fork 0 behind already holds upstream's head: "it merges onto today's upstream" would say nothing
+    merge = f.merge if a not in NO_MERGE and a != "continuation" and f.behind > 0 else None
     held: dict[Note, bool] = {
         "security_fork": bool(security_commits(f)),
         "other_branches": bool(f.other_branches),
