@@ -56,6 +56,7 @@ bench: setup
 	$(BIN)/python bench/bench_load.py
 	$(BIN)/python bench/bench_llm.py
 	$(BIN)/python bench/bench_workers.py
+	$(BIN)/python bench/bench_startup.py
 
 # every benchmark in a small configuration: fails on errors, never on timings (CI runs it so they never rot)
 bench-quick: setup
@@ -66,3 +67,4 @@ bench-quick: setup
 	$(BIN)/python bench/bench_load.py --quick
 	$(BIN)/python bench/bench_llm.py --subset --cases 2
 	$(BIN)/python bench/bench_workers.py --forks 12 --upstream-commits 40 --files 20 --chunk 4
+	$(BIN)/python bench/bench_startup.py --forks 4 --upstream-commits 40 --files 20 --rounds 1
