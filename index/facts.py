@@ -21,7 +21,7 @@ from forkwise.index import readme as readme_mod
 from forkwise.index.gitio import GitError, blob_sizes, read_blob, read_blobs, run, tree_names
 from forkwise.index.kinds import file_kind, top_folder
 from forkwise.index.manifests import MANIFESTS, is_license, license_info, package_info
-from forkwise.index.merge import merge_facts, port_ref
+from forkwise.index.merge import Replay, merge_facts, port_ref
 from forkwise.index.models import (
     BranchFact,
     CommitFact,
@@ -452,15 +452,15 @@ def fork_facts(
     readme = _readme(ctx, base, head, base_files, mine)
     merged, merge_note = None, None
     if port_name is not None and unique:
-        skip = {c.sha for c in own if c.upstream_equivalent}
+        skip = frozenset(c.sha for c in own if c.upstream_equivalent)
         history = ctx.history()
         upstream_paths = {p for g in gained for p in history.touched.get(g.sha, history.merge_touched.get(g.sha, ()))}
         fork_paths = {c.path for c in changes} | {c.old_path for c in changes if c.old_path}
         try:
+            replay = Replay(git=ctx.git_with, mirror=ctx.mirror, onto=up, head=head, skip=skip, ref=port_ref(port_name))
             merged = merge_facts(
-                ctx.git_with, ctx.mirror, up, head, skip, port_ref(port_name),
-                fork_paths=fork_paths, upstream_paths=upstream_paths, linear=not merges, own=own,
-            )  # fmt: skip
+                replay, fork_paths=fork_paths, upstream_paths=upstream_paths, linear=not merges, own=own
+            )
         except GitError as exc:
             merge_note = f"the merge could not be computed: {exc.message}"
     elif port_name is not None:

@@ -30,6 +30,7 @@ import select
 import subprocess
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from forkwise.index.gitio import SAFE_ENV, GitError, write_object
@@ -203,7 +204,7 @@ class Commit(Frozen):
     files: tuple[str, ...] = ()
 
 
-def own_commits_to_port(git: Git, upstream_head: str, fork_head: str, skip: set[str]) -> list[Commit]:
+def own_commits_to_port(git: Git, upstream_head: str, fork_head: str, skip: frozenset[str] | set[str]) -> list[Commit]:
     """The fork's non-merge commits upstream lacks, oldest first (topological), without those in ``skip`` (patches
     upstream already has), with their trees, files, identities (raw dates) and messages. One ``git log``."""
     fmt = "%x1e%H%x00%T%x00%P%x00%an <%ae> %ad%x00%cn <%ce> %cd%x00%s%x00%B%x00"
@@ -247,36 +248,45 @@ def replay(
     return stream.merge(ours, theirs)
 
 
+@dataclass(frozen=True)
+class Replay:
+    """One fork's own commits replayed onto upstream's head, in one mirror: what :func:`port_plan` and
+    :func:`merge_facts` work on. ``skip``: the fork's commits whose patch upstream already has; ``ref``: where the
+    replayed commits are kept when they are recorded."""
+
+    git: Git
+    mirror: Path
+    onto: str
+    head: str
+    skip: frozenset[str]
+    ref: str
+
+
 def port_plan(
-    git: Git,
-    mirror: Path,
-    upstream_head: str,
-    fork_head: str,
-    skip: set[str],
-    ref: str,
+    r: Replay,
     *,
     upstream_paths: set[str] | None = None,
     linear: bool = False,
     own: list[CommitFact] | None = None,
     materialize: bool = False,
 ) -> tuple[PortPlan, str | None]:
-    """Replay the fork's own commits onto ``upstream_head`` until the first conflict: the plan, and (when
-    ``materialize``) the last replayed commit, kept at ``ref``.
+    """Replay the fork's own commits onto ``r.onto`` until the first conflict: the plan, and (when
+    ``materialize``) the last replayed commit, kept at ``r.ref``.
 
     ``upstream_paths`` (paths upstream changed since the merge base) and ``linear`` (no merge commits among the
     fork's own) allow skipping the replay of commits that cannot conflict; ``materialize`` replays them all. ``own``:
     the fork's own commits as the facts hold them (files included): when none of them can conflict, the plan needs
     no git call at all."""
     if not materialize and linear and upstream_paths is not None and own is not None:
-        kept = [c for c in own if not c.is_merge and c.sha not in skip]
-        held = {p for c in own if c.sha in skip for p in c.files}
+        kept = [c for c in own if not c.is_merge and c.sha not in r.skip]
+        held = {p for c in own if c.sha in r.skip for p in c.files}
         complete = all(len(c.files) < FILES_KEPT for c in own)  # the facts keep at most 200 paths a commit
         if complete and all(disjoint(c.files, upstream_paths) and held.isdisjoint(c.files) for c in kept):
             n = min(len(kept), PORT_LIMIT)
-            return _plan(n, len(kept), None, ref), None
-    commits = own_commits_to_port(git, upstream_head, fork_head, skip)
+            return _plan(n, len(kept), None, r.ref), None
+    commits = own_commits_to_port(r.git, r.onto, r.head, r.skip)
     todo = commits[:PORT_LIMIT]
-    skipped_files = set() if not skip else set(_files_of(git, skip))
+    skipped_files = set() if not r.skip else set(_files_of(r.git, set(r.skip)))
     start = 0
     can_skip = (
         not materialize
@@ -289,39 +299,39 @@ def port_plan(
         while start < len(todo) and disjoint(todo[start].files, upstream_paths):
             start += 1
         if start == len(todo):
-            return _plan(len(todo), len(commits), None, ref), None
-    trees = _trees(git, ({c.parent for c in todo} - {c.sha for c in todo}) | {upstream_head})  # one rev-parse
+            return _plan(len(todo), len(commits), None, r.ref), None
+    trees = _trees(r.git, ({c.parent for c in todo} - {c.sha for c in todo}) | {r.onto})  # one rev-parse
     trees |= {c.sha: c.tree for c in todo}
     if start:  # everything before it applies: the state then is the clean merge of upstream and its parent
-        tree, _paths, _kinds = merge(git, upstream_head, todo[start - 1].sha)
+        tree, _paths, _kinds = merge(r.git, r.onto, todo[start - 1].sha)
         if tree is None:  # cannot happen for disjoint paths; replay from the start to be exact
-            start, tip_tree = 0, trees[upstream_head]
+            start, tip_tree = 0, trees[r.onto]
         else:
             tip_tree = tree
     else:
-        tip_tree = trees[upstream_head]
-    tip, applied, first = upstream_head, start, None
-    stream = MergeStream(mirror)
+        tip_tree = trees[r.onto]
+    tip, applied, first = r.onto, start, None
+    stream = MergeStream(r.mirror)
     try:
         for c in todo[start:]:
-            parent_tree = trees.get(c.parent) or trees_of(git, c.parent)
-            tree, paths = replay(stream, mirror, tip_tree, c, parent_tree)
+            parent_tree = trees.get(c.parent) or trees_of(r.git, c.parent)
+            tree, paths = replay(stream, r.mirror, tip_tree, c, parent_tree)
             if tree is None:
                 first = FirstConflict(sha=c.sha, subject=c.subject[:200], paths=sorted(paths))
                 break
             tip_tree, applied = tree, applied + 1
             if materialize:
-                tip = _commit(mirror, tree, [tip], c.author, c.committer, c.message)
+                tip = _commit(r.mirror, tree, [tip], c.author, c.committer, c.message)
     finally:
         stream.close()
     head = None
     if materialize:
         if applied:
-            git("update-ref", ref, tip)
+            r.git("update-ref", r.ref, tip)
             head = tip
         else:
-            git("update-ref", "-d", ref, ok_codes=(0, 1))
-    return _plan(applied, len(commits), first, ref), head
+            r.git("update-ref", "-d", r.ref, ok_codes=(0, 1))
+    return _plan(applied, len(commits), first, r.ref), head
 
 
 def _plan(applied: int, total: int, first: FirstConflict | None, ref: str) -> PortPlan:
@@ -352,12 +362,7 @@ def _files_of(git: Git, shas: set[str]) -> list[str]:
 
 
 def merge_facts(
-    git: Git,
-    mirror: Path,
-    upstream_head: str,
-    fork_head: str,
-    skip: set[str],
-    ref: str,
+    r: Replay,
     *,
     fork_paths: set[str],
     upstream_paths: set[str],
@@ -369,7 +374,6 @@ def merge_facts(
     if disjoint(fork_paths, upstream_paths):
         tree, conflicts, kinds = "", [], {}  # nothing meets: git's merge is clean
     else:
-        tree, conflicts, kinds = merge(git, upstream_head, fork_head)
-    plan, _head = port_plan(git, mirror, upstream_head, fork_head, skip, ref, upstream_paths=upstream_paths,
-                            linear=linear, own=own)  # fmt: skip
-    return MergeFacts(onto=upstream_head, clean=tree is not None, conflicts=conflicts, conflict_kinds=kinds, port=plan)
+        tree, conflicts, kinds = merge(r.git, r.onto, r.head)
+    plan, _head = port_plan(r, upstream_paths=upstream_paths, linear=linear, own=own)
+    return MergeFacts(onto=r.onto, clean=tree is not None, conflicts=conflicts, conflict_kinds=kinds, port=plan)

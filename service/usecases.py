@@ -16,7 +16,7 @@ from forkwise.index.forge import client_for, discover, reresolver
 from forkwise.index.github import Discovery
 from forkwise.index.gitio import GitError
 from forkwise.index.gitio import run as run_git
-from forkwise.index.merge import port_plan, port_ref
+from forkwise.index.merge import Replay, port_plan, port_ref
 from forkwise.index.mirror import mirror_path
 from forkwise.index.models import FirstConflict
 from forkwise.index.network import ForkInput, Progress, Reresolve, UpstreamError, ensure_heads, no_progress
@@ -396,12 +396,13 @@ def port(settings: Settings, upstream: str, fork: str, to: str, branch: str | No
         up = Source(name=report.upstream.name, url=report.upstream.url, ref=report.upstream.ref)
         src = Source(name=fr.name, url=fr.url, ref=fr.ref)
         mirror = ensure_heads(settings, up, {fr.name: (src, facts.head)})
-    skip = {c.sha for c in facts.own_commits if c.upstream_equivalent}
+    skip = frozenset(c.sha for c in facts.own_commits if c.upstream_equivalent)
 
     def git(*args: str, **kw: Any) -> str:
         return run_git(mirror, *args, timeout=settings.git_timeout, **kw)
 
-    again, head = port_plan(git, mirror, facts.merge.onto, facts.head, skip, ref, materialize=True)
+    replay = Replay(git=git, mirror=mirror, onto=facts.merge.onto, head=facts.head, skip=skip, ref=ref)
+    again, head = port_plan(replay, materialize=True)
     if head is None or again.applied != plan.applied:
         raise PortError(
             f"replaying {fr.name} again applied {again.applied} commits, not {plan.applied}: summarize again"

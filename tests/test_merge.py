@@ -128,13 +128,14 @@ def test_nothing_to_merge_for_copies_and_older_states(merges) -> None:
 def materialize(settings: Settings, f: ForkFacts, name: str) -> str | None:
     """What `forkwise port` does before it pushes: replay and record the commits, keep the last at the port ref."""
     from forkwise.index.gitio import run
-    from forkwise.index.merge import port_plan
+    from forkwise.index.merge import Replay, port_plan
 
     mirror = next(settings.mirrors_dir.glob("*.git"))
     skip = {c.sha for c in f.own_commits if c.upstream_equivalent}
     assert f.merge is not None
-    plan, head = port_plan(lambda *a, **kw: run(mirror, *a, **kw), mirror, f.merge.onto, f.head, skip,
-                           port_ref(name), materialize=True)  # fmt: skip
+    replay = Replay(git=lambda *a, **kw: run(mirror, *a, **kw), mirror=mirror, onto=f.merge.onto, head=f.head,
+                    skip=frozenset(skip), ref=port_ref(name))  # fmt: skip
+    plan, head = port_plan(replay, materialize=True)
     assert f.merge.port is not None and plan.applied == f.merge.port.applied  # the same plan, every commit replayed
     return head
 
@@ -306,7 +307,7 @@ def test_changes_several_forks_carry_independently(tmp_path: Path) -> None:
 def test_the_shortcuts_give_what_git_gives(spec: dict, tmp_path: Path) -> None:
     """Every fork's merge and port plan with the shortcuts (disjoint paths skip git) equal the full computation."""
     from forkwise.index.gitio import run
-    from forkwise.index.merge import merge, port_plan
+    from forkwise.index.merge import Replay, merge, port_plan
 
     net = build(spec, tmp_path / "net")
     settings = Settings(home=tmp_path / "home", workers=2)
@@ -324,7 +325,8 @@ def test_the_shortcuts_give_what_git_gives(spec: dict, tmp_path: Path) -> None:
         tree, conflicts, kinds = merge(g, m.onto, f.head)
         assert (tree is not None, conflicts, kinds) == (m.clean, m.conflicts, m.conflict_kinds), o.name
         skip = {c.sha for c in f.own_commits if c.upstream_equivalent}
-        full, _ = port_plan(g, mirror, m.onto, f.head, skip, port_ref(o.name))  # no shortcut: every commit replayed
+        replay = Replay(git=g, mirror=mirror, onto=m.onto, head=f.head, skip=frozenset(skip), ref=port_ref(o.name))
+        full, _ = port_plan(replay)  # no shortcut: every commit replayed
         assert full == m.port, o.name
         checked += 1
     assert checked >= 5
