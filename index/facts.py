@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 from forkwise.index import presence, security
 from forkwise.index import readme as readme_mod
-from forkwise.index.gitio import GitError, blob_sizes, read_blob, read_blobs, run, tree_names
+from forkwise.index.gitio import GitError, blob_sizes, read_blob, read_blobs, records, run, tree_names
 from forkwise.index.kinds import file_kind, top_folder
 from forkwise.index.manifests import MANIFESTS, is_license, license_info, package_info
 from forkwise.index.merge import Replay, merge_facts, port_ref
@@ -240,7 +240,7 @@ def _scan_history(ctx: UpstreamContext) -> UpstreamHistory:
     net: dict[str, int] = {}  # files added minus deleted against the first parent
     touched: dict[str, tuple[str, ...]] = {}
     merge_touched: dict[str, tuple[str, ...]] = {}
-    for chunk in out.split(RS)[1:]:
+    for chunk in records(out):
         header, _, raw = chunk.partition(US)
         sha, parents, date, message = [*header.split(NUL), "", "", ""][:4]
         dates[sha] = date
@@ -347,17 +347,6 @@ def upstream_facts(
         files=len(files),
     )
     return facts, ctx
-
-
-def _parse_log(out: str, with_files: bool) -> list[tuple[str, list[str], list[str]]]:
-    """Records of ``%x1e``-prefixed log output: (mark, header fields, file lines)."""
-    records = []
-    for chunk in out.split(RS)[1:]:
-        header, _, rest = chunk.partition(US if US in chunk else "\n")
-        fields = header.split(NUL)
-        files = [ln for ln in rest.splitlines() if ln.strip()] if with_files else []
-        records.append((fields[0], fields[1:], files))
-    return records
 
 
 def _unquote(path: str) -> str:
@@ -524,7 +513,7 @@ def _own_commits(
         f"--format={RS}%m%x00%H%x00%P%x00%an%x00%cI%x00%s%x00%b{US}", f"{ctx.head}..{head}",
     )  # fmt: skip
     commits, bodies, deltas = [], {}, {}
-    for chunk in out.split(RS)[1:]:
+    for chunk in records(out):
         header, _, rest = chunk.partition(US)
         _mark, sha, parents, author, date, subject, body = [*header.split(NUL), "", "", "", "", "", ""][:7]
         raw, _, patch = rest.partition("\ndiff --git ")

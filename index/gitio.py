@@ -72,6 +72,16 @@ def _env() -> dict[str, str]:
     return _ENV
 
 
+_RECORD = re.compile("\x1e(?=(?:[^\x00\n]?\x00)?[0-9a-f]{40,64}(?:\x00|\n|$))")
+
+
+def records(out: str) -> list[str]:
+    """The records of ``git log --format=%x1e%H…`` output (a mark such as ``%m`` may come first, then NUL). A record
+    starts only where the separator is followed by a full commit id and NUL or a newline: a commit message or a text
+    diff may carry the separator byte itself (seen in a real PDF sample in a diff), and must not start a record."""
+    return _RECORD.split(out)[1:]
+
+
 def run(
     path: Path | None,
     *args: str,

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from forkwise.index.gitio import SAFE_ENV, GitError, write_object
+from forkwise.index.gitio import SAFE_ENV, GitError, records, write_object
 from forkwise.index.models import CommitFact, FirstConflict, Frozen, MergeFacts, PortPlan
 
 NUL = "\x00"
@@ -213,7 +213,7 @@ def own_commits_to_port(git: Git, upstream_head: str, fork_head: str, skip: froz
         f"--format={fmt}", f"{upstream_head}..{fork_head}",
     )  # fmt: skip
     commits = []
-    for rec in out.split("\x1e")[1:]:
+    for rec in records(out):
         sha, tree, parents, author, committer, subject, message, files = [*rec.split(NUL), *[""] * 8][:8]
         if sha in skip:
             continue

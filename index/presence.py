@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from forkwise.index.gitio import GitError, read_blob, run
+from forkwise.index.gitio import GitError, read_blob, records, run
 
 State = Literal["holds", "lacks", "unknown"]
 _TRIVIAL = re.compile(r"^[\W_]*$|^(else|end|pass|return|break|continue|try|finally|begin|fi|done|esac)\W*$")
@@ -53,7 +53,7 @@ def many_deltas(mirror: Path, shas: list[str], timeout: float = 120.0) -> dict[s
     except GitError:
         return {}
     result: dict[str, list[FileDelta]] = {}
-    for chunk in out.split("\x1e")[1:]:
+    for chunk in records(out):
         sha, _, patch = chunk.partition("\n")
         result[sha.strip()] = parse_patch(patch)
     return result

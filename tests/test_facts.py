@@ -248,3 +248,27 @@ def test_already_upstream_agrees_with_git_cherry_mark(tmp_path, settings, monkey
         marks[cap] = {c.subject: c.upstream_equivalent for c in f.own_commits}
     assert marks[0] == marks[facts_mod.CHERRY_CANDIDATES]
     assert marks[0] == {"Guard empty input": True, "Ops": True, "The pair": False, "New": False}
+
+
+def test_separator_bytes_in_messages_and_diffs_do_not_split_commits(tmp_path: Path, settings: Settings) -> None:
+    """Git log output is split into commits at a control byte; a real PDF sample in a text diff carried that byte
+    (and a message can), which broke the fork's analysis ("Invalid isoformat string"). Each commit stays whole."""
+    spec = {
+        "name": "separators",
+        "upstream": {"name": "acme/sep", "commits": [{"message": "init", "files": {"a.txt": "a\n"}}]},
+        "forks": [
+            {
+                "name": "f/sep",
+                "base": "head",
+                "commits": [
+                    {"message": "Add sample\x1ewith a record separator", "files": {"s.pdf": "%PDF\n\x1e\x1f obj\n"}},
+                    {"message": "Second\n\n\x1e0123456789abcdef0123456789abcdef01234567", "files": {"b.txt": "b\n"}},
+                ],
+            }
+        ],
+    }
+    net = build(spec, tmp_path / "net", as_of=AS_OF)
+    facts = _facts(analyse(net, settings), "f/sep")
+    assert [c.subject for c in facts.own_commits] == ["Second", "Add sample\x1ewith a record separator"]
+    assert facts.unique_commits == 2
+    assert sorted(c.path for c in facts.files) == ["b.txt", "s.pdf"]
