@@ -16,11 +16,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from forkwise.index import presence, security
+from forkwise.index import presence, security, statements
 from forkwise.index import readme as readme_mod
 from forkwise.index.gitio import GitError, blob_sizes, read_blob, read_blobs, records, run, tree_names
 from forkwise.index.kinds import file_kind, top_folder
-from forkwise.index.manifests import MANIFESTS, is_license, license_info, package_info
+from forkwise.index.manifests import is_license, is_manifest, license_info, package_info
 from forkwise.index.merge import Replay, merge_facts, port_ref
 from forkwise.index.models import (
     BranchFact,
@@ -32,15 +32,12 @@ from forkwise.index.models import (
     LicenseInfo,
     PackageChange,
     ReadmeDiff,
+    Statement,
     UpstreamFacts,
     UpstreamGain,
 )
 from forkwise.index.terms import TermDoc, TermScore, Vocabulary, distinctive, is_bot_commit, subject_text
 
-SECURITY_RE = re.compile(
-    r"(?i)(\bcve-\d{4}-\d+|\bghsa-|\bsecurity\b|\bvulnerab|\bexploit|\bxss\b|\bcsrf\b|\bssrf\b|\brce\b|"
-    r"\binjection\b|\boverflow\b|\bsaniti[sz]|path traversal|\bauth(entication)? bypass)"
-)
 UPSTREAM_REF = "refs/upstream/target"
 RS, NUL, US = "\x1e", "\x00", "\x1f"
 _STATUS = {"A": "added", "M": "modified", "D": "deleted", "R": "renamed", "C": "copied", "T": "type-changed"}
@@ -438,7 +435,9 @@ def fork_facts(
     unique = [c for c in own if not c.is_merge and not c.upstream_equivalent]
     mine = [c for c in changes if not c.copied]
     base_files = ctx.root_names(base) if changes else []  # the root: where READMEs and licences are
-    readme = _readme(ctx, base, head, base_files, mine)
+    readme, said = _readme(ctx, base, head, base_files, mine)
+    packages = _packages(ctx, base, head, mine)
+    said += statements.from_files(ctx.mirror, base, head, mine) + statements.from_packages(packages)
     merged, merge_note = None, None
     if port_name is not None and unique:
         skip = frozenset(c.sha for c in own if c.upstream_equivalent)
@@ -477,7 +476,8 @@ def fork_facts(
         upstream_merges=_upstream_merges(own, merges),
         readme=readme,
         license=_license(ctx, base, head, changes),
-        packages=_packages(ctx, base, head, mine),
+        packages=packages,
+        statements=said,
         other_branches=_branches(ctx, key, head, branches or {}),
         upstream_gain=UpstreamGain(
             commits=len(gained),
@@ -790,14 +790,18 @@ def _file_changes(ctx: UpstreamContext, base: str, head: str) -> list[FileChange
     return changes
 
 
-def _readme(ctx: UpstreamContext, base: str, head: str, base_files: list[str], changes: list[FileChange]) -> ReadmeDiff:
+def _readme(
+    ctx: UpstreamContext, base: str, head: str, base_files: list[str], changes: list[FileChange]
+) -> tuple[ReadmeDiff, list[Statement]]:
+    """The README diff, and what the fork says about itself in its README (:mod:`forkwise.index.statements`)."""
     changed = [c for c in changes if readme_mod.is_readme(c.path) or (c.old_path and readme_mod.is_readme(c.old_path))]
     if not changed:
-        return ReadmeDiff(path=readme_mod.find_readme(base_files) if base_files else None, changed=False)
+        return ReadmeDiff(path=readme_mod.find_readme(base_files) if base_files else None, changed=False), []
     c = sorted(changed, key=lambda c: (not c.path.lower().endswith(".md"), c.path))[0]
     before = _text(read_blob(ctx.mirror, f"{base}:{c.old_path or c.path}")) if c.status != "added" else None
     after = _text(read_blob(ctx.mirror, f"{head}:{c.path}")) if c.status != "deleted" else None
-    return readme_mod.diff(c.path, before, after)
+    diff = readme_mod.diff(c.path, before, after)
+    return diff, statements.from_readme(diff, before, after)
 
 
 def _license(ctx: UpstreamContext, base: str, head: str, changes: list[FileChange]) -> LicenseChange:
@@ -815,7 +819,7 @@ def _license(ctx: UpstreamContext, base: str, head: str, changes: list[FileChang
 def _packages(ctx: UpstreamContext, base: str, head: str, changes: list[FileChange]) -> list[PackageChange]:
     out = []
     for c in changes:
-        if c.path not in MANIFESTS:
+        if not is_manifest(c.path):
             continue
         b = package_info(c.path, _text(read_blob(ctx.mirror, f"{base}:{c.path}")))
         a = package_info(c.path, _text(read_blob(ctx.mirror, f"{head}:{c.path}")))

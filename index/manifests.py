@@ -21,7 +21,12 @@ LICENSE_NAMES = (
     "LICENSE-APACHE",
     "UNLICENSE",
 )
-MANIFESTS = ("pyproject.toml", "setup.cfg", "setup.py", "package.json", "Cargo.toml")
+MANIFESTS = ("pyproject.toml", "setup.cfg", "setup.py", "package.json", "Cargo.toml", "go.mod")
+
+
+def is_manifest(path: str) -> bool:
+    """A package manifest at the root (a gemspec by its suffix)."""
+    return path in MANIFESTS or ("/" not in path and path.endswith(".gemspec"))
 
 
 def is_license(path: str) -> bool:
@@ -65,31 +70,42 @@ def package_info(manifest: str, text: str | None) -> PackageInfo | None:
     """Name and version declared in ``manifest``; None when the file is absent or unreadable."""
     if text is None:
         return None
-    name = version = None
+    name = version = desc = None
     try:
         if manifest == "pyproject.toml":
             data = tomllib.loads(text)
             proj = data.get("project") or data.get("tool", {}).get("poetry") or {}
-            name, version = proj.get("name"), proj.get("version")
+            name, version, desc = proj.get("name"), proj.get("version"), proj.get("description")
         elif manifest == "Cargo.toml":
             pkg = tomllib.loads(text).get("package", {})
-            name, version = pkg.get("name"), pkg.get("version")
+            name, version, desc = pkg.get("name"), pkg.get("version"), pkg.get("description")
         elif manifest == "package.json":
             data = json.loads(text)
-            name, version = data.get("name"), data.get("version")
+            name, version, desc = data.get("name"), data.get("version"), data.get("description")
         elif manifest == "setup.cfg":
             cp = configparser.ConfigParser(interpolation=None)
             cp.read_string(text)
             name = cp.get("metadata", "name", fallback=None)
             version = cp.get("metadata", "version", fallback=None)
+            desc = cp.get("metadata", "description", fallback=None)
         elif manifest == "setup.py":
             m = re.search(r"\bname\s*=\s*['\"]([^'\"]+)['\"]", text)
             v = re.search(r"\bversion\s*=\s*['\"]([^'\"]+)['\"]", text)
+            d = re.search(r"\bdescription\s*=\s*['\"]([^'\"]+)['\"]", text)
             name, version = (m.group(1) if m else None), (v.group(1) if v else None)
+            desc = d.group(1) if d else None
+        elif manifest == "go.mod":
+            m = re.search(r"(?m)^module\s+(\S+)", text)
+            name = m.group(1) if m else None
+        elif manifest.endswith(".gemspec"):
+            m = re.search(r"\.name\s*=\s*['\"]([^'\"]+)['\"]", text)
+            d = re.search(r"\.(?:summary|description)\s*=\s*['\"]([^'\"]+)['\"]", text)
+            name, desc = (m.group(1) if m else None), (d.group(1) if d else None)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError, configparser.Error, AttributeError):
         return PackageInfo(manifest=manifest, name=None, version=None)
     return PackageInfo(
         manifest=manifest,
         name=str(name) if isinstance(name, str) else None,
         version=str(version) if isinstance(version, str) else None,
+        description=" ".join(desc.split())[:300] if isinstance(desc, str) and desc.strip() else None,
     )

@@ -36,7 +36,9 @@ class CommitFact(Frozen):
     )
     security: bool = Field(default=False, description="A security fix on strong evidence (see security_evidence).")
     security_evidence: str | None = Field(
-        default=None, description="Why it is a security fix: a CVE/GHSA id or explicit vulnerability wording, quoted."
+        default=None,
+        description="Why it is a security fix: the advisory ids its message names (CVE, GHSA, PYSEC, RUSTSEC, "
+        "GO-, OSV), or an advisory database record.",
     )
     counterpart: Literal["holds", "lacks", "unknown"] | None = Field(
         default=None,
@@ -110,6 +112,7 @@ class PackageInfo(Frozen):
     manifest: str
     name: str | None
     version: str | None
+    description: str | None = Field(default=None, description="The manifest's own description or summary. Untrusted.")
 
 
 class PackageChange(Frozen):
@@ -118,6 +121,15 @@ class PackageChange(Frozen):
     after: PackageInfo | None
     name_changed: bool
     version_changed: bool
+
+
+class Statement(Frozen):
+    """One sentence in which a fork says what it is or adds, quoted from a file it changed. Untrusted text."""
+
+    kind: Literal["readme", "notes", "changelog", "package", "forge", "commit", "branch"]
+    text: str
+    evidence: str = Field(description="The evidence ID the sentence comes from (readme:…, file:…, fact:…, commit:…).")
+    source: str = Field(description='Where it was said, for a person: "its README", "FORK.md", "commit 216264f".')
 
 
 class BranchFact(Frozen):
@@ -207,6 +219,10 @@ class ForkFacts(Frozen):
     other_branches: list[BranchFact] = []
     upstream_gain: UpstreamGain = UpstreamGain(commits=0, first_date=None, last_date=None)
     terms: list[TermScore] = Field(default=[], description="Terms distinctive of the fork's own changes, best first.")
+    statements: list[Statement] = Field(
+        default=[],
+        description="What the fork says about itself in files it changed (README, notes, package), in order.",
+    )
     merge: MergeFacts | None = Field(
         default=None, description="Its head merged onto upstream's in memory, and the port plan of its own commits."
     )

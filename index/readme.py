@@ -31,8 +31,44 @@ def read_at(mirror: Path, rev: str, files: list[str]) -> tuple[str | None, str |
     return path, None if data is None else data.decode("utf-8", "replace")
 
 
+_UNDERLINE = re.compile(r"^(=+|-+|~+|\^+|\*+)\s*$")
+_PLAIN_LINE = re.compile(r"^\s{0,3}[^\s#>\-*+|<`=~^]")
+
+
+def atx(text: str) -> str:
+    """Setext and reStructuredText headings ("Title" over a line of ``=`` or ``-``, an overline allowed) as ATX
+    headings ("# Title"), so one parser reads both. A single dash line under a paragraph is a heading too (as in
+    CommonMark); a dash line after a blank line stays a rule."""
+    lines = text.splitlines()
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        nxt = lines[i + 1] if i + 1 < len(lines) else ""
+        over = _UNDERLINE.match(line) and len(line.strip()) >= 3
+        if over and i + 2 < len(lines) and lines[i + 1].strip() and _UNDERLINE.match(lines[i + 2]):
+            out.append(("# " if line.strip()[0] == "=" else "## ") + lines[i + 1].strip())  # overlined RST title
+            i += 3
+            continue
+        if (
+            line.strip()
+            and _PLAIN_LINE.match(line)
+            and _UNDERLINE.match(nxt)
+            and len(nxt.strip()) >= 3
+            and (not out or not out[-1].strip() or out[-1].startswith("#"))
+        ):
+            out.append(("# " if nxt.strip()[0] == "=" else "## ") + line.strip())
+            i += 2
+            continue
+        out.append(line)
+        i += 1
+    return "\n".join(out)
+
+
 def sections(text: str) -> dict[str, str]:
-    """Split Markdown into ``{heading: body}``; text before the first heading (after the title) is '(intro)'."""
+    """Split Markdown into ``{heading: body}``; text before the first heading (after the title) is '(intro)'.
+    Setext and reStructuredText headings count (:func:`atx`)."""
+    text = atx(text)
     out: dict[str, list[str]] = {INTRO: []}
     current = INTRO
     title_seen = False
@@ -57,7 +93,7 @@ def sections(text: str) -> dict[str, str]:
 
 
 def title(text: str) -> str | None:
-    for line in text.splitlines():
+    for line in atx(text).splitlines():
         m = _HEADING.match(line)
         if m:
             return m.group(2).strip()[:200]
@@ -80,7 +116,7 @@ def _blocks(text: str) -> list[tuple[str, str, list[str]]]:
     badges, rule, paragraph."""
     blocks: list[tuple[str, str, list[str]]] = []
     section = ""
-    lines = text.splitlines()
+    lines = atx(text).splitlines()
     i = 0
     while i < len(lines):
         s = lines[i].strip()

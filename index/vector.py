@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # chromadb, LangChain and the embedding model load when an in
     from langchain_core.embeddings import Embeddings
 
 UPSTREAM_FLAG = "fork:@upstream"
-CHUNKS_VERSION = "2"
+CHUNKS_VERSION = "3"  # 3: the purpose card quotes what the fork says about itself
 """Bumped when what a fork's chunks hold changes: forks indexed by an older version are indexed again."""
 DIFF_FILES = 12
 DIFF_LINES = 40
@@ -142,6 +142,8 @@ def fork_chunks(
     summary: str = "",
     terms: str = "",
     purpose: str = "",
+    purpose_cite: str = "",
+    purpose_evidence: str = "",
     material: Material | None = None,
 ) -> list[Chunk]:
     """Chunks for one fork: a facts card, a "what it is for" card, its own commits (never merges or commits
@@ -159,10 +161,11 @@ def fork_chunks(
     if purpose or facts.terms:
         words = ", ".join(dict.fromkeys(t.display or t.term for t in facts.terms[:8]))
         where = ", ".join(dict.fromkeys(w for t in facts.terms[:3] for w in t.where))
-        text = f"Fork {name} {purpose or 'changes upstream'}. Distinctive terms: {words}." + (
+        said = f"Fork {name} is for {purpose}" + (f" ({purpose_cite})" if purpose_cite else "") if purpose else ""
+        text = (said or f"Fork {name} changes upstream") + f". Distinctive terms: {words}." + (
             f" Where: {where}." if where else ""
         )
-        ev = next((e for t in facts.terms[:1] for e in t.evidence), "fact:ahead")
+        ev = purpose_evidence or next((e for t in facts.terms[:1] for e in t.evidence), "fact:ahead")
         out.append(_chunk("purpose", text, {**base, "fork": name, "sha": facts.head, "evidence": ev}))
     own = [c for c in facts.own_commits if not c.upstream_equivalent and not c.is_merge][:COMMIT_DOCS]
     if material is None and mirror is not None:

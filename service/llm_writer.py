@@ -3,7 +3,8 @@
 **Narrow tasks** (default, ``FORKWISE_LLM_TASKS``): the model writes one field at a time, each with only the
 evidence that field needs and a token budget sized to it (``prompts/llm_tasks.toml``):
 
-* ``purpose``: what the fork is for, from its distinctive terms (the facts' place list is appended);
+* ``purpose``: what the fork is for, as a short noun phrase, from what the fork says about itself (README, notes,
+  package description) and its commit subjects (:mod:`service.purpose`); the quote beside it is the source's own;
 * ``choose_fork_if`` / ``choose_upstream_if``: one or two conditions, replacing the archetype's own (the
   classifier's notes, e.g. security, stay);
 * ``summary`` (optional): one sentence.
@@ -37,15 +38,16 @@ from forkwise.service import checks
 from forkwise.service.llm import Completion, chat_model
 from forkwise.service.models import Claim, FieldNote, Verdict
 from forkwise.service.prompts import load_toml, prompt_hash, text_env
+from forkwise.service.purpose import Purpose, banned_for, candidates
+from forkwise.service.purpose import problems as phrase_problems
 from forkwise.service.writer import (
     FactsWriter,
-    Purpose,
     Writer,
     WriterInput,
     allowed_numbers,
     context,
     numbers_in,
-    purpose,
+    purpose_of,
     strong_terms,
     term_name,
     validate,
@@ -300,7 +302,7 @@ class LLMWriter:
         notes: list[FieldNote] = []
         accepted: dict[str, list[str]] = {}
         what: Purpose | None = None
-        det = purpose(inp.facts.terms)
+        det = purpose_of(inp)
         if "purpose" in self.tasks and det is not None and _uses_purpose(inp):
             got = self._task(inp, "purpose", shown, base, det, accepted)
             notes.append(got.note)
@@ -359,6 +361,7 @@ class LLMWriter:
             headline=drafted.headline,
             purpose=(what.phrase if what else ""),
             draft_purpose=(core(what.phrase) if what else ""),
+            said=_said(inp),
             topic=_topic(what),
             lead=" ".join(_draft_of(drafted, field).split(":", 1)[0].split()[:4]),
             recommendation=inp.classification.recommendation,
@@ -431,7 +434,14 @@ class LLMWriter:
                 if not any(path in t for t in shown.values()) and path not in " ".join(facts_text):
                     problems.append(f"grounding: names {path!r}, which is not in the evidence")
             problems += checks.polarity(text, rec, field)
-            corpus = [*terms, *facts_text, *(shown[i] for i in ids if i in shown), *(what.phrase for _ in [0] if what)]
+            said = [st.text for st in _sources(inp)]
+            corpus = [
+                *terms,
+                *facts_text,
+                *said,
+                *(shown[i] for i in ids if i in shown),
+                *(what.phrase for _ in [0] if what),
+            ]
             problems += checks.grounding(text, corpus, names)
             if field in ("choose_fork_if", "choose_upstream_if"):
                 problems += checks.condition(text, names)
@@ -443,8 +453,12 @@ class LLMWriter:
                 if what is not None and _uses_purpose(inp) and wants_topic:
                     problems += checks.specific(text, [core(what.phrase)], names)
             elif field == "purpose":
-                problems += _phrase_shape(text, facts_text[0] if facts_text else "")
-        problems += checks.repeated({**accepted, field: [t for t, _ in items]})
+                problems += [
+                    f"shape: {p}" for p in phrase_problems(text, banned_for(inp.facts, inp.name, inp.upstream))
+                ]
+        # the purpose is a noun phrase the other fields are meant to carry: only whole sentences may not repeat
+        sentences = {k: v for k, v in accepted.items() if k != "purpose"}
+        problems += checks.repeated({**sentences, field: [t for t, _ in items]})
         if problems:
             return None, list(dict.fromkeys(problems))
         items = [(t, [handles[h].id for h in cited]) for t, cited in items]
@@ -453,12 +467,17 @@ class LLMWriter:
             return _keep_detail(out, facts_claims, what), []
         if isinstance(answer, PurposeAnswer):
             text, ids = items[0]
-            det = purpose(inp.facts.terms)
-            where = det.phrase[len(core(det.phrase)) :] if det else ""
-            text = core(text)  # the places are the facts', appended below
-            phrase = text[:1].lower() + text[1:] if not text[:2].isupper() else text
-            ev = list(dict.fromkeys([*ids, *(det.evidence if det else [])]))
-            return Purpose(phrase=phrase + where, evidence=ev), []
+            det = purpose_of(inp)
+            # the quote beside the phrase is the source the model cited, when it is one of the fork's own words
+            by_id = {st.evidence: st for st in _sources(inp)}
+            src = next((by_id[i] for i in ids if i in by_id), None)
+            quote, source, kind = (
+                (src.text, src.source, src.kind)
+                if src
+                else ((det.quote, det.source, det.kind) if det else ("", "", ""))
+            )
+            ev = list(dict.fromkeys([*ids, *(det.evidence if det and not src else [])]))
+            return Purpose(phrase=text, quote=quote, source=source, kind=kind, evidence=ev), []
         return items[0][0], []
 
     def _write_whole(self, inp: WriterInput) -> Verdict:
@@ -512,29 +531,6 @@ class LLMWriter:
         )
 
 
-_VERBS = re.compile(
-    r"(?i)^(adds?|supports?|fix(es)?|ports?|extends?|adapts?|changes?|improves?|updates?|removes?|rewrites?|"
-    r"replaces?|works?|makes?|enables?|speeds?|targets?|packages?|translates?|documents?|carries|implements?|"
-    r"integrates?|runs?|builds?|provides?|brings?|keeps?|moves?|renames?|tunes?|handles?)\b"
-)
-
-
-_ADDING = re.compile(r"(?i)^(adds?|ports?|supports?|implements?|brings?|provides?|enables?|integrates?)\b|\bsupport")
-
-
-def _phrase_shape(text: str, draft: str) -> list[str]:
-    """A purpose phrase starts with a verb, is short, and claims addition or support only where the facts' own
-    phrase does (a fix to the report code is not "support for XSS")."""
-    out = []
-    if not _VERBS.match(text):
-        out.append(f"shape: {text[:60]!r} does not start with a verb such as 'adds' or 'extends'")
-    if len(text.split()) > 12:
-        out.append(f"shape: {text[:60]!r} is longer than 12 words")
-    if _ADDING.search(text) and draft and not _ADDING.search(draft):
-        out.append(f"grounding: {text[:60]!r} claims new code or support; the facts say {core(draft)!r}")
-    return out
-
-
 def _condition(text: str) -> str:
     t = " ".join(text.split()).rstrip()
     t = re.sub(r"(?i)^(choose (this fork|upstream)( instead)? if|if)\s+", "", t)
@@ -580,19 +576,18 @@ def _draft_of(drafted: Verdict, field: str) -> str:
 
 
 def _topic(what: Purpose | None) -> str:
-    """What a fork is for as the object of "you need …": "adds X support" → "X support", "changes the X code" →
-    "its changes to the X code", "works on X" → "its work on X", else "a fork that <phrase>"."""
-    if what is None:
-        return ""
-    phrase = core(what.phrase)
-    verb, _, rest = phrase.partition(" ")
-    if verb == "adds" and rest:
-        return rest
-    if verb == "changes" and rest:
-        return f"its changes to {rest}"
-    if phrase.startswith("works on "):
-        return "its work on " + phrase.removeprefix("works on ")
-    return f"a fork that {phrase}"
+    """What a fork is for as the object of "you need …": the purpose phrase itself (a noun phrase)."""
+    return core(what.phrase) if what is not None else ""
+
+
+def _sources(inp: WriterInput) -> list:
+    """What the fork says about itself and its chosen commit subjects (:func:`service.purpose.candidates`)."""
+    return candidates(inp.facts, forge_description=inp.forge_description)
+
+
+def _said(inp: WriterInput, limit: int = 5) -> list[dict[str, str]]:
+    """The sources of purpose a model sees, each with its evidence ID: the fork's own words, quoted."""
+    return [{"id": st.evidence, "source": st.source, "text": st.text[:220]} for st in _sources(inp)[:limit]]
 
 
 def _uses_purpose(inp: WriterInput) -> bool:
@@ -648,7 +643,8 @@ def _task_evidence(
     if field in ("purpose", "choose_fork_if", "summary") and what is not None:
         want += what.evidence
     if field == "purpose":
-        want += [e for t in strong_terms(inp.facts.terms)[:3] for e in t.evidence[:2]]
+        want += [st.evidence for st in _sources(inp)[:4]]
+        want += [e for t in strong_terms(inp.facts.terms)[:2] for e in t.evidence[:1]]
     if field == "summary":
         want += ["fact:ahead", "fact:behind", "fact:last_commit_date"]
     by_id = {s.id: s for s in shown}

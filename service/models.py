@@ -56,9 +56,19 @@ class Verdict(BaseModel):
     terms: list[str] = Field(default_factory=list, description="What the fork is for, in plain words.")
     purpose: str = Field(
         default="",
-        description="What the fork is for as one phrase from its distinctive terms and where they are in the tree, "
-        'e.g. "adds Habana Gaudi (HPU) support (op_builder/hpu/)"; empty when nothing distinctive is strong enough.',
+        description="What the fork is for as a short phrase from what it says about itself (README, notes, package "
+        'description, forge description) or its commit subjects, e.g. "Habana Gaudi (HPU) support"; empty when no '
+        "source says it in words a person would use (never a list of identifiers).",
     )
+    purpose_quote: str = Field(default="", description="The fork's own words the phrase comes from. Untrusted.")
+    purpose_source: str = Field(default="", description='Where they were said: "its README", "commit 216264f".')
+    purpose_kind: str = Field(default="", description="readme, notes, changelog, package, forge, commit or branch.")
+    purpose_evidence: list[str] = Field(default_factory=list, description="The evidence IDs of the quote.")
+
+    @property
+    def purpose_cite(self) -> str:
+        """'its README: “…”': the quote with where it was said."""
+        return f"{self.purpose_source}: “{self.purpose_quote}”" if self.purpose_quote else ""
     confidence: Literal["high", "medium", "low"]
     evidence: list[str] = Field(description="Every evidence ID cited above, in first-cited order.")
     writer: WriterName = Field(default=WriterName.facts, description="Who wrote the sentences.")

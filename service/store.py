@@ -314,6 +314,8 @@ def index_report(
             summary=f.verdict.summary,
             terms=", ".join(f.verdict.terms),
             purpose=f.verdict.purpose,
+            purpose_cite=f.verdict.purpose_cite,
+            purpose_evidence=next(iter(f.verdict.purpose_evidence), ""),
             material=(material or {}).get(f.name),
         )
         stats_forks.append(f.name)

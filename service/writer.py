@@ -28,6 +28,7 @@ from forkwise.service.classify import (
 from forkwise.service.evidence import Evidence
 from forkwise.service.models import Claim, Verdict
 from forkwise.service.prompts import count, day, load_toml, pct, prompt_hash, text_env
+from forkwise.service.purpose import Purpose, purpose
 
 PROMPT = "verdict.toml"
 _NUMBER = re.compile(r"(?<![\w.+-])[+-]?\d[\d.,:-]*(?<![.,:-])%?(?![\w])")
@@ -41,6 +42,9 @@ class WriterInput(BaseModel):
     classification: Classification
     catalogue: dict[str, Evidence]
     as_of: datetime
+    forge_description: str | None = Field(
+        default=None, description="The fork's forge description, when it is its own (not one the network shares)."
+    )
 
 
 class Writer(Protocol):
@@ -90,13 +94,6 @@ def _same_word(a: str, b: str) -> bool:
     """One name repeats the other ("translation" / "translations", "plugin" / "plugins")."""
     a, b = a.lower(), b.lower()
     return a == b or a.rstrip("s") == b.rstrip("s") or (min(len(a), len(b)) >= 6 and a[:6] == b[:6])
-
-
-class Purpose(BaseModel):
-    """What a fork is for, in a user's terms: one phrase and the evidence it rests on."""
-
-    phrase: str = Field(description='e.g. "adds Habana Gaudi (HPU) support (op_builder/hpu/, runtime/hpu_utils.py)".')
-    evidence: list[str] = Field(default_factory=list)
 
 
 def _basenames(t: TermScore) -> list[str]:
@@ -149,38 +146,15 @@ def topics(terms: list[TermScore], limit: int = 3) -> list[_Topic]:
     return out[:limit]
 
 
-def purpose(terms: list[TermScore]) -> Purpose | None:
-    """The "what it is for" phrase from the distinctive terms (deterministic): a verb by what the leading topic is
-    (a platform: "adds … support"; a phrase the glossary knows; mostly new files: "adds … code"; else "changes
-    the … code") and where the topics concentrate in the tree. None when no term is strong enough to name."""
-    groups = topics(terms)
-    if not groups:
-        return None
-    gl = _glossary()
-    lead = groups[0].terms[0]
-    names = [g.name for g in groups]
-    platforms = set(gl["platforms"]["names"])
-    named = groups  # the topics the phrase names: their places are where it is
-    if lead.term in gl["phrases"]:
-        named = groups[:1]
-        phrase = gl["phrases"][lead.term]
-    elif names[0] in platforms:
-        named = [g for g in groups if g.name in platforms]
-        phrase = f"adds {_join([g.name for g in named])} support"
-    elif lead.files and lead.added_share >= 0.5:
-        phrase = f"adds {_join(names)} code"
-    elif lead.files:
-        phrase = f"changes the {_join(names)} code"
-    else:
-        phrase = f"works on {_join(names)}"
-    where = [g.where for g in named if g.where]
-    if len(where) < 2:
-        where += lead.where[1:2]
-    where = list(dict.fromkeys(where))[:3]
-    if where:
-        phrase += f" ({', '.join(where)})"
-    ids = [ev for g in named for t in g.terms[:1] for ev in t.evidence[:2]]
-    return Purpose(phrase=phrase, evidence=list(dict.fromkeys(ids)))
+def purpose_of(inp: WriterInput) -> Purpose | None:
+    """What the fork is for (:mod:`forkwise.service.purpose`), with its distinctive terms as supporting detail."""
+    return purpose(
+        inp.facts,
+        name=inp.name,
+        upstream=inp.upstream,
+        forge_description=inp.forge_description,
+        detail=term_names(inp.facts.terms),
+    )
 
 
 def _shas(shas: list[str], inline: int = 3) -> str:
@@ -225,7 +199,7 @@ def context(inp: WriterInput) -> dict[str, Any]:
     sec_up = upstream_security(f)
     landed = landed_security(f)
     term_ids = [ev for t in strong_terms(f.terms)[:3] for ev in t.evidence[:2]]
-    what = purpose(f.terms)
+    what = purpose_of(inp)
     pkg = next((p for p in f.packages if p.name_changed), None)
     big = f.largest_binary
     merge = f.merge
@@ -265,6 +239,7 @@ def context(inp: WriterInput) -> dict[str, Any]:
         "terms_phrase": _join([g.name for g in topics(f.terms)]),
         "purpose": what.phrase if what else "",
         "purpose_ids": " ".join(what.evidence) if what else "",
+        "purpose_cite": what.cite if what else "",
         "term_ids": " ".join(dict.fromkeys(term_ids)),
         "top_folders": _join(top_folders),
         "top_paths": _join([c.path for c in changed[:2]]),
@@ -367,8 +342,10 @@ class FactsWriter:
         summary: str | None = None,
     ) -> Verdict:
         ctx = context(inp)
+        what = purpose if purpose is not None else purpose_of(inp)
         if purpose is not None:
             ctx["purpose"], ctx["purpose_ids"] = purpose.phrase, " ".join(purpose.evidence)
+            ctx["purpose_cite"] = purpose.cite
         spec = load_toml(PROMPT)
         arch = spec[inp.classification.template or inp.classification.archetype]
         notes = spec["notes"]
@@ -401,6 +378,10 @@ class FactsWriter:
             risks=risks,
             terms=term_names(inp.facts.terms),
             purpose=ctx["purpose"],
+            purpose_quote=what.quote if what and ctx["purpose"] else "",
+            purpose_source=what.source if what and ctx["purpose"] else "",
+            purpose_kind=what.kind if what and ctx["purpose"] else "",
+            purpose_evidence=[e for e in what.evidence if e in inp.catalogue] if what and ctx["purpose"] else [],
             confidence=inp.classification.confidence,
             evidence=cited,
             writer=self.name,

@@ -51,7 +51,8 @@ def test_summarize_forks_file_json(tmp_path: Path) -> None:
     ]
     x = report.fork("x/tool")
     assert x.facts and (x.facts.ahead, x.facts.behind) == (2, 1) and x.verdict
-    assert x.verdict.recommendation == "fork-for-niche" and "AMD ROCm" in x.verdict.summary
+    assert x.verdict.recommendation == "fork-for-niche" and "is for ROCm backend (commit " in x.verdict.summary
+    assert "“Add ROCm backend”" in x.verdict.summary  # the words it came from, quoted beside it
     assert report.fork("z/tool").error and (report.counts.analysed, report.counts.failed) == (2, 1)
     assert "forks carrying 'rocm': x/tool" in res.stderr
     data = json.loads(res.stdout)

@@ -36,7 +36,7 @@ SPEC = {
             {"message": "Release", "tag": "v1.0", "files": {"CHANGES.md": "1.0\n"}},
             {"message": "Fix CVE-2025-0001 in b", "files": {"src/b.py": {"lines": 21}}},
             {"message": "Add picked helper", "files": {"src/picked.py": "def picked():\n    return 1\n"}},
-            {"message": "Fix XSS in docs renderer", "files": {"src/c.py": {"lines": 8}}},
+            {"message": "Fix XSS in docs renderer (GHSA-9c7m-q5vh-2r8f)", "files": {"src/c.py": {"lines": 8}}},
         ],
     },
     "forks": [
@@ -98,7 +98,7 @@ def test_own_commits_separate_cherry_picked_and_merges(run) -> None:
     assert by_subject["Merge upstream"].is_merge is True
     assert (f.unique_commits, f.upstream_equivalent_commits, f.merge_commits, f.upstream_merges) == (5, 1, 1, 1)
     assert by_subject["Add model weights"].files == ["assets/w.bin"]
-    assert [c.subject for c in f.upstream_gain.notable] == ["Fix XSS in docs renderer"]
+    assert [c.subject for c in f.upstream_gain.notable] == ["Fix XSS in docs renderer (GHSA-9c7m-q5vh-2r8f)"]
     assert f.upstream_gain.commits == 2
 
 

@@ -30,7 +30,7 @@ def _cond(text: str, ids: list[str] | None = None) -> Reply:
 
 
 GOOD: dict[str, Reply] = {
-    "purpose": _json({"phrase": "adds Gaudi (HPU) support", "evidence": ["E1"]}),
+    "purpose": _json({"phrase": "Gaudi (HPU) support", "evidence": ["E1"]}),
     "choose_fork_if": _cond("you run on Habana Gaudi (HPU) accelerators"),
     "choose_upstream_if": _cond("you do not need Gaudi (HPU) support"),
 }
@@ -75,9 +75,10 @@ def test_each_field_is_its_own_task_with_its_own_budget(shared_demo, writer_for)
         ("purpose", "model"), ("choose_fork_if", "model"), ("choose_upstream_if", "model"),
     ]  # fmt: skip
     assert v.writer == "openai" and v.fallback_reason is None and v.prompt.startswith("llm_tasks.toml@")
-    # the model's phrase, with the facts' places; rendered into the facts' headline and summary
-    assert v.purpose == "adds Gaudi (HPU) support (trainer/accelerators/, tests/test_hpu.py)"
-    assert v.headline.startswith("Adds Gaudi (HPU) support (trainer/accelerators/, tests/test_hpu.py): ")
+    # the model's phrase, with the quote of the source it cited; rendered into the facts' headline and summary
+    assert v.purpose == "Gaudi (HPU) support" and v.purpose_evidence == ["readme:(intro)"]
+    assert v.purpose_cite == "its README: “This fork adds Habana Gaudi (HPU) support.”"
+    assert v.headline.startswith("Gaudi (HPU) support: ")
     assert v.choose_fork_if[0].text == "you run on Habana Gaudi (HPU) accelerators."
     # the model's condition keeps the facts' detail (upstream's newer commits) after its own words
     facts_up = FactsWriter().write(inp).choose_upstream_if[0]
@@ -198,7 +199,7 @@ def test_the_summary_task(shared_demo, writer_for) -> None:
     notes = {n.field: n for n in v.fields}
     assert notes["summary"].source == "facts" and notes["summary"].reason.startswith("numbers: '50'")
     assert v.summary.startswith(
-        "habana-ai/trainer adds Gaudi (HPU) support (trainer/accelerators/, tests/test_hpu.py): 5 "
+        "habana-ai/trainer is for Gaudi (HPU) support (its README: “This fork adds Habana Gaudi (HPU) support.”): 5 "
     )
     assert notes["purpose"].source == "model"
 

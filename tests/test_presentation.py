@@ -104,7 +104,8 @@ def test_report_lead_and_headlines(lead_report: Report) -> None:
     assert '<a href="https://trainer.example/" rel="nofollow noopener">Trainer</a>' in html
     kim, old = lead_report.fork("kim/trainer"), lead_report.fork("old/trainer")
     assert kim.verdict and old.verdict
-    assert kim.verdict.headline == "Adds AMD ROCm support (trainer/): 2 commits of its own, 1 behind upstream."
+    assert kim.verdict.headline == "ROCm backend: 2 commits of its own, 1 behind upstream."  # its commit's words
+    assert kim.verdict.purpose_cite.startswith("commit ") and kim.verdict.purpose_cite.endswith(": “Add ROCm backend”")
     assert old.verdict.headline == "An older copy of upstream, 2 commits behind, with nothing of its own."
     assert verdict_problems(lead_report, kim) == []  # the headline's numbers are facts too
     rows = [ln for ln in md.splitlines() if ln.startswith("| [kim/trainer]")]

@@ -101,11 +101,17 @@ def test_distinctive_files_are_chunked_first_with_a_card_saying_what_the_fork_is
     habana = report.fork("habana-ai/trainer")
     assert habana.facts and habana.verdict
     mirror = next(settings.mirrors_dir.glob("*.git"))
-    chunks = fork_chunks(habana.name, habana.facts, mirror, purpose=habana.verdict.purpose)
+    chunks = fork_chunks(
+        habana.name, habana.facts, mirror, purpose=habana.verdict.purpose, purpose_cite=habana.verdict.purpose_cite,
+        purpose_evidence=habana.verdict.purpose_evidence[0],
+    )
     (card,) = [c for c in chunks if c.metadata["kind"] == "purpose"]
-    assert card.text.startswith(f"Fork habana-ai/trainer {habana.verdict.purpose}. Distinctive terms: ")
-    assert habana.verdict.purpose.startswith("adds Habana Gaudi (HPU) support (")
-    assert card.metadata["evidence"] == habana.facts.terms[0].evidence[0]
+    assert habana.verdict.purpose == "Habana Gaudi (HPU) support"
+    assert card.text.startswith(
+        "Fork habana-ai/trainer is for Habana Gaudi (HPU) support "
+        "(its README: “This fork adds Habana Gaudi (HPU) support.”). Distinctive terms: "
+    )
+    assert card.metadata["evidence"] == "readme:(intro)" == habana.verdict.purpose_evidence[0]
     diffs = [str(c.metadata["path"]) for c in chunks if c.metadata["kind"] == "diff"]
     terms = {t.term for t in habana.facts.terms[:8]}
     evidence = {e.removeprefix("file:") for t in habana.facts.terms[:8] for e in t.evidence}

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from forkwise.index.builder import Gen
 from forkwise.index.terms import TermDoc, TermScore, Vocabulary, distinctive, is_bot_commit, subject_text
-from forkwise.service.writer import purpose, topics
+from forkwise.service.purpose import purpose
+from forkwise.service.writer import term_names, topics
 from tests.conftest import analyse, build
 
 UPSTREAM = Vocabulary.build(
@@ -74,15 +75,13 @@ def ts(term: str, where: list[str], files: int = 3, added: float = 1.0, score: f
                      added_share=added, **kw)  # fmt: skip
 
 
-def test_the_phrase_names_a_platform_and_where_its_work_is() -> None:
+def test_terms_are_named_as_people_name_them_and_only_as_detail() -> None:
     terms = [
         ts("hpu", ["op_builder/hpu/", "runtime/hpu_utils.py"], score=4.0),
         ts("habana", ["op_builder/hpu/"], score=3.5),
         ts("markers", ["tests/ci_markers/"], score=2.9),
     ]
-    p = purpose(terms)
-    assert p and p.phrase == "adds Habana Gaudi (HPU) support (op_builder/hpu/, runtime/hpu_utils.py)"
-    assert p.evidence == ["file:op_builder/hpu/x.py", "file:runtime/hpu_utils.py"]
+    assert term_names(terms) == ["Habana Gaudi (HPU)", "markers"]
 
 
 def test_terms_in_one_place_are_one_topic_named_in_the_place_order() -> None:
@@ -93,25 +92,11 @@ def test_terms_in_one_place_are_one_topic_named_in_the_place_order() -> None:
         ts("interleaved", ["runtime/pipe/"]),
     ]
     assert [g.name for g in topics(terms)] == ["sparse attention", "elastic", "interleaved"]
-    p = purpose(terms)
-    assert p and p.phrase == (
-        "adds sparse attention, elastic and interleaved code (ops/sparse_attention/, elasticity/, runtime/pipe/)"
-    )
     # two terms that merely share a broad folder stay two topics
     assert [g.name for g in topics([ts("callback", ["MySQLdb/"]), ts("gevent", ["MySQLdb/"])])] == [
         "callback",
         "gevent",
     ]
-
-
-def test_glossary_phrases_verbs_and_no_phrase_without_a_strong_term() -> None:
-    p = purpose([ts("debug", ["utils/debug.py"], added=0.25), ts("trace", ["comm/comm.py"], added=0.3)])
-    assert p and p.phrase == "adds debug output (utils/debug.py)"
-    p = purpose([ts("checkpoint", ["ckpt/"], added=0.2), ts("resharding", ["ckpt/reshard.py"], added=0.0)])
-    assert p and p.phrase == "changes the checkpoint and resharding code (ckpt/, ckpt/reshard.py)"
-    p = purpose([TermScore(term="gevent", score=2.0, count=3, evidence=["commit:a"])])
-    assert p and p.phrase == "works on gevent" and p.evidence == ["commit:a"]
-    assert purpose([TermScore(term="zeppelin", score=2.0, count=1, evidence=["commit:a"])]) is None
 
 
 def test_facts_mine_added_lines_but_not_ci_config_or_chores(tmp_path: Path, settings) -> None:
@@ -134,8 +119,8 @@ def test_facts_mine_added_lines_but_not_ci_config_or_chores(tmp_path: Path, sett
     assert "ykdebug" in terms and terms["ykdebug"].files == 3 and terms["ykdebug"].added_share == 0.0
     assert terms["ykdebug"].where == ["engine/"]
     assert not {"matrix", "kubeflow", "jobs", "fix", "engine"} & set(terms)
-    p = purpose(facts.terms)
-    assert p and p.phrase == "adds debug output (engine/)"
+    # its subjects say nothing ("fix", "bug fix", a chore): no phrase, and never one made of its identifiers
+    assert purpose(facts, name="yk/engine", upstream="acme/engine") is None
 
 
 def test_question_words_keep_what_a_question_asks_about() -> None:
@@ -149,5 +134,4 @@ def test_question_words_keep_what_a_question_asks_about() -> None:
 
 def test_ci_and_tooling_terms_never_name_what_a_fork_is_for() -> None:
     terms = [ts("action", [".github/workflows/"], score=5.0), ts("gevent", ["src/db/"], score=3.0)]
-    p = purpose(terms)
-    assert p and p.phrase == "adds gevent code (src/db/)"
+    assert term_names(terms) == ["gevent"]

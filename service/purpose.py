@@ -1,0 +1,464 @@
+"""What a fork is for, in words a person would use, with the quote it came from.
+
+Sources, in order (each kept with its evidence ID):
+
+a. what the fork says about itself: README text it wrote, notes files, a changelog section, a package description
+   (:mod:`forkwise.index.statements`), and its forge description when it differs from the rest of the network's;
+b. its own commit subjects (no merges, no patches upstream has, no dependency bumps or housekeeping) that carry
+   its distinctive terms, cleaned of PR numbers, issue refs and conventional-commit prefixes;
+c. its other branches' names;
+d. distinctive identifiers (:mod:`forkwise.index.terms`): supporting detail only, never the phrase.
+
+The phrase is a short noun phrase extracted from (a), (b) or (c) ("support for gevent without select module",
+"Python 3 support", "a version tailor-made for Foo"); :func:`problems` is the check every writer's phrase passes
+(deterministic and LLM alike): no identifier list, no names or handles, no SHAs, no test-framework words, no
+lockfile names, no bare numbers, not the project's own name, at most 12 words.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from forkwise.index.models import ForkFacts, Statement
+from forkwise.index.terms import TermScore, is_bot_commit, tokens
+
+MAX_WORDS = 12
+TEST_WORDS = frozenset(
+    """pytest pytestmark skipif xfail parametrize parametrized fixture fixtures conftest unittest testcase mock mocks
+    monkeypatch assert asserts assertequal asserttrue assertfalse assertraises allclose assert_allclose
+    assert_equal jest mocha chai sinon snapshot snapshots tap testify stretchr gomock rstest proptest""".split()
+)
+GENERATED = re.compile(
+    r"(?i)(package-lock\.json|yarn\.lock|pnpm-lock\.yaml|cargo\.lock|poetry\.lock|pipfile\.lock|go\.sum|"
+    r"composer\.lock|gemfile\.lock|uv\.lock|\.min\.js|\bdist/|\.lock\b)"
+)
+HEX = re.compile(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,40}\b")
+ISSUE_REF = re.compile(r"#\d+")
+IDENTIFIER_LIST = re.compile(r"(?i)^(adds|changes the|works on)?\s*\S+(, \S+)* and \S+ code\b|\S+, \S+ and \S+ code$")
+_GENERIC_BRANCHES = re.compile(
+    r"(?i)^(master|main|dev|develop|development|trunk|stable|release|staging|prod|production|gh-pages|wip|test|"
+    r"testing|temp|tmp|patch-\d+|fix|hotfix|feature|experimental|old|backup|v?\d[\w.]*|[\w.-]*\d+\.\d+[\w.-]*)$"
+)
+_CONVENTIONAL = re.compile(
+    r"(?i)^(feat|feature|fix|bugfix|chore|docs?|refactor|perf|build|ci|style|test|tests|revert)(\([^)]*\))?!?:\s*"
+)
+_TAG_PREFIX = re.compile(r"^\[[^\]]{1,30}\]\s*")
+_PATH_PREFIX = re.compile(r"^[\w./-]{2,60}:\s+(?=\S)")
+_TRAILING_REFS = re.compile(
+    r"(?i)\s*(\((?:#\d+|(?:fixes|closes|resolves|refs?|see|gh-)\s*#?\d+)[^)]*\)|(?:fixes|closes|resolves|refs?)\s+"
+    r"#\d+|#\d+|\(#\d+\)|\bpr\s*#?\d+|\bgh-\d+)\s*$"
+)
+_TRIVIAL = re.compile(
+    r"(?i)^(wip|typo|typos|fix typos?|fixed typos?|update readme(\.md)?|readme|merge\b|release\b|version\b|"
+    r"v?\d+(\.\d+)+\b|bump\b|bumped\b|cleanup|clean up|clean-up|format(ting)?|lint|minor|tweak|oops|fixup|squash|"
+    r"initial commit|first commit|init\b|update\s+\S+\.(md|txt|rst|yml|yaml|json|lock|cfg|toml)$|"
+    r"(update|upgrade) (the )?(dependencies|deps|requirements)|changelog|update changelog|prepare release)"
+)
+_DEP_BUMP = re.compile(r"(?i)\b(bump|upgrade|update)\b.*\bfrom\b.*\bto\b|\bdependabot\b|\brenovate\b|\(deps\)")
+_CLAUSE_CUT = re.compile(
+    r"(?i)(,\s|;\s|\s[-–—]\s|\s\((?![A-Z0-9][\w.+-]{0,10}\))|:\s|\.\s|\s(?:and|but|so|because|which|while|whereas|then)\s+"
+    r"(?:(?:also|then|now)\s+)?(?:fix|fixed|fixes|improve[sd]?|test|tests|tested|make[s]?|made|use[sd]?|remove[sd]?"
+    r"|drop(?:s|ped)?|add(?:s|ed)?|change[sd]?|update[sd]?|is|are|was|were|has|have|it|this|that)\b)"
+)
+_ARTICLE = re.compile(r"(?i)^(the|a|an|some|our|its|their)\s+")
+
+VERBS_DROP = ("add", "adds", "added", "adding", "contains", "contain", "has", "have",
+              "implement", "implements", "implemented", "implementing",
+              "introduce", "introduces", "introduced", "provide", "provides", "provided", "include", "includes",
+              "enable", "enables", "enabled", "create", "creates", "created", "new")  # fmt: skip
+VERB_PHRASES = {
+    "deprecate": "{x} deprecated",
+    "fix": "a fix for {x}",
+    "fixes": "a fix for {x}",
+    "fixed": "a fix for {x}",
+    "allow": "allowing {x}",
+    "allows": "allowing {x}",
+    "use": "use of {x}",
+    "uses": "use of {x}",
+    "switch": "a switch {x}",
+    "make": "making {x}",
+    "makes": "making {x}",
+    "improve": "improved {x}",
+    "improves": "improved {x}",
+    "improved": "improved {x}",
+    "handle": "handling of {x}",
+    "handles": "handling of {x}",
+    "update": "updated {x}",
+    "updated": "updated {x}",
+    "upgrade": "an upgrade of {x}",
+    "remove": "{x} removed",
+    "removed": "{x} removed",
+    "drop": "{x} dropped",
+    "dropped": "{x} dropped",
+    "rewrite": "a rewrite {x}",
+    "rewrote": "a rewrite {x}",
+    "port": "a port {x}",
+    "ported": "a port {x}",
+    "convert": "{x} converted",
+    "converted": "{x} converted",
+    "refactor": "a refactoring of {x}",
+    "speed": "speeding {x}",
+    "optimize": "faster {x}",
+    "optimise": "faster {x}",
+    "expose": "{x} exposed",
+    "export": "{x} exported",
+    "build": "builds {x}",
+    "rename": "a rename {x}",
+    "renamed": "a rename {x}",
+    "compile": "builds {x}",
+}
+GERUND = frozenset(
+    """strip simplify move split replace reduce avoid prevent ensure return raise skip limit increase decrease cache
+    log parse read write load save run print show hide sort clean check validate escape pass set get keep change
+    disable extend document speed tune wrap unwrap detect retry reuse store send receive accept reject normalize
+    normalise generate emit serialize deserialize encode decode compress sync merge lock bind map""".split()
+)
+"""Imperative verbs a commit subject starts with, said as a gerund ("Strip everything but X" → "stripping …")."""
+
+
+def gerund(verb: str) -> str:
+    """run → running, strip → stripping, simplify → simplifying, validate → validating."""
+    if verb.endswith("ie"):
+        return verb[:-2] + "ying"
+    if verb.endswith("e") and not verb.endswith(("ee", "ye", "oe")):
+        return verb[:-1] + "ing"
+    if re.fullmatch(r"[^aeiou]*[aeiou][bdgklmnprt]", verb):
+        return verb + verb[-1] + "ing"
+    return verb + "ing"
+
+
+INSTRUCTIONS = re.compile(
+    r"(?i)\b(ignore|disregard|forget)\b.{0,40}\b(instructions?|above|previous|prior)\b|\b(system|assistant)\s*:"
+    r"|\brecommend(s|ed|ing)?\b|\byou (must|should|have to)\b|\bprompt\b"
+)
+"""Text that addresses the reader or a model: never part of a verdict's words (repository text is untrusted)."""
+
+
+class Purpose(BaseModel):
+    """What a fork is for: a phrase a person would use, and the words it came from."""
+
+    model_config = ConfigDict(frozen=True)
+    phrase: str = Field(description='e.g. "support for gevent without select module".')
+    quote: str = Field(default="", description="The fork's own words the phrase comes from. Untrusted.")
+    source: str = Field(default="", description='Where they were said: "its README", "commit 216264f".')
+    kind: str = Field(default="", description="readme, notes, changelog, package, forge, commit or branch.")
+    evidence: list[str] = Field(default_factory=list)
+    detail: list[str] = Field(default_factory=list, description="Distinctive identifiers: supporting detail only.")
+
+    @property
+    def cite(self) -> str:
+        """The quote with its source, as a verdict shows it: 'its README: “…”'."""
+        return f"{self.source}: “{self.quote}”" if self.quote else ""
+
+
+class Banned(BaseModel):
+    """What a phrase may not contain, for one fork."""
+
+    names: set[str] = Field(default_factory=set, description="Authors' and the owner's names and handles, lower case.")
+    project: set[str] = Field(default_factory=set, description="The project's own names, lower case.")
+
+
+def banned_for(f: ForkFacts, name: str, upstream: str) -> Banned:
+    """People (commit authors, the fork's owner) and the project's own names, for :func:`problems`."""
+    names: set[str] = set()
+    for c in f.own_commits:
+        for part in re.split(r"[\s<>@()\[\],]+", c.author.lower()):
+            if len(part) >= 3 and part.isalpha():
+                names.add(part)
+    owner = name.split("/", 1)[0].lower() if "/" in name else ""
+    if owner:
+        names.add(owner)
+    project = {upstream.rsplit("/", 1)[-1].lower()}
+    for p in f.packages:
+        if p.before and p.before.name:
+            project.add(p.before.name.lower())
+    return Banned(names=names, project={p for p in project if len(p) >= 3})
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[\w.+#-]+", text)
+
+
+def problems(phrase: str, banned: Banned | None = None) -> list[str]:
+    """Why a purpose phrase is not one a person would use (empty: it is). Shared by every writer."""
+    out: list[str] = []
+    words = _words(phrase)
+    if not words:
+        return ["it is empty"]
+    if len(phrase.split()) > MAX_WORDS:
+        out.append(f"it is over {MAX_WORDS} words")
+    if IDENTIFIER_LIST.search(phrase):
+        out.append("it is a list of identifiers, not what the fork is for")
+    lower = [w.lower().strip(".-") for w in words]
+    if HEX.search(phrase):
+        out.append("it holds a commit id or other hex")
+    if ISSUE_REF.search(phrase):
+        out.append("it holds an issue or pull-request number")
+    if any(w in TEST_WORDS for w in lower) or any(w.startswith(("assert", "pytest")) for w in lower):
+        out.append("it names test-framework machinery")
+    if GENERATED.search(phrase):
+        out.append("it names a lockfile or generated file")
+    if INSTRUCTIONS.search(phrase):
+        out.append("it addresses the reader or a model (repository text is quoted, never obeyed)")
+    for i, w in enumerate(words):
+        if re.fullmatch(r"\d+", w):
+            prev = words[i - 1] if i else ""
+            if not (prev[:1].isupper() or (re.search(r"[A-Za-z]\d*$", prev) and prev.lower() in _VERSIONED)):
+                out.append(f"it holds a bare number ({w})")
+                break
+    if banned is not None:
+        hit = sorted({w for w in lower if w in banned.names})
+        if hit:
+            out.append(f"it names a person or the fork's owner ({', '.join(hit)})")
+        proj = sorted({w for w in lower if w in banned.project})
+        if proj:
+            out.append(f"it is the project's own name ({', '.join(proj)})")
+    return out
+
+
+_VERSIONED = frozenset("python py node java go rust ruby php perl qt gtk api version level draft ecmascript es".split())
+
+
+def clean_subject(subject: str) -> str:
+    """A commit subject without conventional-commit and tag prefixes, path prefixes, PR and issue refs."""
+    s = subject.strip().lstrip("-*+•> ").strip()
+    for _ in range(3):
+        before = s
+        s = _CONVENTIONAL.sub("", s)
+        s = _TAG_PREFIX.sub("", s)
+        s = _PATH_PREFIX.sub("", s) if ":" in s[:61] and not re.match(r"(?i)^(https?|ftp):", s) else s
+        s = _TRAILING_REFS.sub("", s)
+        if s == before:
+            break
+    return s.strip().rstrip(".!").strip()
+
+
+_GENERIC = frozenset(
+    """a an the and or of for to in on some few more minor small little bug bugs fix fixes fixed fixing update updates
+    updated change changes changed cleanup misc various stuff wip tweak tweaks improvement improvements improve
+    improved refactor refactoring code test tests typo typos doc docs readme version things thing issue issues
+    problem problems error errors work working try trying again other another new old""".split()
+)
+
+
+def usable_subject(subject: str, author: str = "") -> bool:
+    """A subject that can say what a fork is for: not a merge, bump, release or housekeeping one, and not one made
+    of generic words only ("bug fix", "minor updates", "more tests")."""
+    if is_bot_commit(subject, author) or _DEP_BUMP.search(subject) or subject.lower().startswith("merge"):
+        return False
+    s = clean_subject(subject)
+    words = re.findall(r"[A-Za-z]{2,}", s)
+    return len(words) >= 2 and not _TRIVIAL.match(s) and not all(w.lower() in _GENERIC for w in words)
+
+
+def _cut(x: str) -> str:
+    """The head of a clause: up to the first comma, semicolon, dash, parenthesis, or "and <verb>"."""
+    m = _CLAUSE_CUT.search(x)
+    x = x[: m.start()] if m else x
+    return x.strip(" \"'“”‘’`.,;:!?")
+
+
+_KEEP_PREFIX = ("experimental", "partial", "basic")
+
+
+def _noun(x: str) -> str:
+    """A verb-led clause as a noun phrase ("Add support for X" → "support for X", "Support X" → "X support"). Only
+    word keeps its case: a sentence's first word may be a name ("Python 3 support", "Gevent callback")."""
+    x = x.strip(" \"'“”`")
+    m = re.match(r"(?i)^(initial|first|basic|experimental|preliminary|partial|better|proper|full)\s+(.+)", x)
+    prefix = ""
+    if m:
+        prefix = m.group(1).lower() + " " if m.group(1).lower() in _KEEP_PREFIX else ""
+        x = m.group(2)
+    first, _, rest = x.partition(" ")
+    v = first.lower()
+    if v in VERBS_DROP and rest:
+        x = re.sub(r"(?i)^(the )?(ability|option) to ", "", rest)
+    elif v in ("support", "supports", "supported") and rest:
+        rest = _ARTICLE.sub("", rest)
+        short = len(rest.split()) <= 2 and not rest.lower().startswith("for ")
+        x = f"{rest} support" if short else ("support " if rest.lower().startswith("for ") else "support for ") + rest
+    elif v in VERB_PHRASES and rest:
+        x = VERB_PHRASES[v].format(x=rest)
+    elif v in GERUND and rest:
+        x = f"{gerund(v)} {rest}"
+    return prefix + x
+
+
+_SELF = [
+    # "… tailor-made for X", "designed for X"
+    (re.compile(r"(?i)\b(tailor[- ]made|designed|built|made|intended|optimi[sz]ed|adapted)\s+for\s+(.+)"),
+     lambda m: f"a version {m.group(1).lower()} for {_cut(m.group(2))}"),
+    (re.compile(r"(?i)\bin order to\s+(.+)"), lambda m: _noun(_cut(m.group(1)))),
+    (re.compile(r"(?i)\b(?:fork|version|port|variant|edition|copy)\s+of\s+\S+(?:\s+\S+){0,3}?\s+(?:that|which)\s+"
+                r"(?:is\s+)?(.+)"), lambda m: _self_tail(m.group(1))),
+    (re.compile(r"(?i)\b(?:desire|need|want|wish|goal|aim|purpose)\b.{0,60}?\bto\s+((?:support|add|allow|enable|provide)\s+.+)"),
+     lambda m: _noun(_cut(m.group(1)))),
+    (re.compile(r"(?i)\b(?:fork|version|port|variant|edition|copy)\s+of\s+\S+(?:\s+\S+){0,3}?\s+((?:with|for|to)\s+.+)"),
+     lambda m: _self_tail(m.group(1))),
+    (re.compile(r"(?i)\b(?:adds|added|adding|add)\s+(.+)"), lambda m: _noun(_cut(m.group(1)))),
+    (re.compile(r"(?i)\bsupports\s+(.+)"), lambda m: _supported(_cut(_ARTICLE.sub("", m.group(1))))),
+    (re.compile(r"(?i)\b(?:provides|offers|implements|is)\s+(an?\s+.+)"), lambda m: _cut(m.group(1))),
+    (re.compile(r"(?i)^(?:the\s+)?(.{2,40}?\bsupport)\s+(?:is|for)\b"), lambda m: m.group(1)),
+    (re.compile(r"(?i)\b(?:ported|port)\s+(to|in)\s+(.+)"),
+     lambda m: f"a port {m.group(1).lower()} {_cut(m.group(2))}"),
+    (re.compile(r"(?i)\b(?:rewrite|rewritten|reimplementation|reimplemented)\s+(in|with|using)\s+(.+)"),
+     lambda m: f"a rewrite {m.group(1).lower()} {_cut(m.group(2))}"),
+]  # fmt: skip
+
+
+def _supported(x: str) -> str:
+    """ "MariaDB support", or "support for both the creation and parsing of UUIDs" when the object is long."""
+    return f"{x} support" if len(x.split()) <= 3 else f"support for {x}"
+
+
+def _self_tail(tail: str) -> str:
+    """What follows "a fork of X that/with/for …"."""
+    tail = tail.strip()
+    m = re.match(r"(?i)^(with|for|to)\s+(.+)", tail)
+    if m and m.group(1).lower() == "with":
+        return _cut(m.group(2))
+    if m and m.group(1).lower() == "for":
+        return f"a version for {_cut(m.group(2))}"
+    if m:
+        return _noun(_cut(m.group(2)))
+    for rx, make in _SELF:
+        hit = rx.search(tail)
+        if hit:
+            return make(hit)
+    return _noun(_cut(tail))
+
+
+def phrase_of(text: str, kind: str) -> str | None:
+    """The noun phrase a sentence gives for what the fork is for, or None when it gives none."""
+    text = " ".join(text.replace("`", "").split()).strip()
+    if kind == "commit":
+        return _tidy(_noun(_cut(clean_subject(text))))
+    if kind == "branch":
+        words = re.split(r"[-_/]+", text)
+        return _tidy(" ".join(words)) if len([w for w in words if w.isalpha()]) >= 2 else None
+    for rx, make in _SELF:
+        m = rx.search(text)
+        if m:
+            got = _tidy(make(m))
+            if got:
+                return got
+    if kind in ("package", "forge", "notes", "changelog") or (kind == "readme" and len(text.split()) <= 10):
+        head = _cut(text)
+        if 2 <= len(head.split()) <= 10 and not re.match(
+            r"(?i)^(this|it|we|i|you|our|the project|like|as|or|and|but|so|also|just|see|install|use|run|add)\b", head
+        ):
+            return _tidy(head)
+    return None
+
+
+_SHORTEN = re.compile(r"\s(?:within|in|on|at|with|by|using|that|which|so|when|where|because|via|from)\s")
+
+
+def _tidy(x: str | None) -> str | None:
+    """Whitespace and edge punctuation out; a phrase over 10 words cut at its last preposition or relative clause
+    before the limit ("some minor adjustments needed for the development environment within …")."""
+    if not x:
+        return None
+    x = " ".join(x.split()).strip(" \"'“”‘’`.,;:!?-*+")
+    if len(x.split()) > 10:
+        head = " ".join(x.split()[:11])
+        cuts = [m.start() for m in _SHORTEN.finditer(head)]
+        if cuts and len(head[: cuts[-1]].split()) >= 3:
+            x = head[: cuts[-1]]
+    return x or None
+
+
+def _strip_project(phrase: str, banned: Banned) -> str:
+    """Drop a trailing "of/for/from <project>" and a leading "<project>'s" (the rest may still say it)."""
+    for p in banned.project:
+        phrase = re.sub(
+            rf"(?i)\s+(?:of|for|from|to|in|on)\s+(?:the\s+)?(?:original\s+)?{re.escape(p)}\b.*$", "", phrase
+        )
+        phrase = re.sub(rf"(?i)^{re.escape(p)}(?:'s)?(?![\w.-])\s+", "", phrase)
+    return phrase.strip()
+
+
+def _term_hits(subject: str, terms: list[TermScore]) -> float:
+    words = set(tokens(subject))
+    best = terms[0].score if terms else 1.0
+    score = 0.0
+    for t in terms[:12]:
+        if any(w == t.term or (min(len(w), len(t.term)) >= 4 and (w.startswith(t.term) or t.term.startswith(w)))
+               for w in words):  # fmt: skip
+            score += t.score / best
+    return score
+
+
+def candidates(
+    f: ForkFacts, *, forge_description: str | None = None, terms: list[TermScore] | None = None
+) -> list[Statement]:
+    """Every source of purpose for a fork, in the order they are tried: (a), then (b), then (c)."""
+    out = list(f.statements)
+    if forge_description:
+        out.append(Statement(kind="forge", text=forge_description, evidence="fact:forge_description",
+                             source="its forge description"))  # fmt: skip
+    terms = terms if terms is not None else f.terms
+    own = [c for c in f.own_commits if not c.is_merge and not c.upstream_equivalent and usable_subject(c.subject)]
+    scored = sorted(
+        own,
+        key=lambda c: (
+            -(_term_hits(c.subject, terms) + (0.6 if re.search(r"(?i)\bsupport|\bport\b|\badd", c.subject) else 0)),
+            c.date,
+        ),
+    )
+    for c in scored[:4]:
+        out.append(Statement(kind="commit", text=c.subject, evidence=f"commit:{c.sha}", source=f"commit {c.sha[:7]}"))
+    for b in f.other_branches[:3]:
+        if not _GENERIC_BRANCHES.match(b.name.rsplit("/", 1)[-1]):
+            out.append(Statement(kind="branch", text=b.name.rsplit("/", 1)[-1], evidence="fact:other_branches",
+                                 source=f"its branch {b.name}"))  # fmt: skip
+    return out
+
+
+def purpose(
+    f: ForkFacts,
+    *,
+    name: str,
+    upstream: str,
+    forge_description: str | None = None,
+    detail: Iterable[str] = (),
+) -> Purpose | None:
+    """The first phrase a source gives that passes :func:`problems`; None when no source gives one (then a verdict
+    says where the fork's work is, never a list of identifiers)."""
+    if not f.unique_commits:
+        return None
+    banned = banned_for(f, name, upstream)
+    for st in candidates(f, forge_description=forge_description):
+        if INSTRUCTIONS.search(st.text):
+            continue  # the quote would carry them into the verdict
+        got = phrase_of(st.text, st.kind)
+        if not got:
+            continue
+        got = _strip_project(got, banned)
+        if got and len(got.split()) >= 1 and not problems(got, banned) and _informative(got):
+            quote = clean_subject(st.text) if st.kind == "commit" else st.text
+            return Purpose(phrase=got, quote=quote, source=st.source, kind=st.kind, evidence=[st.evidence],
+                           detail=list(detail))  # fmt: skip
+    return None
+
+
+_VAGUE = re.compile(
+    r"(?i)^(a fix for |updated |improved |use of |making )?(it|this|that|things?|stuff|code|changes?|bugs?|fixes|"
+    r"some fixes|many bugs|misc|various|files?|tests?|docs?|readme|support|breaking changes|"
+    r"an? (fork|copy|clone|mirror|version)( of .*)?)$"
+)
+_ANAPHORA = re.compile(r"(?i)\b(this|these|those|it|them|above|below|following)\b")
+_CODE = re.compile(r"[={}<>$;\\]|::|\w\(|\(\s*\)")
+
+
+def _informative(phrase: str) -> bool:
+    """Says something on its own: not "bugs", "a fork", "support" alone; no "this issue" pointing elsewhere; not
+    code ("-tags=protobuf", "uuid.NewIncUUID()"); a word of three letters or more."""
+    p = phrase.strip()
+    return (
+        not _VAGUE.match(p) and not _ANAPHORA.search(p) and not _CODE.search(p) and bool(re.search(r"[A-Za-z]{3,}", p))
+    )
