@@ -162,8 +162,10 @@ def fork_chunks(
         words = ", ".join(dict.fromkeys(t.display or t.term for t in facts.terms[:8]))
         where = ", ".join(dict.fromkeys(w for t in facts.terms[:3] for w in t.where))
         said = f"Fork {name} is for {purpose}" + (f" ({purpose_cite})" if purpose_cite else "") if purpose else ""
-        text = (said or f"Fork {name} changes upstream") + f". Distinctive terms: {words}." + (
-            f" Where: {where}." if where else ""
+        text = (
+            (said or f"Fork {name} changes upstream")
+            + f". Distinctive terms: {words}."
+            + (f" Where: {where}." if where else "")
         )
         ev = purpose_evidence or next((e for t in facts.terms[:1] for e in t.evidence), "fact:ahead")
         out.append(_chunk("purpose", text, {**base, "fork": name, "sha": facts.head, "evidence": ev}))

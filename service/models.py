@@ -65,10 +65,6 @@ class Verdict(BaseModel):
     purpose_kind: str = Field(default="", description="readme, notes, changelog, package, forge, commit or branch.")
     purpose_evidence: list[str] = Field(default_factory=list, description="The evidence IDs of the quote.")
 
-    @property
-    def purpose_cite(self) -> str:
-        """'its README: “…”': the quote with where it was said."""
-        return f"{self.purpose_source}: “{self.purpose_quote}”" if self.purpose_quote else ""
     confidence: Literal["high", "medium", "low"]
     evidence: list[str] = Field(description="Every evidence ID cited above, in first-cited order.")
     writer: WriterName = Field(default=WriterName.facts, description="Who wrote the sentences.")
@@ -80,6 +76,11 @@ class Verdict(BaseModel):
         default_factory=list, description="Per field an LLM writer was asked for: model, repaired or facts."
     )
     classification: Classification = Field(description="What the classifier decided; the labels above repeat it.")
+
+    @property
+    def purpose_cite(self) -> str:
+        """'its README: “…”': the quote with where it was said."""
+        return f"{self.purpose_source}: “{self.purpose_quote}”" if self.purpose_quote else ""
 
     @property
     def use(self) -> str:

@@ -102,7 +102,11 @@ def test_distinctive_files_are_chunked_first_with_a_card_saying_what_the_fork_is
     assert habana.facts and habana.verdict
     mirror = next(settings.mirrors_dir.glob("*.git"))
     chunks = fork_chunks(
-        habana.name, habana.facts, mirror, purpose=habana.verdict.purpose, purpose_cite=habana.verdict.purpose_cite,
+        habana.name,
+        habana.facts,
+        mirror,
+        purpose=habana.verdict.purpose,
+        purpose_cite=habana.verdict.purpose_cite,
         purpose_evidence=habana.verdict.purpose_evidence[0],
     )
     (card,) = [c for c in chunks if c.metadata["kind"] == "purpose"]
