@@ -336,6 +336,7 @@ def upstream_facts(
         readme_title=readme_mod.title(text) if text else None,
         readme_lead=readme_mod.lead(text) if text else "",
         readme_lead_markdown=readme_mod.lead_markdown(text) if text else "",
+        successors=statements.successors(text),
         head_describe=ctx.head_describe,
         commits_30d=sum(d >= as_of - timedelta(days=30) for d in dates),
         commits_90d=sum(d >= as_of - timedelta(days=90) for d in dates),
@@ -749,10 +750,18 @@ def _terms(
     ]
     if not docs:
         return []
-    return distinctive(docs, ctx.terms_vocab() if added else ctx.vocab(), exclude=ctx.names)
+    # people are never what a fork is for: its authors' names and handles are left out like the project's own
+    people = {w for c in unique for w in re.split(r"[^a-z0-9]+", c.author.lower()) if len(w) >= 3}
+    found = distinctive(docs, ctx.terms_vocab() if added else ctx.vocab(), exclude=(*ctx.names, *people))
+    return [t for t in found if not _HEXISH.fullmatch(t.term)]
 
 
-_TRAILER = re.compile(r"^[\w-]+: .*$|^\s*\*? ?Merge (pull request|branch) .*$", re.M)
+_HEXISH = re.compile(r"(?=[0-9a-f]*\d)[0-9a-f]{6,40}|\d+")
+_TRAILER = re.compile(
+    r"^[\w-]+: .*$|^\s*\*? ?Merge (pull request|branch) .*$"
+    r"|^\s*(co-)?(authored|written|reviewed|approved|signed)[ -]by\b.*$",
+    re.M | re.I,
+)
 
 
 def _body_text(body: str) -> str:

@@ -240,6 +240,9 @@ class UpstreamFacts(Frozen):
     readme_title: str | None
     readme_lead: str = Field(description="First descriptive paragraph of the README, plain text. Untrusted.")
     readme_lead_markdown: str = Field(default="", description="The same paragraph as Markdown. Untrusted.")
+    successors: list[str] = Field(
+        default=[], description="README sentences that point to where the project went (moved to, use X instead)."
+    )
     head_describe: str | None = Field(default=None, description="`git describe --tags` of the compared head.")
     commits_30d: int
     commits_90d: int

@@ -165,3 +165,31 @@ def _unique(items: list[Statement]) -> list[Statement]:
             seen.add(s.text)
             out.append(s)
     return out
+
+
+SUCCESSOR = re.compile(
+    r"(?i)\b(unmaintained|no longer (maintained|developed|supported)|deprecated|archived|abandoned|moved to|"
+    r"has moved|continued (at|in|by)|continuation|successor|maintained fork|active fork|use .{1,80}? instead|"
+    r"superseded by|replaced by|new home|now lives|development continues|not actively maintained|dormant|"
+    r"active (project|fork|version)|check out (its|the|this) fork|maintained (fork|version))\b"
+)
+
+
+def successors(readme: str | None, limit: int = 3) -> list[str]:
+    """Sentences of upstream's README that point to where the project went ("unmaintained … use X instead",
+    "moved to X", "continued at X"), links kept as their text and URL so a fork can be matched by name."""
+    if not readme:
+        return []
+    out = []
+    for kind, _section, block in readme_mod._blocks(readme):
+        if kind not in ("paragraph", "list", "html"):
+            continue
+        raw = " ".join(ln.strip().lstrip(">").strip() for ln in block)
+        raw = re.sub(r"\[([^\]]*)\]\((https?://[^)\s]+)\)", r"\1 (\2)", raw)  # keep the link's URL
+        raw = re.sub(r"(?is)<a\s[^>]*href=[\"'](https?://[^\"']+)[\"'][^>]*>(.*?)</a>", r"\2 (\1)", raw)
+        for sent in _SENTENCE.split(" ".join(re.sub(r"<[^>]+>", " ", raw).split())):
+            if SUCCESSOR.search(sent) and re.search(r"[\w.-]+/[\w.-]+", sent):
+                out.append(sent[:MAX_QUOTE])
+        if len(out) >= limit:
+            break
+    return out[:limit]

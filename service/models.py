@@ -126,6 +126,9 @@ class UpstreamSummary(BaseModel):
     readme_lead: str = Field(description="The README's first descriptive paragraph, plain text. Untrusted.")
     readme_lead_markdown: str = Field(default="", description="The same paragraph as Markdown. Untrusted.")
     description: str | None = Field(default=None, description="The forge's description, when it was listed there.")
+    successors: list[str] = Field(
+        default_factory=list, description="README sentences that point to where the project went. Untrusted."
+    )
     head_describe: str | None = Field(default=None, description="The compared head as `git describe --tags`.")
     commits_30d: int
     commits_90d: int

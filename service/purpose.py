@@ -355,7 +355,7 @@ def phrase_of(text: str, kind: str) -> str | None:
     return None
 
 
-_SHORTEN = re.compile(r"\s(?:within|in|on|at|with|by|using|that|which|so|when|where|because|via|from)\s")
+_SHORTEN = re.compile(r"\s(?:within|in|on|at|with|by|using|that|which|so|when|where|because|via|from|as|of|for|to)\s")
 
 
 def _tidy(x: str | None) -> str | None:
@@ -443,6 +443,29 @@ def purpose(
             quote = clean_subject(st.text) if st.kind == "commit" else st.text
             return Purpose(phrase=got, quote=quote, source=st.source, kind=st.kind, evidence=[st.evidence],
                            detail=list(detail))  # fmt: skip
+    return _platform(f, detail)
+
+
+def _platform(f: ForkFacts, detail: Iterable[str]) -> Purpose | None:
+    """When no source says it in words (subjects in another language, "Release 1.3.0+hpu"), but the fork's own
+    commit subjects name a platform the glossary knows among its distinctive terms: "<platform> support", quoting
+    the subject that names it, with where the work is ("Habana Gaudi (HPU) support (op_builder/hpu/)")."""
+    from forkwise.service.prompts import load_toml
+
+    gl = load_toml("glossary.toml")
+    platforms = set(gl["platforms"]["names"])
+    own = [c for c in f.own_commits if not c.is_merge and not c.upstream_equivalent and not _DEP_BUMP.search(c.subject)]
+    for t in f.terms[:6]:
+        name = gl["terms"].get(t.term)
+        if name not in platforms:
+            continue
+        said = next((c for c in own if re.search(rf"(?i)(?<![a-z]){re.escape(t.term)}(?![a-z])", c.subject)), None)
+        if said is None:
+            continue
+        where = [w for w in t.where if not w.startswith(("tests/", "test/"))][:2]
+        phrase = f"{name} support" + (f" ({', '.join(where)})" if where else "")
+        return Purpose(phrase=phrase, quote=said.subject, source=f"commit {said.sha[:7]}", kind="commit",
+                       evidence=[f"commit:{said.sha}"], detail=list(detail))  # fmt: skip
     return None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -39,6 +40,23 @@ def without_merge(f: ForkFacts, c: Classification) -> ForkFacts:
     return f.model_copy(update={"merge": None, "merge_note": f"nothing of its own to merge onto upstream ({what})"})
 
 
+def names_fork(sentence: str, name: str, web: str | None) -> bool:
+    """Whether a sentence names this fork: its owner/name (as text or in a URL), or its web address."""
+    low = sentence.lower()
+    if web and web.lower().rstrip("/") in low:
+        return True
+    return re.search(rf"(?<![\w.-]){re.escape(name.lower())}(?![\w-])", low) is not None
+
+
+def own_descriptions(descriptions: dict[str, str | None], upstream: str | None) -> dict[str, str]:
+    """The forge descriptions that are a fork's own: GitHub copies upstream's description into every fork, so a
+    description counts only when it differs from upstream's and no other fork in the listing has the same one."""
+    clean = {n: " ".join(d.split()) for n, d in descriptions.items() if d and d.strip()}
+    counts = Counter(d.lower() for d in clean.values())
+    up = " ".join((upstream or "").split()).lower()
+    return {n: d for n, d in clean.items() if counts[d.lower()] == 1 and d.lower() != up}
+
+
 def writer_input(
     name: str,
     facts: ForkFacts,
@@ -47,9 +65,21 @@ def writer_input(
     upstream_web: str | None,
     as_of: datetime,
     classification: Classification,
+    forge_description: str | None = None,
+    successors: list[str] | None = None,
 ) -> WriterInput:
     """Everything a writer (and the validator) needs for one fork: its facts and what was decided about it."""
     cat = catalogue(facts, fork_web, upstream_web)
+    if forge_description:
+        cat["fact:forge_description"] = Evidence(
+            id="fact:forge_description", kind="fact", label=f"its forge description: {forge_description}",
+            url=fork_web,
+        )  # fmt: skip
+    named = next((s for s in successors or [] if names_fork(s, name, fork_web)), None)
+    if named:
+        cat["fact:upstream_successor"] = Evidence(
+            id="fact:upstream_successor", kind="fact", label=f"upstream's README: “{named}”", url=upstream_web
+        )
     c = classification
     for other, (ahead, behind) in c.relations.items():
         cat[f"fact:relation:{other}"] = Evidence(
@@ -58,13 +88,18 @@ def writer_input(
             label=f"{count(ahead, 'commit')} {other} lacks; {count(behind, 'commit')} of {other}'s this fork lacks",
             detail=f"git rev-list --left-right --count {facts.head[:7]}...{other}",
         )
-    return WriterInput(name=name, upstream=upstream, facts=facts, classification=c, catalogue=cat, as_of=as_of)
+    return WriterInput(
+        name=name, upstream=upstream, facts=facts, classification=c, catalogue=cat, as_of=as_of,
+        forge_description=forge_description, upstream_successor=named,
+    )  # fmt: skip
 
 
 def stored_input(report: Report, fork: ForkReport) -> WriterInput | None:
     """The writer input of an analysed fork in a report, with the classification its verdict recorded."""
     if fork.facts is None or fork.verdict is None:
         return None
+    own = own_descriptions({f.name: f.meta.description if f.meta else None for f in report.forks},
+                           report.upstream.description)  # fmt: skip
     return writer_input(
         fork.name,
         fork.facts,
@@ -73,6 +108,8 @@ def stored_input(report: Report, fork: ForkReport) -> WriterInput | None:
         report.upstream.web_url,
         report.as_of,
         fork.verdict.classification,
+        own.get(fork.name),
+        report.upstream.successors,
     )
 
 
@@ -110,6 +147,8 @@ def build_report(
         final = {n: c for n, (_f, c) in decided.items()}
     forks: list[ForkReport] = []
     writing = 0.0
+    own = own_descriptions({o.name: o.meta.description if o.meta else None for o in net.forks},
+                           listing.root.description if listing else None)  # fmt: skip
     for o in net.forks:
         status = "failed" if o.error else "skipped" if o.skipped else "prefiltered" if o.prefiltered else "analysed"
         fr = ForkReport(
@@ -125,7 +164,10 @@ def build_report(
         )
         if o.facts is not None and o.name in final:
             facts = without_merge(o.facts, final[o.name])
-            inp = writer_input(o.name, facts, up.name, o.web_url, net.upstream_web_url, net.as_of, final[o.name])
+            inp = writer_input(
+                o.name, facts, up.name, o.web_url, net.upstream_web_url, net.as_of, final[o.name], own.get(o.name),
+                up.successors,
+            )  # fmt: skip
             fr.facts, fr.archetype = facts, inp.classification.archetype
             t = time.perf_counter()
             fr.verdict = writer.write(inp)
@@ -156,6 +198,7 @@ def build_report(
             readme_lead=up.readme_lead or (listing.root.description or "" if listing else ""),
             readme_lead_markdown=up.readme_lead_markdown,
             description=listing.root.description if listing else None,
+            successors=up.successors,
             head_describe=up.head_describe,
             commits_30d=up.commits_30d,
             commits_90d=up.commits_90d,

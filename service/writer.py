@@ -45,6 +45,9 @@ class WriterInput(BaseModel):
     forge_description: str | None = Field(
         default=None, description="The fork's forge description, when it is its own (not one the network shares)."
     )
+    upstream_successor: str | None = Field(
+        default=None, description="The sentence of upstream's README that names this fork as where it went."
+    )
 
 
 class Writer(Protocol):
@@ -240,6 +243,7 @@ def context(inp: WriterInput) -> dict[str, Any]:
         "purpose": what.phrase if what else "",
         "purpose_ids": " ".join(what.evidence) if what else "",
         "purpose_cite": what.cite if what else "",
+        "upstream_successor": inp.upstream_successor or "",
         "term_ids": " ".join(dict.fromkeys(term_ids)),
         "top_folders": _join(top_folders),
         "top_paths": _join([c.path for c in changed[:2]]),
