@@ -78,7 +78,14 @@ def _described(text: str, limit: int = 2, *, any_first: bool = False, about: str
     sentence when none qualifies (a rewritten lead describes the project even without a cue)."""
     topic = {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z0-9+#.-]{2,}", about)}
     found: list[str] = []
-    for para in _paragraphs(text):
+    paras = _paragraphs(text)
+    for n, para in enumerate(paras):
+        if para.rstrip().endswith(":") and CUE.search(para) and n + 1 < len(paras):
+            # a lead-in ("Goal of this fork:") says what the next paragraph or list item holds
+            nxt = next((s for s in sentences(paras[n + 1]) if not NEGATION.search(s)), None)
+            if nxt:
+                found.append(nxt)
+            continue
         for i, s in enumerate(sentences(para)):
             if NEGATION.search(s) or INSTRUCTION.match(s) or _BOILERPLATE.search(s) or s.startswith("$"):
                 continue
@@ -99,10 +106,13 @@ def from_readme(diff: ReadmeDiff, before: str | None, after: str | None) -> list
     out: list[Statement] = []
     lead_after = readme_mod.lead_markdown(after, limit=1200)
     lead_before = readme_mod.lead_markdown(before or "", limit=1200)
+    intro = readme_mod.sections(after).get(readme_mod.INTRO, "")[:4000]
     if lead_after and " ".join(lead_after.split()) != " ".join(lead_before.split()) and not NEGATION.search(lead_after):
         heading = readme_mod.INTRO if any(s.heading == readme_mod.INTRO for s in diff.sections) else None
         ev = f"readme:{heading}" if heading else "fact:readme_title"
-        for s in _described(lead_after, any_first=True):
+        # the lead first; the rest of the intro only where the lead leads in ("Goal of this fork:")
+        text = intro if lead_after.rstrip().endswith(":") and intro else lead_after
+        for s in _described(text, any_first=True):
             out.append(Statement(kind="readme", text=s, evidence=ev, source="its README"))
     body = readme_mod.sections(after)
     for sec in sorted(diff.sections, key=lambda x: x.change != "added"):  # sections it added, then changed ones
@@ -134,7 +144,8 @@ def from_files(mirror: Path, base: str, head: str, changes: list[FileChange]) ->
             old = set(readme_mod.sections(_text(read_blob(mirror, f"{base}:{c.path}", limit=500_000)) or ""))
             added = [h for h in after if h not in old and h != readme_mod.INTRO]
             if added:
-                first = next((s for p in _paragraphs(after[added[0]]) for s in sentences(p)), None)
+                first = next((s for p in _paragraphs(after[added[0]]) for s in sentences(p)
+                              if not NEGATION.search(s) and not INSTRUCTION.match(s)), None)  # fmt: skip
                 if first:
                     out.append(Statement(kind="changelog", text=first, evidence=f"file:{c.path}",
                                          source=f"{c.path} ({added[0]})"))  # fmt: skip

@@ -59,7 +59,7 @@ _TRIVIAL = re.compile(
 )
 _DEP_BUMP = re.compile(r"(?i)\b(bump|upgrade|update)\b.*\bfrom\b.*\bto\b|\bdependabot\b|\brenovate\b|\(deps\)")
 _CLAUSE_CUT = re.compile(
-    r"(?i)(,\s|;\s|\s[-–—]\s|\s\((?![A-Z0-9][\w.+-]{0,10}\))|:\s|\.\s|\s(?:and|but|so|because|which|while|whereas|then)\s+"
+    r"(?i)(,\s|;\s|\s[-–—]{1,2}\s|\slike\s|\s\((?![A-Z0-9][\w.+-]{0,10}\))|:\s|\.\s|\s(?:and|but|so|because|which|while|whereas|then)\s+"
     r"(?:(?:also|then|now)\s+)?(?:fix|fixed|fixes|improve[sd]?|test|tests|tested|make[s]?|made|use[sd]?|remove[sd]?"
     r"|drop(?:s|ped)?|add(?:s|ed)?|change[sd]?|update[sd]?|is|are|was|were|has|have|it|this|that)\b)"
 )
@@ -254,8 +254,13 @@ def usable_subject(subject: str, author: str = "") -> bool:
     return len(words) >= 2 and not _TRIVIAL.match(s) and not all(w.lower() in _GENERIC for w in words)
 
 
+_ASIDE = re.compile(r"\s\((?![A-Z0-9][\w.+-]{0,10}\))[^()]{0,60}\)")
+
+
 def _cut(x: str) -> str:
-    """The head of a clause: up to the first comma, semicolon, dash, parenthesis, or "and <verb>"."""
+    """The head of a clause: asides in parentheses out ("(as of 0.6.2)"; an acronym such as "(HPU)" stays), then
+    up to the first comma, semicolon, dash, parenthesis, or "and <verb>"."""
+    x = _ASIDE.sub("", x)
     m = _CLAUSE_CUT.search(x)
     x = x[: m.start()] if m else x
     return x.strip(" \"'“”‘’`.,;:!?")
@@ -348,6 +353,9 @@ def phrase_of(text: str, kind: str) -> str | None:
                 return got
     if kind in ("package", "forge", "notes", "changelog") or (kind == "readme" and len(text.split()) <= 10):
         head = _cut(text)
+        first = head.split(" ", 1)[0].lower()
+        if first in VERBS_DROP or first in VERB_PHRASES or first in GERUND or first in ("support", "supports"):
+            head = _noun(head)
         if 2 <= len(head.split()) <= 10 and not re.match(
             r"(?i)^(this|it|we|i|you|our|the project|like|as|or|and|but|so|also|just|see|install|use|run|add)\b", head
         ):
@@ -364,6 +372,10 @@ def _tidy(x: str | None) -> str | None:
     if not x:
         return None
     x = " ".join(x.split()).strip(" \"'“”‘’`.,;:!?-*+")
+    for q in ('"', "“", "”"):
+        if x.count(q) % 2:  # an unbalanced quote ("example of nested commands -- "sudo rm …")
+            x = x.replace(q, "")
+    x = re.sub(r"(?i)(\s+(like|as|with|for|to|of|and|or|the|a|an|in|on|by|from|via|--))+$", "", x).strip()
     if len(x.split()) > 10:
         head = " ".join(x.split()[:11])
         cuts = [m.start() for m in _SHORTEN.finditer(head)]
