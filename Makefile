@@ -38,6 +38,8 @@ lint: setup
 
 # the real fork networks beside the project (../shared/networks); their eval runs when they are there
 NETWORKS ?= $(abspath ../shared/networks)
+# fetched snapshots of public fork networks studied by hand (evals/real/README.md); their eval runs when they are there
+MIRRORS ?= $(abspath ../.mirror)
 
 test: lint
 	$(BIN)/python -m pytest -q -n 2
@@ -45,7 +47,10 @@ test: lint
 	$(BIN)/forkwise eval --writer local --subset --json eval-llm-results.json
 	@if [ -f "$(NETWORKS)/mysqldb1.bundle" ]; then \
 	  FORKWISE_NETWORKS="$(NETWORKS)" $(BIN)/forkwise eval --cases evals/practice; \
-	else echo "NOTE: no practice network in $(NETWORKS): evals/practice did not run"; fi
+	else echo "NOTE: no practice network in $(NETWORKS): evals/practice did not run (make test NETWORKS=/path/to/networks)"; fi
+	@if [ -d "$(MIRRORS)/satori+go.uuid" ]; then \
+	  FORKWISE_MIRRORS="$(MIRRORS)" $(BIN)/forkwise eval --cases evals/real; \
+	else echo "NOTE: no fetched networks in $(MIRRORS): evals/real did not run (make test MIRRORS=/path, see evals/real/README.md)"; fi
 	$(MAKE) bench-quick
 
 bench: setup

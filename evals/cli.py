@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from forkwise.index.settings import WriterName, get_settings
@@ -62,6 +63,7 @@ def eval_command(
         bad = [k for k, v in r.checks.items() if v is False]
         bad += [f"mention:{p}" for p, ok in r.checks["must_mention"].items() if not ok]
         bad += [f"claims:{p}" for p, hit in r.checks["must_not_claim"].items() if hit]
+        bad += [escape(p) for p in r.checks.get("readable_problems", [])]
         sc = r.checks.get("security_claims")
         if sc and sc["claimed"] != sc["expected"]:
             bad.append(f"security:{sc['claimed']} (labeled {sc['expected']})")
@@ -82,7 +84,7 @@ def eval_command(
         f"archetype macro-F1 {m.archetype_macro_f1:.3f}\n"
         f"must_mention recall {m.must_mention_recall:.3f}   must_not_claim violations {m.must_not_claim_violations}   "
         f"citation validity {m.citation_validity:.3f}   number consistency {m.number_consistency:.3f}   "
-        f"error labels {m.error_label_accuracy:.3f}\n"
+        f"error labels {m.error_label_accuracy:.3f}   readable {m.readable:.3f}\n"
         f"security claims: {m.false_security_claims} false ({m.false_lack_claims} saying a side lacks a fix it "
         f"holds or has none), recall {m.security_claim_recall:.3f}\n"
         f"time per fork: mean {m.seconds_per_fork_mean * 1000:.0f} ms, p95 {m.seconds_per_fork_p95 * 1000:.0f} ms"

@@ -36,9 +36,11 @@ from forkwise.service.demo import DEMO_SPEC
 from forkwise.service.llm_writer import LLMWriter
 from forkwise.service.models import FieldNote, ForkReport, Report, WriterStats
 from forkwise.service.pipeline import rewrite_verdicts
-from forkwise.service.report import report_network, verdict_problems
+from forkwise.service.purpose import IDENTIFIER_LIST, banned_for
+from forkwise.service.purpose import problems as phrase_problems
+from forkwise.service.report import report_network, stored_input, verdict_problems
 from forkwise.service.store import index_report, retriever
-from forkwise.service.writer import FactsWriter, Writer
+from forkwise.service.writer import FactsWriter, Writer, purpose_of
 
 EVALS_DIR = Path(str(resources.files("forkwise.evals")))
 CASES_DIR = EVALS_DIR / "cases"
@@ -136,6 +138,11 @@ class Metrics(BaseModel):
     error_label_accuracy: float
     merge_accuracy: float = Field(
         default=1.0, description="Share of labelled forks whose merge conflicts and port plan are exactly the labels."
+    )
+    readable: float = Field(
+        default=1.0,
+        description="Share of forks with work of their own whose phrase comes from their own words or commit subjects "
+        "when one gives it, and holds no banned kind (evals.scorer.readable).",
     )
     seconds_per_fork_mean: float
     seconds_per_fork_p95: float
@@ -241,6 +248,11 @@ def _score_fork(case: str, f: ForkReport, labels: Labels, report: Report, second
             and (labels.port_applied is None or (m.port is not None and m.port.applied == labels.port_applied))
         )
     checks["must_mention"] = {p: matches(p, text) for p in labels.must_mention}
+    if f.verdict and f.facts and f.facts.unique_commits:
+        why = readable(report, f)
+        checks["readable"] = not why
+        if why:
+            checks["readable_problems"] = why
     claimed = {SECURITY_NOTES[n] for n in (f.verdict.classification.notes if f.verdict else []) if n in SECURITY_NOTES}
     checks["security_claims"] = {"claimed": sorted(claimed), "expected": sorted(labels.security_claims)}
     checks["must_not_claim"] = {p: matches(p, text) for p in labels.must_not_claim}
@@ -269,6 +281,32 @@ def _score_fork(case: str, f: ForkReport, labels: Labels, report: Report, second
         writer=f.verdict.writer if f.verdict else None,
         fields=f.verdict.fields if f.verdict else [],
     )
+
+
+SELF_OR_SUBJECT = ("readme", "notes", "changelog", "package", "forge", "commit")
+"""Sources of kind (a), what a fork says about itself, and (b), its commit subjects."""
+
+
+def readable(report: Report, f: ForkReport) -> list[str]:
+    """Why a verdict's "what it is for" is not in words a person would use (empty: it is). The phrase must come
+    from what the fork says about itself or its commit subjects whenever one of those gives a phrase, hold none of
+    the banned kinds (names, hex, test machinery, lockfiles, bare numbers, the project's own name, over 12 words),
+    and no headline may be a list of identifiers ("A, B and C code")."""
+    v, facts = f.verdict, f.facts
+    if v is None or facts is None:
+        return []
+    out: list[str] = []
+    inp = stored_input(report, f)
+    found = purpose_of(inp) if inp is not None else None
+    if v.purpose:
+        out += phrase_problems(v.purpose, banned_for(facts, f.name, report.upstream.name))
+        if v.purpose_kind not in SELF_OR_SUBJECT and found is not None and found.kind in SELF_OR_SUBJECT:
+            out.append(f"the phrase comes from {v.purpose_kind or 'no source'}, while {found.source} says it")
+    elif found is not None:
+        out.append(f"{found.source} says what it is for ({found.phrase!r}); the verdict does not")
+    if IDENTIFIER_LIST.search(v.headline):
+        out.append(f"the headline is a list of identifiers: {v.headline!r}")
+    return out
 
 
 def contradictions(f: ForkReport) -> list[str]:
@@ -387,6 +425,7 @@ def metrics(
         number_consistency=rate("numbers_consistent"),
         error_label_accuracy=rate("error"),
         merge_accuracy=rate("merge"),
+        readable=rate("readable"),
         seconds_per_fork_mean=round(statistics.fmean(secs), 4) if secs else 0.0,
         seconds_per_fork_p95=round(secs[int(0.95 * (len(secs) - 1))], 4) if secs else 0.0,
         chat_questions=len(qs := questions or []),

@@ -197,7 +197,11 @@ def problems(phrase: str, banned: Banned | None = None) -> list[str]:
         out.append("it holds a commit id or other hex")
     if ISSUE_REF.search(phrase):
         out.append("it holds an issue or pull-request number")
-    if any(w in TEST_WORDS for w in lower) or any(w.startswith(("assert", "pytest")) for w in lower):
+    if (
+        any(w in TEST_WORDS for w in lower)
+        or any(w.startswith(("assert", "pytest")) for w in lower)
+        or re.search(r"(?i)((?<![a-z])test_\w+|\w_test\.\w+|\.test\.\w+|(?<![a-z])tests?\.(py|go|js|ts|rs))", phrase)
+    ):
         out.append("it names test-framework machinery")
     if GENERATED.search(phrase):
         out.append("it names a lockfile or generated file")
@@ -210,6 +214,8 @@ def problems(phrase: str, banned: Banned | None = None) -> list[str]:
                 out.append(f"it holds a bare number ({w})")
                 break
     if banned is not None:
+        # names in a path ("turbine/accelerator/") are where the work is, not what it is called
+        lower = [w.lower().strip(".-") for w in _words(re.sub(r"\S*/\S*", " ", phrase))]
         hit = sorted({w for w in lower if w in banned.names})
         if hit:
             out.append(f"it names a person or the fork's owner ({', '.join(hit)})")
@@ -487,7 +493,7 @@ _VAGUE = re.compile(
     r"an? (fork|copy|clone|mirror|version)( of .*)?)$"
 )
 _ANAPHORA = re.compile(r"(?i)\b(this|these|those|it|them|above|below|following)\b")
-_CODE = re.compile(r"[={}<>$;\\]|::|\w\(|\(\s*\)")
+_CODE = re.compile(r"[={}<>$;\\]|::|\w\(|\(\s*\)|\b[a-z]+(?:_[a-z0-9]+){2,}\b|\b[a-z]+[A-Z][a-z]\w*\b")
 
 
 def _informative(phrase: str) -> bool:
