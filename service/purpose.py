@@ -401,14 +401,19 @@ def _strip_project(phrase: str, banned: Banned) -> str:
 
 
 def _term_hits(subject: str, terms: list[TermScore]) -> float:
-    words = set(tokens(subject))
     best = terms[0].score if terms else 1.0
     score = 0.0
+    words = set(tokens(clean_subject(subject)))  # a component prefix ("parquet: …") names a place, not the work
     for t in terms[:12]:
         if any(w == t.term or (min(len(w), len(t.term)) >= 4 and (w.startswith(t.term) or t.term.startswith(w)))
                for w in words):  # fmt: skip
             score += t.score / best
     return score
+
+
+_FEATURE = re.compile(r"(?i)^(add|adds|added|implement\w*|introduce\w*|initial|new|port\w*)\b|\bsupport\b")
+"""A subject that announces a feature ("Add Parquet export", "Initial async IO support") says what a fork is for
+better than one about a detail of it ("write row groups")."""
 
 
 def candidates(
@@ -424,7 +429,7 @@ def candidates(
     scored = sorted(
         own,
         key=lambda c: (
-            -(_term_hits(c.subject, terms) + (0.6 if re.search(r"(?i)\bsupport|\bport\b|\badd", c.subject) else 0)),
+            -(_term_hits(c.subject, terms) + (1.0 if _FEATURE.search(clean_subject(c.subject)) else 0)),
             c.date,
         ),
     )
