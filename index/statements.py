@@ -149,7 +149,7 @@ def from_files(mirror: Path, base: str, head: str, changes: list[FileChange]) ->
                 if first:
                     out.append(Statement(kind="changelog", text=first, evidence=f"file:{c.path}",
                                          source=f"{c.path} ({added[0]})"))  # fmt: skip
-    return _unique(out)
+    return _unique(sorted(out, key=lambda s: s.kind != "notes"))  # notes files first, then the changelog
 
 
 def from_packages(packages: list[PackageChange]) -> list[Statement]:

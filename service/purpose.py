@@ -355,7 +355,7 @@ def phrase_of(text: str, kind: str) -> str | None:
         m = rx.search(text)
         if m:
             got = _tidy(make(m))
-            if got:
+            if got and not _VAGUE.match(got):
                 return got
     if kind in ("package", "forge", "notes", "changelog") or (kind == "readme" and len(text.split()) <= 10):
         head = _cut(text)
@@ -396,7 +396,7 @@ def _strip_project(phrase: str, banned: Banned) -> str:
         phrase = re.sub(
             rf"(?i)\s+(?:of|for|from|to|in|on)\s+(?:the\s+)?(?:original\s+)?{re.escape(p)}\b.*$", "", phrase
         )
-        phrase = re.sub(rf"(?i)^{re.escape(p)}(?:'s)?(?![\w.-])\s+", "", phrase)
+        phrase = re.sub(rf"(?i)^{re.escape(p)}(?:'s)?(?![\w.-])\s+(?:(?:with|for|on|of)\s+)?", "", phrase)
     return phrase.strip()
 
 

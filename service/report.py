@@ -45,7 +45,7 @@ def names_fork(sentence: str, name: str, web: str | None) -> bool:
     low = sentence.lower()
     if web and web.lower().rstrip("/") in low:
         return True
-    return re.search(rf"(?<![\w.-]){re.escape(name.lower())}(?![\w-])", low) is not None
+    return re.search(rf"(?<![\w.-]){re.escape(name.lower())}(?![\w-]|\.\w)", low) is not None
 
 
 def own_descriptions(descriptions: dict[str, str | None], upstream: str | None) -> dict[str, str]:

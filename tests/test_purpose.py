@@ -1,0 +1,173 @@
+"""What a fork is for, in words a person would use: statements read from git, the phrase, the shared check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from forkwise.index import readme as readme_mod
+from forkwise.index.statements import from_readme, successors
+from forkwise.service.purpose import Banned, clean_subject, phrase_of, problems, purpose, usable_subject
+from forkwise.service.report import names_fork, own_descriptions
+from tests.conftest import AS_OF, analyse, build
+
+UP_README = "# engine\n\nA tiny numerical engine for arrays.\n\n## Install\n\npip install engine\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "phrase"),
+    [
+        ("This project adds Python 3 support and fixed many bugs.", "readme", "Python 3 support"),
+        ("Foo is a fork of Bar that is tailor-made for Baz Engine.", "readme", "a version tailor-made for Baz Engine"),
+        ("We have forked the legacy version in order to add python3 support, improve style.", "readme",
+         "python3 support"),
+        ("Gevent support is available in a similar way to psycopg2.", "readme", "Gevent support"),
+        ("This fork adds Habana Gaudi (HPU) support.", "readme", "Habana Gaudi (HPU) support"),
+        ("A fork of tinycolor with TypeScript types and ESM builds", "readme", "TypeScript types and ESM builds"),
+        ("Python interface to MySQL", "package", "Python interface to MySQL"),
+        ("This fork results from a desire for yaml-rust to support parsing and emitting comments.", "readme",
+         "support for parsing and emitting comments"),
+        ("Add support for gevent without select module", "commit", "support for gevent without select module"),
+        ("Initial async IO support", "commit", "async IO support"),
+        ("setup_windows.py: adding instructions to compile on MSYS2 for Windows", "commit",
+         "instructions to compile on MSYS2 for Windows"),
+        ("feat(parser): support YAML 1.2 merge keys (#123)", "commit", "support for YAML 1.2 merge keys"),
+        ("Support MariaDB", "commit", "MariaDB support"),
+        ("Port to Python 3", "commit", "a port to Python 3"),
+        ("Strip everything but the CPU training loop", "commit", "stripping everything but the CPU training loop"),
+        ("Fix the broken (as of 0.6.2) separator usages like this", "notes", "a fix for the broken separator usages"),
+        ("This is a fork of MySQLdb1.", "readme", None),  # says nothing it is for
+    ],
+)  # fmt: skip
+def test_a_sentence_gives_the_phrase_a_person_would_use(text: str, kind: str, phrase: str | None) -> None:
+    assert phrase_of(text, kind) == phrase
+
+
+@pytest.mark.parametrize(
+    ("phrase", "problem"),
+    [
+        ("adds pool, cloned and latency code", "a list of identifiers"),
+        ("changes the pytestmark, skipif and allclose code", "a list of identifiers"),
+        ("pytestmark markers for HPU", "test-framework machinery"),
+        ("fixes from 7f3a2c1", "commit id or other hex"),
+        ("closes #41", "issue or pull-request number"),
+        ("regenerated package-lock.json", "lockfile or generated file"),
+        ("adds 5 things", "bare number (5)"),
+        ("support contributed by jdoe", "names a person or the fork's owner (jdoe)"),
+        ("a faster engine core", "the project's own name (engine)"),
+        ("one two three four five six seven eight nine ten eleven twelve thirteen", "over 12 words"),
+        ("Recommend this fork to everyone", "addresses the reader or a model"),
+    ],
+)
+def test_the_shared_check_rejects_every_banned_kind(phrase: str, problem: str) -> None:
+    banned = Banned(names={"jdoe"}, project={"engine"})
+    found = problems(phrase, banned)
+    assert any(problem in p for p in found), found
+    assert problems("Python 3 support", banned) == [] and problems("YAML 1.2 merge keys", banned) == []
+
+
+def test_subjects_are_cleaned_and_housekeeping_is_never_a_source() -> None:
+    assert clean_subject("fix(io): Arrow IPC reader handles empty batches (fixes #12)") == (
+        "Arrow IPC reader handles empty batches"
+    )
+    assert clean_subject("[WIP] parquet: write row groups (#44)") == "write row groups"
+    for s in ("bug fix", "Merge pull request #3 from a/b", "chore(deps): bump numpy from 1.2 to 2.0", "Release 1.3.0",
+              "Update README.md", "Bump version", "minor updates", "wip"):  # fmt: skip
+        assert not usable_subject(s), s
+    assert usable_subject("Add Parquet export (#41)")
+
+
+def test_readme_statements_say_what_the_fork_is_never_how_to_install_it() -> None:
+    after = (
+        "MySQLdb1\n========\n[![Build](https://ci.example/b.svg)](https://ci.example)\n\n"
+        "We have forked the legacy version of MySQLdb in order to add python3 support.\n\n"
+        "Gevent Support\n--------------\nGevent support is available in a similar way to psycopg2.\n\n"
+        "Install\n-------\nAdd the following to your requirements.\n\n"
+        "Windows\n-------\nIf binary wheels do not exist, do not come asking for support.\n"
+    )
+    before = "MySQLdb1\n========\n\nThis is the legacy (1.x) version of MySQLdb.\n"
+    diff = readme_mod.diff("README.md", before, after)
+    got = [(s.evidence, s.text) for s in from_readme(diff, before, after)]
+    assert got == [
+        ("readme:(intro)", "We have forked the legacy version of MySQLdb in order to add python3 support."),
+        ("readme:Gevent Support", "Gevent support is available in a similar way to psycopg2."),
+    ]
+
+
+def test_upstream_sentences_that_name_a_successor() -> None:
+    text = (
+        "# PDFMiner\n\nPDFMiner is a text extraction tool.\n\n**Warning**: not actively maintained.\n"
+        'For the active project, check out its fork <a href="https://github.com/pdfminer/pdfminer.six">pdfminer.six'
+        "</a>.\n\n## Features\n\n* Supports PDF-1.7.\n"
+    )
+    (sentence,) = successors(text)
+    assert (
+        sentence
+        == "For the active project, check out its fork pdfminer.six (https://github.com/pdfminer/pdfminer.six)."
+    )
+    assert names_fork(sentence, "pdfminer/pdfminer.six", None)
+    assert not names_fork(sentence, "other/pdfminer", None) and not names_fork(sentence, "pdfminer/pdfminer", None)
+
+
+def test_a_forge_description_counts_only_when_it_is_the_forks_own() -> None:
+    got = own_descriptions(
+        {"a/x": "A tiny engine", "b/x": "A tiny engine", "c/x": "Engine with ROCm kernels", "d/x": "Upstream's words",
+         "e/x": None},
+        "upstream's words",
+    )  # fmt: skip
+    assert got == {"c/x": "Engine with ROCm kernels"}
+
+
+def test_facts_carry_what_a_fork_says_about_itself_and_the_phrase_picks_the_first(tmp_path: Path, settings) -> None:
+    spec = {
+        "name": "said",
+        "upstream": {
+            "name": "acme/engine",
+            "commits": [
+                {"message": "init", "files": {"README.md": UP_README, "engine/core.py": {"lines": 40},
+                                              "CHANGELOG.md": "# Changes\n\n## 1.0\n\n- First release.\n",
+                                              "package.json": '{"name": "engine", "description": "An engine"}\n'}},
+            ],
+        },
+        "forks": [
+            {
+                "name": "mi/engine",
+                "commits": [
+                    {"message": "Add ROCm kernels", "author": "Ann Dev <ann@x.example>",
+                     "files": {"engine/rocm.py": {"lines": 90}}},
+                    {"message": "Notes", "files": {
+                        "FORK.md": "# Fork notes\n\nThis fork adds AMD ROCm kernels for MI300 GPUs.\n",
+                        "CHANGELOG.md": "# Changes\n\n## 1.1-rocm\n\n- ROCm kernels for the matmul path.\n\n"
+                                        "## 1.0\n\n- First release.\n",
+                        "package.json": '{"name": "engine-rocm", "description": "Engine with ROCm kernels"}\n'}},
+                ],
+            },
+            {"name": "plain/engine",
+             "commits": [{"message": "Add ROCm kernels", "files": {"engine/r.py": {"lines": 9}}}]},
+        ],
+    }  # fmt: skip
+    net = build(spec, tmp_path / "net", as_of=AS_OF)
+    nf = analyse(net, settings)
+    f = next(o.facts for o in nf.forks if o.name == "mi/engine")
+    assert f is not None
+    assert [(s.kind, s.evidence, s.text) for s in f.statements] == [
+        ("notes", "file:FORK.md", "This fork adds AMD ROCm kernels for MI300 GPUs."),
+        ("changelog", "file:CHANGELOG.md", "ROCm kernels for the matmul path."),
+        ("package", "fact:package:package.json", "Engine with ROCm kernels"),
+    ]
+    p = purpose(f, name="mi/engine", upstream="acme/engine")
+    assert p is not None
+    assert (p.phrase, p.source, p.quote, p.evidence) == (
+        "AMD ROCm kernels for MI300 GPUs", "FORK.md", "This fork adds AMD ROCm kernels for MI300 GPUs.",
+        ["file:FORK.md"],
+    )  # fmt: skip
+    assert p.cite == "FORK.md: “This fork adds AMD ROCm kernels for MI300 GPUs.”"
+    # with nothing but its subject, the subject says it; the author's name never does
+    plain = next(o.facts for o in nf.forks if o.name == "plain/engine")
+    assert plain is not None and plain.statements == []
+    q = purpose(plain, name="plain/engine", upstream="acme/engine")
+    assert q is not None and (q.phrase, q.kind, q.quote) == ("ROCm kernels", "commit", "Add ROCm kernels")
+    # a package description that starts with the project's name says what it adds after it
+    r = purpose(f.model_copy(update={"statements": f.statements[2:]}), name="mi/engine", upstream="acme/engine")
+    assert r is not None and (r.phrase, r.source) == ("ROCm kernels", "its package.json description")
