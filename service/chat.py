@@ -22,7 +22,7 @@ from forkwise.index.vector import VectorIndex
 from forkwise.service import checks
 from forkwise.service.llm import Completion
 from forkwise.service.llm_writer import parse_json_object
-from forkwise.service.models import Report
+from forkwise.service.models import ForkReport, Report
 from forkwise.service.prompts import applied, count, load_toml, text_env
 
 
@@ -70,15 +70,27 @@ def fork_terms(report: Report) -> dict[str, set[str]]:
     glossary: dict[str, str] = load_toml("glossary.toml")["terms"]
     out: dict[str, set[str]] = {}
     for f in report.forks:
-        if f.facts is None or not f.facts.terms:
+        if f.facts is None:
             continue
-        words: set[str] = set()
+        words: set[str] = set(purpose_words(f))
         for t in f.facts.terms[:8]:
             words.add(t.term)
             if t.term in glossary:
                 words |= _words(glossary[t.term])
-        out[f.name] = words
+        if words:
+            out[f.name] = words
     return out
+
+
+_GENERIC_Q = frozenset("support supports adds add added which fork forks what who has have uses use".split())
+
+
+def purpose_words(f: ForkReport) -> set[str]:
+    """The content words of what a fork is for, in its own words: the verdict's phrase and the quote it came from."""
+    v = f.verdict
+    if v is None or not v.purpose:
+        return set()
+    return {w for w in _words(f"{v.purpose} {v.purpose_quote}") if w not in _GENERIC_Q}
 
 
 TERM_WEIGHT = 0.6
@@ -296,18 +308,39 @@ def named_forks(text: str, report: Report) -> list[str]:
     return [n for _i, n in sorted(found)]
 
 
-def compose(question: str, cites: list[Citation], report: Report) -> str:
-    """The answer without a model: forks ranked by their best evidence, one line each, with citation numbers."""
+def by_purpose(question: str, cites: list[Citation], report: Report) -> list[Citation]:
+    """Citations with those of forks whose own words (purpose phrase and quote) carry the question's words first,
+    renumbered 1…n; retrieval order otherwise kept. "Which fork adds X?" is answered by the fork that says so."""
+    q = _words(question) - _GENERIC_Q
+    reports = {f.name: f for f in report.forks}
+    said = {n for n, f in reports.items() if q and q & purpose_words(f)}
+    ordered = sorted(cites, key=lambda c: c.fork not in said)
+    return [c.model_copy(update={"n": i}) for i, c in enumerate(ordered, start=1)]
+
+
+def compose(question: str, cites: list[Citation], report: Report, failed: str | None = None) -> str:
+    """The answer without a model's words: forks ranked by their best evidence, one line each, with citation
+    numbers. A fork whose own words (its purpose phrase and the quote it came from) carry the question's words is
+    named by that phrase and quote, and comes first; the others by their best snippet. ``failed``: why a configured
+    model's answer was not used (the answer says so, never that no model is configured)."""
     by_fork: dict[str, list[Citation]] = {}
     for c in cites:
         if c.fork != report.upstream.name:
             by_fork.setdefault(c.fork, []).append(c)
+    q = _words(question) - _GENERIC_Q
+    reports = {f.name: f for f in report.forks}
     forks = []
     for name, cs in by_fork.items():
-        first = cs[0].snippet.splitlines()[0][:160]
-        forks.append({"name": name, "line": first, "refs": [c.n for c in cs]})
+        fr = reports.get(name)
+        v = fr.verdict if fr else None
+        said = bool(fr and v and v.purpose and q & purpose_words(fr))
+        if said and v is not None:
+            line = v.purpose + (f" ({v.purpose_cite})" if v.purpose_cite else "")
+        else:
+            line = cs[0].snippet.splitlines()[0][:160]
+        forks.append({"name": name, "line": line, "refs": [c.n for c in cs], "said": said})
     tmpl = text_env().from_string(load_toml("chat.toml")["retrieval_only"])
-    return tmpl.render(question=question, forks=forks).strip()
+    return tmpl.render(question=question, forks=forks, failed=failed).strip()
 
 
 class ChatService:
@@ -377,7 +410,7 @@ class ChatService:
             return from_facts  # about the forks' state, not their content: git's facts answer it, not similarity
         vindex = vindex or self.index(report.upstream.name)
         if self.model is None:
-            cites = retrieve(vindex, report, req.question, req.fork)
+            cites = by_purpose(req.question, retrieve(vindex, report, req.question, req.fork), report)
             return ChatAnswer(answer=compose(req.question, cites, report), citations=cites, mode="retrieval")
         try:
             obj, cites = self.chain(vindex, report, req).invoke(req)
@@ -393,8 +426,9 @@ class ChatService:
             cites = retrieve(vindex, report, req.question, req.fork)
             problems = [f"{type(exc).__name__}: {str(exc)[:160]}"]
         if problems:
+            cites = by_purpose(req.question, cites, report)
             return ChatAnswer(
-                answer=compose(req.question, cites, report),
+                answer=compose(req.question, cites, report, failed="; ".join(problems[:2])),
                 citations=cites,
                 mode="retrieval",
                 note="the model's answer failed validation (" + "; ".join(problems[:3]) + "); showing the evidence",

@@ -188,7 +188,9 @@ def test_chat_without_a_model_answers_from_evidence(api: httpx.Client, demo) -> 
     assert first["fork"] == "habana-ai/trainer" and first["n"] == 1
     habana = report.fork("habana-ai/trainer")
     assert first["sha"] in {c.sha for c in habana.facts.own_commits} | {habana.facts.head}
-    assert "habana-ai/trainer" in ans["answer"].splitlines()[1] and "[1]" in ans["answer"]
+    # the answer says what the fork is for in its own words, quoted, before any snippet
+    said = "Habana Gaudi (HPU) support (its README: “This fork adds Habana Gaudi (HPU) support.”) [1]"
+    assert ans["answer"].splitlines()[1].startswith(f"- habana-ai/trainer: {said}")
     assert all(c["fork"] != "bigco/trainer" for c in ans["citations"][:2])
     scores = [c["score"] for c in ans["citations"]]
     assert scores == sorted(scores, reverse=True)
@@ -319,3 +321,20 @@ def test_forkwise_serve_answers_for_what_summarize_stored(demo) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_an_answer_a_model_failed_says_why_not_that_no_model_is_configured(demo) -> None:
+    from forkwise.service.chat import Citation, by_purpose, compose
+
+    report, _s, _net = demo
+    cites = [
+        Citation(n=1, fork="bigco/trainer", evidence="fact:ahead", snippet="FP8 recipes", score=0.9),
+        Citation(n=2, fork="habana-ai/trainer", evidence="readme:(intro)", snippet="HPU graphs", score=0.8),
+    ]
+    ranked = by_purpose("which fork runs on Gaudi?", cites, report)
+    assert [(c.n, c.fork) for c in ranked] == [(1, "habana-ai/trainer"), (2, "bigco/trainer")]
+    text = compose("which fork runs on Gaudi?", ranked, report, failed="names: it names bigco/trainer first")
+    assert "The model's answer was not used: names: it names bigco/trainer first." in text
+    assert "No language model is configured" not in text
+    assert text.splitlines()[1].startswith("- habana-ai/trainer: Habana Gaudi (HPU) support (its README: ")
+    assert text.splitlines()[2] == "- bigco/trainer: FP8 recipes [2]"
