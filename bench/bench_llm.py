@@ -65,9 +65,10 @@ def main() -> None:
         f"{llm_s / max(1, m.forks):.2f} s vs facts {per_fork_facts:.2f} s, ratio {llm_s / max(facts_s, 1e-9):.1f}x"
     )
     print(
-        f"chat: {m.chat_model_answers} of {m.chat_questions} model answers passed the checks; first citation hit@1 "
-        f"{m.chat_hit_at_1:.3f} (retrieval only: {f.chat_hit_at_1:.3f}); fork named first is the labelled one in "
-        f"{m.chat_named_hit_at_1:.3f}"
+        f"chat: {m.chat_model_answers} of {m.chat_model_questions} model answers passed the checks (accepted "
+        f"{m.chat_accepted:.3f}; {m.chat_questions - m.chat_model_questions} more answered from git); first citation "
+        f"hit@1 {m.chat_hit_at_1:.3f} (retrieval alone, same run: {m.chat_retrieval_hit_at_1:.3f}); fork named "
+        f"first is the labelled one in {m.chat_named_hit_at_1:.3f}"
     )
     if a.json:
         a.json.write_text(llm.model_dump_json(indent=2))

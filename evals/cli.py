@@ -107,6 +107,12 @@ def eval_command(
             qt.add_row(q.case, q.question, q.expected, ", ".join(q.forks[:3]), f"{mark}{q.rank or '-'}")
         out.print(qt)
         out.print(f"chat: {m.chat_questions} questions, hit@1 {m.chat_hit_at_1:.3f}, MRR {m.chat_mrr:.3f}")
+        if m.chat_model_questions:
+            out.print(
+                f"chat with the model: {m.chat_model_answers} of {m.chat_model_questions} answers accepted "
+                f"({m.chat_accepted:.3f}); hit@1 {m.chat_hit_at_1_gain:+.3f} against retrieval alone "
+                f"({m.chat_retrieval_hit_at_1:.3f}, same questions, same run)"
+            )
         if m.chat_model_answers or result.writer != "facts":
             out.print(
                 f"chat with the model: {m.chat_model_answers} answers passed the checks; the fork named first is "

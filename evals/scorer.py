@@ -119,6 +119,11 @@ class QuestionResult(BaseModel):
     rank: int | None = Field(description="1-based rank of the expected fork among the cited forks; None if absent.")
     answer: str = ""
     named: list[str] = Field(default_factory=list, description="The forks the answer's text names, in order.")
+    retrieval_rank: int | None = Field(
+        default=None,
+        description="The same rank for the answer without a model (retrieval alone), when a model answered.",
+    )
+    model_asked: bool = Field(default=False, description="A model was asked (not a question the facts answer).")
 
 
 class Metrics(BaseModel):
@@ -153,6 +158,16 @@ class Metrics(BaseModel):
         default=1.0, description="Share of questions whose answer names the labelled fork first (model answers)."
     )
     chat_model_answers: int = Field(default=0, description="Answers a model wrote that passed the chat checks.")
+    chat_model_questions: int = Field(default=0, description="Questions a model was asked (not those git answers).")
+    chat_accepted: float = Field(
+        default=1.0, description="Share of the questions a model was asked whose answer passed the chat checks."
+    )
+    chat_retrieval_hit_at_1: float = Field(
+        default=1.0, description="hit@1 of the same questions by retrieval alone, measured in the same run."
+    )
+    chat_hit_at_1_gain: float = Field(
+        default=0.0, description="chat_hit_at_1 minus retrieval alone's, over the questions a model was asked."
+    )
     contradictions: int = Field(
         default=0, description="Sentences whose polarity contradicts the recommendation (service.checks.polarity)."
     )
@@ -336,16 +351,22 @@ def ask(
         return []
     index_report(report, settings)
     chat = ChatService(settings, model)
+    alone = ChatService(settings, None) if model is not None else None
     out = []
     for q in questions:
-        ans = chat.answer(report, ChatRequest(upstream=report.upstream.name, question=q.q))
+        req = ChatRequest(upstream=report.upstream.name, question=q.q)
+        ans = chat.answer(report, req)
         forks = list(dict.fromkeys(c.fork for c in ans.citations))
         rank = forks.index(q.fork) + 1 if q.fork in forks else None
         named = named_forks(ans.answer, report) if ans.mode == "llm" else forks
+        base_rank = None
+        if alone is not None:  # the same question by retrieval alone: what the model's answer is measured against
+            base = list(dict.fromkeys(c.fork for c in alone.answer(report, req).citations))
+            base_rank = base.index(q.fork) + 1 if q.fork in base else None
         out.append(
             QuestionResult(
                 case=case, question=q.q, expected=q.fork, forks=forks, mode=ans.mode, rank=rank, answer=ans.answer,
-                named=named,
+                named=named, retrieval_rank=base_rank, model_asked=model is not None and ans.mode != "facts",
             )
         )  # fmt: skip
     return out
@@ -435,6 +456,7 @@ def metrics(
         if qs
         else 1.0,
         chat_model_answers=sum(q.mode == "llm" for q in qs),
+        **_model_chat(qs),
         contradictions=sum(len(r.checks.get("contradictions", [])) for r in results),
         false_claims=sum(v for r in results for v in r.checks["must_not_claim"].values())
         + len(false_claims)
@@ -443,6 +465,21 @@ def metrics(
         injected_claims=sum(v for r in results for v in r.checks.get("injected", {}).values()),
         **_writing(writing or []),
     )
+
+
+def _model_chat(qs: list[QuestionResult]) -> dict[str, Any]:
+    """Chat figures over the questions a model was asked: accepted share, and hit@1 against retrieval alone."""
+    asked = [q for q in qs if q.model_asked]
+    if not asked:
+        return {}
+    hit = sum(q.rank == 1 for q in asked) / len(asked)
+    base = sum(q.retrieval_rank == 1 for q in asked) / len(asked)
+    return {
+        "chat_model_questions": len(asked),
+        "chat_accepted": round(sum(q.mode == "llm" for q in asked) / len(asked), 4),
+        "chat_retrieval_hit_at_1": round(base, 4),
+        "chat_hit_at_1_gain": round(hit - base, 4),
+    }
 
 
 def _writing(stats: list[WriterStats]) -> dict[str, Any]:

@@ -476,9 +476,17 @@ class ChatService:
         first = next((valid[n] for n in inline + cited if n in valid), None)
         if named and first is not None and first.fork != named[0]:
             problems.append(f"names: it names {named[0]} first but cites {first.fork}'s snippet first")
-        if named and top and named[0] != top.fork:
-            # the ranking is the evidence's (distinctive terms, keyword overlap), not the model's to overturn
-            problems.append(f"names: it leads with {named[0]}, but the evidence ranks {top.fork} first")
+        elif named and first is not None and top and named[0] != top.fork and question:
+            # choosing among the retrieved forks is the model's job: its choice stands when the snippet it cites
+            # for that fork carries the question's words (or that fork's own words do); else retrieval's ranking
+            asked = {checks.stem(w) for w in checks.content_words(question, [report.upstream.name])}
+            fr = next((f for f in report.forks if f.name == first.fork), None)
+            carried = checks.stems([first.snippet, first.path or "", *(purpose_words(fr) if fr else set())])
+            if not asked & carried:
+                problems.append(
+                    f"names: it leads with {named[0]}, whose cited snippet does not carry the question's words; "
+                    f"the evidence ranks {top.fork} first"
+                )
         verdicts = {f.name: f.verdict for f in report.forks if f.verdict}
         for name in named:
             v = verdicts.get(name)

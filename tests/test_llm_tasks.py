@@ -303,3 +303,20 @@ def test_chat_answers_are_checked_before_anything_is_streamed(shared_demo) -> No
         assert silent.note == "nothing in the index matches the question; the model was not asked"
     finally:
         stub.stop()
+
+
+def test_the_model_may_choose_among_the_retrieved_forks_when_its_snippet_carries_the_question(shared_demo) -> None:
+    from forkwise.service.chat import Citation
+
+    _net, report, _settings, _stats = shared_demo
+    cites = [
+        Citation(n=1, fork="habana-ai/trainer", evidence="readme:(intro)", snippet="Use HPU graphs", score=0.9),
+        Citation(n=2, fork="carol/trainer", snippet="Escape run names in the HTML training report", score=0.7),
+    ]
+    chosen = {"answer": "carol/trainer escapes run names in the HTML training report [2].", "citations": [2]}
+    # retrieval ranked habana-ai first; the model picked carol, citing a snippet with the question's words: it stands
+    assert ChatService.check(chosen, cites, report, "which fork escapes names in the HTML report?") == []
+    # the same pick for a question its snippet does not carry: retrieval's ranking stands
+    problems = ChatService.check(chosen, cites, report, "which fork runs on Gaudi accelerators?")
+    assert any("does not carry the question's words; the evidence ranks habana-ai/trainer first" in p
+               for p in problems), problems  # fmt: skip
