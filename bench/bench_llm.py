@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from forkwise.evals.scorer import LLM_BOUNDS, case_paths, check, run_eval, subset_paths
+from forkwise.evals.scorer import LLM_BOUNDS, case_paths, chat_only, check, run_eval, subset_paths
 from forkwise.index.settings import Settings, get_settings
 from forkwise.service.llm import local_model
 from forkwise.service.llm_writer import LLMWriter
@@ -45,7 +45,9 @@ def main() -> None:
     facts = run_eval(paths, FactsWriter(), LLM_BOUNDS)
     facts_s = time.perf_counter() - t
     t = time.perf_counter()
-    llm = run_eval(paths, LLMWriter(model, "local"), LLM_BOUNDS, model=model)
+    llm = run_eval(
+        paths, LLMWriter(model, "local"), LLM_BOUNDS, model=model, chat_cases=chat_only() if a.subset else None
+    )
     llm_s = time.perf_counter() - t
 
     m, f = llm.metrics, facts.metrics

@@ -41,7 +41,15 @@ def eval_command(
 
     Example: forkwise eval --json eval.json
     """
-    from forkwise.evals.scorer import LLM_BOUNDS, THRESHOLDS, EvalSetupError, case_paths, run_eval, subset_paths
+    from forkwise.evals.scorer import (
+        LLM_BOUNDS,
+        THRESHOLDS,
+        EvalSetupError,
+        case_paths,
+        chat_only,
+        run_eval,
+        subset_paths,
+    )  # fmt: skip
     from forkwise.service.llm import ModelUnavailable, chat_model
     from forkwise.service.llm_writer import make_writer
 
@@ -52,7 +60,10 @@ def eval_command(
         own = cases / "thresholds.toml" if cases else None  # a folder of cases may carry its own bounds
         default = LLM_BOUNDS if model is not None else THRESHOLDS
         paths = subset_paths(case_paths(cases)) if subset else case_paths(cases)
-        result = run_eval(paths, w, thresholds or (own if own and own.is_file() else default), model=model)
+        result = run_eval(
+            paths, w, thresholds or (own if own and own.is_file() else default), model=model,
+            chat_cases=chat_only() if subset else None,
+        )  # fmt: skip
     except (ModelUnavailable, EvalSetupError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc

@@ -68,8 +68,10 @@ def case_paths(cases_dir: Path | None = None) -> list[Path]:
 
 
 def subset_paths(paths: list[Path], bounds: Path = LLM_BOUNDS) -> list[Path]:
-    """The cases ``bounds``' ``[subset]`` lists, in its order; a name that matches no case is an error."""
-    wanted = tomllib.loads(bounds.read_text())["subset"]["cases"]
+    """The cases ``bounds``' ``[subset]`` lists (``cases``, then ``chat``), in its order; a name that matches no
+    case is an error."""
+    sub = tomllib.loads(bounds.read_text())["subset"]
+    wanted = [*sub["cases"], *sub.get("chat", [])]
     by_stem = {p.stem: p for p in paths}
     missing = [w for w in wanted if w not in by_stem]
     if missing:
@@ -512,14 +514,22 @@ def check(m: Metrics, thresholds: dict[str, float]) -> list[str]:
     return out
 
 
+def chat_only(bounds: Path = LLM_BOUNDS) -> set[str]:
+    """Cases of the subset there for their chat questions: their verdicts are the facts writer's (the writer's
+    bounds stay on the writer's cases), their questions are asked of the model."""
+    return set(tomllib.loads(bounds.read_text())["subset"].get("chat", []))
+
+
 def run_eval(
     paths: list[Path],
     writer: Writer | None = None,
     thresholds_path: Path = THRESHOLDS,
     progress=None,
     model: Runnable | None = None,
+    chat_cases: set[str] | None = None,
 ) -> EvalResult:
-    """Score every case in ``paths``; :class:`EvalSetupError` when there are none or no thresholds file."""
+    """Score every case in ``paths``; :class:`EvalSetupError` when there are none or no thresholds file. Cases
+    named in ``chat_cases`` are written by the facts writer and only their chat questions go to ``model``."""
     writer = writer or FactsWriter()
     if not paths:
         raise EvalSetupError("no eval cases given")
@@ -533,7 +543,8 @@ def run_eval(
     writing: list[WriterStats] = []
     with tempfile.TemporaryDirectory(prefix="forkwise-eval-") as tmp:
         for i, path in enumerate(paths):
-            forks, qs, st = run_case(path, Path(tmp) / f"case{i}", writer, model)
+            own = FactsWriter() if path.stem in (chat_cases or set()) else writer
+            forks, qs, st = run_case(path, Path(tmp) / f"case{i}", own, model)
             results += forks
             asked += qs
             writing.append(st)

@@ -367,20 +367,32 @@ class ChatService:
         assert self.model is not None
 
         def prompt(cites: list[Citation]) -> dict[str, Any]:
+            forks = list(dict.fromkeys(c.fork for c in cites if c.fork != report.upstream.name))
+            reports = {f.name: f for f in report.forks}
+            said = [
+                {"fork": n, "purpose": v.purpose, "quote": v.purpose_quote}
+                for n in forks
+                if (v := reports[n].verdict if n in reports else None) is not None and v.purpose
+            ]
             msgs = [
                 {"role": "system", "content": self._system.render(upstream=report.upstream.name)},
                 {
                     "role": "user",
-                    "content": self._user.render(question=req.question, history=req.history, snippets=cites),
+                    "content": self._user.render(question=req.question, history=req.history, snippets=cites, said=said),
                 },
             ]
-            forks = list(dict.fromkeys(c.fork for c in cites if c.fork != report.upstream.name))
+            # "none" is no answer when the best snippet carries the question's words (the check would refuse it):
+            # the model is only offered the choice among the forks then
+            top = next((c for c in cites if c.fork != report.upstream.name), None)
+            asked = {checks.stem(w) for w in checks.content_words(req.question, [report.upstream.name])}
+            top_words = [top.snippet, top.path or "", *fork_terms(report).get(top.fork, set())] if top else []
+            silent_ok = top is None or not (asked & checks.stems(top_words))
             # a narrow task: pick the fork (an enum of the forks retrieved, or "none") and say what it has, in a
             # short phrase; the answer is composed from those, citing the snippets
             schema = {
                 "type": "object",
                 "properties": {
-                    "fork": {"type": "string", "enum": [*forks, "none"]},
+                    "fork": {"type": "string", "enum": [*forks, "none"] if silent_ok else forks},
                     "what": {"type": "string"},  # no maxLength: long bounds blow up llama.cpp grammars
                     "citations": {"type": "array", "items": {"type": "integer"}, "maxItems": 3},
                 },
@@ -400,7 +412,9 @@ class ChatService:
             return composed(parse_json_object(text)), state["cites"]
 
         return (
-            RunnableLambda(lambda r: retrieve(vindex, report, r.question, r.fork), name="retrieve")
+            RunnableLambda(
+                lambda r: by_purpose(r.question, retrieve(vindex, report, r.question, r.fork), report), name="retrieve"
+            )
             | RunnableLambda(prompt, name="prompt")
             | RunnableLambda(call, name="model+parse")
         )

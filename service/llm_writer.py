@@ -416,7 +416,7 @@ class LLMWriter:
         terms = _term_words(inp)
         items: list[tuple[str, list[str]]]
         if isinstance(answer, Conditions):
-            items = [(c.text.strip(), c.evidence) for c in answer.conditions]
+            items = [(_as_condition(c.text, field), c.evidence) for c in answer.conditions]
         elif isinstance(answer, PurposeAnswer):
             items = [(answer.phrase.strip().rstrip("."), answer.evidence)]
         else:
@@ -529,6 +529,15 @@ class LLMWriter:
                 "fallback_reason": None,
             }
         )
+
+
+def _as_condition(text: str, field: str) -> str:
+    """A model's "choose this fork if" that is only the thing needed ("Windows support") as the condition it means
+    ("you need Windows support"): phrasing, not a claim; every check then runs on the sentence as shown."""
+    t = " ".join(text.split()).strip()
+    if field == "choose_fork_if" and t and not re.match(r"(?i)^(you|if|choose)\b", t):
+        return "you need " + (t[:1].lower() + t[1:] if t[1:2].islower() else t)
+    return t
 
 
 def _condition(text: str) -> str:

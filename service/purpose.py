@@ -411,9 +411,18 @@ def _term_hits(subject: str, terms: list[TermScore]) -> float:
     return score
 
 
-_FEATURE = re.compile(r"(?i)^(add|adds|added|implement\w*|introduce\w*|initial|new|port\w*)\b|\bsupport\b")
+_FEATURE = re.compile(r"(?i)^(add|adds|added|adding|implement\w*|introduce\w*|initial|new|port\w*)\b|\bsupport\b")
 """A subject that announces a feature ("Add Parquet export", "Initial async IO support") says what a fork is for
 better than one about a detail of it ("write row groups")."""
+
+
+def _platform_words() -> set[str]:
+    """Glossary tokens that name a platform (windows, msys2, rocm, hpu …): what a port is for."""
+    from forkwise.service.prompts import load_toml
+
+    gl = load_toml("glossary.toml")
+    platforms = set(gl["platforms"]["names"])
+    return {t for t, name in gl["terms"].items() if name in platforms}
 
 
 def candidates(
@@ -429,7 +438,11 @@ def candidates(
     scored = sorted(
         own,
         key=lambda c: (
-            -(_term_hits(c.subject, terms) + (1.0 if _FEATURE.search(clean_subject(c.subject)) else 0)),
+            -(
+                _term_hits(c.subject, terms)
+                + (1.0 if _FEATURE.search(clean_subject(c.subject)) else 0)
+                + 0.5 * len(_platform_words() & set(tokens(clean_subject(c.subject))))
+            ),
             c.date,
         ),
     )

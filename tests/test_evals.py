@@ -192,3 +192,19 @@ def test_labelled_questions_are_asked_of_the_real_index(tmp_path: Path) -> None:
     assert ranks[:2] == [("ascend/engine", "ascend/engine", 1), ("amd/engine", "amd/engine", 1)]
     assert ranks[2][1] == "amd/engine" and ranks[2][2] != 1
     assert out["metrics"]["chat_questions"] == 3 and out["metrics"]["chat_hit_at_1"] == 0.6667
+
+
+def test_chat_with_a_model_is_measured_against_retrieval_alone_on_the_same_questions() -> None:
+    from forkwise.evals.scorer import QuestionResult, metrics
+
+    def q(mode: str, rank: int | None, base: int | None, asked: bool = True) -> QuestionResult:
+        return QuestionResult(case="c", question="?", expected="a/x", forks=["a/x"], mode=mode, rank=rank,
+                              retrieval_rank=base, model_asked=asked)  # fmt: skip
+
+    qs = [q("llm", 1, 2), q("llm", 1, 1), q("retrieval", 2, 2), q("llm", 1, 1), q("facts", 1, None, asked=False)]
+    m = metrics([], qs)
+    assert (m.chat_questions, m.chat_model_questions, m.chat_model_answers) == (5, 4, 3)
+    assert (m.chat_accepted, m.chat_retrieval_hit_at_1, m.chat_hit_at_1_gain) == (0.75, 0.5, 0.25)
+    # no model asked: nothing to hold it to
+    m = metrics([], [q("retrieval", 1, None, asked=False)])
+    assert (m.chat_model_questions, m.chat_accepted, m.chat_hit_at_1_gain) == (0, 1.0, 0.0)
