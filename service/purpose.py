@@ -441,7 +441,7 @@ def candidates(
             -(
                 _term_hits(c.subject, terms)
                 + (1.0 if _FEATURE.search(clean_subject(c.subject)) else 0)
-                + 0.5 * len(_platform_words() & set(tokens(clean_subject(c.subject))))
+                + 0.75 * len(_platform_words() & set(tokens(clean_subject(c.subject))))
             ),
             c.date,
         ),
