@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from datetime import datetime
+from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from forkwise.index.models import ForkFacts, Statement
+from forkwise.index.models import CommitFact, ForkFacts, Statement
 from forkwise.index.terms import TermScore, is_bot_commit, tokens
 
 MAX_WORDS = 12
@@ -228,6 +230,7 @@ def problems(phrase: str, banned: Banned | None = None) -> list[str]:
 _VERSIONED = frozenset("python py node java go rust ruby php perl qt gtk api version level draft ecmascript es".split())
 
 
+@lru_cache(maxsize=16384)
 def clean_subject(subject: str) -> str:
     """A commit subject without conventional-commit and tag prefixes, path prefixes, PR and issue refs."""
     s = subject.strip().lstrip("-*+•> ").strip()
@@ -400,10 +403,11 @@ def _strip_project(phrase: str, banned: Banned) -> str:
     return phrase.strip()
 
 
-def _term_hits(subject: str, terms: list[TermScore]) -> float:
+def _term_hits(words: set[str], terms: list[TermScore]) -> float:
+    """How much of the fork's distinctive vocabulary a subject's words (cleaned: a component prefix such as
+    "parquet: …" names a place, not the work) carry, each term weighted by its score relative to the best."""
     best = terms[0].score if terms else 1.0
     score = 0.0
-    words = set(tokens(clean_subject(subject)))  # a component prefix ("parquet: …") names a place, not the work
     for t in terms[:12]:
         if any(w == t.term or (min(len(w), len(t.term)) >= 4 and (w.startswith(t.term) or t.term.startswith(w)))
                for w in words):  # fmt: skip
@@ -416,13 +420,18 @@ _FEATURE = re.compile(r"(?i)^(add|adds|added|adding|implement\w*|introduce\w*|in
 better than one about a detail of it ("write row groups")."""
 
 
-def _platform_words() -> set[str]:
+MAX_SUBJECTS = 400
+"""The newest own commits whose subjects are ranked (a fork of thousands says what it is for in its README)."""
+
+
+@lru_cache(maxsize=1)
+def _platform_words() -> frozenset[str]:
     """Glossary tokens that name a platform (windows, msys2, rocm, hpu …): what a port is for."""
     from forkwise.service.prompts import load_toml
 
     gl = load_toml("glossary.toml")
     platforms = set(gl["platforms"]["names"])
-    return {t for t, name in gl["terms"].items() if name in platforms}
+    return frozenset(t for t, name in gl["terms"].items() if name in platforms)
 
 
 def candidates(
@@ -435,17 +444,15 @@ def candidates(
                              source="its forge description"))  # fmt: skip
     terms = terms if terms is not None else f.terms
     own = [c for c in f.own_commits if not c.is_merge and not c.upstream_equivalent and usable_subject(c.subject)]
-    scored = sorted(
-        own,
-        key=lambda c: (
-            -(
-                _term_hits(c.subject, terms)
-                + (1.0 if _FEATURE.search(clean_subject(c.subject)) else 0)
-                + 0.75 * len(_platform_words() & set(tokens(clean_subject(c.subject))))
-            ),
-            c.date,
-        ),
-    )
+    platforms = _platform_words()
+
+    def rank(c: CommitFact) -> tuple[float, datetime]:
+        cleaned = clean_subject(c.subject)
+        words = set(tokens(cleaned))
+        score = _term_hits(words, terms) + (1.0 if _FEATURE.search(cleaned) else 0) + 0.75 * len(platforms & words)
+        return -score, c.date
+
+    scored = sorted(own[:MAX_SUBJECTS], key=rank)
     for c in scored[:4]:
         out.append(Statement(kind="commit", text=c.subject, evidence=f"commit:{c.sha}", source=f"commit {c.sha[:7]}"))
     for b in f.other_branches[:3]:

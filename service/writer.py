@@ -8,6 +8,7 @@ their output goes through :func:`validate` and falls back to the facts writer, f
 from __future__ import annotations
 
 import re
+import threading
 from collections import Counter
 from datetime import datetime
 from typing import Any, Protocol
@@ -150,14 +151,29 @@ def topics(terms: list[TermScore], limit: int = 3) -> list[_Topic]:
 
 
 def purpose_of(inp: WriterInput) -> Purpose | None:
-    """What the fork is for (:mod:`forkwise.service.purpose`), with its distinctive terms as supporting detail."""
-    return purpose(
+    """What the fork is for (:mod:`forkwise.service.purpose`), with its distinctive terms as supporting detail;
+    computed once per writer input (the writer, the validator and the LLM tasks all ask)."""
+    f = inp.facts
+    key = (f.head, f.upstream_head, inp.name, inp.upstream, inp.forge_description, hash(tuple(f.statements)))
+    with _PURPOSE_LOCK:
+        if key in _PURPOSES:
+            return _PURPOSES[key]
+    what = purpose(
         inp.facts,
         name=inp.name,
         upstream=inp.upstream,
         forge_description=inp.forge_description,
         detail=term_names(inp.facts.terms),
     )
+    with _PURPOSE_LOCK:
+        if len(_PURPOSES) > 2048:
+            _PURPOSES.clear()
+        _PURPOSES[key] = what
+    return what
+
+
+_PURPOSES: dict[tuple[str, str, str, str, str | None, int], Purpose | None] = {}
+_PURPOSE_LOCK = threading.Lock()
 
 
 def _shas(shas: list[str], inline: int = 3) -> str:
