@@ -37,9 +37,10 @@ lint: setup
 	$(BIN)/forkwise schema --check
 
 # the real fork networks beside the project (../shared/networks); their eval runs when they are there
-NETWORKS ?= $(abspath ../shared/networks)
+# (beside the project, else where this machine keeps them: a CI clone elsewhere still runs them)
+NETWORKS ?= $(or $(firstword $(wildcard $(abspath ../shared/networks) /work/shared/networks)),$(abspath ../shared/networks))
 # fetched snapshots of public fork networks studied by hand (evals/real/README.md); their eval runs when they are there
-MIRRORS ?= $(abspath ../.mirror)
+MIRRORS ?= $(or $(firstword $(wildcard $(abspath ../.mirror) /work/.mirror)),$(abspath ../.mirror))
 
 test: lint
 	$(BIN)/python -m pytest -q -n 2

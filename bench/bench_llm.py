@@ -30,14 +30,19 @@ from forkwise.service.writer import FactsWriter
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--cases", type=int, default=0, help="only the first N cases (0: all, the demo included)")
+    ap.add_argument(
+        "--cases", type=int, default=0,
+        help="only the first N cases (0: all, the demo included); with --subset, plus one of its chat cases",
+    )  # fmt: skip
     ap.add_argument("--subset", action="store_true", help="the CI subset of evals/llm.toml")
     ap.add_argument("--thresholds", action="store_true", help="exit 1 when evals/llm.toml's bounds are missed")
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args()
     paths = subset_paths(case_paths()) if a.subset else case_paths()
-    if a.cases:
-        paths = paths[: a.cases]
+    chat_cases = chat_only() if a.subset else set()
+    if a.cases:  # the first N cases the writer is held to, and (with --subset) one of the chat cases
+        writer_paths = [p for p in paths if p.stem not in chat_cases][: a.cases]
+        paths = writer_paths + [p for p in paths if p.stem in chat_cases][:1]
     settings: Settings = get_settings()
     model = local_model(settings)
 
@@ -45,9 +50,7 @@ def main() -> None:
     facts = run_eval(paths, FactsWriter(), LLM_BOUNDS)
     facts_s = time.perf_counter() - t
     t = time.perf_counter()
-    llm = run_eval(
-        paths, LLMWriter(model, "local"), LLM_BOUNDS, model=model, chat_cases=chat_only() if a.subset else None
-    )
+    llm = run_eval(paths, LLMWriter(model, "local"), LLM_BOUNDS, model=model, chat_cases=chat_cases)
     llm_s = time.perf_counter() - t
 
     m, f = llm.metrics, facts.metrics

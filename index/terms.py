@@ -158,7 +158,8 @@ def _stem(term: str, known: set[str]) -> str:
 
 
 CONVENTIONAL = re.compile(
-    r"^\s*(feat|fix|chore|docs?|deps|build|ci|refactor|perf|style|tests?|revert|release|wip)(\([^)]*\))?!?:\s*",
+    r"^\s*(feat|feature|fix|bugfix|chore|docs?|deps|build|ci|refactor|perf|style|tests?|revert|release|wip)"
+    r"(\([^)]*\))?!?:\s*",
     re.I,
 )
 """A conventional-commit prefix (``chore(deps):``): how the commit is filed, not what the fork is for."""

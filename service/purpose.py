@@ -25,7 +25,7 @@ from functools import lru_cache
 from pydantic import BaseModel, ConfigDict, Field
 
 from forkwise.index.models import CommitFact, ForkFacts, Statement
-from forkwise.index.terms import TermScore, is_bot_commit, tokens
+from forkwise.index.terms import TermScore, is_bot_commit, subject_text, tokens
 
 MAX_WORDS = 12
 TEST_WORDS = frozenset(
@@ -43,9 +43,6 @@ IDENTIFIER_LIST = re.compile(r"(?i)^(adds|changes the|works on)?\s*\S+(, \S+)* a
 _GENERIC_BRANCHES = re.compile(
     r"(?i)^(master|main|dev|develop|development|trunk|stable|release|staging|prod|production|gh-pages|wip|test|"
     r"testing|temp|tmp|patch-\d+|fix|hotfix|feature|experimental|old|backup|v?\d[\w.]*|[\w.-]*\d+\.\d+[\w.-]*)$"
-)
-_CONVENTIONAL = re.compile(
-    r"(?i)^(feat|feature|fix|bugfix|chore|docs?|refactor|perf|build|ci|style|test|tests|revert)(\([^)]*\))?!?:\s*"
 )
 _TAG_PREFIX = re.compile(r"^\[[^\]]{1,30}\]\s*")
 _PATH_PREFIX = re.compile(r"^[\w./-]{2,60}:\s+(?=\S)")
@@ -236,7 +233,7 @@ def clean_subject(subject: str) -> str:
     s = subject.strip().lstrip("-*+•> ").strip()
     for _ in range(3):
         before = s
-        s = _CONVENTIONAL.sub("", s)
+        s = subject_text(s)  # the conventional-commit prefix, as the terms strip it
         s = _TAG_PREFIX.sub("", s)
         s = _PATH_PREFIX.sub("", s) if ":" in s[:61] and not re.match(r"(?i)^(https?|ftp):", s) else s
         s = _TRAILING_REFS.sub("", s)
