@@ -29,6 +29,9 @@ class Gen(BaseModel):
     model_config = ConfigDict(extra="forbid")
     lines: int | None = None
     binary_kb: int | None = None
+    license: str | None = Field(
+        default=None, description="The full SPDX text of this licence id (the spdx package's), under a copyright line."
+    )
     seed: str = ""
     prefix: str = "line"
     code: list[str] | None = Field(
@@ -198,6 +201,11 @@ def _content(value: str | Gen, path: str) -> bytes:
     if isinstance(value, str):
         return value.encode()
     seed = value.seed or path
+    if value.license is not None:
+        from importlib import resources
+
+        text = resources.files("spdx").joinpath(f"data/{value.license}.txt").read_text(encoding="utf-8")
+        return f"Copyright (c) 2020 The {seed} authors\n\n{text}".encode()
     if value.binary_kb is not None:
         rnd = random.Random(hashlib.sha256(seed.encode()).digest())
         return rnd.randbytes(value.binary_kb * 1024)

@@ -20,7 +20,8 @@ from forkwise.index import presence, security, statements
 from forkwise.index import readme as readme_mod
 from forkwise.index.gitio import GitError, blob_sizes, read_blob, read_blobs, records, run, tree_names
 from forkwise.index.kinds import file_kind, top_folder
-from forkwise.index.manifests import is_license, is_manifest, license_info, package_info
+from forkwise.index.licenses import UNKNOWN
+from forkwise.index.manifests import LICENSE_DIRS, is_license, is_manifest, license_info, package_info
 from forkwise.index.merge import Replay, merge_facts, port_ref
 from forkwise.index.models import (
     BranchFact,
@@ -167,18 +168,29 @@ class UpstreamContext:
         return {r: (None if r.startswith(d) else d) for r, d in zip(revs, out, strict=True)}
 
     def license_at(self, rev: str) -> LicenseInfo:
-        """The licence file at ``rev``, probed by name through the persistent cat-file (no ls-tree)."""
+        """The licence at ``rev``: its licence file by name at the root (or in a root ``license/`` folder), named by
+        comparing the text with the SPDX texts; else, or when the text matches none, what a root manifest's
+        metadata says (licence field, classifiers); ``unknown`` when a file is there and nothing tells."""
         with self._lock:
             if rev in self._license:
                 return self._license[rev]
-        names = [p for p in self.root_names(rev) if is_license(p)]  # by name at the root: no probing
-        path, text = None, None
+        root = self.root_names(rev)
+        names = sorted((p for p in root if is_license(p)), key=lambda p: (len(p), p))  # LICENSE before LICENSE-x
+        for folder in (p for p in root if p.lower() in LICENSE_DIRS):
+            names += [f"{folder}/{n}" for n in tree_names(self.mirror, f"{rev}:{folder}")]
+        info = LicenseInfo(path=None, spdx=None)
         for name in dict.fromkeys(names):
             data = read_blob(self.mirror, f"{rev}:{name}")
             if data is not None:
-                path, text = name, _text(data)
-                break
-        info = license_info(path, text)
+                info = license_info(name, _text(data))
+                if info.spdx not in (None, UNKNOWN):
+                    break
+        if info.spdx in (None, UNKNOWN):
+            for manifest in (p for p in root if is_manifest(p)):
+                pkg = package_info(manifest, _text(read_blob(self.mirror, f"{rev}:{manifest}")))
+                if pkg is not None and pkg.license:
+                    info = LicenseInfo(path=f"{manifest} (licence metadata)", spdx=pkg.license)
+                    break
         with self._lock:
             self._license[rev] = info
         return info
@@ -814,15 +826,17 @@ def _readme(
 
 
 def _license(ctx: UpstreamContext, base: str, head: str, changes: list[FileChange]) -> LicenseChange:
+    """The licence on both sides; a change only when both are known and differ (a renamed file, or an unknown
+    side, is none: "unknown" is said rather than guessed)."""
     before = ctx.license_at(base)
-    lic = [c for c in changes if is_license(c.path) or (c.old_path and is_license(c.old_path))]
-    if not lic:
+    touched = [
+        c for c in changes if is_license(c.path) or (c.old_path and is_license(c.old_path)) or is_manifest(c.path)
+    ]
+    if not touched:
         return LicenseChange(changed=False, before=before, after=before)
-    c = lic[0]
-    after_path = None if c.status == "deleted" else c.path
-    text = _text(read_blob(ctx.mirror, f"{head}:{after_path}")) if after_path else None
-    after = license_info(after_path, text)
-    return LicenseChange(changed=after.spdx != before.spdx or after.path != before.path, before=before, after=after)
+    after = ctx.license_at(head)
+    known = {before.spdx, after.spdx}.isdisjoint({None, UNKNOWN})
+    return LicenseChange(changed=known and after.spdx != before.spdx, before=before, after=after)
 
 
 def _packages(ctx: UpstreamContext, base: str, head: str, changes: list[FileChange]) -> list[PackageChange]:

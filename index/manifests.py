@@ -7,20 +7,13 @@ import json
 import re
 import tomllib
 
+from forkwise.index import licenses
 from forkwise.index.models import LicenseInfo, PackageInfo
 
-LICENSE_RE = re.compile(r"^(licen[sc]e|copying|unlicense)(\..*)?$", re.I)
-LICENSE_NAMES = (
-    "LICENSE",
-    "LICENSE.md",
-    "LICENSE.txt",
-    "LICENCE",
-    "COPYING",
-    "COPYING.md",
-    "LICENSE-MIT",
-    "LICENSE-APACHE",
-    "UNLICENSE",
+LICENSE_RE = re.compile(
+    r"^(licen[sc]e|copying|unlicense|copyright)([._-].*)?$|^(a|l)?gpl[-_v.]?\d.*$|^.*\.licen[sc]e$", re.I
 )
+LICENSE_DIRS = ("license", "licenses", "licence", "licences")
 MANIFESTS = ("pyproject.toml", "setup.cfg", "setup.py", "package.json", "Cargo.toml", "go.mod")
 
 
@@ -30,36 +23,17 @@ def is_manifest(path: str) -> bool:
 
 
 def is_license(path: str) -> bool:
-    """A licence file at the root (git paths: "/"-separated)."""
-    return "/" not in path and bool(LICENSE_RE.match(path))
+    """A licence file: at the root by name (``LICENSE*``, ``LICENCE*``, ``COPYING*``, ``GPL-*``, ``*.license``),
+    or any file in a root ``license/`` folder (git paths: "/"-separated)."""
+    head, _, rest = path.partition("/")
+    if rest:
+        return head.lower() in LICENSE_DIRS and "/" not in rest
+    return bool(LICENSE_RE.match(path))
 
 
 def spdx(text: str | None) -> str | None:
-    """Best-effort SPDX identifier of a licence text; 'unknown' when it matches nothing known."""
-    if text is None:
-        return None
-    t = " ".join(text.split()).lower()
-    rules = [
-        ("gnu affero general public license", "AGPL-3.0"),
-        ("gnu lesser general public license", "LGPL-3.0" if "version 3" in t else "LGPL-2.1"),
-        ("gnu general public license", "GPL-3.0" if "version 3" in t else "GPL-2.0"),
-        ("apache license", "Apache-2.0"),
-        ("mozilla public license", "MPL-2.0"),
-        ("permission is hereby granted, free of charge", "MIT"),
-        ("this is free and unencumbered software released into the public domain", "Unlicense"),
-        ("boost software license", "BSL-1.0"),
-        ("business source license", "BUSL-1.1"),
-        ("server side public license", "SSPL-1.0"),
-        ("creative commons attribution-noncommercial", "CC-BY-NC-4.0"),
-    ]
-    for needle, ident in rules:
-        if needle in t:
-            return ident
-    if "redistribution and use in source and binary forms" in t:
-        return "BSD-3-Clause" if "neither the name" in t else "BSD-2-Clause"
-    if "all rights reserved" in t:
-        return "proprietary"
-    return "unknown"
+    """The SPDX id of a licence text, by comparison with the SPDX texts (:mod:`forkwise.index.licenses`)."""
+    return licenses.identify(text)
 
 
 def license_info(path: str | None, text: str | None) -> LicenseInfo:
@@ -71,29 +45,41 @@ def package_info(manifest: str, text: str | None) -> PackageInfo | None:
     if text is None:
         return None
     name = version = desc = None
+    lic: list[str] = []  # licence fields and classifiers, most specific first
     try:
         if manifest == "pyproject.toml":
             data = tomllib.loads(text)
             proj = data.get("project") or data.get("tool", {}).get("poetry") or {}
             name, version, desc = proj.get("name"), proj.get("version"), proj.get("description")
+            field = proj.get("license")
+            lic += [field.get("text", "") if isinstance(field, dict) else str(field or "")]
+            lic += [str(c) for c in proj.get("classifiers", []) if str(c).startswith("License ::")]
         elif manifest == "Cargo.toml":
             pkg = tomllib.loads(text).get("package", {})
             name, version, desc = pkg.get("name"), pkg.get("version"), pkg.get("description")
+            lic.append(str(pkg.get("license") or ""))
         elif manifest == "package.json":
             data = json.loads(text)
             name, version, desc = data.get("name"), data.get("version"), data.get("description")
+            field = data.get("license")
+            lic.append(field.get("type", "") if isinstance(field, dict) else str(field or ""))
         elif manifest == "setup.cfg":
             cp = configparser.ConfigParser(interpolation=None)
             cp.read_string(text)
             name = cp.get("metadata", "name", fallback=None)
             version = cp.get("metadata", "version", fallback=None)
             desc = cp.get("metadata", "description", fallback=None)
+            lic.append(cp.get("metadata", "license", fallback="") or "")
+            lic += [ln.strip() for ln in cp.get("metadata", "classifiers", fallback="").splitlines()
+                    if ln.strip().startswith("License ::")]  # fmt: skip
         elif manifest == "setup.py":
             m = re.search(r"\bname\s*=\s*['\"]([^'\"]+)['\"]", text)
             v = re.search(r"\bversion\s*=\s*['\"]([^'\"]+)['\"]", text)
             d = re.search(r"\bdescription\s*=\s*['\"]([^'\"]+)['\"]", text)
             name, version = (m.group(1) if m else None), (v.group(1) if v else None)
             desc = d.group(1) if d else None
+            lf = re.search(r"\blicen[sc]e\s*=\s*['\"]([^'\"]+)['\"]", text)
+            lic += [lf.group(1) if lf else "", *re.findall(r"['\"](License :: [^'\"]+)['\"]", text)]
         elif manifest == "go.mod":
             m = re.search(r"(?m)^module\s+(\S+)", text)
             name = m.group(1) if m else None
@@ -108,4 +94,5 @@ def package_info(manifest: str, text: str | None) -> PackageInfo | None:
         name=str(name) if isinstance(name, str) else None,
         version=str(version) if isinstance(version, str) else None,
         description=" ".join(desc.split())[:300] if isinstance(desc, str) and desc.strip() else None,
+        license=next((x for x in map(licenses.from_metadata, lic) if x), None),
     )

@@ -95,15 +95,15 @@ class ReadmeDiff(Frozen):
 
 
 class LicenseInfo(Frozen):
-    path: str | None
-    spdx: str | None
+    path: str | None = Field(description="The licence file, or the manifest whose metadata names the licence.")
+    spdx: str | None = Field(description="SPDX id by text comparison or metadata; 'unknown' when neither tells.")
 
 
 NO_LICENSE = LicenseInfo(path=None, spdx=None)
 
 
 class LicenseChange(Frozen):
-    changed: bool
+    changed: bool = Field(description="Both sides' licences are known and differ (a renamed file is no change).")
     before: LicenseInfo
     after: LicenseInfo
 
@@ -113,6 +113,9 @@ class PackageInfo(Frozen):
     name: str | None
     version: str | None
     description: str | None = Field(default=None, description="The manifest's own description or summary. Untrusted.")
+    license: str | None = Field(
+        default=None, description="The licence its metadata names, as an SPDX id (None when it names none precisely)."
+    )
 
 
 class PackageChange(Frozen):

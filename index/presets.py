@@ -14,7 +14,7 @@ SMALL: dict[str, Any] = {
             "files": {
                 "README.md": "# engine\n\nA tiny numerical engine.\n\n## Install\n\npip install engine\n\n"
                 "## Usage\n\nimport engine\n",
-                "LICENSE": "MIT License\n\nPermission is hereby granted, free of charge, to any person\n",
+                "LICENSE": {"license": "MIT"},
                 "pyproject.toml": '[project]\nname = "engine"\nversion = "0.1.0"\n',
                 "engine/__init__.py": "from engine.core import run\n",
                 "engine/core.py": {"lines": 120, "prefix": "core"},
@@ -81,7 +81,7 @@ def _large() -> dict[str, Any]:
         "README.md": "# Turbine\n\nTurbine is a deep learning optimization library for distributed training and "
         "inference.\n\n## Installation\n\npip install turbine\n\n## Getting started\n\nSee docs/.\n\n"
         "## Features\n\nZeRO stages 1-3, pipeline parallelism, mixed precision, fused optimizers.\n",
-        "LICENSE": "Apache License\nVersion 2.0, January 2004\nhttp://www.apache.org/licenses/\n",
+        "LICENSE": {"license": "Apache-2.0"},
         "setup.py": "from setuptools import setup\nsetup(name='turbine', version=open('version.txt').read())\n",
         "version.txt": "0.9.0\n",
         "requirements/requirements.txt": "numpy\npackaging\npsutil\npydantic\ntorch\ntqdm\n",

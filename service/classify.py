@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from forkwise.index.manifests import is_license
 from forkwise.index.models import ForkFacts
 from forkwise.service.prompts import count, pct
 
@@ -224,7 +225,12 @@ def _archetype(f: ForkFacts, as_of: datetime, r: Rules) -> tuple[Archetype, str,
             f"({pct(f.deleted_share)}) and added little",
             ["fact:deleted_share", "fact:files_changed"],
         )
-    total = f.lines_added + f.lines_deleted
+    # a licence text is no measure of the work: a relicensed small fix stays a small fix
+    total = (
+        f.lines_added
+        + f.lines_deleted
+        - sum((c.added or 0) + (c.deleted or 0) for c in own_changes(f) if is_license(c.path))
+    )
     if (
         f.touched_share >= r.diverged_touched_share
         and total >= r.diverged_min_lines

@@ -11,8 +11,8 @@ from forkwise.index.network import NetworkFacts
 from forkwise.index.settings import Settings
 from tests.conftest import AS_OF, analyse, build, git
 
-GPL = "GNU GENERAL PUBLIC LICENSE\nVersion 3, 29 June 2007\n"
-MIT = "MIT License\n\nPermission is hereby granted, free of charge, to any person\n"
+GPL = {"license": "GPL-3.0"}
+MIT = {"license": "MIT"}
 README = "# proj\n\nA project.\n\n## Install\n\npip install proj\n"
 
 SPEC = {
