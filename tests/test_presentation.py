@@ -100,6 +100,11 @@ def test_report_lead_and_headlines(lead_report: Report) -> None:
     assert [t for t, _d in u.tags] == ["v2.0.0", "v1.1.0", "v1.0.0"]
     md = render(lead_report, "md")
     assert "Trainer makes distributed training fast" in md and "ExampleConf" not in md
+    # each header line is a line of its own (the writer's line once ran into the next: "…no model).- Facts as of")
+    header = md.split("## ", 1)[0].splitlines()
+    assert any(ln.startswith("- Sentences: ") for ln in header) and any(
+        ln.startswith("- Facts as of ") for ln in header
+    )
     html = render(lead_report, "html")
     assert '<a href="https://trainer.example/" rel="nofollow noopener">Trainer</a>' in html
     kim, old = lead_report.fork("kim/trainer"), lead_report.fork("old/trainer")
