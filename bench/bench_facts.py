@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import build
+from bench.common import build, network_args
 from forkwise.index.facts import UPSTREAM_REF, fork_facts, upstream_facts
 from forkwise.index.gitio import close_thread_repos
 from forkwise.index.mirror import mirror_path
@@ -49,9 +49,7 @@ def raw_git(mirror: Path, keys: list[str]) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--forks", type=int, default=60)
-    ap.add_argument("--upstream-commits", type=int, default=1500)
-    ap.add_argument("--files", type=int, default=400)
+    network_args(ap, forks=60, upstream_commits=1500, files=400)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--merge-forks", type=int, default=200)
     a = ap.parse_args()

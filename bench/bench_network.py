@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import build
+from bench.common import build, network_args
 from forkwise.index.settings import Settings
 from forkwise.service.report import render, report_network
 
@@ -40,9 +40,7 @@ def naive(root: Path, upstream: Path, forks: list[Path]) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--forks", type=int, default=200)
-    ap.add_argument("--upstream-commits", type=int, default=800)
-    ap.add_argument("--files", type=int, default=300)
+    network_args(ap, forks=200, upstream_commits=800, files=300)
     ap.add_argument("--naive-sample", type=int, default=20, help="forks cloned by the naive baseline")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

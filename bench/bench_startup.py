@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_facts import raw_git
-from bench.common import build
+from bench.common import build, network_args
 from forkwise.index.mirror import mirror_path
 
 BIN = Path(sys.executable).parent
@@ -40,9 +40,7 @@ def best(cmd: list[str], rounds: int, env: dict[str, str] | None = None) -> floa
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--forks", type=int, default=10)
-    ap.add_argument("--upstream-commits", type=int, default=1500)
-    ap.add_argument("--files", type=int, default=400)
+    network_args(ap, forks=10, upstream_commits=1500, files=400)
     ap.add_argument("--rounds", type=int, default=3)
     a = ap.parse_args()
     typer_s = best([sys.executable, "-c", "import typer"], a.rounds)

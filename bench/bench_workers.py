@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import build
+from bench.common import build, network_args
 from forkwise.index.settings import Settings
 from forkwise.service import db
 from forkwise.service.db import ChunkRow, FactsCacheRow, ForkRow, JobRow, RunRow, session
@@ -123,9 +123,7 @@ def store_bytes(settings: Settings, root: Path) -> int:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--forks", type=int, default=200)
-    ap.add_argument("--upstream-commits", type=int, default=800)
-    ap.add_argument("--files", type=int, default=300)
+    network_args(ap, forks=200, upstream_commits=800, files=300)
     ap.add_argument("--chunk", type=int, default=25, help="FORKWISE_CHUNK_FORKS")
     ap.add_argument("--sqlite", action="store_true", help="one shared SQLite file instead of PostgreSQL")
     args = ap.parse_args()

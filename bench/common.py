@@ -3,6 +3,7 @@ questions the benchmarks ask of the demo network."""
 
 from __future__ import annotations
 
+import argparse
 import random
 from pathlib import Path
 
@@ -67,3 +68,10 @@ def network_spec(n_forks: int, upstream_commits: int, files: int, seed: int = 7)
 
 def build(root: Path, n_forks: int, upstream_commits: int, files: int) -> BuiltNetwork:
     return build_network(network_spec(n_forks, upstream_commits, files), root)
+
+
+def network_args(ap: argparse.ArgumentParser, forks: int, upstream_commits: int, files: int) -> None:
+    """The generated network's size, the same three flags in every benchmark that builds one with :func:`build`."""
+    ap.add_argument("--forks", type=int, default=forks, help="forks in the generated network")
+    ap.add_argument("--upstream-commits", type=int, default=upstream_commits, help="commits on upstream")
+    ap.add_argument("--files", type=int, default=files, help="files in upstream's tree")
