@@ -18,16 +18,13 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from forkwise.index.once import once
+from forkwise.index.vector import EmbeddingModelError
 
 MAX_TOKENS = 256  # the model's max_seq_length
 DIM = 384
 
 
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
-
-
-class EmbeddingModelError(RuntimeError):
-    pass
 
 
 @once

@@ -40,6 +40,10 @@ DIFF_LINES = 40
 COMMIT_DOCS = 40
 
 
+class EmbeddingModelError(RuntimeError):
+    """The embedding model cannot be loaded (not installed, or its files fail their sha256)."""
+
+
 class Chunk(BaseModel):
     id: str
     text: str

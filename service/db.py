@@ -229,8 +229,25 @@ def alembic_config() -> Any:
     return cfg
 
 
+HEAD_REVISION = "0001"  # the newest migration in migrations/versions (a test checks it against Alembic's head)
+
+
+def schema_revision(engine: Engine) -> str | None:
+    """The Alembic revision the database is at (None: not created yet)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except SQLAlchemyError:
+        return None
+
+
 def migrate(engine: Engine, settings: Settings) -> None:
-    """Bring the schema to the newest Alembic revision (a no-op when it is there)."""
+    """Bring the schema to the newest Alembic revision (a no-op when it is there: Alembic itself is loaded only
+    when there is something to do)."""
+    if schema_revision(engine) == HEAD_REVISION:
+        return
     from alembic import command
 
     cfg = alembic_config()

@@ -15,7 +15,7 @@ from forkwise.index.github import Discovery
 from forkwise.index.network import ForkInput, Progress, Reresolve, no_progress
 from forkwise.index.settings import Settings, WriterName
 from forkwise.index.sources import Source
-from forkwise.index.vector import IndexStats, Material
+from forkwise.index.vector import EmbeddingModelError, IndexStats, Material
 from forkwise.service.models import Report, WriterStats
 from forkwise.service.report import report_network, stored_input
 from forkwise.service.store import index_report, retriever, save_report
@@ -90,8 +90,6 @@ def finish(
     run_id = save_report(report, settings, job_id=job_id)  # first: whatever happens to the index, it is kept
     stats = None
     if index:
-        from forkwise.index.embeddings import EmbeddingModelError  # the vector stack loads when a run indexes
-
         progress("index", "start", None)
         try:
             stats = index_report(report, settings, material=material)

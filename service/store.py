@@ -7,6 +7,7 @@ each upstream are kept (history, the digest); the newest run of an upstream is i
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections import OrderedDict
@@ -23,10 +24,12 @@ from forkwise.index.mirror import mirror_path
 from forkwise.index.models import ForkFacts
 from forkwise.index.settings import Settings
 from forkwise.index.vector import (
+    CHUNKS_VERSION,
     UPSTREAM_FLAG,
     IndexStats,
     Material,
     VectorIndex,
+    collection_name,
     flag,
     fork_chunks,
     upstream_chunks,
@@ -293,11 +296,15 @@ def index_report(
 
     ``material``: each fork's commit messages and diff excerpts, read from the mirror of the worker that fetched
     it (a fanned-out job); otherwise they are read from this machine's mirror."""
-    vindex = vindex or VectorIndex(settings, report.upstream.name)
     mirror = mirror_path(settings.mirrors_dir, report.upstream.name, report.upstream.url)
     mirror_dir = mirror if mirror.exists() else None
-    indexed = vindex.heads()
     wanted = {"@upstream": upstream_chunks_for(report, mirror_dir)}
+    ledger = IndexLedger.of(settings, report, wanted["@upstream"]) if vindex is None else None
+    if ledger is not None and (chunks := ledger.unchanged()) is not None:
+        # nothing to embed, keep or delete: the vector stack (chromadb, LangChain, onnxruntime) is not even loaded
+        return IndexStats(chunks=chunks, forks_unchanged=ledger.forks)
+    vindex = vindex or VectorIndex(settings, report.upstream.name)
+    indexed = vindex.heads()
     keep: list[str] = []
     stats_forks, unchanged = [], []
     for f in report.forks:
@@ -321,7 +328,61 @@ def index_report(
         stats_forks.append(f.name)
     stats = vindex.sync(wanted, keep=keep)
     stats.forks_indexed, stats.forks_unchanged = stats_forks, unchanged
+    if ledger is not None:
+        ledger.record(stats.chunks)
     return stats
+
+
+class IndexLedger:
+    """What the embedded vector index of one upstream was last synced to, kept in the store's ``meta`` table.
+
+    A run whose forks (by head), upstream chunks, chunking version and embedding model all match, and whose Chroma
+    files nobody has written since (their size and modification time are part of the record), has nothing to sync:
+    it skips loading the vector stack. Only for the embedded index: a Chroma server has other writers, so every run
+    asks it."""
+
+    def __init__(self, settings: Settings, key: str, fingerprint: str, forks: list[str]):
+        self.settings, self.key, self.fingerprint, self.forks = settings, key, fingerprint, forks
+
+    @classmethod
+    def of(cls, settings: Settings, report: Report, upstream_chunks: list) -> IndexLedger | None:
+        if settings.chroma_url:
+            return None
+        emb = "minilm-int8" if settings.embeddings == "local" else f"{settings.embeddings}:{settings.embeddings_model}"
+        forks = sorted(f.name for f in report.forks if f.facts is not None and f.verdict is not None)
+        heads = {f.name: f.facts.head for f in report.forks if f.facts is not None and f.verdict is not None}
+        name = collection_name(report.upstream.name, emb)
+        body = json.dumps([CHUNKS_VERSION, emb, name, heads, sorted(c.id for c in upstream_chunks)], sort_keys=True)
+        return cls(settings, f"vector:{name}", hashlib.sha256(body.encode()).hexdigest(), forks)
+
+    def _files(self) -> str:
+        db = self.settings.chroma_dir / "chroma.sqlite3"
+        try:
+            st = db.stat()
+        except OSError:
+            return "absent"
+        wal = db.with_name(db.name + "-wal")
+        wal_st = wal.stat() if wal.exists() else None
+        return f"{st.st_size}:{st.st_mtime_ns}:{wal_st.st_size if wal_st else 0}:{wal_st.st_mtime_ns if wal_st else 0}"
+
+    def unchanged(self) -> int | None:
+        """The collection's chunk count when nothing changed since the last sync, else None."""
+        with session(self.settings) as s:
+            row = s.get(MetaRow, self.key)
+        if row is None:
+            return None
+        try:
+            rec = json.loads(row.value)
+        except ValueError:
+            return None
+        if rec.get("fingerprint") != self.fingerprint or rec.get("files") != self._files():
+            return None
+        return int(rec.get("chunks", 0))
+
+    def record(self, chunks: int) -> None:
+        value = json.dumps({"fingerprint": self.fingerprint, "files": self._files(), "chunks": chunks})
+        with session(self.settings) as s:
+            s.merge(MetaRow(key=self.key, value=value))
 
 
 def upstream_chunks_for(report: Report, mirror: Path | None = None) -> list:

@@ -4,6 +4,7 @@ load none of the vector stack, the queue or the model runtimes. Run in a fresh i
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -50,3 +51,35 @@ def test_summarize_without_index_loads_no_vector_stack_queue_or_model(tmp_path: 
     report = json.loads(res.stdout)
     assert report["forks"][0]["facts"]["ahead"] == 1  # it did the work
     assert not mods & HEAVY, mods & HEAVY
+
+
+def test_a_second_indexed_summarize_with_nothing_new_loads_no_vector_stack(tmp_path: Path) -> None:
+    """The ledger in the store's meta table: same forks, same heads, same upstream chunks and untouched Chroma files
+    mean nothing to sync, so chromadb, LangChain and onnxruntime stay unloaded; a Chroma folder written since (here:
+    removed) makes the run index again."""
+    import os
+    import shutil
+
+    net = build({"name": "s", "upstream": {"name": "acme/engine", "preset": "small"},
+                 "forks": [{"name": "amy/engine", "base": "up:6",
+                            "commits": [{"message": "Add ROCm", "files": {"rocm.py": "rocm = True\n"}}]}]},
+                tmp_path / "net")  # fmt: skip
+    home = tmp_path / "home"
+    env = {**os.environ, "FORKWISE_HOME": str(home)}
+    argv = ["forkwise", "summarize", str(net.upstream_path), "--fork", str(net.forks[0].path), "--format", "json"]
+
+    def index_line(res: subprocess.CompletedProcess[str]) -> tuple[int, int, int]:
+        """(chunks, embedded now, forks unchanged) from "index: N chunks (E embedded now, D dropped; U forks …)"."""
+        m = re.search(r"index: (\d+) chunks \((\d+) embedded now, 0 dropped; (\d+) forks unchanged\)", res.stderr)
+        assert m, res.stderr
+        return int(m[1]), int(m[2]), int(m[3])
+
+    mods, res = loaded(argv, env)
+    chunks, embedded, unchanged = index_line(res)
+    assert chunks == embedded > 0 and unchanged == 0 and "chromadb" in mods  # the first run indexed
+    mods, res = loaded(argv, env)
+    assert index_line(res) == (chunks, 0, 1)
+    assert not mods & HEAVY, mods & HEAVY
+    shutil.rmtree(home / "chroma")
+    mods, res = loaded(argv, env)
+    assert index_line(res) == (chunks, chunks, 0) and "chromadb" in mods

@@ -172,6 +172,21 @@ def test_migrations_run_twice_and_from_two_processes_at_once(pg_settings: Settin
         e.dispose()
 
 
+def test_the_fast_schema_check_knows_alembics_head(tmp_path: Path) -> None:
+    """A started process skips Alembic when the database is at HEAD_REVISION: it must be Alembic's head."""
+    from alembic.script import ScriptDirectory
+
+    assert db.HEAD_REVISION == ScriptDirectory.from_config(db.alembic_config()).get_current_head()
+    engine = create_engine(f"sqlite:///{tmp_path / 'f.db'}")
+    assert db.schema_revision(engine) is None  # nothing yet
+    db.migrate(engine, Settings(home=tmp_path))
+    assert db.schema_revision(engine) == db.HEAD_REVISION
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = 'older'"))
+    assert db.schema_revision(engine) == "older"  # not at head: migrate() would hand it to Alembic
+    engine.dispose()
+
+
 @pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
 def test_report_endpoint_is_what_summarize_json_prints(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
