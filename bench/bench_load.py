@@ -1,9 +1,10 @@
 """The service under load, over real HTTP (``forkwise serve`` in its own process, on the demo store).
 
-* chat: ``--chats`` retrieval-only questions, ``--concurrency`` at a time: errors (target 0) and p50/p95
-  latency (target p95 <= 2 s on this machine);
+* chat: ``--chats`` retrieval-only questions, ``--concurrency`` at a time, to a cold server (the first wave
+  arrives while the embedding model and the index are loading), then again warm: errors (target 0) and p50/p95
+  latency (target p95 <= 1 s on this machine, both waves);
 * reads: requests/s of ``GET /v1/repos/{o}/{r}/forks/{fo}/{fr}`` against a bare route of the same server
-  (``/healthz``), measured in the same run (target ratio >= 0.5).
+  (``/healthz``), measured in the same run (target ratio >= 0.8).
 
 Exits 1 when a request errs (not on timings: those are figures to read).
 
@@ -123,18 +124,26 @@ def main() -> int:
             lat, errors = asyncio.run(chats(base, up_name, a.chats, a.concurrency))
             wall = time.perf_counter() - t
             print(
-                f"chat (retrieval-only, over HTTP): {a.chats} requests, {a.concurrency} at a time: "
-                f"{len(errors)} errors; p50 {pct(lat, 0.5):.2f} s, p95 {pct(lat, 0.95):.2f} s (target <= 2 s); "
+                f"chat (retrieval-only, over HTTP, cold server): {a.chats} requests, {a.concurrency} at a time: "
+                f"{len(errors)} errors; p50 {pct(lat, 0.5):.2f} s, p95 {pct(lat, 0.95):.2f} s (target <= 1 s); "
                 f"{a.chats / wall:.1f} answers/s"
             )
             for e in errors[:5]:
                 print(f"  error: {e}")
+            t = time.perf_counter()
+            lat2, errors2 = asyncio.run(chats(base, up_name, a.chats, a.concurrency))
+            wall = time.perf_counter() - t
+            print(
+                f"chat again, warm: {len(errors2)} errors; p50 {pct(lat2, 0.5):.2f} s, p95 {pct(lat2, 0.95):.2f} s "
+                f"(target <= 1 s); {a.chats / wall:.1f} answers/s"
+            )
+            errors += errors2
             bare, bare_failed = asyncio.run(rate(base, "/healthz", a.seconds, 8))
             path = f"/v1/repos/{up_name}/forks/{fork}"
             reads, reads_failed = asyncio.run(rate(base, path, a.seconds, 8))
             print(
                 f"reads: {path} {reads:.0f} req/s vs bare route {bare:.0f} req/s -> ratio {reads / bare:.2f} "
-                f"(target >= 0.5; report {size / 1024:.0f} KiB, {len(report.forks)} forks)"
+                f"(target >= 0.8; report {size / 1024:.0f} KiB, {len(report.forks)} forks)"
             )
             failures = len(errors) + bare_failed + reads_failed
         finally:

@@ -12,7 +12,7 @@ import hashlib
 import threading
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -75,21 +75,31 @@ class Runtime:
         return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
 
 
+Pool = Literal["index", "query", "endpoint"]
+"""Who embeds: indexing (large batches), chat's questions, the embeddings endpoint. Each pool has its own ONNX
+session and lock in a process, so a chat question never queues behind another client's indexing batch."""
+
+
 @once
-def runtime(threads: int) -> Runtime:
-    """The loaded model and tokenizer (one per thread count, per process): ``runtime(2).encode(texts)``."""
+def runtime(threads: int, pool: Pool = "index") -> Runtime:
+    """The loaded model and tokenizer (one per pool and thread count, per process): ``runtime(2).encode(texts)``."""
     return Runtime(threads)
 
 
 class MiniLMEmbeddings(Embeddings):
     """384-dimensional normalised embeddings, batched; texts are sorted by length so padding stays small."""
 
-    def __init__(self, batch_size: int = 32, threads: int = 2):
+    def __init__(self, batch_size: int = 32, threads: int = 2, pool: Pool = "index"):
         self.batch_size = batch_size
         self.threads = threads
+        self.pool: Pool = pool
+
+    @property
+    def runtime(self) -> Runtime:
+        return runtime(self.threads, self.pool)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        rt = runtime(self.threads)
+        rt = self.runtime
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out: list[list[float]] = [[] for _ in texts]
         for start in range(0, len(order), self.batch_size):
@@ -103,14 +113,14 @@ class MiniLMEmbeddings(Embeddings):
         return self.embed_documents([text])[0]
 
 
-def embeddings_for(settings: Any) -> tuple[Embeddings, str]:
+def embeddings_for(settings: Any, pool: Pool = "index") -> tuple[Embeddings, str]:
     """The configured embeddings and an ID naming them (collections are per embedding model: dimensions differ).
 
     ``FORKWISE_EMBEDDINGS=local`` (default): MiniLM above. ``openai``: an OpenAI-compatible ``/v1/embeddings``
     endpoint (``FORKWISE_EMBEDDINGS_URL`` or ``OPENAI_BASE_URL``, ``OPENAI_API_KEY``, ``FORKWISE_EMBEDDINGS_MODEL``).
     """
     if settings.embeddings == "local":
-        return MiniLMEmbeddings(threads=2), "minilm-int8"
+        return MiniLMEmbeddings(threads=2, pool=pool), "minilm-int8"
     if settings.embeddings == "openai":
         from langchain_openai import OpenAIEmbeddings
 

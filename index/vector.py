@@ -32,6 +32,8 @@ from forkwise.index.terms import tokens
 if TYPE_CHECKING:  # chromadb, LangChain and the embedding model load when an index is opened, not on import
     from langchain_core.embeddings import Embeddings
 
+    from forkwise.index.embeddings import Pool
+
 UPSTREAM_FLAG = "fork:@upstream"
 CHUNKS_VERSION = "3"  # 3: the purpose card quotes what the fork says about itself
 """Bumped when what a fork's chunks hold changes: forks indexed by an older version are indexed again."""
@@ -260,9 +262,15 @@ class VectorIndex:
     """One upstream's chunks. ``store`` is the LangChain vector store the retrieval chain uses."""
 
     def __init__(
-        self, settings: Settings, upstream: str, embeddings: Embeddings | None = None, embedding_id: str | None = None
+        self,
+        settings: Settings,
+        upstream: str,
+        embeddings: Embeddings | None = None,
+        embedding_id: str | None = None,
+        pool: Pool = "index",
     ):
-        """``embeddings``/``embedding_id``: another embedding model (its own collection); default the configured one."""
+        """``embeddings``/``embedding_id``: another embedding model (its own collection); default the configured one,
+        in ``pool`` (chat opens its indexes in the ``query`` pool: it never waits on an indexing batch)."""
         from langchain_chroma import Chroma
 
         from forkwise.index.embeddings import embeddings_for
@@ -271,7 +279,7 @@ class VectorIndex:
         if embeddings is not None:
             self.embeddings, emb_id = embeddings, embedding_id or "minilm-int8"
         else:
-            self.embeddings, emb_id = embeddings_for(settings)
+            self.embeddings, emb_id = embeddings_for(settings, pool)
         self.client = chroma_client(settings)
         self.name = collection_name(upstream, emb_id)
         # one build thread and a wide search: the same chunks give the same graph and the same answers

@@ -13,6 +13,7 @@ import json
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -62,6 +63,31 @@ class RepoSummary(BaseModel):
     picks: dict[str, Any]
     forks: list[dict[str, Any]]
     generated_at: datetime
+
+
+class Serialized:
+    """JSON bodies cached per (parsed report, key): a stored report is parsed once per version and shared, so its
+    identity says the body is still current. Bounded; thread-safe."""
+
+    def __init__(self, size: int = 512):
+        self.size = size
+        self._items: OrderedDict[tuple[Any, ...], tuple[object, bytes]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...], owner: object) -> bytes | None:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is None or hit[0] is not owner:
+                return None
+            self._items.move_to_end(key)
+            return hit[1]
+
+    def put(self, key: tuple[Any, ...], owner: object, body: bytes) -> bytes:
+        with self._lock:
+            self._items[key] = (owner, body)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return body
 
 
 class ForkDetail(BaseModel):
@@ -117,6 +143,8 @@ def create_app(settings: Settings | None = None, *, host: str = "127.0.0.1") -> 
     # outermost: a foreign Host or a cross-site state change is refused before anything else runs
     app.add_middleware(SameSite, names=served_names(settings, host), public_url=settings.public_url)
 
+    details = Serialized()
+
     def shown(report: Report, request: Request) -> Report:
         """The report as this caller may see it: local paths only for callers on this machine."""
         return report if is_local_caller(request, settings) else report.for_remote()
@@ -149,7 +177,7 @@ def create_app(settings: Settings | None = None, *, host: str = "127.0.0.1") -> 
 
     def local_embeddings() -> MiniLMEmbeddings:
         if not _emb:
-            _emb.append(MiniLMEmbeddings(threads=1))
+            _emb.append(MiniLMEmbeddings(threads=1, pool="endpoint"))
         return _emb[0]
 
     def require_key(key: Annotated[str | None, Depends(given_key)]) -> None:
@@ -189,9 +217,14 @@ def create_app(settings: Settings | None = None, *, host: str = "127.0.0.1") -> 
         return Response(render(report, "json"), media_type="application/json")
 
     @app.get("/v1/repos/{owner}/{repo}/forks/{fork_owner}/{fork_repo}", response_model=ForkDetail)
-    def fork_detail(request: Request, owner: Owner, repo: Owner, fork_owner: Owner, fork_repo: Owner) -> ForkDetail:
+    def fork_detail(request: Request, owner: Owner, repo: Owner, fork_owner: Owner, fork_repo: Owner) -> Response:
         r, fork = verdict(settings, f"{owner}/{repo}", f"{fork_owner}/{fork_repo}")
-        return ForkDetail(upstream=r.upstream.name, fork=shown(r, request).fork(fork.name))
+        local = is_local_caller(request, settings)
+        body = details.get((id(r), local, fork.name), r)
+        if body is None:
+            detail = ForkDetail(upstream=r.upstream.name, fork=(r if local else r.for_remote()).fork(fork.name))
+            body = details.put((id(r), local, fork.name), r, detail.model_dump_json().encode())
+        return Response(body, media_type="application/json")  # serialized once per report version and caller kind
 
     @app.post(
         "/v1/repos/{owner}/{repo}/index",

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any, Literal
 
+from jinja2 import Template
 from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import BaseModel, Field
 
@@ -60,13 +63,34 @@ class ChatAnswer(BaseModel):
     note: str | None = None
 
 
-def _words(text: str) -> set[str]:
-    return words(text)
+@lru_cache(maxsize=16384)
+def _words(text: str) -> frozenset[str]:
+    """:func:`words`, remembered: the same snippets and verdict phrases come back with every question."""
+    return frozenset(words(text))
+
+
+_terms_of: OrderedDict[int, tuple[Report, dict[str, set[str]]]] = OrderedDict()
+_terms_lock = threading.Lock()
 
 
 def fork_terms(report: Report) -> dict[str, set[str]]:
     """Each fork's distinctive terms as question words: the tokens and the words of their glossary names (a
-    question about "Gaudi" finds the fork whose term is ``hpu``)."""
+    question about "Gaudi" finds the fork whose term is ``hpu``). Computed once per parsed report (stored reports
+    are parsed once per version and shared by every request)."""
+    with _terms_lock:
+        hit = _terms_of.get(id(report))
+        if hit is not None and hit[0] is report:
+            _terms_of.move_to_end(id(report))
+            return hit[1]
+    out = _fork_terms(report)
+    with _terms_lock:
+        _terms_of[id(report)] = (report, out)
+        while len(_terms_of) > 32:
+            _terms_of.popitem(last=False)
+    return out
+
+
+def _fork_terms(report: Report) -> dict[str, set[str]]:
     glossary: dict[str, str] = load_toml("glossary.toml")["terms"]
     out: dict[str, set[str]] = {}
     for f in report.forks:
@@ -101,12 +125,14 @@ def retrieve(vindex: VectorIndex, report: Report, question: str, fork: str | Non
     """Top chunks for the question: vector search, plus the best chunks of forks whose distinctive terms the
     question names; reranked by keyword overlap and by those terms; mapped to citations (one per fork and chunk)."""
     flt = {f"fork:{fork}": True} if fork else None
-    hits = vindex.store.similarity_search_with_score(question, k=max(k * 3, 12), filter=flt)
+    vec = vindex.embeddings.embed_query(question)  # once: every search below reuses it
+    search = vindex.store.similarity_search_by_vector_with_relevance_scores  # (document, cosine distance)
+    hits = search(vec, k=max(k * 3, 12), filter=flt)
     q = _words(question)
     terms = fork_terms(report)
     named = [name for name, words in terms.items() if q & words and (fork is None or name == fork)]
     for name in named[:5]:  # the forks the question is about by their own work, even if similarity missed them
-        hits += vindex.store.similarity_search_with_score(question, k=3, filter={f"fork:{name}": True})
+        hits += search(vec, k=3, filter={f"fork:{name}": True})
     forks = {f.name: f for f in report.forks}
     scored = []
     seen: set[tuple[str, str]] = set()
@@ -318,6 +344,12 @@ def by_purpose(question: str, cites: list[Citation], report: Report) -> list[Cit
     return [c.model_copy(update={"n": i}) for i, c in enumerate(ordered, start=1)]
 
 
+@lru_cache(maxsize=1)
+def _retrieval_only() -> Template:
+    """The retrieval-only answer's template, compiled once per process."""
+    return text_env().from_string(load_toml("chat.toml")["retrieval_only"])
+
+
 def compose(question: str, cites: list[Citation], report: Report, failed: str | None = None) -> str:
     """The answer without a model's words: forks ranked by their best evidence, one line each, with citation
     numbers. A fork whose own words (its purpose phrase and the quote it came from) carry the question's words is
@@ -339,8 +371,7 @@ def compose(question: str, cites: list[Citation], report: Report, failed: str | 
         else:
             line = cs[0].snippet.splitlines()[0][:160]
         forks.append({"name": name, "line": line, "refs": [c.n for c in cs], "said": said})
-    tmpl = text_env().from_string(load_toml("chat.toml")["retrieval_only"])
-    return tmpl.render(question=question, forks=forks, failed=failed).strip()
+    return _retrieval_only().render(question=question, forks=forks, failed=failed).strip()
 
 
 class ChatService:
@@ -359,7 +390,7 @@ class ChatService:
         with self._lock:
             vi = self._indexes.get(upstream)
             if vi is None:
-                vi = self._indexes[upstream] = VectorIndex(self.settings, upstream)
+                vi = self._indexes[upstream] = VectorIndex(self.settings, upstream, pool="query")
             return vi
 
     def chain(self, vindex: VectorIndex, report: Report, req: ChatRequest) -> Runnable:

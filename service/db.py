@@ -182,6 +182,13 @@ def sessions(settings: Settings) -> sessionmaker[Session]:
     return hit[1]
 
 
+def engine_of(settings: Settings) -> Engine:
+    """The configured database's engine (migrated), for the few hot reads that skip the ORM."""
+    bind = sessions(settings).kw["bind"]
+    assert isinstance(bind, Engine)
+    return bind
+
+
 @contextmanager
 def session(settings: Settings) -> Iterator[Session]:
     """One transaction: committed when the block ends, rolled back when it raises."""

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -42,6 +42,7 @@ from forkwise.service.db import (
     MetaRow,
     RunRow,
     UpstreamRow,
+    engine_of,
     now,
     session,
 )
@@ -217,19 +218,23 @@ def load_report(settings: Settings, name: str) -> Report | None:
 
     One small query per call (the newest run's id and version); the report's text is read and parsed only when
     that version is not parsed already."""
+    with engine_of(settings).connect() as conn:  # the hot path of every read: Core, one compiled statement
+        newest = conn.execute(_NEWEST, {"name": name}).first()
+    if newest is None:
+        return None
+    hit = _cached(newest.id, newest.updated_at)
+    if hit is not None:
+        return hit
     with session(settings) as s:
-        newest = s.execute(
-            select(RunRow.id, RunRow.updated_at)
-            .join(UpstreamRow, UpstreamRow.last_run_id == RunRow.id)
-            .where(UpstreamRow.name == name)
-        ).first()
-        if newest is None:
-            return None
-        hit = _cached(newest.id, newest.updated_at)
-        if hit is not None:
-            return hit
         run = s.get(RunRow, newest.id)
         return _parse(run) if run is not None else None
+
+
+_NEWEST = (
+    select(RunRow.id, RunRow.updated_at)
+    .join(UpstreamRow, UpstreamRow.last_run_id == RunRow.id)
+    .where(UpstreamRow.name == bindparam("name"))
+)
 
 
 def list_reports(settings: Settings) -> list[Report]:

@@ -338,3 +338,28 @@ def test_an_answer_a_model_failed_says_why_not_that_no_model_is_configured(demo)
     assert "No language model is configured" not in text
     assert text.splitlines()[1].startswith("- habana-ai/trainer: Habana Gaudi (HPU) support (its README: ")
     assert text.splitlines()[2] == "- bigco/trainer: FP8 recipes [2]"
+
+
+def test_a_chat_question_never_waits_on_an_indexing_batch(demo) -> None:
+    """Chat embeds in its own pool: with the indexing pool's ONNX session held (a long batch of another client),
+    a question is still answered; and the embeddings endpoint has a third session."""
+    import threading
+
+    from forkwise.index.embeddings import runtime
+    from forkwise.service.chat import ChatService
+    from forkwise.service.usecases import answer
+
+    report, settings, _net = demo
+    chat = ChatService(settings)
+    index_rt = VectorIndex(settings, report.upstream.name).embeddings.runtime  # what index_report embeds with
+    query_rt = chat.index(report.upstream.name).embeddings.runtime
+    assert query_rt is runtime(2, "query") and index_rt is runtime(2, "index") and query_rt is not index_rt
+    assert runtime(1, "endpoint") is not query_rt
+    got: list[str] = []
+    with index_rt.lock:  # an indexing batch is running
+        t = threading.Thread(target=lambda: got.append(answer(chat, "acme/trainer", "which fork adds Gaudi support?")
+                                                       .citations[0].fork))  # fmt: skip
+        t.start()
+        t.join(timeout=60)
+        assert not t.is_alive(), "chat waited on the indexing pool"
+    assert got == ["habana-ai/trainer"]
