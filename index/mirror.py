@@ -19,6 +19,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -275,17 +276,31 @@ class Mirror:
         (self.path / "forkwise-used").touch()
 
 
+class Rel(NamedTuple):
+    """Two forks compared: commits a has that b lacks, commits b has that a lacks, and how many of the first are
+    merge commits."""
+
+    ahead: int
+    behind: int
+    ahead_merges: int = 0
+
+
 def relations(
     path: Path, heads: dict[str, str], pairs: list[tuple[str, str]], timeout: float = 600.0
-) -> dict[tuple[str, str], tuple[int, int]]:
-    """For each pair (a, b) of named heads, both ways: (commits a has that b lacks, commits b has that a lacks)."""
-    out: dict[tuple[str, str], tuple[int, int]] = {}
+) -> dict[tuple[str, str], Rel]:
+    """For each pair (a, b) of named heads, both ways: :class:`Rel` (a's commits b lacks, b's a lacks, merges among
+    the first)."""
+    out: dict[tuple[str, str], Rel] = {}
     for a, b in pairs:
         if (a, b) in out:
             continue
         left, right = run(path, "rev-list", "--left-right", "--count", f"{heads[a]}...{heads[b]}",
                           timeout=timeout).split()  # fmt: skip
-        out[(a, b)], out[(b, a)] = (int(left), int(right)), (int(right), int(left))
+        # the merges on each side: one more walk over the same commits (--left-right counts them together)
+        sides = run(path, "rev-list", "--merges", "--left-right", f"{heads[a]}...{heads[b]}", timeout=timeout)
+        lm = sum(1 for ln in sides.splitlines() if ln.startswith("<"))
+        rm = sum(1 for ln in sides.splitlines() if ln.startswith(">"))
+        out[(a, b)], out[(b, a)] = Rel(int(left), int(right), lm), Rel(int(right), int(left), rm)
     return out
 
 

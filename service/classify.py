@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from forkwise.index.manifests import is_license
+from forkwise.index.mirror import Rel
 from forkwise.index.models import ForkFacts
 from forkwise.service.prompts import count, pct
 
@@ -87,17 +88,66 @@ class Classification(BaseModel):
     evidence: list[str]
     recommendation: Recommendation
     confidence: Literal["high", "medium", "low"]
+    confidence_reason: str = Field(default="", description="Why the confidence is what it is, in a clause.")
     notes: list[Note] = Field(default_factory=list, description="Extra claims the verdict makes (see notes()).")
     template: str | None = Field(default=None, description="Verdict template when not the archetype's own.")
     relative_to: str | None = Field(default=None, description="The fork this one is described against.")
     relative_ahead: int = Field(default=0, description="Commits this fork has that relative_to lacks.")
     relative_behind: int = Field(default=0, description="Commits relative_to has that this fork lacks.")
+    relative_merges: int = Field(default=0, description="How many of the relative_ahead commits are merges.")
     others: list[str] = Field(default_factory=list, description="For the default continuation: the other ones.")
     relations: dict[str, tuple[int, int]] = Field(
         default_factory=dict,
         description="Other fork → (commits this fork has that it lacks, commits it has that "
         "this fork lacks), from git, for the forks this verdict is described against.",
     )
+
+
+class Breakdown(BaseModel):
+    """The commits a fork has that upstream lacks, in parts that add up: ``ahead = own + merges + already_upstream
+    + from_line``. Every surface shows this one breakdown, and a sentence's number says which part it is."""
+
+    model_config = ConfigDict(frozen=True)
+    ahead: int = Field(description="Commits upstream lacks (git rev-list upstream..fork).")
+    own: int = Field(description="Of those, its own work: not merges, not already upstream, not another fork's.")
+    merges: int = Field(description="Merge commits among them.")
+    already_upstream: int = Field(description="Commits whose patch upstream already has (cherry-picked, rebased).")
+    from_line: int = Field(default=0, description="Commits it shares with `line`, the fork it builds on.")
+    line: str | None = Field(default=None, description="The fork whose line it builds on (its older state).")
+
+    @property
+    def text(self) -> str:
+        """'581 commits upstream lacks: 520 of its own, 61 merges'."""
+        if self.ahead == 0:
+            return "no commit upstream lacks"
+        parts = []
+        if self.from_line:
+            parts.append(f"{self.from_line} from {self.line}'s line")
+        if self.own:
+            parts.append(f"{self.own} of its own")
+        if self.merges:
+            parts.append(count(self.merges, "merge"))
+        if self.already_upstream:
+            parts.append(f"{self.already_upstream} already upstream (same patch)")
+        head = f"{count(self.ahead, 'commit')} upstream lacks"
+        if len(parts) == 1 and self.own == self.ahead:
+            return f"{head}, all its own"
+        if len(parts) == 1 and self.from_line == self.ahead:
+            return f"{head}, all from {self.line}'s line"
+        return f"{head}: " + ", ".join(parts)
+
+
+def breakdown(f: ForkFacts, c: Classification) -> Breakdown:
+    """The fork's :class:`Breakdown`: against upstream, or, for a fork described against another fork's line it
+    shares commits with, its own part is what it adds beyond that fork (from git's comparison of the two)."""
+    shared = f.ahead - c.relative_ahead
+    if c.relative_to and shared > 0:
+        merges = min(c.relative_merges, c.relative_ahead)
+        return Breakdown(ahead=f.ahead, own=c.relative_ahead - merges, merges=merges, already_upstream=0,
+                         from_line=shared, line=c.relative_to)  # fmt: skip
+    merges = f.merge_commits
+    already = f.upstream_equivalent_commits
+    return Breakdown(ahead=f.ahead, own=max(f.ahead - merges - already, 0), merges=merges, already_upstream=already)
 
 
 def _lines(f: ForkFacts, kinds: set[str] | frozenset[str] | None = None) -> int:
@@ -121,12 +171,14 @@ def _idle(f: ForkFacts, rules: Rules) -> bool:
 def classify(f: ForkFacts, as_of: datetime, rules: Rules = Rules()) -> Classification:
     """Where a verdict is decided: archetype (and the rule that fired), recommendation, confidence and notes."""
     archetype, rule, ev = _archetype(f, as_of, rules)
+    confidence, why = _confidence(archetype, f, rules)
     return Classification(
         archetype=archetype,
         rule=rule,
         evidence=ev,
         recommendation=_recommend(archetype, f, rules),
-        confidence=_confidence(archetype, f, rules),
+        confidence=confidence,
+        confidence_reason=why,
         notes=notes(archetype, f, as_of, rules),
     )
 
@@ -169,7 +221,7 @@ def _archetype(f: ForkFacts, as_of: datetime, r: Rules) -> tuple[Archetype, str,
     if not f.shared_history:
         return "unrelated", "it shares no commit with upstream (no merge base)", ["fact:shared_history"]
     if f.ahead == 0 and f.behind == 0:
-        return "mirror", "its head is upstream's head (0 ahead, 0 behind)", ["fact:ahead", "fact:behind"]
+        return "mirror", "its head is upstream's head", ["fact:ahead", "fact:behind"]
     if f.ahead == 0:
         return (
             "stale-snapshot",
@@ -273,7 +325,8 @@ def _archetype(f: ForkFacts, as_of: datetime, r: Rules) -> tuple[Archetype, str,
         )
     return (
         "niche-variant",
-        f"{count(f.unique_commits, 'commit')} of its own on a base {count(f.behind, 'commit')} behind upstream",
+        f"{count(f.unique_commits, 'commit')} of its own "
+        + (f"on a base {count(f.behind, 'commit')} behind upstream" if f.behind else "on upstream's latest commit"),
         ["fact:unique_commits", "fact:behind"],
     )
 
@@ -343,17 +396,19 @@ def _recommend(a: Archetype, f: ForkFacts, r: Rules) -> Recommendation:
     return "fork-for-niche"
 
 
-def _confidence(a: Archetype, f: ForkFacts, r: Rules) -> Literal["high", "medium", "low"]:
-    """High for structural verdicts read straight off the graph; low when a licence change muddies it."""
+def _confidence(a: Archetype, f: ForkFacts, r: Rules) -> tuple[Literal["high", "medium", "low"], str]:
+    """High for structural verdicts read straight off the graph; low when a licence change muddies it; medium when
+    the verdict rests on counts and dates, and what the work is worth is for a reader to judge. With its reason."""
     if f.license.changed:
-        return "low"
+        return "low", f"the licence changed from {f.license.before.spdx} to {f.license.after.spdx}"
     if a in ("mirror", "stale-snapshot", "unrelated", "cosmetic"):
-        return "high"
-    return "medium"
+        return "high", "read straight off the commit graph"
+    return "medium", "from commit counts, dates and changed files; whether its work suits you is for you to judge"
 
 
-Relate = Callable[[list[tuple[str, str]]], dict[tuple[str, str], tuple[int, int]]]
-"""``relate(pairs)`` → for each pair (a, b), both ways: (commits a has that b lacks, commits b has that a lacks)."""
+Relate = Callable[[list[tuple[str, str]]], dict[tuple[str, str], Rel]]
+"""``relate(pairs)`` → for each pair (a, b), both ways: (commits a has that b lacks, commits b has that a lacks,
+merges among the first)."""
 
 
 def one_default(
@@ -374,7 +429,7 @@ def one_default(
     if not conts:
         return out
     rel = relate([(a, b) for i, a in enumerate(conts) for b in conts[i + 1 :]])
-    contained = {a for a in conts for b in conts if a != b and rel[(a, b)][0] == 0 and rel[(a, b)][1] > 0}
+    contained = {a for a in conts for b in conts if a != b and rel[(a, b)].ahead == 0 and rel[(a, b)].behind > 0}
     default = max(
         (n for n in conts if n not in contained),
         key=lambda n: (facts[n].last_commit_date, facts[n].unique_commits, stars.get(n, 0), n),
@@ -383,7 +438,7 @@ def one_default(
     rel |= relate([(n, default) for n in rest if (n, default) not in rel])
     others: list[str] = []
     for n in rest:
-        mine, theirs = rel[(n, default)]
+        mine, theirs, merges = rel[(n, default)]
         shared = facts[n].ahead - mine  # commits beyond upstream it shares with the default
         c, ev = out[n], [f"fact:relation:{default}"]
         if shared <= 0 and c.archetype != "continuation":
@@ -393,8 +448,10 @@ def one_default(
             "relative_to": default,
             "relative_ahead": mine,
             "relative_behind": theirs,
+            "relative_merges": merges,
             "relations": {default: (mine, theirs)},
             "confidence": "medium",
+            "confidence_reason": f"from git's comparison with {default}: which commits it shares, lacks and adds",
         }
         if mine == 0:
             update = {
@@ -410,8 +467,9 @@ def one_default(
                 "archetype": "niche-variant",
                 "template": "variant-of-fork",
                 "recommendation": "fork-for-niche",
-                "rule": f"{count(mine, 'commit')} of its own on an older state of {default}, "
-                f"which has {count(theirs, 'commit')} it lacks",
+                "rule": f"{count(mine - merges, 'commit')} of its own"
+                + (f" and {count(merges, 'merge')}" if merges else "")
+                + f" on an older state of {default}, which has {count(theirs, 'commit')} it lacks",
                 "evidence": [*ev, "fact:unique_commits"],
             }
         else:
@@ -428,7 +486,7 @@ def one_default(
             update={
                 "notes": [*base.notes, "default_continuation"],
                 "others": others,
-                "relations": {o: rel[(default, o)] for o in others},
+                "relations": {o: (rel[(default, o)].ahead, rel[(default, o)].behind) for o in others},
             }
         )
     return out

@@ -51,10 +51,14 @@ def catalogue(f: ForkFacts, fork_web: str | None, upstream_web: str | None) -> d
         out[f"{kind}:{key}"] = Evidence(id=f"{kind}:{key}", kind=kind, label=label, detail=detail, url=url)
 
     cmp_url = f"{upstream_web}/compare/{f.upstream_head}...{f.head}" if upstream_web else None
+    own = max(f.ahead - f.merge_commits - f.upstream_equivalent_commits, 0)
+    parts = [p for p in (f"{own} of its own" if own else "", count(f.merge_commits, "merge") if f.merge_commits else "",
+                         f"{f.upstream_equivalent_commits} already upstream (same patch)"
+                         if f.upstream_equivalent_commits else "") if p]  # fmt: skip
     add(
         "fact",
         "ahead",
-        f"{count(f.ahead, 'commit')} ahead of upstream",
+        f"{count(f.ahead, 'commit')} upstream lacks" + (f": {', '.join(parts)}" if len(parts) > 1 else ""),
         f"git rev-list {f.upstream_head[:7]}..{f.head[:7]}",
         cmp_url,
     )
@@ -81,7 +85,7 @@ def catalogue(f: ForkFacts, fork_web: str | None, upstream_web: str | None) -> d
             f"nearest upstream tag: {f.merge_base_describe or 'none'}",
             f"{upstream_web}/commit/{f.merge_base}" if upstream_web else None,
         )
-    add("fact", "unique_commits", f"{count(f.unique_commits, 'own commit')} not in upstream")
+    add("fact", "unique_commits", f"{count(f.unique_commits, 'commit')} of its own (not merges, not already upstream)")
     add(
         "fact",
         "upstream_equivalent_commits",

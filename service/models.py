@@ -17,7 +17,7 @@ from forkwise.index.names import WebLink
 from forkwise.index.network import Coverage
 from forkwise.index.settings import WriterName
 from forkwise.index.sources import NoCredentials, Redacted, is_local_url
-from forkwise.service.classify import Archetype, Classification, Recommendation
+from forkwise.service.classify import Archetype, Breakdown, Classification, Recommendation
 from forkwise.service.convergence import SharedChange
 from forkwise.service.evidence import Evidence
 
@@ -66,6 +66,11 @@ class Verdict(BaseModel):
     purpose_evidence: list[str] = Field(default_factory=list, description="The evidence IDs of the quote.")
 
     confidence: Literal["high", "medium", "low"]
+    confidence_reason: str = Field(default="", description="Why the confidence is what it is.")
+    breakdown: Breakdown | None = Field(
+        default=None, description="The commits upstream lacks, in parts that add up (own, merges, already upstream, "
+        "from another fork's line): the one breakdown every surface shows.",
+    )  # fmt: skip
     evidence: list[str] = Field(description="Every evidence ID cited above, in first-cited order.")
     writer: WriterName = Field(default=WriterName.facts, description="Who wrote the sentences.")
     prompt: str = Field(description="The prompt file the sentences came from and its sha256 prefix: file@hash.")

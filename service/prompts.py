@@ -110,4 +110,5 @@ def html_env() -> Environment:
     env.filters["day"] = day
     env.filters["count"] = count
     env.filters["markdown_inline"] = markdown_inline
+    env.filters["first_upper"] = lambda s: str(s)[:1].upper() + str(s)[1:]
     return env

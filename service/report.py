@@ -14,7 +14,8 @@ from forkwise.index.models import ForkFacts
 from forkwise.index.network import ForkInput, NetworkFacts, Progress, Reresolve, analyse_network, no_progress
 from forkwise.index.settings import Settings
 from forkwise.index.sources import Source
-from forkwise.service.classify import NO_MERGE, Classification, Relate, Rules, classify, one_default
+from forkwise.index.terms import words
+from forkwise.service.classify import NO_MERGE, Classification, Relate, Rules, breakdown, classify, one_default
 from forkwise.service.convergence import shared_changes
 from forkwise.service.evidence import Evidence, catalogue
 from forkwise.service.models import (
@@ -27,7 +28,7 @@ from forkwise.service.models import (
     Verdict,
     WriterStats,
 )
-from forkwise.service.prompts import count, html_env, text_env
+from forkwise.service.prompts import count, html_env, load_toml, text_env
 from forkwise.service.writer import FactsWriter, Writer, WriterInput, validate
 
 
@@ -81,6 +82,13 @@ def writer_input(
             id="fact:upstream_successor", kind="fact", label=f"upstream's README: “{named}”", url=upstream_web
         )
     c = classification
+    b = breakdown(facts, c)
+    if b.line:  # its commits are mostly another fork's: the counts say which part is which
+        cat["fact:ahead"] = cat["fact:ahead"].model_copy(update={"label": b.text})
+        cat["fact:unique_commits"] = cat["fact:unique_commits"].model_copy(
+            update={"label": f"{count(facts.unique_commits, 'commit')} upstream lacks that are not merges: "
+                             f"{facts.unique_commits - b.own} from {b.line}'s line, {b.own} of its own"}
+        )  # fmt: skip
     for other, (ahead, behind) in c.relations.items():
         cat[f"fact:relation:{other}"] = Evidence(
             id=f"fact:relation:{other}",
@@ -243,21 +251,41 @@ def _picks(ok: list[ForkReport]) -> dict[str, Pick]:
             fork=a.name,
             reason=f"latest commit of the forks that add work: {a.facts.last_commit_date.date().isoformat()}",
         )  # type: ignore[union-attr]
-        c = min(adding, key=lambda f: (f.facts.behind, -f.facts.unique_commits, f.name))  # type: ignore[union-attr]
+
+        def own(f: ForkReport) -> int:
+            b = f.verdict.breakdown if f.verdict else None
+            return b.own if b is not None else f.facts.unique_commits if f.facts else 0
+
+        # the fork that differs least from upstream: fewest commits apart, either way (then the most of its own)
+        c = min(adding, key=lambda f: (f.facts.ahead + f.facts.behind, -own(f), f.name))  # type: ignore[union-attr]
+        cf = c.facts
+        assert cf is not None
+        step = "on upstream's latest commit" if cf.behind == 0 else f"{count(cf.behind, 'commit')} behind it"
         picks["closest_to_upstream"] = Pick(
-            fork=c.name, reason=f"adds work and is only {c.facts.behind} commits behind"
-        )  # type: ignore[union-attr]
-        m = max(adding, key=lambda f: (f.facts.unique_commits, f.name))  # type: ignore[union-attr]
-        picks["most_added"] = Pick(fork=m.name, reason=f"{m.facts.unique_commits} commits of its own")  # type: ignore[union-attr]
+            fork=c.name,
+            reason=f"of the forks that add work, the fewest commits apart from upstream: "
+            f"{count(cf.ahead, 'commit')} upstream lacks, {step}",
+        )
+        m = max(adding, key=lambda f: (own(f), f.name))
+        picks["most_added"] = Pick(fork=m.name, reason=f"{count(own(m), 'commit')} of its own, the most of any fork")
     return picks
 
 
 def _terms(ok: list[ForkReport]) -> dict[str, list[str]]:
+    """ "Which forks carry…": a fork's distinctive terms that name something a person would look for, i.e. a
+    glossary name (a platform, a runtime, a database) or a word of what the fork says it is for; a bare word
+    mined from its diffs ("future", "deprecate", "security") is no answer to that question."""
+    named = set(load_toml("glossary.toml")["terms"].values())
     out: dict[str, list[str]] = {}
     for f in ok:
-        for t in f.verdict.terms if f.verdict else []:
-            out.setdefault(t, []).append(f.name)
-    return dict(sorted(out.items()))
+        v = f.verdict
+        if v is None:
+            continue
+        said = words(f"{v.purpose} {v.purpose_quote}")
+        for t in v.terms:
+            if t in named or (words(t) and words(t) <= said):
+                out.setdefault(t, []).append(f.name)
+    return dict(sorted(out.items(), key=lambda kv: kv[0].lower()))
 
 
 def forks_carrying(report: Report, term: str) -> list[tuple[str, list[str]]]:

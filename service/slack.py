@@ -180,8 +180,9 @@ def fork_blocks(report: Report, f: ForkReport, public_url: str | None) -> list[d
     blocks = [
         header(f"{f.name} vs {report.upstream.name}"),
         section(
-            f"*{esc(v.use)}* · {f.archetype} · confidence {v.confidence} · {facts.ahead} ahead / "
-            f"{facts.behind} behind · last commit {facts.last_commit_date.date()}\n{esc(v.summary)}"
+            f"*{esc(v.use)}* · {f.archetype} · confidence {v.confidence} · "
+            f"{esc(v.breakdown.text) if v.breakdown else f'{facts.ahead} ahead'} / {facts.behind} behind · "
+            f"last commit {facts.last_commit_date.date()}\n{esc(v.summary)}"
         ),
         *claims("Choose this fork if…", v.choose_fork_if),
         *claims("Choose upstream if…", v.choose_upstream_if),

@@ -19,7 +19,9 @@ from forkwise.index.models import ForkFacts
 from forkwise.index.settings import WriterName
 from forkwise.index.terms import TermScore, tokens
 from forkwise.service.classify import (
+    Breakdown,
     Classification,
+    breakdown,
     held_upstream,
     landed_security,
     own_changes,
@@ -55,6 +57,12 @@ class Writer(Protocol):
     name: WriterName
 
     def write(self, inp: WriterInput) -> Verdict: ...
+
+
+def _beyond(b: Breakdown) -> str:
+    """What a fork adds beyond the fork it builds on, by part: "4 commits of its own and 1 merge"."""
+    own = count(b.own, "commit") + " of its own"
+    return f"{own} and {count(b.merges, 'merge')}" if b.merges else own
 
 
 def _join(items: list[str]) -> str:
@@ -284,6 +292,7 @@ def context(inp: WriterInput) -> dict[str, Any]:
         "relative_to": cls.relative_to,
         "relative_ahead": cls.relative_ahead,
         "relative_behind": cls.relative_behind,
+        "beyond": _beyond(breakdown(f, cls)),
         "others_count": len(cls.others),
         "others_phrase": _join(cls.others[:4]) + (f" and {len(cls.others) - 4} more" if len(cls.others) > 4 else ""),
         "other_relation_ids": " ".join(f"fact:relation:{o}" for o in cls.others),
@@ -403,6 +412,8 @@ class FactsWriter:
             purpose_kind=what.kind if what and ctx["purpose"] else "",
             purpose_evidence=[e for e in what.evidence if e in inp.catalogue] if what and ctx["purpose"] else [],
             confidence=inp.classification.confidence,
+            confidence_reason=inp.classification.confidence_reason,
+            breakdown=breakdown(inp.facts, inp.classification),
             evidence=cited,
             writer=self.name,
             classification=inp.classification,
