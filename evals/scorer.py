@@ -242,7 +242,7 @@ def verdict_text(f: ForkReport) -> str:
     v = f.verdict
     if v is None:
         return ""
-    parts = [v.headline, v.summary, v.archetype_rule, *v.terms]
+    parts = [v.headline, v.summary, v.archetype_rule, v.breakdown.text if v.breakdown else "", *v.terms]
     parts += [c.text for c in (*v.choose_fork_if, *v.choose_upstream_if, *v.risks)]
     return normalise(" ".join(parts))
 
