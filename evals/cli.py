@@ -65,7 +65,7 @@ def eval_command(
             chat_cases=chat_only() if subset else None,
         )  # fmt: skip
     except (ModelUnavailable, EvalSetupError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from exc
     table = Table(title=f"forkwise eval ({result.writer} writer)")
     for col in ("case", "fork", "archetype", "recommendation", "checks"):

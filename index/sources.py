@@ -8,6 +8,7 @@ as an option by git), control characters, and ref names git itself rejects.
 from __future__ import annotations
 
 import re
+import subprocess
 import tomllib
 from pathlib import Path
 from typing import Annotated
@@ -157,15 +158,80 @@ def _name_from_url(url: str) -> str:
     return "/".join(parts[-2:]) if len(parts) >= 2 else (parts[-1] if parts else url)
 
 
+def _name_for_ref(path: str, ref: str) -> str:
+    """A display name for one ref of a local repository: ``owner/repo`` for a remote-tracking ref of a network
+    (``refs/remotes/<owner>/…``), else ``repo#ref``: two refs of one bundle never share a name."""
+    repo = Path(path.rstrip("/")).name
+    for suffix in (".bundle", ".git"):
+        repo = repo.removesuffix(suffix)
+    m = re.match(r"^refs/remotes/([^/]+)/", ref)
+    return f"{m.group(1)}/{repo}" if m else f"{repo}#{ref.removeprefix('refs/heads/')}"
+
+
+def network_sources(source: Source) -> tuple[Source, list[Source]] | None:
+    """A local repository that holds a whole fork network as remote-tracking refs (``refs/remotes/<owner>/*``,
+    as in a bundle of a network): upstream is the remote named ``upstream`` (else ``origin``), every other remote
+    a fork, each at its ``HEAD`` (else ``main``, ``master``, or its only branch). None when it is not one.
+
+    Raises :class:`SourceError` when it holds several remotes but none is named ``upstream`` or ``origin``."""
+    if not source.is_local or source.ref:
+        return None
+    res = subprocess.run(["git", "ls-remote", "--", source.url], capture_output=True, text=True, timeout=120,
+                         check=False)  # fmt: skip
+    if res.returncode:
+        return None
+    branches: dict[str, set[str]] = {}
+    for line in res.stdout.splitlines():
+        ref = line.partition("\t")[2]
+        m = re.match(r"^refs/remotes/([^/]+)/(.+)$", ref)
+        if m:
+            branches.setdefault(m.group(1), set()).add(m.group(2))
+    if len(branches) < 2:
+        return None
+    up = next((o for o in ("upstream", "origin") if o in branches), None)
+    if up is None:
+        raise SourceError(
+            f"{source.url} holds the remotes {', '.join(sorted(branches))}: name the upstream as "
+            f"{source.url}#refs/remotes/<owner>/HEAD and the forks with --fork the same way"
+        )
+
+    def at(owner: str) -> Source | None:
+        names = branches[owner]
+        pick = next((b for b in ("HEAD", "main", "master") if b in names), None)
+        pick = pick or (next(iter(names)) if len(names) == 1 else None)
+        if pick is None:
+            return None
+        ref = f"refs/remotes/{owner}/{pick}"
+        return Source(name=_name_for_ref(source.url, ref), url=source.url, ref=ref)
+
+    upstream = at(up)
+    if upstream is None:
+        return None
+    forks = [s for o in sorted(branches, key=str.lower) if o != up and (s := at(o)) is not None]
+    return upstream, forks
+
+
 def parse_source(
     text: str, ref: str | None = None, name: str | None = None, github_url: str = "https://github.com"
 ) -> Source:
     """Turn what a user typed into a :class:`Source`.
 
-    Order: an existing local path wins; then ``owner/name`` (GitHub); then URLs. A trailing ``@ref`` is not
-    parsed (refs may contain ``@``); pass ``ref`` instead.
+    Order: an existing local path wins; then ``owner/name`` (GitHub); then URLs. ``SOURCE#REF`` names a ref
+    (``owner/name#dev``, ``../net.bundle#refs/remotes/amy/HEAD``): a git URL never carries a fragment, so ``#``
+    is free to mean it. A trailing ``@ref`` is not parsed (refs may contain ``@``).
     """
     text = text.strip()
+    if "#" in text and not Path(text).expanduser().exists():
+        text, _, given = text.rpartition("#")
+        if not given or not text:
+            raise SourceError(f"give a source and a ref around '#', e.g. owner/name#main: {text + '#' + given!r}")
+        if ref and ref != given:
+            raise SourceError(f"two refs for {text!r}: {given!r} after '#' and {ref!r}; give one")
+        ref = given
+        if name is None and "://" not in text and not is_full_name(text):
+            name = _name_for_ref(text, given)
+    if ref:
+        check_ref(ref)  # a clear error here rather than the model's validation message
     check_url(text)
     local = Path(text).expanduser()
     if "://" not in text and not _SCP_LIKE.match(text) and local.exists():

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
 import sys
+import typing
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
+
+try:  # typer 0.29 vendors click
+    from typer._click.exceptions import BadParameter
+except ImportError:  # pragma: no cover
+    from click.exceptions import BadParameter  # type: ignore[no-redef]
+from typer.core import TyperGroup
 
 from forkwise.index.settings import Settings, WriterName, get_settings
 from forkwise.service.console import make_console
@@ -19,7 +29,55 @@ if TYPE_CHECKING:  # imported where a command runs: `forkwise --help` loads type
     from forkwise.service.models import Report
     from forkwise.service.usecases import SummarizeRequest
 
+
+class _PlainHelp(TyperGroup):
+    """Help that reads as a command line, not as Python: a flag shows no type (typer prints ``<bool>``), values
+    show what to type (``TEXT``, ``PATH``, ``N``; choices as ``md|json|html``), arguments in capitals."""
+
+    def get_command(self, ctx: typer.Context, cmd_name: str):  # type: ignore[no-untyped-def]
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is not None:
+            _plain(cmd.get_params(ctx))
+        return cmd
+
+    def get_params(self, ctx: typer.Context):  # type: ignore[no-untyped-def]
+        return _plain(super().get_params(ctx))
+
+    def invoke(self, ctx: typer.Context):  # type: ignore[no-untyped-def]
+        try:
+            return super().invoke(ctx)
+        except BadParameter as exc:  # typer validates through pydantic, whose prefix means nothing here
+            exc.message = exc.message.removeprefix("Value error, ")
+            raise
+
+
+def _plain(params: list) -> list:  # type: ignore[type-arg]
+    for p in params:
+        p.metavar = _metavar(p)
+        if p.param_type_name == "argument":  # its name is shown in capitals already; no Python type beside it
+            p.display_type_rich = lambda ctx: None
+            # usage as a shell user reads it: UPSTREAM FORK for required ones, [UPSTREAM] when optional
+            p._usage_display_name = lambda p=p: p.display_name_raw if p.required else f"[{p.display_name_raw}]"
+    return params
+
+
+def _metavar(p: typer.core.TyperArgument | typer.core.TyperOption) -> str:  # type: ignore[name-defined]
+    if p.metavar is not None:
+        return str(p.metavar)
+    if getattr(p, "is_flag", False):
+        return ""
+    if p.param_type_name == "argument":
+        return (p.name or "").upper()
+    ann = p.type_descriptor.annotation
+    choices = getattr(ann, "__members__", None)
+    if choices:
+        return "|".join(str(m.value) for m in choices.values())
+    inner = typing.get_args(ann)[0] if typing.get_origin(ann) is list else ann
+    return {int: "N", float: "SECONDS" if "wait" in (p.name or "") else "NUMBER", Path: "PATH"}.get(inner, "TEXT")
+
+
 app = typer.Typer(
+    cls=_PlainHelp,
     help="forkwise: which fork should I use, and why? Compares forks with upstream from git itself.",
     no_args_is_help=True,
     add_completion=False,
@@ -58,7 +116,7 @@ def _summarize(
         with live:
             result = summarize(req, settings, progress=progress or no_progress)
     except (UpstreamError, SourceError, GitHubError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from exc
     if result.discovery is not None:
         d = result.discovery
@@ -90,8 +148,6 @@ def _check_writer(writer: WriterName | None, settings: Settings) -> None:
 
     why = local_unavailable(settings)
     if why:
-        from rich.markup import escape
-
         err.print(f"[red]error:[/red] --writer local: {escape(why)}", soft_wrap=True)
         raise typer.Exit(2)
 
@@ -170,7 +226,7 @@ def summarize_command(
     forkwise summarize --forks-file forks.toml --format html --out report.html
     """
     from forkwise.index.network import ForkInput
-    from forkwise.index.sources import SourceError, load_forks_file, parse_source
+    from forkwise.index.sources import SourceError, load_forks_file, network_sources, parse_source
     from forkwise.service.report import forks_carrying
     from forkwise.service.usecases import SummarizeRequest, fork_inputs
 
@@ -184,9 +240,16 @@ def summarize_command(
             up = up_file.model_copy(update={"ref": ref}) if ref else up_file
         else:
             raise SourceError("give UPSTREAM or a forks file with an [upstream] table")
+        # a repository holding a whole network (refs/remotes/<owner>/*, e.g. a bundle): its remotes are the forks
+        network = network_sources(up) if not fork and not file_forks and not discover_forks else None
     except SourceError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from exc
+    if network is not None:
+        up, net_forks = network
+        file_forks = net_forks
+        if not quiet:
+            err.print(f"{up.url}: upstream {up.ref}, {len(net_forks)} forks from its remotes", markup=False)
     forks = [ForkInput(name=s.name, source=s) for s in file_forks] + fork_inputs(fork or [], settings)
     if not forks and not (discover_forks or (discover_forks is None and up.forge == "github")):
         err.print("[yellow]no forks given[/yellow] (use --fork or --forks-file); reporting upstream only")
@@ -214,27 +277,41 @@ def summarize_command(
 def compare(
     upstream: Annotated[str, typer.Argument(help="Upstream: owner/name, git URL or path.")],
     fork: Annotated[str, typer.Argument(help="Fork: owner/name, git URL or path.")],
-    ref: Annotated[str | None, typer.Option(help="Upstream ref.")] = None,
-    fork_ref: Annotated[str | None, typer.Option(help="Fork ref (default branch if unset).")] = None,
-    fmt: Annotated[Format, typer.Option("--format")] = Format.md,
-    out: Annotated[Path | None, typer.Option()] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    ref: Annotated[str | None, typer.Option(help="Upstream ref (or UPSTREAM#REF).")] = None,
+    fork_ref: Annotated[str | None, typer.Option(help="Fork ref (or FORK#REF; default branch if unset).")] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.md,
+    out: Annotated[Path | None, typer.Option(help="Write the report here instead of stdout.")] = None,
+    writer: Annotated[
+        WriterName | None, typer.Option(help="Verdict writer (default FORKWISE_LLM, else facts).")
+    ] = None,
+    index: Annotated[
+        bool, typer.Option(help="Index its diffs, commits and README for chat and the LLM writers.")
+    ] = True,
+    cache: Annotated[bool, typer.Option(help="Reuse its facts when its head did not change.")] = True,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")] = False,
 ) -> None:
-    """Compare one fork with upstream."""
+    """Compare one fork with upstream.
+
+    Examples: forkwise compare acme/engine amy/engine; forkwise compare net.bundle#refs/remotes/upstream/HEAD
+    net.bundle#refs/remotes/amy/HEAD
+    """
     from forkwise.index.network import ForkInput
     from forkwise.index.sources import SourceError, parse_source
-    from forkwise.service.usecases import SummarizeRequest, fork_inputs
+    from forkwise.service.usecases import SummarizeRequest
 
     settings = get_settings()
+    _check_writer(writer, settings)
     try:
         up = parse_source(upstream, ref=ref, github_url=settings.github_url)
+        src = parse_source(fork, ref=fork_ref, github_url=settings.github_url)
     except SourceError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from exc
-    (fi,) = fork_inputs([fork], settings)
-    if fi.source and fork_ref:
-        fi = ForkInput(name=fi.name, source=fi.source.model_copy(update={"ref": fork_ref}))
-    report, index_error = _summarize(SummarizeRequest(upstream=up, forks=[fi], discover=False), settings, quiet=quiet)
+    if src.name == up.name:  # one repository, two refs: name them apart
+        src = src.model_copy(update={"name": f"{src.name}#{src.ref or 'default'}"})
+    req = SummarizeRequest(upstream=up, forks=[ForkInput(name=src.name, source=src)], discover=False, writer=writer,
+                           index=index, use_cache=cache)  # fmt: skip
+    report, index_error = _summarize(req, settings, quiet=quiet)
     _emit(report, fmt, out)
     raise typer.Exit(_exit_code(report, index_error))
 
@@ -271,7 +348,7 @@ def port(
     try:
         res = port_use_case(get_settings(), upstream, fork, to, branch)
     except (NotSummarized, NoSuchFork, PortError, SourceError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from None
     first = res.first_conflict
     print(
@@ -308,12 +385,28 @@ def demo(
     for p in paths:
         err.print(f"report: [bold]{p}[/bold]")
     if index_error:
-        err.print(f"[red]error:[/red] indexing failed, so chat will not work: {index_error}", soft_wrap=True)
+        err.print(f"[red]error:[/red] indexing failed, so chat will not work: {escape(index_error)}", soft_wrap=True)
         raise typer.Exit(EXIT_INDEX)
+    home = "" if "FORKWISE_HOME" not in os.environ else f"FORKWISE_HOME={settings.home} "
     err.print(
-        f"browse and chat: [bold]FORKWISE_HOME={settings.home} .venv/bin/forkwise serve[/bold], then open "
+        f"browse and chat: [bold]{escape(home + invoked_as())} serve[/bold], then open "
         f"http://127.0.0.1:8000/{report.upstream.name}"
     )
+
+
+def invoked_as() -> str:
+    """How to run forkwise again the way this process was started: ``forkwise`` when that is on PATH and is this
+    program, else the path that was typed (``.venv/bin/forkwise``)."""
+    argv0 = Path(sys.argv[0])
+    if argv0.name != "forkwise":
+        return "forkwise"
+    found = shutil.which("forkwise")
+    if found and Path(found).resolve() == argv0.resolve():
+        return "forkwise"
+    rel = os.path.relpath(argv0.absolute())
+    if rel.startswith(".."):
+        return str(argv0.absolute())
+    return rel if "/" in rel else f"./{rel}"
 
 
 @app.command()
@@ -378,7 +471,7 @@ def worker(
     try:
         run_worker(get_settings(), concurrency, beat, loglevel)
     except ValueError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from None
 
 

@@ -128,3 +128,97 @@ def test_demo_command(tmp_path: Path) -> None:
     assert report.counts.forks == 12 and report.counts.failed == 1
     assert (tmp_path / "demo" / "reports" / "report.html").exists()
     assert f"report: {tmp_path / 'demo' / 'reports' / 'report.md'}" in res.stderr.replace("\n", "")
+
+
+def _network_bundle(tmp_path: Path) -> tuple[Path, object]:
+    """The practice network's form: one bundle holding upstream and every fork as refs/remotes/<owner>/*."""
+    import subprocess
+
+    net = build(SPEC | {"forks": SPEC["forks"][:2]}, tmp_path / "net", as_of=AS_OF)
+    bare = tmp_path / "all.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
+    for owner, path in [("upstream", net.upstream_path), *((f.name.split("/")[0], f.path) for f in net.forks)]:
+        subprocess.run(["git", "-C", str(bare), "fetch", "-q", str(path), f"+refs/heads/*:refs/remotes/{owner}/*"],
+                       check=True)  # fmt: skip
+        subprocess.run(["git", "-C", str(bare), "symbolic-ref", f"refs/remotes/{owner}/HEAD",
+                        f"refs/remotes/{owner}/main"], check=True)  # fmt: skip
+    bundle = tmp_path / "tools.bundle"
+    subprocess.run(["git", "-C", str(bare), "bundle", "create", "-q", str(bundle), "--all"], check=True)
+    return bundle, net
+
+
+def test_help_reads_as_a_command_line() -> None:
+    for cmd in ([], ["summarize"], ["compare"], ["port"], ["demo"], ["serve"], ["worker"], ["digest"], ["eval"]):
+        res = runner.invoke(app, [*cmd, "--help"], env={"COLUMNS": "160"})
+        assert res.exit_code == 0, (cmd, res.output)
+        for python in ("<bool>", "<str>", "<list[", "<path>", "range>", "<int>", "<float>", "{upstream}", "{FORK}"):
+            assert python not in res.stdout, (cmd, python)
+    res = runner.invoke(app, ["compare", "--help"], env={"COLUMNS": "160"})
+    assert "Usage: root compare [OPTIONS] UPSTREAM FORK" in res.stdout
+    for opt in ("--writer", "--index", "--no-index", "--cache", "--no-cache", "md|json|html"):
+        assert opt in res.stdout, opt
+    for line in res.stdout.splitlines():  # every option says what it does
+        if line.startswith("│ --") or line.startswith("│ -"):
+            assert len(line.split("  ")) > 2 and line.rstrip("│ ").strip().count(" ") > 2, line
+    res = runner.invoke(app, ["summarize", "--help"], env={"COLUMNS": "160"})
+    assert "Usage: root summarize [OPTIONS] [UPSTREAM]" in res.stdout and "--max-wait" in res.stdout
+
+
+def test_errors_keep_their_brackets_and_say_no_pydantic() -> None:
+    res = runner.invoke(app, ["summarize", "-q"])
+    assert res.exit_code == 2 and "give UPSTREAM or a forks file with an [upstream] table" in res.stderr
+    res = runner.invoke(app, ["summarize", "x/y", "--format", "bad"], env={"COLUMNS": "160"})
+    assert res.exit_code == 2 and "Value error" not in res.output
+    assert "'bad' is not one of 'md', 'json', 'html'" in res.output
+
+
+def test_a_ref_per_source_and_a_whole_network_in_one_command(tmp_path: Path) -> None:
+    bundle, net = _network_bundle(tmp_path)
+    # every remote of the bundle a fork, upstream the remote named upstream: no forks file
+    res = runner.invoke(app, ["summarize", str(bundle), "--no-index", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    report = Report.model_validate_json(res.stdout)
+    assert report.upstream.name == "upstream/tools" and report.upstream.ref == "refs/remotes/upstream/HEAD"
+    assert f"{bundle}: upstream refs/remotes/upstream/HEAD, 2 forks from its remotes" in res.stderr
+    by = {f.name: f for f in report.forks}
+    assert set(by) == {"x/tools", "y/tools"}
+    assert by["x/tools"].facts is not None and (by["x/tools"].facts.ahead, by["x/tools"].facts.behind) == (2, 1)
+    assert by["y/tools"].archetype == "mirror"
+    # SOURCE#REF on both sides of compare; the two sides of one bundle are named apart
+    res = runner.invoke(app, ["compare", f"{bundle}#refs/remotes/upstream/HEAD", f"{bundle}#refs/remotes/x/HEAD",
+                              "--no-index", "--format", "json", "-q"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    cmp = Report.model_validate_json(res.stdout)
+    assert cmp.upstream.name == "upstream/tools" and [f.name for f in cmp.forks] == ["x/tools"]
+    assert cmp.forks[0].facts is not None and cmp.forks[0].facts.ahead == 2
+    # the same repository twice, refs by --ref/--fork-ref: still two names
+    res = runner.invoke(app, ["compare", str(bundle), str(bundle), "--ref", "refs/remotes/upstream/HEAD",
+                              "--fork-ref", "refs/remotes/x/HEAD", "--no-index", "--format", "json", "-q"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    two = Report.model_validate_json(res.stdout)
+    assert two.forks[0].name != two.upstream.name and two.forks[0].name.endswith("#refs/remotes/x/HEAD")
+    # a fork given with --fork URL#REF inside summarize
+    res = runner.invoke(app, ["summarize", f"{bundle}#refs/remotes/upstream/HEAD", "--fork",
+                              f"{bundle}#refs/remotes/x/main", "--no-index", "--format", "json", "-q"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert [f.name for f in Report.model_validate_json(res.stdout).forks] == ["x/tools"]
+    # refs are checked like any other: an option-like one is refused
+    res = runner.invoke(app, ["compare", f"{bundle}#-oops", str(net.upstream_path), "-q"])
+    assert res.exit_code == 2 and "refused ref" in res.stderr
+
+
+def test_the_demo_hint_names_the_program_as_it_was_run(tmp_path: Path, monkeypatch) -> None:
+    import os
+
+    from forkwise.service.cli import invoked_as
+
+    exe = tmp_path / "venv" / "bin" / "forkwise"
+    exe.parent.mkdir(parents=True)
+    exe.write_text("#!/bin/sh\n")
+    exe.chmod(0o755)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.argv", [str(exe), "demo"])
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    assert invoked_as() == "venv/bin/forkwise"  # not on PATH: the path that was typed
+    monkeypatch.setenv("PATH", f"{exe.parent}{os.pathsep}/usr/bin")
+    assert invoked_as() == "forkwise"  # installed on PATH (pip install): the plain name
