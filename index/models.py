@@ -83,6 +83,7 @@ class ReadmeSection(Frozen):
     heading: str
     change: Literal["added", "removed", "changed"]
     excerpt: str = Field(description="First lines of the fork's text (or upstream's, if removed). Untrusted.")
+    markdown: str = Field(default="", description="The same first lines as written (Markdown, line breaks kept).")
 
 
 class ReadmeDiff(Frozen):

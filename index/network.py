@@ -37,7 +37,7 @@ from forkwise.index.models import ForkFacts, UpstreamFacts
 from forkwise.index.settings import Settings
 from forkwise.index.sources import Redacted, Source
 
-ANALYSIS_VERSION = "8"  # 7: statements, advisory-only security, no people in terms; 8: licences by SPDX text
+ANALYSIS_VERSION = "9"  # 8: licences by SPDX text; 9: README sections keep their Markdown
 MIB = 1024 * 1024
 PREFILTER_REASON = "every head is an upstream commit: decided from ls-remote, no objects fetched"
 RANKING = "stars (most first), then last push on GitHub (newest first), then the order given"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Literal
 
 from forkwise.index.gitio import read_blob
 from forkwise.index.models import ReadmeDiff, ReadmeSection
@@ -197,6 +198,19 @@ def _excerpt(body: str, limit: int = 240) -> str:
     return body if len(body) <= limit else body[: limit - 1] + "…"
 
 
+def _markdown(body: str, limit: int = 700) -> str:
+    """The section's first lines as written, cut at a line (a page renders them as Markdown)."""
+    text = body.strip("\n")
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit("\n", 1)[0] if "\n" in text[:limit] else text[: limit - 1]
+    return cut.rstrip() + "\n\n…"
+
+
+def _section(heading: str, change: Literal["added", "removed", "changed"], body: str) -> ReadmeSection:
+    return ReadmeSection(heading=heading, change=change, excerpt=_excerpt(body), markdown=_markdown(body))
+
+
 def diff(path: str | None, before: str | None, after: str | None) -> ReadmeDiff:
     """Compare two README texts section by section."""
     if before == after:
@@ -205,12 +219,12 @@ def diff(path: str | None, before: str | None, after: str | None) -> ReadmeDiff:
     out: list[ReadmeSection] = []
     for heading, body in b.items():
         if heading not in a:
-            out.append(ReadmeSection(heading=heading, change="added", excerpt=_excerpt(body)))
+            out.append(_section(heading, "added", body))
         elif " ".join(a[heading].split()) != " ".join(body.split()):
-            out.append(ReadmeSection(heading=heading, change="changed", excerpt=_excerpt(body)))
+            out.append(_section(heading, "changed", body))
     for heading, body in a.items():
         if heading not in b:
-            out.append(ReadmeSection(heading=heading, change="removed", excerpt=_excerpt(body)))
+            out.append(_section(heading, "removed", body))
     old_lines = set((before or "").splitlines())
     added = [ln for ln in (after or "").splitlines() if ln.strip() and ln not in old_lines]
     return ReadmeDiff(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tomllib
 from functools import lru_cache
 from importlib import resources
@@ -98,6 +99,24 @@ def markdown_inline(text: object) -> Markup:
     return Markup(clean)
 
 
+_BLOCK_TAGS = _INLINE_TAGS | {"p", "pre", "ul", "ol", "li", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "hr",
+                               "table", "thead", "tbody", "tr", "th", "td", "br", "del"}  # fmt: skip
+_ALERT = re.compile(r"^(\s*>\s*)\[!(NOTE|TIP|IMPORTANT|WARNING|CAUTION)\]\s*$", re.MULTILINE)
+
+
+def markdown_block(text: object) -> Markup:
+    """Untrusted Markdown (a README section) as safe HTML: raw HTML off in the parser, GitHub's alerts
+    (``> [!NOTE]``) as a bold label, images dropped (the page loads nothing from elsewhere), then sanitised."""
+    from markdown_it import MarkdownIt
+
+    src = _ALERT.sub(lambda m: f"{m.group(1)}**{m.group(2).capitalize()}:**", str(text or ""))
+    html = MarkdownIt("commonmark", {"html": False}).enable("table").enable("strikethrough").render(src)
+    clean = nh3.clean(
+        html, tags=_BLOCK_TAGS, attributes={"a": {"href"}}, url_schemes={"http", "https"}, link_rel="nofollow noopener"
+    )
+    return Markup(clean)
+
+
 @lru_cache(maxsize=1)
 def html_env() -> Environment:
     env = Environment(
@@ -110,5 +129,6 @@ def html_env() -> Environment:
     env.filters["day"] = day
     env.filters["count"] = count
     env.filters["markdown_inline"] = markdown_inline
+    env.filters["markdown_block"] = markdown_block
     env.filters["first_upper"] = lambda s: str(s)[:1].upper() + str(s)[1:]
     return env

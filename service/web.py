@@ -9,6 +9,7 @@ answers (SSE from ``/v1/chat``) and follows index jobs. All assets are served fr
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from pathlib import Path as FsPath
 from typing import Annotated, Any
@@ -43,6 +44,20 @@ def bars(groups: dict[str, Any], limit: int = 8) -> list[dict[str, Any]]:
         {"label": k, "added": a, "deleted": d, "pct_added": 100 * a / top, "pct_deleted": 100 * d / top}
         for k, a, d in rows
     ]
+
+
+def chat_placeholder(report: Report) -> str:
+    """An example question from this repository's own forks: a named thing one of them carries ("Which fork
+    supports MariaDB?"), else what one says it is for; a generic question when neither is there."""
+    order = {f.name: i for i, f in enumerate(report.forks)}
+    named = sorted(report.terms.items(), key=lambda kv: (min(order.get(n, 1 << 30) for n in kv[1]), kv[0]))
+    if named:
+        return f"Which fork supports {named[0][0]}?"
+    for f in report.forks:
+        v = f.verdict
+        if v and v.purpose and v.recommendation != "upstream" and not re.match(r"(?i)(a|an|the)\b", v.purpose):
+            return f"Which fork is for {v.purpose}?"
+    return "Which fork should I use, and why?"
 
 
 def _render(name: str, **ctx: Any) -> str:
@@ -86,6 +101,7 @@ def create_router(
             question=question or "",
             answer=reply,
             archetypes=sorted({f.archetype for f in report.forks if f.archetype}),
+            placeholder=chat_placeholder(report),
         )
 
     @router.get("/", response_class=HTMLResponse)

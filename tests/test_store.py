@@ -176,7 +176,7 @@ def test_the_fast_schema_check_knows_alembics_head(tmp_path: Path) -> None:
     """A started process skips Alembic when the database is at HEAD_REVISION: it must be Alembic's head."""
     from alembic.script import ScriptDirectory
 
-    assert db.HEAD_REVISION == ScriptDirectory.from_config(db.alembic_config()).get_current_head()
+    assert ScriptDirectory.from_config(db.alembic_config()).get_current_head() == db.HEAD_REVISION
     engine = create_engine(f"sqlite:///{tmp_path / 'f.db'}")
     assert db.schema_revision(engine) is None  # nothing yet
     db.migrate(engine, Settings(home=tmp_path))

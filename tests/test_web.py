@@ -105,7 +105,7 @@ def test_sort_select_fork_compare_and_open_evidence(site, browser: Browser) -> N
     expect(panel.locator(".evidence li").first).to_be_visible()
     assert page.url == f"{base}/acme/trainer/forks/habana-ai/trainer"
     assert page.evaluate("window.forkwiseLoaded") == marker  # same document: no reload
-    assert panel.locator("svg[role=img]").count() == 2  # by folder and by kind
+    assert panel.locator(".bars[role=img]").count() == 2  # by folder and by kind
     # open a citation: the cited evidence is highlighted and focused
     link = panel.locator("a.ev-link").first
     eid = link.get_attribute("data-evidence")
@@ -227,3 +227,75 @@ def test_add_repository_and_watch_the_job_reach_done(site, browser: Browser) -> 
     expect(page.locator("#coverage")).to_contain_text("2 forks listed; 1 prefiltered")
     assert outside == []
     page.close()
+
+
+def test_at_1280_the_list_uses_the_width_until_a_fork_is_chosen(site, browser: Browser) -> None:
+    """Issue 23, point 5: every column of the list in view at 1280 px; a chosen fork takes half the width and the
+    list keeps Recommendation in view; "All forks" gives the width back; compare charts keep readable text; README
+    changes rendered as Markdown, safely; the chat's example question comes from this repository's forks."""
+    base, settings, _g = site
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page, outside = offline_page(browser, base, viewport={"width": 1280, "height": 800})
+    page.goto(f"{base}/acme/trainer")
+
+    def columns_in_view(names: list[str]) -> None:
+        right = page.locator(".table-wrap").evaluate("w => w.getBoundingClientRect().right")
+        assert page.locator(".table-wrap").evaluate("w => w.scrollWidth <= w.clientWidth + 1")
+        for name in names:
+            box = page.locator("#forks-table thead th", has_text=name).bounding_box()
+            assert box is not None and box["width"] > 20, name
+            assert box["x"] >= 0 and box["x"] + box["width"] <= min(right, 1280) + 1, (name, box, right)
+
+    all_cols = ["Fork", "Ahead", "Behind", "Last commit", "Stars", "Archetype", "Recommendation"]
+    columns_in_view(all_cols)
+    assert page.locator(".table-wrap").bounding_box()["width"] > 850  # not squeezed into half the page
+    expect(page.locator("#panel")).to_be_hidden()  # nothing chosen: no empty panel beside the list
+    expect(page.locator("#chat-q")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1281
+    page.screenshot(path=str(SHOTS / "repo-1280.png"))
+    from forkwise.service.web import chat_placeholder
+
+    report = load(settings, "acme/trainer")
+    assert page.locator("#chat-q").get_attribute("placeholder") == chat_placeholder(report)
+    assert chat_placeholder(report) == "Which fork supports Habana Gaudi (HPU)?"
+    # choose a fork: the panel takes its half; the list drops the columns the panel shows
+    page.locator("#forks-table a[data-fork='habana-ai/trainer']").click()
+    expect(page.locator("#panel")).to_contain_text("Choose this fork if…")
+    columns_in_view(["Fork", "Ahead", "Behind", "Recommendation"])
+    expect(page.locator("#forks-table th", has_text="Stars")).to_be_hidden()
+    page.screenshot(path=str(SHOTS / "repo-1280-chosen.png"))
+    # README changes as Markdown: the alert's label and the emphasis rendered, nothing raw, nothing unsafe
+    md = page.locator("#panel .readme .md").last
+    expect(md.locator("blockquote strong").first).to_have_text("Note:")
+    expect(md.locator("strong", has_text="Habana SynapseAI")).to_have_count(1)
+    assert "[!NOTE]" not in md.inner_text() and "**" not in md.inner_text()
+    # back to all forks: the width again
+    page.get_by_role("link", name="← All forks").click()
+    expect(page.locator("#panel")).to_be_hidden()
+    assert page.url == f"{base}/acme/trainer"
+    columns_in_view(all_cols)
+    # compare: the charts' text keeps its size in the narrower columns
+    page.locator("input.cmp[value='habana-ai/trainer']").check()
+    page.locator("input.cmp[value='bigco/trainer']").check()
+    page.get_by_role("button", name="Compare selected").click()
+    expect(page.locator("#panel .fork-view")).to_have_count(2)
+    label = page.locator("#panel .bar-label").first
+    assert float(label.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")) >= 12
+    assert page.locator("#panel .bars").first.bounding_box()["width"] >= 250
+    page.locator("#panel .charts").first.screenshot(path=str(SHOTS / "compare-charts-1280.png"))
+    assert outside == []
+    page.close()
+
+
+def test_readme_markdown_is_rendered_safely() -> None:
+    from forkwise.service.prompts import markdown_block
+
+    html = str(markdown_block(
+        "Run **this**.\n\n> [!WARNING]\n> Slow.\n\n```sh\nmake\n```\n\n<script>alert(1)</script> "
+        "![x](http://tracker.example/p.png) [bad](javascript:alert(1)) [ok](https://example.org)"
+    ))  # fmt: skip
+    assert "<strong>this</strong>" in html and "<strong>Warning:</strong>" in html
+    assert "<pre><code>make\n</code></pre>" in html
+    assert "<script>" not in html and "&lt;script&gt;" in html  # shown as text, never run
+    assert "<img" not in html and "tracker.example" not in html and 'href="javascript' not in html
+    assert '<a href="https://example.org" rel="nofollow noopener">ok</a>' in html

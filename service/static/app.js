@@ -121,6 +121,8 @@
     const res = await fetch(url);
     if (!res.ok) return;
     panel.innerHTML = await res.text();
+    layout.classList.replace("browsing", "chosen");  // the list gives the panel half the width
+    layout.classList.toggle("comparing", !!other);  // two forks side by side: the panel takes more
     current = other ? null : name;
     rows.forEach((tr) => { const on = tr.dataset.name === name || tr.dataset.name === other; tr.classList.toggle("selected", on); tr.setAttribute("aria-selected", on ? "true" : "false"); });
     $("#chat-scope").textContent = current ? `(about ${current})` : "(all forks)";
@@ -131,7 +133,20 @@
     highlight(evidence);
     panel.focus?.();
   };
+  const closePanel = ({ push = true } = {}) => {
+    panel.innerHTML = "";
+    layout.classList.replace("chosen", "browsing");  // the list has the width again
+    layout.classList.remove("comparing");
+    current = null;
+    rows.forEach((tr) => { tr.classList.remove("selected"); tr.setAttribute("aria-selected", "false"); });
+    $("#chat-scope").textContent = "(all forks)";
+    $("#chat-form").action = `/${repo}`;
+    if (push) history.pushState({ name: null }, "", `/${repo}`);
+    document.title = `${repo} forks · forkwise`;
+  };
   document.addEventListener("click", (ev) => {
+    const close = ev.target.closest("a.close-panel");
+    if (close) { ev.preventDefault(); closePanel(); return; }
     const a = ev.target.closest("a[data-fork]");
     if (a && a.dataset.fork !== repo) {
       ev.preventDefault();
@@ -141,7 +156,11 @@
     const e = ev.target.closest("a.ev-link");
     if (e) { ev.preventDefault(); highlight(e.dataset.evidence); }
   });
-  window.addEventListener("popstate", (ev) => { if (ev.state && ev.state.name) selectFork(ev.state.name, { push: false, other: ev.state.other }); });
+  window.addEventListener("popstate", (ev) => {
+    if (ev.state && ev.state.name) selectFork(ev.state.name, { push: false, other: ev.state.other });
+    else if (ev.state) closePanel({ push: false });
+  });
+  if (!$("tr.selected", tbody)) history.replaceState({ name: null }, "", location.href);
   const first = $("tr.selected", tbody);
   if (first) { current = first.dataset.name; history.replaceState({ name: current }, "", location.href); }
   if (location.hash.startsWith("#ev-")) { const el = document.getElementById(location.hash.slice(1)); if (el) el.classList.add("hl"); }
