@@ -44,8 +44,8 @@ MIRRORS ?= $(or $(firstword $(wildcard $(abspath ../.mirror) /work/.mirror)),$(a
 
 test: lint
 	$(BIN)/python -m pytest -q -n 2
-	$(BIN)/forkwise eval --json eval-results.json
-	$(BIN)/forkwise eval --writer local --subset --json eval-llm-results.json
+	$(BIN)/forkwise eval --json artifacts/eval-results.json
+	$(BIN)/forkwise eval --writer local --subset --json artifacts/eval-llm-results.json
 	@if [ -f "$(NETWORKS)/mysqldb1.bundle" ]; then \
 	  FORKWISE_NETWORKS="$(NETWORKS)" $(BIN)/forkwise eval --cases evals/practice; \
 	else echo "NOTE: no practice network in $(NETWORKS): evals/practice did not run (make test NETWORKS=/path/to/networks)"; fi

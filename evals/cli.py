@@ -130,6 +130,7 @@ def eval_command(
                 f"the labelled one in {m.chat_named_hit_at_1:.3f}"
             )
     if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(result.model_dump_json(indent=2))
         err.print(f"results written to {json_out}")
     if result.failures:
