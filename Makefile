@@ -71,6 +71,6 @@ bench-quick: setup
 	$(BIN)/python bench/bench_discovery.py --forks 40 --own 5 --upstream-commits 40
 	$(BIN)/python bench/bench_rag.py --questions 4 --llm-forks 1 --llm-questions 1
 	$(BIN)/python bench/bench_load.py --quick
-	$(BIN)/python bench/bench_llm.py --subset --cases 2
+	$(BIN)/python bench/bench_llm.py --subset --cases 1
 	$(BIN)/python bench/bench_workers.py --forks 12 --upstream-commits 40 --files 20 --chunk 4
 	$(BIN)/python bench/bench_startup.py --forks 4 --upstream-commits 40 --files 20 --rounds 1
