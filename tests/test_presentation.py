@@ -105,6 +105,9 @@ def test_report_lead_and_headlines(lead_report: Report) -> None:
     assert any(ln.startswith("- Sentences: ") for ln in header) and any(
         ln.startswith("- Facts as of ") for ln in header
     )
+    # the lead is a paragraph of its own: a blank line before the facts list
+    lead_at = next(i for i, ln in enumerate(header) if "Trainer makes distributed training fast" in ln)
+    assert header[lead_at + 1] == "" and header[lead_at + 2].startswith("- Upstream: ")
     html = render(lead_report, "html")
     assert '<a href="https://trainer.example/" rel="nofollow noopener">Trainer</a>' in html
     kim, old = lead_report.fork("kim/trainer"), lead_report.fork("old/trainer")
