@@ -15,9 +15,9 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from forkwise.index.models import ForkFacts
+from forkwise.index.models import CommitFact, ForkFacts
 from forkwise.index.settings import WriterName
-from forkwise.index.terms import TermScore, tokens
+from forkwise.index.terms import TermScore, tokens, words
 from forkwise.service.classify import (
     Breakdown,
     Classification,
@@ -31,7 +31,7 @@ from forkwise.service.classify import (
 from forkwise.service.evidence import Evidence
 from forkwise.service.models import Claim, Verdict
 from forkwise.service.prompts import count, day, load_toml, pct, prompt_hash, text_env
-from forkwise.service.purpose import Purpose, purpose
+from forkwise.service.purpose import Purpose, purpose, usable_subject
 
 PROMPT = "verdict.toml"
 _NUMBER = re.compile(r"(?<![\w.+-])[+-]?\d[\d.,:-]*(?<![.,:-])%?(?![\w])")
@@ -212,6 +212,20 @@ def nothing_reason(f: ForkFacts) -> str:
     return " and ".join(parts) or "none of them is new"
 
 
+def example_commits(unique: list[CommitFact], purpose: str = "", n: int = 3) -> list[CommitFact]:
+    """The commits a claim about a fork's own work cites as examples: those whose subject carries the words of what
+    the fork is for first, then other subjects that say something (no bumps, bots, merges, releases or bare
+    housekeeping), newest first; the rest only when nothing else is there."""
+    said = words(purpose) - {"support", "fork", "version"}
+    usable = [c for c in unique if usable_subject(c.subject, c.author) and not _HOUSEKEEPING.match(c.subject)]
+    carrying = [c for c in usable if said & words(c.subject)]
+    ordered = carrying + [c for c in usable if c not in carrying] + [c for c in unique if c not in usable]
+    return ordered[:n]
+
+
+_HOUSEKEEPING = re.compile(r"(?i)^\s*(ci|build|chore|style|test|tests|docs?)(\(.*?\))?!?:")
+
+
 def context(inp: WriterInput) -> dict[str, Any]:
     """Every value a template may use, all derived from git facts (the only source of numbers in text)."""
     f, cls = inp.facts, inp.classification
@@ -272,7 +286,7 @@ def context(inp: WriterInput) -> dict[str, Any]:
         "top_folders": _join(top_folders),
         "top_paths": _join([c.path for c in changed[:2]]),
         "top_file_ids": " ".join(f"file:{c.path}" for c in changed[:3]),
-        "top_commit_ids": " ".join(f"commit:{c.sha}" for c in unique[:3]),
+        "top_commit_ids": " ".join(f"commit:{c.sha}" for c in example_commits(unique, what.phrase if what else "")),
         "kinds_phrase": _join(sorted(f.by_kind)),
         "security_fork": sec_fork,
         "security_fork_count": len(sec_fork),

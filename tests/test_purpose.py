@@ -171,3 +171,27 @@ def test_facts_carry_what_a_fork_says_about_itself_and_the_phrase_picks_the_firs
     # a package description that starts with the project's name says what it adds after it
     r = purpose(f.model_copy(update={"statements": f.statements[2:]}), name="mi/engine", upstream="acme/engine")
     assert r is not None and (r.phrase, r.source) == ("ROCm kernels", "its package.json description")
+
+
+def test_claims_about_a_forks_work_cite_commits_that_say_it() -> None:
+    """The examples a claim cites ("its 520 commits …, such as Python 3 support") are the commits carrying what the
+    fork is for, then other meaningful subjects; dependency bumps and CI chores only when nothing else is there."""
+    from datetime import UTC, datetime
+
+    from forkwise.index.models import CommitFact
+    from forkwise.service.writer import example_commits
+
+    def c(sha: str, subject: str, author: str = "Ann") -> CommitFact:
+        return CommitFact(sha=sha * 40, subject=subject, author=author, date=datetime(2026, 1, 1, tzinfo=UTC))
+
+    newest_first = [
+        c("a", "ci: pin action versions"),
+        c("b", "Bump actions/checkout from 6 to 7 (#791)", "dependabot[bot]"),
+        c("c", "deprecate reconnect parameter of ping() (#790)"),
+        c("d", "add Python 3.14 and drop Python 3.9 (#774)"),
+        c("e", "Fix build on Python 3"),
+    ]
+    assert [x.sha[0] for x in example_commits(newest_first, "Python 3 support")] == ["d", "e", "c"]
+    assert [x.sha[0] for x in example_commits(newest_first, "")] == ["c", "d", "e"]
+    chores = newest_first[:2]
+    assert [x.sha[0] for x in example_commits(chores, "Python 3 support")] == ["a", "b"]  # nothing better
