@@ -387,7 +387,18 @@ def _tidy(x: str | None) -> str | None:
         cuts = [m.start() for m in _SHORTEN.finditer(head)]
         if cuts and len(head[: cuts[-1]].split()) >= 3:
             x = head[: cuts[-1]]
+    first = x.split(" ", 1)[0] if x else ""
+    if first[:1].isupper() and first[1:].islower() and first.lower() in _COMMON_OPENERS:
+        x = first.lower() + x[len(first) :]  # the phrase runs mid-sentence ("a heavy rewrite with bug fix at …")
     return x or None
+
+
+_COMMON_OPENERS = frozenset(
+    """add adds added adding allow allows basic better bug bugfix build change changes clean cleanup experimental
+    fix fixes fixed fixing improve improved improvement improvements initial instructions make makes making minor
+    more new partial port refactor refactoring remove removed rewrite small some support tweak tweaks update
+    updated use using workaround""".split()
+)
 
 
 def _strip_project(phrase: str, banned: Banned) -> str:

@@ -14,7 +14,6 @@ from forkwise.index.models import ForkFacts
 from forkwise.index.network import ForkInput, NetworkFacts, Progress, Reresolve, analyse_network, no_progress
 from forkwise.index.settings import Settings
 from forkwise.index.sources import Source
-from forkwise.index.terms import words
 from forkwise.service.classify import NO_MERGE, Classification, Relate, Rules, breakdown, classify, one_default
 from forkwise.service.convergence import shared_changes
 from forkwise.service.evidence import Evidence, catalogue
@@ -272,20 +271,31 @@ def _picks(ok: list[ForkReport]) -> dict[str, Pick]:
 
 
 def _terms(ok: list[ForkReport]) -> dict[str, list[str]]:
-    """ "Which forks carry…": a fork's distinctive terms that name something a person would look for, i.e. a
-    glossary name (a platform, a runtime, a database) or a word of what the fork says it is for; a bare word
-    mined from its diffs ("future", "deprecate", "security") is no answer to that question."""
+    """ "Which forks carry…": a fork's distinctive terms that name something a person would look for: a glossary
+    name (a platform, a runtime, a database), or a name in what the fork says it is for (a word there written with a
+    capital or a digit, not merely opening a longer phrase: "Gevent support", "Bug fix at base58.Decode"). A bare
+    word mined from its diffs ("future", "deprecate", "security", "builder") is no answer to that question."""
     named = set(load_toml("glossary.toml")["terms"].values())
     out: dict[str, list[str]] = {}
     for f in ok:
         v = f.verdict
         if v is None:
             continue
-        said = words(f"{v.purpose} {v.purpose_quote}")
         for t in v.terms:
-            if t in named or (words(t) and words(t) <= said):
+            if t in named or t.lower() in _names_in(v.purpose):
                 out.setdefault(t, []).append(f.name)
     return dict(sorted(out.items(), key=lambda kv: kv[0].lower()))
+
+
+def _names_in(phrase: str) -> set[str]:
+    """The words of a phrase that look like names (lower-cased): a capital after the first letter, or a digit, or
+    any capital when the phrase is short enough for its first word to be the thing itself ("Gevent support")."""
+    toks = re.findall(r"[A-Za-z][A-Za-z0-9+#-]*[A-Za-z0-9+#]|[A-Za-z]", phrase)
+    out = set()
+    for i, w in enumerate(toks):
+        if re.search(r"\d", w) or re.search(r"[A-Z]", w[1:]) or (w[0].isupper() and (i > 0 or len(toks) <= 3)):
+            out.add(w.lower())
+    return out
 
 
 def forks_carrying(report: Report, term: str) -> list[tuple[str, list[str]]]:

@@ -195,3 +195,18 @@ def test_claims_about_a_forks_work_cite_commits_that_say_it() -> None:
     assert [x.sha[0] for x in example_commits(newest_first, "")] == ["c", "d", "e"]
     chores = newest_first[:2]
     assert [x.sha[0] for x in example_commits(chores, "Python 3 support")] == ["a", "b"]  # nothing better
+
+
+def test_a_phrase_that_runs_mid_sentence_starts_in_lower_case_unless_it_opens_with_a_name() -> None:
+    assert phrase_of("Bug fix at base58.Decode", "commit") == "bug fix at base58.Decode"
+    assert phrase_of("Workaround for Rust 1.17", "commit") == "workaround for Rust 1.17"
+    assert phrase_of("Gevent support", "commit") == "Gevent support"  # a name keeps its capital
+
+
+def test_which_forks_carry_lists_names_not_bare_words() -> None:
+    from forkwise.service.report import _names_in
+
+    assert _names_in("Gevent support") == {"gevent"}  # short: its first word is the thing itself
+    assert _names_in("bug fix at base58.Decode") == {"base58", "decode"}
+    assert _names_in("making GenericYamlLoader operate on a reference to the builder") == {"genericyamlloader"}
+    assert _names_in("Workaround for deprecate and future warnings") == set()  # an opener, not a name
