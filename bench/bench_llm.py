@@ -23,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from forkwise.evals.scorer import LLM_BOUNDS, case_paths, chat_only, check, run_eval, subset_paths
 from forkwise.index.settings import Settings, get_settings
-from forkwise.service.llm import local_model
-from forkwise.service.llm_writer import LLMWriter
-from forkwise.service.writer import FactsWriter
+from forkwise.service.verdicts.llm import local_model
+from forkwise.service.verdicts.llm_writer import LLMWriter
+from forkwise.service.verdicts.writer import FactsWriter
 
 
 def main() -> None:

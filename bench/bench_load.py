@@ -31,8 +31,8 @@ from bench.common import QUESTIONS, pct
 from forkwise.evals.local_server import wait_until_up
 from forkwise.index.builder import build_network
 from forkwise.index.settings import Settings
-from forkwise.service.demo import DEMO_SPEC, load_spec
-from forkwise.service.pipeline import run
+from forkwise.service.runs.pipeline import run
+from forkwise.service.surfaces.demo import DEMO_SPEC, load_spec
 
 
 def free_port() -> int:
@@ -108,7 +108,7 @@ def main() -> int:
         }
         env.pop("FORKWISE_API_KEY", None)
         server = subprocess.Popen(
-            [sys.executable, "-m", "forkwise.service.cli", "serve", "--port", str(port)],
+            [sys.executable, "-m", "forkwise.service.surfaces.cli", "serve", "--port", str(port)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import build, network_args
 from forkwise.index.settings import Settings
-from forkwise.service.report import render, report_network
+from forkwise.service.verdicts.report import render, report_network
 
 
 def naive(root: Path, upstream: Path, forks: list[Path]) -> float:

@@ -24,14 +24,14 @@ from forkwise.index.builder import build_network
 from forkwise.index.embeddings import MiniLMEmbeddings, runtime
 from forkwise.index.settings import Settings, WriterName
 from forkwise.index.vector import VectorIndex
-from forkwise.service.chat import ChatRequest, ChatService
-from forkwise.service.demo import DEMO_SPEC, load_spec
-from forkwise.service.llm import local_model
-from forkwise.service.llm_writer import LLMWriter
-from forkwise.service.pipeline import run
-from forkwise.service.report import stored_input
-from forkwise.service.store import index_report, retriever
-from forkwise.service.writer import FactsWriter
+from forkwise.service.runs.pipeline import run
+from forkwise.service.runs.store import index_report, retriever
+from forkwise.service.surfaces.demo import DEMO_SPEC, load_spec
+from forkwise.service.verdicts.chat import ChatRequest, ChatService
+from forkwise.service.verdicts.llm import local_model
+from forkwise.service.verdicts.llm_writer import LLMWriter
+from forkwise.service.verdicts.report import stored_input
+from forkwise.service.verdicts.writer import FactsWriter
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from forkwise.index.settings import WriterName, get_settings
-from forkwise.service.console import make_console
+from forkwise.service.surfaces.console import make_console
 
 err = make_console(stderr=True)
 
@@ -50,8 +50,8 @@ def eval_command(
         run_eval,
         subset_paths,
     )  # fmt: skip
-    from forkwise.service.llm import ModelUnavailable, chat_model
-    from forkwise.service.llm_writer import make_writer
+    from forkwise.service.verdicts.llm import ModelUnavailable, chat_model
+    from forkwise.service.verdicts.llm_writer import make_writer
 
     try:
         settings = get_settings()

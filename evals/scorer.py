@@ -30,17 +30,17 @@ from forkwise.index.network import ForkInput
 from forkwise.index.presets import expand
 from forkwise.index.settings import Settings
 from forkwise.index.sources import Source
-from forkwise.service import checks
-from forkwise.service.classify import ARCHETYPES
-from forkwise.service.demo import DEMO_SPEC
-from forkwise.service.llm_writer import LLMWriter
-from forkwise.service.models import FieldNote, ForkReport, Report, WriterStats
-from forkwise.service.pipeline import rewrite_verdicts
-from forkwise.service.purpose import IDENTIFIER_LIST, banned_for
-from forkwise.service.purpose import problems as phrase_problems
-from forkwise.service.report import report_network, stored_input, verdict_problems
-from forkwise.service.store import index_report, retriever
-from forkwise.service.writer import FactsWriter, Writer, purpose_of
+from forkwise.service.runs.pipeline import rewrite_verdicts
+from forkwise.service.runs.store import index_report, retriever
+from forkwise.service.surfaces.demo import DEMO_SPEC
+from forkwise.service.verdicts import checks
+from forkwise.service.verdicts.classify import ARCHETYPES
+from forkwise.service.verdicts.llm_writer import LLMWriter
+from forkwise.service.verdicts.models import FieldNote, ForkReport, Report, WriterStats
+from forkwise.service.verdicts.purpose import IDENTIFIER_LIST, banned_for
+from forkwise.service.verdicts.purpose import problems as phrase_problems
+from forkwise.service.verdicts.report import report_network, stored_input, verdict_problems
+from forkwise.service.verdicts.writer import FactsWriter, Writer, purpose_of
 
 EVALS_DIR = Path(str(resources.files("forkwise.evals")))
 CASES_DIR = EVALS_DIR / "cases"
@@ -347,7 +347,7 @@ def ask(
 ) -> list[QuestionResult]:
     """Index the report (local embeddings, embedded Chroma) and ask each labelled question, with ``model`` when
     given (its answers pass the chat checks or fall back to the evidence, as in the service)."""
-    from forkwise.service.chat import ChatRequest, ChatService, named_forks
+    from forkwise.service.verdicts.chat import ChatRequest, ChatService, named_forks
 
     if not questions:
         return []

@@ -122,7 +122,7 @@ def no_progress(stage: str, event: str, total: int | None, detail: str | None = 
 
 class FactsCache(Protocol):
     """Per-fork facts keyed by what they were computed from (a file per fork here; a table shared by every
-    worker in :mod:`forkwise.service.db`)."""
+    worker in :mod:`forkwise.service.runs.db`)."""
 
     def get(self, key: str, cache_key: str) -> tuple[ForkFacts, bool] | None: ...
 

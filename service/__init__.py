@@ -1,6 +1,6 @@
 """forkwise's use cases: what the command line, the HTTP API, the web page, Slack and the digest call.
 
-Each surface parses its input, calls one of these and renders the result (see :mod:`forkwise.service.usecases`):
+Each surface parses its input, calls one of these and renders the result (see :mod:`forkwise.service.runs.usecases`):
 
 - :func:`summarize` ``(SummarizeRequest, settings) → Summary``: list the forks (GitHub), compare each with
   upstream from git, classify, write verdicts, store and index.
@@ -9,10 +9,10 @@ Each surface parses its input, calls one of these and renders the result (see :m
 - :func:`start_index` ``(jobs, upstream, IndexRequest) → Job``: :func:`summarize` in the background.
 - :func:`load` ``(settings, upstream) → Report``: the stored report.
 
-Where a verdict is decided: :func:`forkwise.service.classify.classify` (archetype and the rule that fired,
+Where a verdict is decided: :func:`forkwise.service.verdicts.classify.classify` (archetype and the rule that fired,
 recommendation, confidence, the notes a verdict states), from git facts alone. Writers only phrase that
-decision: :class:`forkwise.service.writer.FactsWriter` with ``prompts/verdict.toml``, or an LLM writer
-(:mod:`forkwise.service.llm_writer`) held to the same validation.
+decision: :class:`forkwise.service.verdicts.writer.FactsWriter` with ``prompts/verdict.toml``, or an LLM writer
+(:mod:`forkwise.service.verdicts.llm_writer`) held to the same validation.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from forkwise.service.usecases import (
+    from forkwise.service.runs.usecases import (
         NoSuchFork,
         NotSummarized,
         SummarizeRequest,
@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 def __getattr__(name: str) -> Any:
     # imported on first use: `forkwise --help` and the models stay light (the use cases pull in chromadb)
     if name in __all__:
-        from forkwise.service import usecases
+        from forkwise.service.runs import usecases
 
         return getattr(usecases, name)
     raise AttributeError(name)

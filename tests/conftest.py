@@ -22,11 +22,11 @@ from forkwise.index.network import NetworkFacts, analyse_network
 from forkwise.index.presets import expand
 from forkwise.index.settings import Settings
 from forkwise.index.vector import IndexStats
-from forkwise.service.api import create_app
-from forkwise.service.demo import DEMO_SPEC, load_spec
-from forkwise.service.guard import uvicorn_options
-from forkwise.service.models import Report
-from forkwise.service.report import build_report
+from forkwise.service.surfaces.api import create_app
+from forkwise.service.surfaces.demo import DEMO_SPEC, load_spec
+from forkwise.service.surfaces.guard import uvicorn_options
+from forkwise.service.verdicts.models import Report
+from forkwise.service.verdicts.report import build_report
 
 AS_OF = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -65,7 +65,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[BuiltNetwork, Ne
 
 def demo_store(root: Path, **settings: Any) -> tuple[BuiltNetwork, Report, Settings, IndexStats | None]:
     """The demo network built under ``root``, summarized, indexed and stored, as `make demo` leaves it."""
-    from forkwise.service.pipeline import run
+    from forkwise.service.runs.pipeline import run
 
     net = build_network(load_spec(DEMO_SPEC), root / "net")
     cfg = Settings(home=root / "home", workers=2, **settings)
@@ -140,7 +140,7 @@ class ServeProcess:
 
     def __enter__(self) -> ServeProcess:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "forkwise.service.cli", "serve", "--port", str(self.port), *self.args],
+            [sys.executable, "-m", "forkwise.service.surfaces.cli", "serve", "--port", str(self.port), *self.args],
             env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         if wait_until_up(f"{self.base}/healthz", self.timeout, alive=lambda: self.proc.poll() is None):

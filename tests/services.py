@@ -144,7 +144,7 @@ class Worker:
         self.log = log
         self.fh = open(log, "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "forkwise.service.cli", "worker", *args],
+            [sys.executable, "-m", "forkwise.service.surfaces.cli", "worker", *args],
             env={**os.environ, **env}, stdout=self.fh, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
 

@@ -14,7 +14,7 @@ from typing import ClassVar
 import httpx
 import pytest
 
-from forkwise.service.access import is_loopback
+from forkwise.service.surfaces.access import is_loopback
 from tests.conftest import ServeProcess, Server, free_port
 
 

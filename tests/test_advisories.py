@@ -14,7 +14,7 @@ import pytest
 
 from forkwise.evals.local_server import QuietHandler
 from forkwise.index.settings import Settings
-from forkwise.service.report import report_network
+from forkwise.service.verdicts.report import report_network
 from tests.conftest import build, free_port
 
 

@@ -10,7 +10,7 @@ import pytest
 from forkwise.index.network import ForkInput, UpstreamError, analyse_network
 from forkwise.index.settings import Settings
 from forkwise.index.sources import Source
-from forkwise.service.report import build_report
+from forkwise.service.verdicts.report import build_report
 from tests.conftest import AS_OF, analyse, build, git
 
 UP = {

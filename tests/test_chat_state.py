@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from forkwise.service.chat import ChatRequest, ChatService, state_answer
+from forkwise.service.verdicts.chat import ChatRequest, ChatService, state_answer
 
 
 def test_which_fork_is_still_maintained_is_answered_from_commit_dates(shared_demo) -> None:
@@ -42,7 +42,7 @@ def test_forks_that_carry_the_project_on_are_the_maintained_ones_copies_never(tm
     from forkwise.evals.scorer import CASES_DIR, load_case
     from forkwise.index.builder import build_network
     from forkwise.index.settings import Settings
-    from forkwise.service.report import report_network
+    from forkwise.service.verdicts.report import report_network
 
     spec = load_case(CASES_DIR / "continuation-and-copies.yaml")
     net = build_network(spec, tmp_path / "net")  # type: ignore[arg-type]

@@ -1,9 +1,9 @@
-"""The checks every model-written sentence passes (service/checks.py): each rule rejects what it names and lets
+"""The checks every model-written sentence passes (service/verdicts/checks.py): each rule rejects what it names and lets
 the facts writer's own sentences through."""
 
 from __future__ import annotations
 
-from forkwise.service import checks
+from forkwise.service.verdicts import checks
 
 NAMES = ["habana-ai/trainer", "acme/trainer", "habana-ai", "trainer", "acme"]
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from forkwise.service.cli import SCHEMA_PATH, app
-from forkwise.service.models import Report
+from forkwise.service.surfaces.cli import SCHEMA_PATH, app
+from forkwise.service.verdicts.models import Report
 from tests.conftest import AS_OF, build
 
 runner = CliRunner()
@@ -210,7 +210,7 @@ def test_a_ref_per_source_and_a_whole_network_in_one_command(tmp_path: Path) -> 
 def test_the_demo_hint_names_the_program_as_it_was_run(tmp_path: Path, monkeypatch) -> None:
     import os
 
-    from forkwise.service.cli import invoked_as
+    from forkwise.service.surfaces.cli import invoked_as
 
     exe = tmp_path / "venv" / "bin" / "forkwise"
     exe.parent.mkdir(parents=True)

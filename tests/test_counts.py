@@ -10,9 +10,9 @@ import re
 import pytest
 
 from forkwise.index.settings import Settings
-from forkwise.service.models import Report
-from forkwise.service.report import render, report_network
-from forkwise.service.slack import fork_blocks
+from forkwise.service.surfaces.slack import fork_blocks
+from forkwise.service.verdicts.models import Report
+from forkwise.service.verdicts.report import render, report_network
 from tests.conftest import build
 
 

@@ -22,7 +22,7 @@ from forkwise.evals.scorer import (
     normalise,
     run_eval,
 )
-from forkwise.service.cli import app
+from forkwise.service.surfaces.cli import app
 from tests.conftest import AS_OF, build
 
 

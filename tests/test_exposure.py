@@ -28,10 +28,10 @@ from forkwise.index.mirror import Mirror, ls_remote
 from forkwise.index.policy import PolicyError, SourcePolicy, canonical, is_public
 from forkwise.index.settings import Settings
 from forkwise.index.sources import Source
-from forkwise.service.cli import app as cli
-from forkwise.service.models import Report
-from forkwise.service.store import save_report
-from forkwise.service.usecases import refresh_request, summarize
+from forkwise.service.runs.store import save_report
+from forkwise.service.runs.usecases import refresh_request, summarize
+from forkwise.service.surfaces.cli import app as cli
+from forkwise.service.verdicts.models import Report
 from tests.conftest import ServeProcess, Server
 from tests.conftest import build as build_spec
 from tests.git_http import GitHTTP, bare

@@ -17,16 +17,16 @@ from langchain_core.embeddings import Embeddings
 from forkwise.index.builder import build_network
 from forkwise.index.settings import Settings
 from forkwise.index.vector import VectorIndex
-from forkwise.service.demo import DEMO_SPEC, load_spec
-from forkwise.service.pipeline import run
-from forkwise.service.store import index_report, load_report
+from forkwise.service.runs.pipeline import run
+from forkwise.service.runs.store import index_report, load_report
+from forkwise.service.surfaces.demo import DEMO_SPEC, load_spec
 from tests.doubles import HashEmbeddings
 
 
 def _cli(*args: str, home: Path, extra_env: dict[str, str] | None = None, **kw) -> subprocess.Popen:
     env = {**os.environ, "FORKWISE_HOME": str(home), "FORKWISE_WORKERS": "2", **(extra_env or {})}
     return subprocess.Popen(
-        [sys.executable, "-m", "forkwise.service.cli", *args], env=env, text=True,
+        [sys.executable, "-m", "forkwise.service.surfaces.cli", *args], env=env, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw,
     )  # fmt: skip
 

@@ -16,16 +16,16 @@ from forkwise.index.network import Progress
 from forkwise.index.settings import Settings
 from forkwise.index.sources import parse_source
 from forkwise.index.vector import fork_chunks
-from forkwise.service.jobs import JobManager, load_job
-from forkwise.service.models import Report
-from forkwise.service.store import load_report, run_history, save_report
-from forkwise.service.usecases import SummarizeRequest
+from forkwise.service.runs.jobs import JobManager, load_job
+from forkwise.service.runs.store import load_report, run_history, save_report
+from forkwise.service.runs.usecases import SummarizeRequest
+from forkwise.service.verdicts.models import Report
 
 
 def test_the_package_names_its_use_cases() -> None:
     assert {"summarize", "verdict", "answer", "start_index", "load"} <= set(fw.__all__)
-    assert fw.summarize.__module__ == "forkwise.service.usecases"
-    assert "forkwise.service.classify.classify" in (fw.__doc__ or "")
+    assert fw.summarize.__module__ == "forkwise.service.runs.usecases"
+    assert "forkwise.service.verdicts.classify.classify" in (fw.__doc__ or "")
 
 
 def test_one_owner_repo_rule() -> None:

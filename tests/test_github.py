@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from forkwise.evals.github_stub import Fault, GitHubStub
 from forkwise.index.github import GitHubClient, GitHubError, RateLimitExhausted, discover_forks
-from forkwise.service.cli import app
-from forkwise.service.models import Report
+from forkwise.service.surfaces.cli import app
+from forkwise.service.verdicts.models import Report
 from tests.conftest import AS_OF, build
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from forkwise.index.licenses import UNKNOWN, from_metadata, identify
-from forkwise.service.report import build_report
+from forkwise.service.verdicts.report import build_report
 from tests.conftest import AS_OF, analyse, build
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 
 from forkwise.index.settings import Settings
-from forkwise.service import digest as dg
-from forkwise.service.slack import fork_blocks, summary_blocks
+from forkwise.service.surfaces import digest as dg
+from forkwise.service.surfaces.slack import fork_blocks, summary_blocks
 from tests.conftest import ServeProcess, Server
 from tests.conftest import build as build_spec
 

@@ -12,13 +12,13 @@ import pytest
 
 from forkwise.evals.local_server import wait_until_up
 from forkwise.evals.scorer import contradictions
-from forkwise.service.chat import ChatRequest, ChatService, named_forks
-from forkwise.service.llm import GGUF_SHA256, _sha256, bundled_model, local_model, openai_model
-from forkwise.service.llm_writer import Draft, LLMWriter, Shown, check_draft, parse_json_object
-from forkwise.service.models import Claim
-from forkwise.service.report import stored_input
-from forkwise.service.store import retriever
-from forkwise.service.writer import FactsWriter, validate
+from forkwise.service.runs.store import retriever
+from forkwise.service.verdicts.chat import ChatRequest, ChatService, named_forks
+from forkwise.service.verdicts.llm import GGUF_SHA256, _sha256, bundled_model, local_model, openai_model
+from forkwise.service.verdicts.llm_writer import Draft, LLMWriter, Shown, check_draft, parse_json_object
+from forkwise.service.verdicts.models import Claim
+from forkwise.service.verdicts.report import stored_input
+from forkwise.service.verdicts.writer import FactsWriter, validate
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.slow  # the real local model / Chromium
@@ -178,7 +178,7 @@ def test_streamed_chat_with_the_local_model_sends_heartbeats_while_it_works(net_
 
 def test_the_bundled_model_is_hashed_once_per_process(net_report, monkeypatch: pytest.MonkeyPatch) -> None:
     """Regression: every local_model() call re-hashed the ~490 MB GGUF."""
-    from forkwise.service import llm
+    from forkwise.service.verdicts import llm
 
     _net, _report, settings = net_report
     bundled_model(settings)  # joined and verified (by an earlier test or now)

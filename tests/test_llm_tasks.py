@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 
 from forkwise.evals.openai_stub import OpenAIStub, Reply, task_of
-from forkwise.service.chat import ChatRequest, ChatService
-from forkwise.service.llm import openai_model
-from forkwise.service.llm_writer import LLMWriter
-from forkwise.service.pipeline import rewrite_verdicts
-from forkwise.service.report import render, stored_input
-from forkwise.service.store import retriever
-from forkwise.service.writer import FactsWriter, Purpose, validate
+from forkwise.service.runs.pipeline import rewrite_verdicts
+from forkwise.service.runs.store import retriever
+from forkwise.service.verdicts.chat import ChatRequest, ChatService
+from forkwise.service.verdicts.llm import openai_model
+from forkwise.service.verdicts.llm_writer import LLMWriter
+from forkwise.service.verdicts.report import render, stored_input
+from forkwise.service.verdicts.writer import FactsWriter, Purpose, validate
 
 
 def _json(obj: Any) -> Reply:
@@ -306,7 +306,7 @@ def test_chat_answers_are_checked_before_anything_is_streamed(shared_demo) -> No
 
 
 def test_the_model_may_choose_among_the_retrieved_forks_when_its_snippet_carries_the_question(shared_demo) -> None:
-    from forkwise.service.chat import Citation
+    from forkwise.service.verdicts.chat import Citation
 
     _net, report, _settings, _stats = shared_demo
     cites = [

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from forkwise.index.once import once
-from forkwise.service import store
-from forkwise.service.store import delete_upstream, load_report, save_report
+from forkwise.service.runs import store
+from forkwise.service.runs.store import delete_upstream, load_report, save_report
 from tests.conftest import ServeProcess
 
 

@@ -14,7 +14,7 @@ from forkwise.index.merge import parse_merge_tree, port_ref
 from forkwise.index.models import ForkFacts
 from forkwise.index.network import NetworkFacts
 from forkwise.index.settings import Settings
-from forkwise.service.models import Report
+from forkwise.service.verdicts.models import Report
 from tests.conftest import analyse, build, git
 
 FIVE = "alpha = 1\nalpha = 2\nalpha = 3\nalpha = 4\nalpha = 5\n"
@@ -222,8 +222,8 @@ def test_merge_tree_output_is_parsed_with_every_kind() -> None:
 def test_forkwise_port_pushes_the_replayed_commits(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from forkwise.service.cli import app as cli
-    from forkwise.service.pipeline import run
+    from forkwise.service.runs.pipeline import run
+    from forkwise.service.surfaces.cli import app as cli
 
     net = build(MERGE_SPEC, tmp_path / "net")
     settings = Settings(home=tmp_path / "home", workers=2)
@@ -281,7 +281,7 @@ SHARED_SPEC = {
 
 
 def test_changes_several_forks_carry_independently(tmp_path: Path) -> None:
-    from forkwise.service.report import build_report
+    from forkwise.service.verdicts.report import build_report
 
     net = build(SHARED_SPEC, tmp_path / "net")
     report = build_report(analyse(net, Settings(home=tmp_path / "home", workers=2)))
@@ -333,8 +333,8 @@ def test_the_shortcuts_give_what_git_gives(spec: dict, tmp_path: Path) -> None:
 
 
 def test_the_page_chat_and_slack_carry_merge_facts_and_shared_changes(tmp_path: Path) -> None:
-    from forkwise.service.pipeline import run
-    from forkwise.service.slack import fork_blocks, summary_blocks
+    from forkwise.service.runs.pipeline import run
+    from forkwise.service.surfaces.slack import fork_blocks, summary_blocks
     from tests.conftest import Server
 
     settings = Settings(home=tmp_path / "home", workers=2)
@@ -365,7 +365,7 @@ def test_the_page_chat_and_slack_carry_merge_facts_and_shared_changes(tmp_path: 
     assert detail["conflicts"] == ["a.py"] and detail["port"]["first_conflict"]["paths"] == ["a.py"]
     text = json.dumps(summary_blocks(report, None))
     assert "Changes several forks carry, which upstream lacks" in text and "conf/settings.toml" in text
-    from forkwise.service.usecases import verdict
+    from forkwise.service.runs.usecases import verdict
 
     lib, third = verdict(settings, "team/lib", "third/lib")
     assert "the 3rd" in json.dumps(fork_blocks(lib, third, None))

@@ -13,10 +13,10 @@ import pytest
 
 from forkwise.index import readme
 from forkwise.index.settings import Settings
-from forkwise.service.models import Report
-from forkwise.service.prompts import markdown_inline
-from forkwise.service.report import render, report_network, verdict_problems
-from forkwise.service.slack import summary_blocks
+from forkwise.service.surfaces.slack import summary_blocks
+from forkwise.service.verdicts.models import Report
+from forkwise.service.verdicts.prompts import markdown_inline
+from forkwise.service.verdicts.report import render, report_network, verdict_problems
 from tests.conftest import AS_OF, build
 
 BADGES_NEWS_HTML = """<p align="center">
@@ -176,7 +176,7 @@ def test_summarize_into_a_pipe_prints_progress_lines_and_unwrapped_rows(tmp_path
     ff.write_text(net.forks_toml())
     env = {**os.environ, "FORKWISE_HOME": str(tmp_path / "home"), "COLUMNS": "80"}
     res = subprocess.run(
-        [sys.executable, "-m", "forkwise.service.cli", "summarize", "--forks-file", str(ff), "--no-index"],
+        [sys.executable, "-m", "forkwise.service.surfaces.cli", "summarize", "--forks-file", str(ff), "--no-index"],
         capture_output=True, text=True, env=env, timeout=300,
     )  # fmt: skip
     assert res.returncode == 0, res.stderr

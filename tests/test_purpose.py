@@ -8,8 +8,8 @@ import pytest
 
 from forkwise.index import readme as readme_mod
 from forkwise.index.statements import from_readme, successors
-from forkwise.service.purpose import Banned, clean_subject, phrase_of, problems, purpose, usable_subject
-from forkwise.service.report import names_fork, own_descriptions
+from forkwise.service.verdicts.purpose import Banned, clean_subject, phrase_of, problems, purpose, usable_subject
+from forkwise.service.verdicts.report import names_fork, own_descriptions
 from tests.conftest import AS_OF, analyse, build
 
 UP_README = "# engine\n\nA tiny numerical engine for arrays.\n\n## Install\n\npip install engine\n"
@@ -179,7 +179,7 @@ def test_claims_about_a_forks_work_cite_commits_that_say_it() -> None:
     from datetime import UTC, datetime
 
     from forkwise.index.models import CommitFact
-    from forkwise.service.writer import example_commits
+    from forkwise.service.verdicts.writer import example_commits
 
     def c(sha: str, subject: str, author: str = "Ann") -> CommitFact:
         return CommitFact(sha=sha * 40, subject=subject, author=author, date=datetime(2026, 1, 1, tzinfo=UTC))
@@ -204,7 +204,7 @@ def test_a_phrase_that_runs_mid_sentence_starts_in_lower_case_unless_it_opens_wi
 
 
 def test_which_forks_carry_lists_names_not_bare_words() -> None:
-    from forkwise.service.report import _names_in
+    from forkwise.service.verdicts.report import _names_in
 
     assert _names_in("Gevent support") == {"gevent"}  # short: its first word is the thing itself
     assert _names_in("bug fix at base58.Decode") == {"base58", "decode"}

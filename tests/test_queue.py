@@ -20,14 +20,14 @@ import pytest
 from forkwise.index.builder import BuiltNetwork, build_network
 from forkwise.index.settings import Settings
 from forkwise.index.vector import VectorIndex
-from forkwise.service import db
-from forkwise.service.db import ChunkRow, JobRow, session
-from forkwise.service.demo import DEMO_SPEC, load_spec
-from forkwise.service.jobs import IndexRequest
-from forkwise.service.models import Report
-from forkwise.service.queue import UpstreamLock, refresh_due
-from forkwise.service.store import run_history
-from forkwise.service.usecases import index_request, load, summarize
+from forkwise.service.runs import db
+from forkwise.service.runs.db import ChunkRow, JobRow, session
+from forkwise.service.runs.jobs import IndexRequest
+from forkwise.service.runs.queue import UpstreamLock, refresh_due
+from forkwise.service.runs.store import run_history
+from forkwise.service.runs.usecases import index_request, load, summarize
+from forkwise.service.surfaces.demo import DEMO_SPEC, load_spec
+from forkwise.service.verdicts.models import Report
 from tests.conftest import Server, free_port
 from tests.services import Worker, chroma_server, postgres_server, redis_server, worker_env
 

@@ -17,9 +17,9 @@ import pytest
 from forkwise.evals.local_server import wait_until_up
 from forkwise.index.settings import Settings
 from forkwise.index.vector import VectorIndex, collection_name
-from forkwise.service.models import Report
-from forkwise.service.pipeline import run
-from forkwise.service.store import index_report
+from forkwise.service.runs.pipeline import run
+from forkwise.service.runs.store import index_report
+from forkwise.service.verdicts.models import Report
 from tests.conftest import Server, analyse, free_port, git
 from tests.conftest import build as build_spec
 
@@ -324,7 +324,7 @@ def test_forkwise_serve_answers_for_what_summarize_stored(demo) -> None:
 
 
 def test_an_answer_a_model_failed_says_why_not_that_no_model_is_configured(demo) -> None:
-    from forkwise.service.chat import Citation, by_purpose, compose
+    from forkwise.service.verdicts.chat import Citation, by_purpose, compose
 
     report, _s, _net = demo
     cites = [
@@ -346,8 +346,8 @@ def test_a_chat_question_never_waits_on_an_indexing_batch(demo) -> None:
     import threading
 
     from forkwise.index.embeddings import runtime
-    from forkwise.service.chat import ChatService
-    from forkwise.service.usecases import answer
+    from forkwise.service.runs.usecases import answer
+    from forkwise.service.verdicts.chat import ChatService
 
     report, settings, _net = demo
     chat = ChatService(settings)

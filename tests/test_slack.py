@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 from forkwise.evals.github_stub import GitHubStub
 from forkwise.evals.slack_stub import SlackStub
 from forkwise.index.settings import Settings
-from forkwise.service.cli import app as cli
-from forkwise.service.slack import MAX_BLOCKS, MAX_SECTION, section, split_messages
+from forkwise.service.surfaces.cli import app as cli
+from forkwise.service.surfaces.slack import MAX_BLOCKS, MAX_SECTION, section, split_messages
 from tests.conftest import Server, demo_store, git
 from tests.conftest import build as build_spec
 
@@ -309,7 +309,7 @@ def test_digest_compares_stored_runs(tmp_path: Path, monkeypatch) -> None:
     home = tmp_path / "home"
     monkeypatch.setenv("FORKWISE_HOME", str(home))
     from forkwise.index.settings import get_settings
-    from forkwise.service.store import run_history
+    from forkwise.service.runs.store import run_history
 
     get_settings.cache_clear()
     runner = CliRunner()

@@ -15,7 +15,7 @@ HEAVY = {"chromadb", "langchain_core", "langchain_chroma", "langchain_openai", "
 PROBE = """
 import json, sys
 sys.argv = {argv!r}
-from forkwise.service.cli import main
+from forkwise.service.surfaces.cli import main
 try:
     main()
 except SystemExit:

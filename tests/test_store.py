@@ -16,11 +16,11 @@ from sqlalchemy import create_engine, func, select, text
 from typer.testing import CliRunner
 
 from forkwise.index.settings import Settings
-from forkwise.service import db
-from forkwise.service.cli import app as cli
-from forkwise.service.db import ForkRow, MetaRow, RunRow, UpstreamRow, session
-from forkwise.service.models import Report
-from forkwise.service.store import delete_upstream, list_reports, load_report, run_history, save_report
+from forkwise.service.runs import db
+from forkwise.service.runs.db import ForkRow, MetaRow, RunRow, UpstreamRow, session
+from forkwise.service.runs.store import delete_upstream, list_reports, load_report, run_history, save_report
+from forkwise.service.surfaces.cli import app as cli
+from forkwise.service.verdicts.models import Report
 from tests.conftest import AS_OF, Server, build
 from tests.services import postgres_server
 from tests.test_cli import SPEC
@@ -219,8 +219,8 @@ def test_old_runs_jobs_and_chunk_results_are_pruned(backend: str, request: pytes
     three go with their chunks; chunk results (on their way to an assembly) stay only for the newest finished job."""
     from datetime import timedelta
 
-    from forkwise.service.db import ChunkRow, JobRow, now
-    from forkwise.service.digest import save_state
+    from forkwise.service.runs.db import ChunkRow, JobRow, now
+    from forkwise.service.surfaces.digest import save_state
 
     _, _, report, _ = demo_run
     base = request.getfixturevalue("pg_settings") if backend == "postgresql" else Settings(home=tmp_path / "h")

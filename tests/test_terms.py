@@ -7,8 +7,8 @@ from pathlib import Path
 
 from forkwise.index.builder import Gen
 from forkwise.index.terms import TermDoc, TermScore, Vocabulary, distinctive, is_bot_commit, subject_text
-from forkwise.service.purpose import purpose
-from forkwise.service.writer import term_names, topics
+from forkwise.service.verdicts.purpose import purpose
+from forkwise.service.verdicts.writer import term_names, topics
 from tests.conftest import analyse, build
 
 UPSTREAM = Vocabulary.build(

@@ -10,8 +10,8 @@ import pytest
 from forkwise.index.mirror import Mirror
 from forkwise.index.settings import Settings
 from forkwise.index.sources import Source
-from forkwise.service.models import ForkReport, Report
-from forkwise.service.report import build_report, forks_carrying, verdict_problems
+from forkwise.service.verdicts.models import ForkReport, Report
+from forkwise.service.verdicts.report import build_report, forks_carrying, verdict_problems
 from tests.conftest import AS_OF, analyse, build, git
 
 
@@ -267,7 +267,7 @@ def test_injected_readme_changes_no_verdict(tmp_path: Path, settings: Settings) 
 
 @pytest.mark.parametrize("fmt", ["md", "html"])
 def test_rendered_reports_escape_repository_text(demo_run, fmt: str) -> None:
-    from forkwise.service.report import render
+    from forkwise.service.verdicts.report import render
 
     _net, _f, report, _s = demo_run
     evil = report.model_copy(deep=True)

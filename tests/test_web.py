@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from forkwise.evals.github_stub import GitHubStub
 from forkwise.index.settings import Settings
-from forkwise.service.usecases import load
+from forkwise.service.runs.usecases import load
 from tests.conftest import Server, demo_store
 from tests.conftest import build as build_spec
 
@@ -253,7 +253,7 @@ def test_at_1280_the_list_uses_the_width_until_a_fork_is_chosen(site, browser: B
     expect(page.locator("#chat-q")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 1281
     page.screenshot(path=str(SHOTS / "repo-1280.png"))
-    from forkwise.service.web import chat_placeholder
+    from forkwise.service.surfaces.web import chat_placeholder
 
     report = load(settings, "acme/trainer")
     assert page.locator("#chat-q").get_attribute("placeholder") == chat_placeholder(report)
@@ -288,7 +288,7 @@ def test_at_1280_the_list_uses_the_width_until_a_fork_is_chosen(site, browser: B
 
 
 def test_readme_markdown_is_rendered_safely() -> None:
-    from forkwise.service.prompts import markdown_block
+    from forkwise.service.verdicts.prompts import markdown_block
 
     html = str(markdown_block(
         "Run **this**.\n\n> [!WARNING]\n> Slow.\n\n```sh\nmake\n```\n\n<script>alert(1)</script> "

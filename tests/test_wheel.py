@@ -42,7 +42,7 @@ def test_the_wheel_carries_its_data_under_one_package(wheel_venv: tuple[Path, Pa
     for data in (
         "forkwise/prompts/verdict.toml",
         "forkwise/prompts/web/repo.html.j2",
-        "forkwise/service/static/app.js",
+        "forkwise/service/surfaces/static/app.js",
         "forkwise/service/demo.yaml",
         "forkwise/evals/cases/mirror.yaml",
         "forkwise/evals/thresholds.toml",

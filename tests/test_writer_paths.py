@@ -11,12 +11,12 @@ import pytest
 
 from forkwise.index.settings import Settings, WriterName
 from forkwise.index.vector import VectorIndex
-from forkwise.service.chat import ChatRequest, ChatService
-from forkwise.service.llm_writer import LLMWriter
-from forkwise.service.models import Report
-from forkwise.service.report import stored_input
-from forkwise.service.store import index_report
-from forkwise.service.writer import validate
+from forkwise.service.runs.store import index_report
+from forkwise.service.verdicts.chat import ChatRequest, ChatService
+from forkwise.service.verdicts.llm_writer import LLMWriter
+from forkwise.service.verdicts.models import Report
+from forkwise.service.verdicts.report import stored_input
+from forkwise.service.verdicts.writer import validate
 from tests.doubles import HashEmbeddings, ScriptedModel
 
 GOOD = {

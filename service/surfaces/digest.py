@@ -16,8 +16,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from forkwise.index.settings import Settings
-from forkwise.service.models import Report
-from forkwise.service.slack import context, esc, header, link, section
+from forkwise.service.surfaces.slack import context, esc, header, link, section
+from forkwise.service.verdicts.models import Report
 
 SNAPSHOTS = {"mirror", "stale-snapshot"}
 
@@ -84,8 +84,8 @@ def _key(repo: str) -> str:
 
 def load_state(settings: Settings, repo: str) -> DigestState | None:
     """The forks as the last digest of ``repo`` saw them: its stored run (or an older forkwise's state file)."""
-    from forkwise.service.db import MetaRow, session
-    from forkwise.service.store import load_run
+    from forkwise.service.runs.db import MetaRow, session
+    from forkwise.service.runs.store import load_run
 
     with session(settings) as s:
         row = s.get(MetaRow, _key(repo))
@@ -100,7 +100,7 @@ def load_state(settings: Settings, repo: str) -> DigestState | None:
 
 def save_state(settings: Settings, repo: str, run_id: int) -> None:
     """Record that the digest of ``repo`` reported run ``run_id``: the next digest compares with it."""
-    from forkwise.service.db import MetaRow, session
+    from forkwise.service.runs.db import MetaRow, session
 
     with session(settings) as s:
         s.merge(MetaRow(key=_key(repo), value=DigestMark(run_id=run_id, at=datetime.now(UTC)).model_dump_json()))

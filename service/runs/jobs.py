@@ -2,7 +2,7 @@
 
 Used by the API (`POST /v1/repos/{o}/{r}/index`), the Slack bot's "index it" button and the web page, through
 :func:`forkwise.service.start_index`. Here jobs run in threads of the serving process (no broker configured);
-:mod:`forkwise.service.queue` runs them on Celery workers instead, behind the same interface. Every job is a row of
+:mod:`forkwise.service.runs.queue` runs them on Celery workers instead, behind the same interface. Every job is a row of
 the store (status, stage progress, errors), so it outlives the process and any server can report it. ``on_done``
 callbacks let the bot post the result when a job finishes. Finished jobs stay in memory for a while (``keep``).
 """
@@ -22,10 +22,10 @@ from pydantic import BaseModel, Field, StringConstraints
 from forkwise.index.network import STAGES, Progress
 from forkwise.index.settings import Settings
 from forkwise.index.sources import Redacted
-from forkwise.service.db import ChunkRow, JobRow, session
+from forkwise.service.runs.db import ChunkRow, JobRow, session
 
 if TYPE_CHECKING:
-    from forkwise.service.usecases import SummarizeRequest
+    from forkwise.service.runs.usecases import SummarizeRequest
 
 JOB_STAGES = ("discover", *STAGES, "index")
 
@@ -176,7 +176,7 @@ class JobsBusy(RuntimeError):
 
 class Jobs(Protocol):
     """Where index jobs run: :class:`JobManager` (threads of this process) or
-    :class:`forkwise.service.queue.QueueJobs` (Celery workers)."""
+    :class:`forkwise.service.runs.queue.QueueJobs` (Celery workers)."""
 
     settings: Settings
 

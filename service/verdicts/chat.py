@@ -22,11 +22,11 @@ from forkwise.index.names import WebLink
 from forkwise.index.settings import Settings
 from forkwise.index.terms import words
 from forkwise.index.vector import VectorIndex
-from forkwise.service import checks
-from forkwise.service.llm import Completion
-from forkwise.service.llm_writer import parse_json_object
-from forkwise.service.models import ForkReport, Report
-from forkwise.service.prompts import applied, count, load_toml, text_env
+from forkwise.service.verdicts import checks
+from forkwise.service.verdicts.llm import Completion
+from forkwise.service.verdicts.llm_writer import parse_json_object
+from forkwise.service.verdicts.models import ForkReport, Report
+from forkwise.service.verdicts.prompts import applied, count, load_toml, text_env
 
 
 class Turn(BaseModel):

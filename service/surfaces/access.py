@@ -9,7 +9,7 @@ Behind a reverse proxy (``FORKWISE_TRUSTED_PROXIES``) the server counts as reach
 the proxy's loopback address says nothing about who is asking.
 
 Slack requests are authenticated by Slack's signature (``SLACK_SIGNING_SECRET``), which Bolt checks before any
-listener runs; who may start jobs from Slack is ``FORKWISE_SLACK_ALLOWED`` (``service/slack.py``).
+listener runs; who may start jobs from Slack is ``FORKWISE_SLACK_ALLOWED`` (``service/surfaces/slack.py``).
 """
 
 from __future__ import annotations

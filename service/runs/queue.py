@@ -50,12 +50,12 @@ from forkwise.index.network import (
 from forkwise.index.settings import Settings, WriterName, get_settings
 from forkwise.index.sources import Source
 from forkwise.index.vector import Material, read_material
-from forkwise.service import db
-from forkwise.service.db import ChunkRow, JobRow, UpstreamRow, now, session
-from forkwise.service.jobs import Job, JobsBusy, StageProgress, active_job, load_job, step, store_job
-from forkwise.service.pipeline import finish
-from forkwise.service.report import build_report
-from forkwise.service.store import DbFactsCache
+from forkwise.service.runs import db
+from forkwise.service.runs.db import ChunkRow, JobRow, UpstreamRow, now, session
+from forkwise.service.runs.jobs import Job, JobsBusy, StageProgress, active_job, load_job, step, store_job
+from forkwise.service.runs.pipeline import finish
+from forkwise.service.runs.store import DbFactsCache
+from forkwise.service.verdicts.report import build_report
 
 log = logging.getLogger("forkwise.worker")
 
@@ -265,8 +265,8 @@ def _reason(exc: BaseException) -> str:
 
 
 def request_of(settings: Settings, spec: JobSpec) -> Any:
-    from forkwise.service.jobs import IndexRequest
-    from forkwise.service.usecases import index_request, refresh_request
+    from forkwise.service.runs.jobs import IndexRequest
+    from forkwise.service.runs.usecases import index_request, refresh_request
 
     if spec.refresh:
         req = refresh_request(settings, spec.upstream)
@@ -297,7 +297,7 @@ def job_task(self: Any, job_id: str) -> str:
 
 
 def _plan(settings: Settings, job_id: str, spec: JobSpec, stages: dict | None) -> Plan:
-    from forkwise.service.usecases import prepare
+    from forkwise.service.runs.usecases import prepare
 
     req = request_of(settings, spec)
     progress = RowProgress(settings, job_id, stages=stages)
@@ -633,7 +633,7 @@ def _aware(t: datetime) -> datetime:
 
 
 class QueueJobs:
-    """The job interface of :class:`forkwise.service.jobs.JobManager`, with the work done by workers."""
+    """The job interface of :class:`forkwise.service.runs.jobs.JobManager`, with the work done by workers."""
 
     def __init__(self, settings: Settings):
         self.settings = settings

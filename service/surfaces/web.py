@@ -21,16 +21,16 @@ from forkwise.index.names import SEGMENT, split_full_name
 from forkwise.index.policy import PolicyError
 from forkwise.index.settings import Settings
 from forkwise.index.sources import SourceError
-from forkwise.service.access import Access
-from forkwise.service.chat import ChatService
-from forkwise.service.guard import RateLimited, RateLimits, client_of, is_local_caller
-from forkwise.service.jobs import Jobs, JobsBusy
-from forkwise.service.models import ForkReport, Report
-from forkwise.service.prompts import html_env
-from forkwise.service.store import list_reports
-from forkwise.service.usecases import NoSuchFork, answer, find_forks, load, start_index
+from forkwise.service.runs.jobs import Jobs, JobsBusy
+from forkwise.service.runs.store import list_reports
+from forkwise.service.runs.usecases import NoSuchFork, answer, find_forks, load, start_index
+from forkwise.service.surfaces.access import Access
+from forkwise.service.surfaces.guard import RateLimited, RateLimits, client_of, is_local_caller
+from forkwise.service.verdicts.chat import ChatService
+from forkwise.service.verdicts.models import ForkReport, Report
+from forkwise.service.verdicts.prompts import html_env
 
-STATIC_DIR = FsPath(str(resources.files("forkwise.service"))) / "static"
+STATIC_DIR = FsPath(str(resources.files("forkwise.service.surfaces"))) / "static"
 Seg = Annotated[str, Path(pattern=SEGMENT, max_length=100)]
 
 

@@ -17,9 +17,9 @@ from forkwise.index.names import WebLink
 from forkwise.index.network import Coverage
 from forkwise.index.settings import WriterName
 from forkwise.index.sources import NoCredentials, Redacted, is_local_url
-from forkwise.service.classify import Archetype, Breakdown, Classification, Recommendation
-from forkwise.service.convergence import SharedChange
-from forkwise.service.evidence import Evidence
+from forkwise.service.verdicts.classify import Archetype, Breakdown, Classification, Recommendation
+from forkwise.service.verdicts.convergence import SharedChange
+from forkwise.service.verdicts.evidence import Evidence
 
 SCHEMA_VERSION = 1
 
@@ -181,7 +181,7 @@ class WriterStats(BaseModel):
 
     @classmethod
     def of(cls, writer: str, verdicts: list[Verdict], seconds: float) -> WriterStats:
-        from forkwise.service.checks import kind
+        from forkwise.service.verdicts.checks import kind
 
         st = cls(writer=writer, verdicts=len(verdicts), seconds=round(seconds, 3))
         for v in verdicts:
@@ -230,7 +230,8 @@ class Report(BaseModel):
     stats: ReportStats = Field(default_factory=ReportStats)
     warnings: list[str] = Field(default_factory=list, description="What could not be checked, and why.")
     shared: list[SharedChange] = Field(
-        default=[], description="Changes several forks carry independently and upstream lacks (service/convergence.py)."
+        default=[],
+        description="Changes several forks carry independently and upstream lacks (service/verdicts/convergence.py).",
     )
     remote_request: bool = Field(
         default=False,

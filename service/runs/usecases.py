@@ -24,13 +24,13 @@ from forkwise.index.policy import PolicyError, SourcePolicy
 from forkwise.index.settings import DEFAULT_MAX_FORKS, Settings, WriterName
 from forkwise.index.sources import Source, SourceError, check_ref, check_url, parse_source
 from forkwise.index.vector import IndexStats
-from forkwise.service.jobs import IndexRequest, Job, JobManager, Jobs
-from forkwise.service.models import ForkReport, Report
-from forkwise.service.pipeline import run
-from forkwise.service.store import load_report
+from forkwise.service.runs.jobs import IndexRequest, Job, JobManager, Jobs
+from forkwise.service.runs.pipeline import run
+from forkwise.service.runs.store import load_report
+from forkwise.service.verdicts.models import ForkReport, Report
 
 if TYPE_CHECKING:  # the chat chain (LangChain, the vector index) loads when a question is asked
-    from forkwise.service.chat import ChatAnswer, ChatService, Turn
+    from forkwise.service.verdicts.chat import ChatAnswer, ChatService, Turn
 
 __all__ = [
     "NoSuchFork",
@@ -299,7 +299,7 @@ def answer(
     report = load(chat.settings, upstream)
     if fork is not None:
         fork = verdict(chat.settings, upstream, fork)[1].name
-    from forkwise.service.chat import ChatRequest
+    from forkwise.service.verdicts.chat import ChatRequest
 
     req = ChatRequest(upstream=upstream, question=question, fork=fork, history=list(history))
     return chat.answer(report, req)
@@ -321,7 +321,7 @@ def start_index(
     checked = index_request(jobs.settings, upstream, request, remote=remote)
     if isinstance(jobs, JobManager):
         return jobs.start(upstream, checked, on_done)
-    from forkwise.service.queue import JobSpec
+    from forkwise.service.runs.queue import JobSpec
 
     spec = JobSpec(upstream=upstream, request=(request or IndexRequest()).model_dump(mode="json"), remote=remote)
     return jobs.start(upstream, checked, on_done, spec=spec)
@@ -331,7 +331,7 @@ def job_manager(settings: Settings, keep: int = 200) -> Jobs:
     """The background jobs of a server: on Celery workers when ``FORKWISE_BROKER_URL`` is set, else threads of
     this process, each one :func:`summarize` of a checked :class:`SummarizeRequest`."""
     if settings.broker_url:
-        from forkwise.service.queue import QueueJobs
+        from forkwise.service.runs.queue import QueueJobs
 
         return QueueJobs(settings)
 

@@ -10,11 +10,11 @@ import yaml
 from forkwise.index.builder import NetworkSpec, build_network
 from forkwise.index.network import Progress, no_progress
 from forkwise.index.settings import Settings
-from forkwise.service.models import Report
-from forkwise.service.report import write_report
-from forkwise.service.usecases import SummarizeRequest, summarize
+from forkwise.service.runs.usecases import SummarizeRequest, summarize
+from forkwise.service.verdicts.models import Report
+from forkwise.service.verdicts.report import write_report
 
-DEMO_SPEC = Path(str(resources.files("forkwise.service"))) / "demo.yaml"
+DEMO_SPEC = Path(str(resources.files("forkwise.service.surfaces"))) / "demo.yaml"
 """The demo network; it doubles as an eval case (``forkwise eval`` scores it with the cases in ``evals/cases``)."""
 
 

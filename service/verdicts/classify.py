@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from forkwise.index.manifests import is_license
 from forkwise.index.mirror import Rel
 from forkwise.index.models import ForkFacts
-from forkwise.service.prompts import count, pct
+from forkwise.service.verdicts.prompts import count, pct
 
 Archetype = Literal[
     "mirror",

@@ -32,9 +32,11 @@ from forkwise.index.names import SEGMENT, split_full_name
 from forkwise.index.policy import PolicyError
 from forkwise.index.settings import Settings, get_settings
 from forkwise.index.sources import SourceError
-from forkwise.service.access import Access, given_key
-from forkwise.service.chat import ChatAnswer, ChatRequest, ChatService, answer_events
-from forkwise.service.guard import (
+from forkwise.service.runs.jobs import IndexRequest, Job, JobsBusy
+from forkwise.service.runs.store import list_reports
+from forkwise.service.runs.usecases import NoSuchFork, NotSummarized, answer, job_manager, load, start_index, verdict
+from forkwise.service.surfaces.access import Access, given_key
+from forkwise.service.surfaces.guard import (
     BodyLimit,
     RateLimited,
     RateLimits,
@@ -43,13 +45,11 @@ from forkwise.service.guard import (
     is_local_caller,
     served_names,
 )
-from forkwise.service.jobs import IndexRequest, Job, JobsBusy
-from forkwise.service.llm import chat_model
-from forkwise.service.models import ForkReport, Report
-from forkwise.service.report import render
-from forkwise.service.store import list_reports
-from forkwise.service.usecases import NoSuchFork, NotSummarized, answer, job_manager, load, start_index, verdict
-from forkwise.service.web import STATIC_DIR, create_router
+from forkwise.service.surfaces.web import STATIC_DIR, create_router
+from forkwise.service.verdicts.chat import ChatAnswer, ChatRequest, ChatService, answer_events
+from forkwise.service.verdicts.llm import chat_model
+from forkwise.service.verdicts.models import ForkReport, Report
+from forkwise.service.verdicts.report import render
 
 log = logging.getLogger("forkwise")
 
@@ -330,7 +330,7 @@ def create_app(settings: Settings | None = None, *, host: str = "127.0.0.1") -> 
         from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
         from slack_sdk.signature import SignatureVerifier
 
-        from forkwise.service.slack import create_slack_app, envelope_problem
+        from forkwise.service.surfaces.slack import create_slack_app, envelope_problem
 
         bolt = create_slack_app(settings, chat, jobs, limits)
         app.state.slack = bolt

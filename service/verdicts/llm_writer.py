@@ -34,13 +34,13 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import BaseModel, Field, ValidationError
 
 from forkwise.index.settings import Settings, WriterName
-from forkwise.service import checks
-from forkwise.service.llm import Completion, chat_model
-from forkwise.service.models import Claim, FieldNote, Verdict
-from forkwise.service.prompts import load_toml, prompt_hash, text_env
-from forkwise.service.purpose import Purpose, banned_for, candidates
-from forkwise.service.purpose import problems as phrase_problems
-from forkwise.service.writer import (
+from forkwise.service.verdicts import checks
+from forkwise.service.verdicts.llm import Completion, chat_model
+from forkwise.service.verdicts.models import Claim, FieldNote, Verdict
+from forkwise.service.verdicts.prompts import load_toml, prompt_hash, text_env
+from forkwise.service.verdicts.purpose import Purpose, banned_for, candidates
+from forkwise.service.verdicts.purpose import problems as phrase_problems
+from forkwise.service.verdicts.writer import (
     FactsWriter,
     Writer,
     WriterInput,

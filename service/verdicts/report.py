@@ -14,10 +14,10 @@ from forkwise.index.models import ForkFacts
 from forkwise.index.network import ForkInput, NetworkFacts, Progress, Reresolve, analyse_network, no_progress
 from forkwise.index.settings import Settings
 from forkwise.index.sources import Source
-from forkwise.service.classify import NO_MERGE, Classification, Relate, Rules, breakdown, classify, one_default
-from forkwise.service.convergence import shared_changes
-from forkwise.service.evidence import Evidence, catalogue
-from forkwise.service.models import (
+from forkwise.service.verdicts.classify import NO_MERGE, Classification, Relate, Rules, breakdown, classify, one_default
+from forkwise.service.verdicts.convergence import shared_changes
+from forkwise.service.verdicts.evidence import Evidence, catalogue
+from forkwise.service.verdicts.models import (
     Counts,
     ForkReport,
     Pick,
@@ -27,8 +27,8 @@ from forkwise.service.models import (
     Verdict,
     WriterStats,
 )
-from forkwise.service.prompts import count, html_env, load_toml, text_env
-from forkwise.service.writer import FactsWriter, Writer, WriterInput, validate
+from forkwise.service.verdicts.prompts import count, html_env, load_toml, text_env
+from forkwise.service.verdicts.writer import FactsWriter, Writer, WriterInput, validate
 
 
 def without_merge(f: ForkFacts, c: Classification) -> ForkFacts:

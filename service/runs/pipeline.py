@@ -16,10 +16,10 @@ from forkwise.index.network import ForkInput, Progress, Reresolve, no_progress
 from forkwise.index.settings import Settings, WriterName
 from forkwise.index.sources import Source
 from forkwise.index.vector import EmbeddingModelError, IndexStats, Material
-from forkwise.service.models import Report, WriterStats
-from forkwise.service.report import report_network, stored_input
-from forkwise.service.store import index_report, retriever, save_report
-from forkwise.service.writer import Writer
+from forkwise.service.runs.store import index_report, retriever, save_report
+from forkwise.service.verdicts.models import Report, WriterStats
+from forkwise.service.verdicts.report import report_network, stored_input
+from forkwise.service.verdicts.writer import Writer
 
 
 def rewrite_verdicts(report: Report, writer: Writer, progress: Progress = no_progress) -> Report:
@@ -101,7 +101,7 @@ def finish(
     kind = WriterName(writer or settings.llm)
     if kind is not WriterName.facts:
         indexed = index and stats is not None and stats.error is None
-        from forkwise.service.llm_writer import make_writer
+        from forkwise.service.verdicts.llm_writer import make_writer
 
         llm = make_writer(kind, settings, retriever(settings, report.upstream.name) if indexed else None)
         report = rewrite_verdicts(report, llm, progress)

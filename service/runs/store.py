@@ -1,4 +1,4 @@
-"""Where summarized reports live (runs in the database, :mod:`forkwise.service.db`) and how they are indexed.
+"""Where summarized reports live (runs in the database, :mod:`forkwise.service.runs.db`) and how they are indexed.
 
 `forkwise summarize`, the demo, the API's index job and the workers all go through :func:`save_report`, so
 `forkwise serve` answers for everything summarized before, from one store. The newest ``FORKWISE_KEEP_RUNS`` runs of
@@ -34,7 +34,7 @@ from forkwise.index.vector import (
     fork_chunks,
     upstream_chunks,
 )
-from forkwise.service.db import (
+from forkwise.service.runs.db import (
     ChunkRow,
     FactsCacheRow,
     ForkRow,
@@ -46,7 +46,7 @@ from forkwise.service.db import (
     now,
     session,
 )
-from forkwise.service.models import Report
+from forkwise.service.verdicts.models import Report
 
 if TYPE_CHECKING:
     from langchain_core.documents import Document

@@ -23,11 +23,11 @@ except ImportError:  # pragma: no cover
 from typer.core import TyperGroup
 
 from forkwise.index.settings import Settings, WriterName, get_settings
-from forkwise.service.console import make_console
+from forkwise.service.surfaces.console import make_console
 
 if TYPE_CHECKING:  # imported where a command runs: `forkwise --help` loads typer and the settings, nothing more
-    from forkwise.service.models import Report
-    from forkwise.service.usecases import SummarizeRequest
+    from forkwise.service.runs.usecases import SummarizeRequest
+    from forkwise.service.verdicts.models import Report
 
 
 class _PlainHelp(TyperGroup):
@@ -108,8 +108,8 @@ def _summarize(
     from forkwise.index.github import GitHubError
     from forkwise.index.network import UpstreamError, no_progress
     from forkwise.index.sources import SourceError
-    from forkwise.service.console import progress_for
-    from forkwise.service.usecases import summarize
+    from forkwise.service.runs.usecases import summarize
+    from forkwise.service.surfaces.console import progress_for
 
     progress, live = progress_for(err, quiet=quiet, verbose=verbose)
     try:
@@ -144,7 +144,7 @@ def _check_writer(writer: WriterName | None, settings: Settings) -> None:
     """Exit 2 with one line saying how to install it when the local model is asked for and not installed."""
     if (writer or settings.llm) is not WriterName.local:
         return
-    from forkwise.service.llm import local_unavailable
+    from forkwise.service.verdicts.llm import local_unavailable
 
     why = local_unavailable(settings)
     if why:
@@ -153,7 +153,7 @@ def _check_writer(writer: WriterName | None, settings: Settings) -> None:
 
 
 def _emit(report: Report, fmt: Format, out: Path | None) -> None:
-    from forkwise.service.report import render
+    from forkwise.service.verdicts.report import render
 
     text = render(report, fmt.value)
     if out:
@@ -227,8 +227,8 @@ def summarize_command(
     """
     from forkwise.index.network import ForkInput
     from forkwise.index.sources import SourceError, load_forks_file, network_sources, parse_source
-    from forkwise.service.report import forks_carrying
-    from forkwise.service.usecases import SummarizeRequest, fork_inputs
+    from forkwise.service.runs.usecases import SummarizeRequest, fork_inputs
+    from forkwise.service.verdicts.report import forks_carrying
 
     settings = get_settings()
     _check_writer(writer, settings)
@@ -297,7 +297,7 @@ def compare(
     """
     from forkwise.index.network import ForkInput
     from forkwise.index.sources import SourceError, parse_source
-    from forkwise.service.usecases import SummarizeRequest
+    from forkwise.service.runs.usecases import SummarizeRequest
 
     settings = get_settings()
     _check_writer(writer, settings)
@@ -336,8 +336,8 @@ def port(
     import subprocess
 
     from forkwise.index.sources import SourceError
-    from forkwise.service.usecases import NoSuchFork, NotSummarized, PortError
-    from forkwise.service.usecases import port as port_use_case
+    from forkwise.service.runs.usecases import NoSuchFork, NotSummarized, PortError
+    from forkwise.service.runs.usecases import port as port_use_case
 
     if to is None:
         top = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=False)
@@ -366,8 +366,8 @@ def demo(
 ) -> None:
     """Build a small example fork network locally (no network), summarize it, and say where the report is."""
     from forkwise.index.network import no_progress
-    from forkwise.service.console import progress_for
-    from forkwise.service.demo import run_demo
+    from forkwise.service.surfaces.console import progress_for
+    from forkwise.service.surfaces.demo import run_demo
 
     settings = get_settings()
     root = out or settings.home / "demo"
@@ -415,7 +415,7 @@ def schema(
     path: Annotated[Path, typer.Option(help="Where the schema lives.")] = SCHEMA_PATH,
 ) -> None:
     """Write (or check) the JSON Schema of the report."""
-    from forkwise.service.models import Report
+    from forkwise.service.verdicts.models import Report
 
     text = json.dumps(Report.model_json_schema(), indent=2, sort_keys=True) + "\n"
     if check:
@@ -437,9 +437,9 @@ def serve(
     """Serve the JSON API, chat and OpenAPI docs (/docs) for everything summarized into FORKWISE_HOME."""
     import uvicorn
 
-    from forkwise.service.access import is_loopback
-    from forkwise.service.api import create_app
-    from forkwise.service.guard import uvicorn_options
+    from forkwise.service.surfaces.access import is_loopback
+    from forkwise.service.surfaces.api import create_app
+    from forkwise.service.surfaces.guard import uvicorn_options
 
     settings = get_settings()
     if not settings.public_url:  # links in Slack messages and Location headers: where this server is reached
@@ -466,7 +466,7 @@ def worker(
     loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
 ) -> None:
     """Run index jobs from the broker (FORKWISE_BROKER_URL) until stopped: see README "Running on several machines"."""
-    from forkwise.service.queue import run_worker
+    from forkwise.service.runs.queue import run_worker
 
     try:
         run_worker(get_settings(), concurrency, beat, loglevel)
@@ -480,10 +480,10 @@ def slack_socket() -> None:
     """Run the Slack bot over Socket Mode (development: no public URL needed). Needs SLACK_APP_TOKEN."""
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-    from forkwise.service.chat import ChatService
-    from forkwise.service.llm import chat_model
-    from forkwise.service.slack import create_slack_app
-    from forkwise.service.usecases import job_manager
+    from forkwise.service.runs.usecases import job_manager
+    from forkwise.service.surfaces.slack import create_slack_app
+    from forkwise.service.verdicts.chat import ChatService
+    from forkwise.service.verdicts.llm import chat_model
 
     settings = get_settings()
     if not (settings.slack_app_token and settings.slack_bot_token):
@@ -510,10 +510,10 @@ def digest(
     """
     from slack_sdk import WebClient
 
-    from forkwise.service import digest as dg
-    from forkwise.service.slack import fallback_text, split_messages
-    from forkwise.service.store import newest_run
-    from forkwise.service.usecases import NotSummarized, refresh_request
+    from forkwise.service.runs.store import newest_run
+    from forkwise.service.runs.usecases import NotSummarized, refresh_request
+    from forkwise.service.surfaces import digest as dg
+    from forkwise.service.surfaces.slack import fallback_text, split_messages
 
     settings = get_settings()
     targets = repos or settings.watch
@@ -575,5 +575,5 @@ def main() -> None:  # pragma: no cover - the console script
     app()
 
 
-if __name__ == "__main__":  # pragma: no cover - `python -m forkwise.service.cli`
+if __name__ == "__main__":  # pragma: no cover - `python -m forkwise.service.surfaces.cli`
     main()

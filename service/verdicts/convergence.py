@@ -24,7 +24,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, computed_field
 
 from forkwise.index.models import ForkFacts
-from forkwise.service.classify import NO_MERGE
+from forkwise.service.verdicts.classify import NO_MERGE
 
 LIMIT = 20
 

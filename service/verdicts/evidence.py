@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from forkwise.index.models import ForkFacts
 from forkwise.index.names import WebLink
-from forkwise.service.prompts import count
+from forkwise.service.verdicts.prompts import count
 
 EvidenceKind = Literal["commit", "file", "readme", "fact"]
 

@@ -1,8 +1,8 @@
-"""Alembic environment: the connection comes from :func:`forkwise.service.db.migrate` (never from an ini file)."""
+"""Alembic environment: the connection comes from :func:`forkwise.service.runs.db.migrate` (never from an ini file)."""
 
 from alembic import context
 
-from forkwise.service.db import Base
+from forkwise.service.runs.db import Base
 
 connection = context.config.attributes["connection"]
 context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)

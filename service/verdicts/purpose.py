@@ -435,7 +435,7 @@ MAX_SUBJECTS = 400
 @lru_cache(maxsize=1)
 def _platform_words() -> frozenset[str]:
     """Glossary tokens that name a platform (windows, msys2, rocm, hpu …): what a port is for."""
-    from forkwise.service.prompts import load_toml
+    from forkwise.service.verdicts.prompts import load_toml
 
     gl = load_toml("glossary.toml")
     platforms = set(gl["platforms"]["names"])
@@ -501,7 +501,7 @@ def _platform(f: ForkFacts, detail: Iterable[str]) -> Purpose | None:
     """When no source says it in words (subjects in another language, "Release 1.3.0+hpu"), but the fork's own
     commit subjects name a platform the glossary knows among its distinctive terms: "<platform> support", quoting
     the subject that names it, with where the work is ("Habana Gaudi (HPU) support (op_builder/hpu/)")."""
-    from forkwise.service.prompts import load_toml
+    from forkwise.service.verdicts.prompts import load_toml
 
     gl = load_toml("glossary.toml")
     platforms = set(gl["platforms"]["names"])

@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable
 
 from forkwise.index.terms import words
-from forkwise.service.prompts import load_toml
+from forkwise.service.verdicts.prompts import load_toml
 
 _FORK_PRAISE = re.compile(
     r"\b(recommend\w*|best|official|superior|better (?:than|choice|option|fork|version)|"

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from forkwise.index.models import CommitFact, ForkFacts
 from forkwise.index.settings import WriterName
 from forkwise.index.terms import TermScore, tokens, words
-from forkwise.service.classify import (
+from forkwise.service.verdicts.classify import (
     Breakdown,
     Classification,
     breakdown,
@@ -28,10 +28,10 @@ from forkwise.service.classify import (
     security_commits,
     upstream_security,
 )
-from forkwise.service.evidence import Evidence
-from forkwise.service.models import Claim, Verdict
-from forkwise.service.prompts import count, day, load_toml, pct, prompt_hash, text_env
-from forkwise.service.purpose import Purpose, purpose, usable_subject
+from forkwise.service.verdicts.evidence import Evidence
+from forkwise.service.verdicts.models import Claim, Verdict
+from forkwise.service.verdicts.prompts import count, day, load_toml, pct, prompt_hash, text_env
+from forkwise.service.verdicts.purpose import Purpose, purpose, usable_subject
 
 PROMPT = "verdict.toml"
 _NUMBER = re.compile(r"(?<![\w.+-])[+-]?\d[\d.,:-]*(?<![.,:-])%?(?![\w])")
@@ -159,7 +159,7 @@ def topics(terms: list[TermScore], limit: int = 3) -> list[_Topic]:
 
 
 def purpose_of(inp: WriterInput) -> Purpose | None:
-    """What the fork is for (:mod:`forkwise.service.purpose`), with its distinctive terms as supporting detail;
+    """What the fork is for (:mod:`forkwise.service.verdicts.purpose`), with its distinctive terms as supporting detail;
     computed once per writer input (the writer, the validator and the LLM tasks all ask)."""
     f = inp.facts
     key = (f.head, f.upstream_head, inp.name, inp.upstream, inp.forge_description, hash(tuple(f.statements)))

@@ -232,7 +232,7 @@ def alembic_config() -> Any:
     from alembic.config import Config
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(resources.files("forkwise.service") / "migrations"))
+    cfg.set_main_option("script_location", str(resources.files("forkwise.service.runs") / "migrations"))
     return cfg
 
 
@@ -270,8 +270,8 @@ def import_json_reports(settings: Settings, factory: sessionmaker[Session]) -> i
     start tries again); two processes starting at once race on the marker's key, and the loser imports nothing."""
     from sqlalchemy.exc import IntegrityError
 
-    from forkwise.service.models import Report
-    from forkwise.service.store import add_run
+    from forkwise.service.runs.store import add_run
+    from forkwise.service.verdicts.models import Report
 
     n = 0
     try:
