@@ -23,8 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from forkwise.evals.builder import CommitSpec, Gen, NetworkSpec, UpstreamSpec, build_network
 from forkwise.evals.github_stub import GitHubStub
-from forkwise.index.builder import CommitSpec, Gen, NetworkSpec, UpstreamSpec, build_network
 from forkwise.index.forge import client_for, discover
 from forkwise.index.network import analyse_network
 from forkwise.index.settings import Settings

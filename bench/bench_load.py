@@ -28,11 +28,11 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import QUESTIONS, pct
+from forkwise.evals.builder import build_network
+from forkwise.evals.demo import DEMO_SPEC, load_spec
 from forkwise.evals.local_server import wait_until_up
-from forkwise.index.builder import build_network
 from forkwise.index.settings import Settings
 from forkwise.service.runs.pipeline import run
-from forkwise.service.surfaces.demo import DEMO_SPEC, load_spec
 
 
 def free_port() -> int:

@@ -7,7 +7,7 @@ import argparse
 import random
 from pathlib import Path
 
-from forkwise.index.builder import BuiltNetwork, CommitSpec, ForkSpec, Gen, NetworkSpec, UpstreamSpec, build_network
+from forkwise.evals.builder import BuiltNetwork, CommitSpec, ForkSpec, Gen, NetworkSpec, UpstreamSpec, build_network
 
 QUESTIONS = [
     "which fork adds Gaudi support?",

@@ -1,12 +1,16 @@
 """``forkwise eval``: score verdicts against the hand-labeled cases; exit 1 below the thresholds, 2 when unusable.
 
-Registered with the ``forkwise`` command through the ``forkwise.commands`` entry point group, so the service
-never imports the evals (imports run one way: evals → service → index).
+Also ``forkwise demo`` (the demo network is an eval case, built by the same repository builder). Both are
+registered with the ``forkwise`` command through the ``forkwise.commands`` entry point group, so the service never
+imports the evals (imports run one way: evals → service → index).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -137,3 +141,54 @@ def eval_command(
         err.print("[red]below thresholds:[/red] " + "; ".join(result.failures))
         raise typer.Exit(1)
     err.print("all thresholds met")
+
+
+def demo_command(
+    out: Annotated[Path | None, typer.Option(help="Folder for the demo network and reports.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Progress for every fork.")] = False,
+) -> None:
+    """Build a small example fork network locally (no network), summarize it, and say where the report is."""
+    from forkwise.evals.demo import run_demo
+    from forkwise.index.network import no_progress
+    from forkwise.service.surfaces.cli import EXIT_INDEX
+    from forkwise.service.surfaces.console import progress_for
+
+    settings = get_settings()
+    root = out or settings.home / "demo"
+    progress, live = progress_for(err, quiet=quiet, verbose=verbose)
+    with live:
+        report, paths, index_error = run_demo(root, settings, progress=progress or no_progress)
+    for f in report.forks:
+        rec = f.verdict.recommendation if f.verdict else "failed"
+        arch = f.archetype or "-"
+        err.print(f"  {f.name:<28} {arch:<17} {rec:<15} {f.verdict.headline if f.verdict else f.error}", markup=False)
+    err.print(
+        f"\n{report.counts.analysed} of {report.counts.forks} forks analysed, {report.counts.failed} failed "
+        f"(on purpose: the demo includes a broken fork)."
+    )
+    for p in paths:
+        err.print(f"report: [bold]{p}[/bold]")
+    if index_error:
+        err.print(f"[red]error:[/red] indexing failed, so chat will not work: {escape(index_error)}", soft_wrap=True)
+        raise typer.Exit(EXIT_INDEX)
+    home = "" if "FORKWISE_HOME" not in os.environ else f"FORKWISE_HOME={settings.home} "
+    err.print(
+        f"browse and chat: [bold]{escape(home + invoked_as())} serve[/bold], then open "
+        f"http://127.0.0.1:8000/{report.upstream.name}"
+    )
+
+
+def invoked_as() -> str:
+    """How to run forkwise again the way this process was started: ``forkwise`` when that is on PATH and is this
+    program, else the path that was typed (``.venv/bin/forkwise``)."""
+    argv0 = Path(sys.argv[0])
+    if argv0.name != "forkwise":
+        return "forkwise"
+    found = shutil.which("forkwise")
+    if found and Path(found).resolve() == argv0.resolve():
+        return "forkwise"
+    rel = os.path.relpath(argv0.absolute())
+    if rel.startswith(".."):
+        return str(argv0.absolute())
+    return rel if "/" in rel else f"./{rel}"

@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field
 from forkwise.evals.local_server import LocalServer, QuietHandler
 
 if TYPE_CHECKING:
-    from forkwise.index.builder import BuiltNetwork
+    from forkwise.evals.builder import BuiltNetwork
 
 
 class Fault(BaseModel):

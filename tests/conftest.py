@@ -16,14 +16,14 @@ import httpx
 import pytest
 import uvicorn
 
+from forkwise.evals.builder import BuiltNetwork, NetworkSpec, build_network
+from forkwise.evals.demo import DEMO_SPEC, load_spec
 from forkwise.evals.local_server import wait_until_up
-from forkwise.index.builder import BuiltNetwork, NetworkSpec, build_network
+from forkwise.evals.presets import expand
 from forkwise.index.network import NetworkFacts, analyse_network
-from forkwise.index.presets import expand
 from forkwise.index.settings import Settings
 from forkwise.index.vector import IndexStats
 from forkwise.service.surfaces.api import create_app
-from forkwise.service.surfaces.demo import DEMO_SPEC, load_spec
 from forkwise.service.surfaces.guard import uvicorn_options
 from forkwise.service.verdicts.models import Report
 from forkwise.service.verdicts.report import build_report

@@ -39,8 +39,8 @@ def test_closest_and_default_questions_use_the_picks_and_content_questions_do_no
 
 def test_forks_that_carry_the_project_on_are_the_maintained_ones_copies_never(tmp_path) -> None:
     """A translation fork committed last, but "still maintained" asks for the fork carrying the project on."""
+    from forkwise.evals.builder import build_network
     from forkwise.evals.scorer import CASES_DIR, load_case
-    from forkwise.index.builder import build_network
     from forkwise.index.settings import Settings
     from forkwise.service.verdicts.report import report_network
 

@@ -210,7 +210,7 @@ def test_a_ref_per_source_and_a_whole_network_in_one_command(tmp_path: Path) -> 
 def test_the_demo_hint_names_the_program_as_it_was_run(tmp_path: Path, monkeypatch) -> None:
     import os
 
-    from forkwise.service.surfaces.cli import invoked_as
+    from forkwise.evals.cli import invoked_as
 
     exe = tmp_path / "venv" / "bin" / "forkwise"
     exe.parent.mkdir(parents=True)

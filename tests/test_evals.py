@@ -54,7 +54,7 @@ def test_case_files_are_valid_and_numerous() -> None:
 
 
 def test_metrics_and_confusion() -> None:
-    from forkwise.index.builder import Labels
+    from forkwise.evals.builder import Labels
 
     def r(gold: str, pred: str, rec_ok: bool) -> ForkResult:
         return ForkResult(
@@ -101,7 +101,7 @@ def test_wrong_label_fails_the_gate(tmp_path: Path) -> None:
 
 
 def test_case_over_existing_repositories(tmp_path: Path) -> None:
-    from forkwise.index.presets import expand
+    from forkwise.evals.presets import expand
 
     spec = expand(yaml.safe_load((CASES_DIR / "port-rocm.yaml").read_text()))
     built = build(spec, tmp_path / "net2", as_of=AS_OF)
@@ -171,7 +171,7 @@ def test_chat_questions_are_scored_by_the_first_cited_fork() -> None:
 def test_labelled_questions_are_asked_of_the_real_index(tmp_path: Path) -> None:
     """Each question is answered through the real chroma index and local embeddings; a wrong label is a miss, and a
     folder's own thresholds.toml is the gate for that folder."""
-    from forkwise.index.presets import expand
+    from forkwise.evals.presets import expand
 
     rocm = yaml.safe_load((CASES_DIR / "port-rocm.yaml").read_text())
     npu = yaml.safe_load((CASES_DIR / "port-npu.yaml").read_text())

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from langchain_core.embeddings import Embeddings
 
-from forkwise.index.builder import build_network
+from forkwise.evals.builder import build_network
+from forkwise.evals.demo import DEMO_SPEC, load_spec
 from forkwise.index.settings import Settings
 from forkwise.index.vector import VectorIndex
 from forkwise.service.runs.pipeline import run
 from forkwise.service.runs.store import index_report, load_report
-from forkwise.service.surfaces.demo import DEMO_SPEC, load_spec
 from tests.doubles import HashEmbeddings
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from forkwise.index.builder import BuiltNetwork
+from forkwise.evals.builder import BuiltNetwork
 from forkwise.index.merge import parse_merge_tree, port_ref
 from forkwise.index.models import ForkFacts
 from forkwise.index.network import NetworkFacts

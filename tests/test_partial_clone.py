@@ -34,7 +34,7 @@ SPEC = {
 
 @pytest.fixture
 def daemon(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    from forkwise.index.presets import expand
+    from forkwise.evals.presets import expand
 
     net = build(expand(SPEC), tmp_path / "net", as_of=AS_OF)
     for repo in [net.upstream_path, *(f.path for f in net.forks)]:

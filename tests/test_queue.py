@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from forkwise.index.builder import BuiltNetwork, build_network
+from forkwise.evals.builder import BuiltNetwork, build_network
+from forkwise.evals.demo import DEMO_SPEC, load_spec
 from forkwise.index.settings import Settings
 from forkwise.index.vector import VectorIndex
 from forkwise.service.runs import db
@@ -26,7 +27,6 @@ from forkwise.service.runs.jobs import IndexRequest
 from forkwise.service.runs.queue import UpstreamLock, refresh_due
 from forkwise.service.runs.store import run_history
 from forkwise.service.runs.usecases import index_request, load, summarize
-from forkwise.service.surfaces.demo import DEMO_SPEC, load_spec
 from forkwise.service.verdicts.models import Report
 from tests.conftest import Server, free_port
 from tests.services import Worker, chroma_server, postgres_server, redis_server, worker_env

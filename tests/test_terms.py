@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from forkwise.index.builder import Gen
+from forkwise.evals.builder import Gen
 from forkwise.index.terms import TermDoc, TermScore, Vocabulary, distinctive, is_bot_commit, subject_text
 from forkwise.service.verdicts.purpose import purpose
 from forkwise.service.verdicts.writer import term_names, topics

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import socket
 import sys
 import typing
@@ -356,57 +354,6 @@ def port(
         f"{res.onto[:7]} (head {res.head[:7]})"
         + (f"; the next, {first.sha[:7]}, conflicts in {', '.join(first.paths)}" if first else "")
     )
-
-
-@app.command()
-def demo(
-    out: Annotated[Path | None, typer.Option(help="Folder for the demo network and reports.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Progress for every fork.")] = False,
-) -> None:
-    """Build a small example fork network locally (no network), summarize it, and say where the report is."""
-    from forkwise.index.network import no_progress
-    from forkwise.service.surfaces.console import progress_for
-    from forkwise.service.surfaces.demo import run_demo
-
-    settings = get_settings()
-    root = out or settings.home / "demo"
-    progress, live = progress_for(err, quiet=quiet, verbose=verbose)
-    with live:
-        report, paths, index_error = run_demo(root, settings, progress=progress or no_progress)
-    for f in report.forks:
-        rec = f.verdict.recommendation if f.verdict else "failed"
-        arch = f.archetype or "-"
-        err.print(f"  {f.name:<28} {arch:<17} {rec:<15} {f.verdict.headline if f.verdict else f.error}", markup=False)
-    err.print(
-        f"\n{report.counts.analysed} of {report.counts.forks} forks analysed, {report.counts.failed} failed "
-        f"(on purpose: the demo includes a broken fork)."
-    )
-    for p in paths:
-        err.print(f"report: [bold]{p}[/bold]")
-    if index_error:
-        err.print(f"[red]error:[/red] indexing failed, so chat will not work: {escape(index_error)}", soft_wrap=True)
-        raise typer.Exit(EXIT_INDEX)
-    home = "" if "FORKWISE_HOME" not in os.environ else f"FORKWISE_HOME={settings.home} "
-    err.print(
-        f"browse and chat: [bold]{escape(home + invoked_as())} serve[/bold], then open "
-        f"http://127.0.0.1:8000/{report.upstream.name}"
-    )
-
-
-def invoked_as() -> str:
-    """How to run forkwise again the way this process was started: ``forkwise`` when that is on PATH and is this
-    program, else the path that was typed (``.venv/bin/forkwise``)."""
-    argv0 = Path(sys.argv[0])
-    if argv0.name != "forkwise":
-        return "forkwise"
-    found = shutil.which("forkwise")
-    if found and Path(found).resolve() == argv0.resolve():
-        return "forkwise"
-    rel = os.path.relpath(argv0.absolute())
-    if rel.startswith(".."):
-        return str(argv0.absolute())
-    return rel if "/" in rel else f"./{rel}"
 
 
 @app.command()

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import yaml
 
-from forkwise.index.builder import NetworkSpec, build_network
+from forkwise.evals.builder import NetworkSpec, build_network
 from forkwise.index.network import Progress, no_progress
 from forkwise.index.settings import Settings
 from forkwise.service.runs.usecases import SummarizeRequest, summarize
 from forkwise.service.verdicts.models import Report
 from forkwise.service.verdicts.report import write_report
 
-DEMO_SPEC = Path(str(resources.files("forkwise.service.surfaces"))) / "demo.yaml"
+DEMO_SPEC = Path(str(resources.files("forkwise.evals"))) / "demo.yaml"
 """The demo network; it doubles as an eval case (``forkwise eval`` scores it with the cases in ``evals/cases``)."""
 
 
