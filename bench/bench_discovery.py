@@ -27,7 +27,7 @@ from forkwise.evals.builder import CommitSpec, Gen, NetworkSpec, UpstreamSpec, b
 from forkwise.evals.github_stub import GitHubStub
 from forkwise.index.forge import client_for, discover
 from forkwise.index.network import analyse_network
-from forkwise.index.settings import Settings
+from forkwise.service.settings import Settings
 
 
 def snapshot_repo(path: Path, upstream: Path, sha: str) -> None:

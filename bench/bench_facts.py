@@ -29,7 +29,7 @@ from forkwise.index.facts import UPSTREAM_REF, fork_facts, upstream_facts
 from forkwise.index.gitio import close_thread_repos
 from forkwise.index.mirror import mirror_path
 from forkwise.index.network import analyse_network
-from forkwise.index.settings import Settings
+from forkwise.service.settings import Settings
 
 
 def raw_git(mirror: Path, keys: list[str]) -> float:

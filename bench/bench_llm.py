@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from forkwise.evals.scorer import LLM_BOUNDS, case_paths, chat_only, check, run_eval, subset_paths
-from forkwise.index.settings import Settings, get_settings
+from forkwise.service.settings import Settings, get_settings
 from forkwise.service.verdicts.llm import local_model
 from forkwise.service.verdicts.llm_writer import LLMWriter
 from forkwise.service.verdicts.writer import FactsWriter

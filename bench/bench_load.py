@@ -31,8 +31,8 @@ from bench.common import QUESTIONS, pct
 from forkwise.evals.builder import build_network
 from forkwise.evals.demo import DEMO_SPEC, load_spec
 from forkwise.evals.local_server import wait_until_up
-from forkwise.index.settings import Settings
 from forkwise.service.runs.pipeline import run
+from forkwise.service.settings import Settings
 
 
 def free_port() -> int:

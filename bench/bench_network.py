@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import build, network_args
-from forkwise.index.settings import Settings
+from forkwise.service.settings import Settings
 from forkwise.service.verdicts.report import render, report_network
 
 

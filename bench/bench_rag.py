@@ -23,10 +23,10 @@ from bench.common import QUESTIONS, pct
 from forkwise.evals.builder import build_network
 from forkwise.evals.demo import DEMO_SPEC, load_spec
 from forkwise.index.embeddings import MiniLMEmbeddings, runtime
-from forkwise.index.settings import Settings, WriterName
 from forkwise.index.vector import VectorIndex
 from forkwise.service.runs.pipeline import run
 from forkwise.service.runs.store import index_report, retriever
+from forkwise.service.settings import Settings, WriterName
 from forkwise.service.verdicts.chat import ChatRequest, ChatService
 from forkwise.service.verdicts.llm import local_model
 from forkwise.service.verdicts.llm_writer import LLMWriter

@@ -18,7 +18,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from forkwise.index.settings import WriterName, get_settings
+from forkwise.service.settings import WriterName, get_settings
 from forkwise.service.surfaces.console import make_console
 
 err = make_console(stderr=True)

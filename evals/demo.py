@@ -9,8 +9,8 @@ import yaml
 
 from forkwise.evals.builder import NetworkSpec, build_network
 from forkwise.index.network import Progress, no_progress
-from forkwise.index.settings import Settings
 from forkwise.service.runs.usecases import SummarizeRequest, summarize
+from forkwise.service.settings import Settings
 from forkwise.service.verdicts.models import Report
 from forkwise.service.verdicts.report import write_report
 

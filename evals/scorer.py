@@ -29,10 +29,10 @@ from forkwise.evals.builder import ChatQuestion, Labels, NetworkSpec, build_netw
 from forkwise.evals.demo import DEMO_SPEC
 from forkwise.evals.presets import expand
 from forkwise.index.network import ForkInput
-from forkwise.index.settings import Settings
 from forkwise.index.sources import Source
 from forkwise.service.runs.pipeline import rewrite_verdicts
 from forkwise.service.runs.store import index_report, retriever
+from forkwise.service.settings import Settings
 from forkwise.service.verdicts import checks
 from forkwise.service.verdicts.classify import ARCHETYPES
 from forkwise.service.verdicts.llm_writer import LLMWriter

@@ -18,7 +18,7 @@ from forkwise.index.github import (
 )
 from forkwise.index.mirror import SourceProblem
 from forkwise.index.network import ForkInput
-from forkwise.index.settings import Settings
+from forkwise.index.settings import IndexSettings
 from forkwise.index.sources import Source, SourceError
 
 
@@ -31,7 +31,7 @@ class GitHubNetwork(BaseModel):
 
 
 def client_for(
-    settings: Settings, *, max_wait: float | None = None, sleep: Callable[[float], None] | None = None
+    settings: IndexSettings, *, max_wait: float | None = None, sleep: Callable[[float], None] | None = None
 ) -> GitHubClient:
     """The configured GitHub client. It waits for a rate-limit reset up to ``max_wait`` seconds (default
     ``FORKWISE_GITHUB_MAX_WAIT``), through ``sleep`` (e.g. a countdown the user sees)."""

@@ -34,7 +34,7 @@ from forkwise.index.mirror import (
     source_key,
 )
 from forkwise.index.models import ForkFacts, UpstreamFacts
-from forkwise.index.settings import Settings
+from forkwise.index.settings import IndexSettings
 from forkwise.index.sources import Redacted, Source
 
 ANALYSIS_VERSION = "9"  # 8: licences by SPDX text; 9: README sections keep their Markdown
@@ -186,7 +186,7 @@ class Resolved:
 class _Run:
     """What every stage of one :func:`analyse_network` call shares."""
 
-    settings: Settings
+    settings: IndexSettings
     upstream: Source
     mirror: Mirror
     cache: FactsCache
@@ -204,7 +204,7 @@ class _Run:
 def analyse_network(
     upstream: Source,
     forks: list[ForkInput],
-    settings: Settings,
+    settings: IndexSettings,
     *,
     as_of: datetime | None = None,
     progress: Progress = no_progress,
@@ -276,7 +276,7 @@ class NetworkPlan(BaseModel):
 def plan_network(
     upstream: Source,
     forks: list[ForkInput],
-    settings: Settings,
+    settings: IndexSettings,
     *,
     as_of: datetime,
     max_forks: int | None = None,
@@ -305,7 +305,7 @@ def plan_network(
 
 
 def ensure_heads(
-    settings: Settings, upstream: Source, wanted: dict[str, tuple[Source, str]], *, fetch_upstream: bool = True
+    settings: IndexSettings, upstream: Source, wanted: dict[str, tuple[Source, str]], *, fetch_upstream: bool = True
 ) -> Path:
     """This machine's mirror of ``upstream`` with every commit in ``wanted`` (name → (source, sha)): forks whose
     commits are missing (analysed by another worker) are fetched. Returns the mirror's path.
@@ -342,7 +342,7 @@ def _has(mirror: Mirror, sha: str) -> bool:
         return False
 
 
-def _advisories(settings: Settings, mirror: Mirror, upstream_head: str, outcomes: list[ForkOutcome]) -> list[str]:
+def _advisories(settings: IndexSettings, mirror: Mirror, upstream_head: str, outcomes: list[ForkOutcome]) -> list[str]:
     """Security fixes named by advisories (``FORKWISE_OSV_URL``); a failure is a warning, never a lost run."""
     if not settings.osv_url:
         return []
@@ -360,7 +360,7 @@ def _advisories(settings: Settings, mirror: Mirror, upstream_head: str, outcomes
     return []
 
 
-def evict_mirrors(settings: Settings, keep: Path) -> list[Path]:
+def evict_mirrors(settings: IndexSettings, keep: Path) -> list[Path]:
     """Least recently used mirrors (and their facts caches) go until all fit in ``FORKWISE_MIRROR_BUDGET_GB``."""
     budget = int(settings.mirror_budget_gb * 1024 * MIB)
     return enforce_budget(
@@ -369,7 +369,7 @@ def evict_mirrors(settings: Settings, keep: Path) -> list[Path]:
 
 
 def _upstream(
-    mirror: Mirror, upstream: Source, settings: Settings, as_of: datetime
+    mirror: Mirror, upstream: Source, settings: IndexSettings, as_of: datetime
 ) -> tuple[UpstreamFacts, UpstreamContext]:
     """Fetch upstream into the mirror and read its facts; :class:`UpstreamError` when it cannot be read."""
     try:

@@ -26,7 +26,7 @@ from forkwise.index import readme as readme_mod
 from forkwise.index.gitio import GitError, run
 from forkwise.index.models import ForkFacts, UpstreamFacts
 from forkwise.index.once import once
-from forkwise.index.settings import Settings
+from forkwise.index.settings import IndexSettings
 from forkwise.index.terms import tokens
 
 if TYPE_CHECKING:  # chromadb, LangChain and the embedding model load when an index is opened, not on import
@@ -248,7 +248,7 @@ def _persistent_client(path: str) -> Any:
     return chromadb.PersistentClient(path=path, settings=ChromaSettings(anonymized_telemetry=False))
 
 
-def chroma_client(settings: Settings) -> Any:
+def chroma_client(settings: IndexSettings) -> Any:
     if settings.chroma_url:
         return _http_client(settings.chroma_url)
     settings.chroma_dir.mkdir(parents=True, exist_ok=True)
@@ -263,7 +263,7 @@ class VectorIndex:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: IndexSettings,
         upstream: str,
         embeddings: Embeddings | None = None,
         embedding_id: str | None = None,

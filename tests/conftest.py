@@ -21,8 +21,8 @@ from forkwise.evals.demo import DEMO_SPEC, load_spec
 from forkwise.evals.local_server import wait_until_up
 from forkwise.evals.presets import expand
 from forkwise.index.network import NetworkFacts, analyse_network
-from forkwise.index.settings import Settings
 from forkwise.index.vector import IndexStats
+from forkwise.service.settings import Settings
 from forkwise.service.surfaces.api import create_app
 from forkwise.service.surfaces.guard import uvicorn_options
 from forkwise.service.verdicts.models import Report
@@ -35,7 +35,7 @@ AS_OF = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test touches the user's data dir."""
     monkeypatch.setenv("FORKWISE_HOME", str(tmp_path / "fw-home"))
-    from forkwise.index.settings import get_settings
+    from forkwise.service.settings import get_settings
 
     get_settings.cache_clear()
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import redis
 
-from forkwise.index.settings import Settings
+from forkwise.service.settings import Settings
 from tests.conftest import free_port
 
 

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import pytest
 
 from forkwise.evals.local_server import QuietHandler
-from forkwise.index.settings import Settings
+from forkwise.service.settings import Settings
 from forkwise.service.verdicts.report import report_network
 from tests.conftest import build, free_port
 

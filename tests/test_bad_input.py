@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from forkwise.index.network import ForkInput, UpstreamError, analyse_network
-from forkwise.index.settings import Settings
 from forkwise.index.sources import Source
+from forkwise.service.settings import Settings
 from forkwise.service.verdicts.report import build_report
 from tests.conftest import AS_OF, analyse, build, git
 

@@ -41,7 +41,7 @@ def test_forks_that_carry_the_project_on_are_the_maintained_ones_copies_never(tm
     """A translation fork committed last, but "still maintained" asks for the fork carrying the project on."""
     from forkwise.evals.builder import build_network
     from forkwise.evals.scorer import CASES_DIR, load_case
-    from forkwise.index.settings import Settings
+    from forkwise.service.settings import Settings
     from forkwise.service.verdicts.report import report_network
 
     spec = load_case(CASES_DIR / "continuation-and-copies.yaml")

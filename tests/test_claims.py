@@ -94,7 +94,7 @@ def test_a_side_holds_lacks_or_cannot_tell_by_content(tmp_path: Path) -> None:
 
 def test_one_default_among_continuations_the_others_said_for_what_they_are(tmp_path: Path) -> None:
     """A continuation, an older copy of it, a variant of an older state of it: built in git, related by git."""
-    from forkwise.index.settings import Settings
+    from forkwise.service.settings import Settings
     from forkwise.service.verdicts.report import report_network
 
     keep = [

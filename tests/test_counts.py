@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from forkwise.index.settings import Settings
+from forkwise.service.settings import Settings
 from forkwise.service.surfaces.slack import fork_blocks
 from forkwise.service.verdicts.models import Report
 from forkwise.service.verdicts.report import render, report_network

@@ -26,10 +26,10 @@ from forkwise.index.github import GitHubClient, GitHubError, discover_forks
 from forkwise.index.gitio import run as git_run
 from forkwise.index.mirror import Mirror, ls_remote
 from forkwise.index.policy import PolicyError, SourcePolicy, canonical, is_public
-from forkwise.index.settings import Settings
 from forkwise.index.sources import Source
 from forkwise.service.runs.store import save_report
 from forkwise.service.runs.usecases import refresh_request, summarize
+from forkwise.service.settings import Settings
 from forkwise.service.surfaces.cli import app as cli
 from forkwise.service.verdicts.models import Report
 from tests.conftest import ServeProcess, Server

@@ -8,7 +8,7 @@ import pytest
 
 from forkwise.index.models import ForkFacts
 from forkwise.index.network import NetworkFacts
-from forkwise.index.settings import Settings
+from forkwise.service.settings import Settings
 from tests.conftest import AS_OF, analyse, build, git
 
 GPL = {"license": "GPL-3.0"}

@@ -13,12 +13,12 @@ import pytest
 import forkwise.service as fw
 from forkwise.index.names import full_names_in, is_full_name, split_full_name, valid_name
 from forkwise.index.network import Progress
-from forkwise.index.settings import Settings
 from forkwise.index.sources import parse_source
 from forkwise.index.vector import fork_chunks
 from forkwise.service.runs.jobs import JobManager, load_job
 from forkwise.service.runs.store import load_report, run_history, save_report
 from forkwise.service.runs.usecases import SummarizeRequest
+from forkwise.service.settings import Settings
 from forkwise.service.verdicts.models import Report
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from forkwise.index.mirror import Mirror, mirror_path
 from forkwise.index.network import analyse_network
-from forkwise.index.settings import Settings
+from forkwise.service.settings import Settings
 from tests.conftest import Server
 from tests.conftest import build as build_spec
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from forkwise.index.settings import Settings
+from forkwise.service.settings import Settings
 from forkwise.service.surfaces import digest as dg
 from forkwise.service.surfaces.slack import fork_blocks, summary_blocks
 from tests.conftest import ServeProcess, Server

@@ -13,7 +13,7 @@ from forkwise.evals.builder import BuiltNetwork
 from forkwise.index.merge import parse_merge_tree, port_ref
 from forkwise.index.models import ForkFacts
 from forkwise.index.network import NetworkFacts
-from forkwise.index.settings import Settings
+from forkwise.service.settings import Settings
 from forkwise.service.verdicts.models import Report
 from tests.conftest import analyse, build, git
 

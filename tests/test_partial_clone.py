@@ -12,8 +12,8 @@ import pytest
 
 from forkwise.index.mirror import Mirror
 from forkwise.index.network import ForkInput, analyse_network
-from forkwise.index.settings import Settings
 from forkwise.index.sources import Source
+from forkwise.service.settings import Settings
 from tests.conftest import AS_OF, build, free_port, git
 
 SPEC = {

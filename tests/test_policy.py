@@ -18,8 +18,8 @@ import pytest
 from forkwise.evals.github_stub import GitHubStub
 from forkwise.index.mirror import SourceProblem, ls_remote
 from forkwise.index.policy import PolicyError, SourcePolicy, git_options, is_public
-from forkwise.index.settings import Settings
 from forkwise.index.sources import Source
+from forkwise.service.settings import Settings
 from tests.conftest import Server, free_port
 from tests.conftest import build as build_spec
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from forkwise.index import readme
-from forkwise.index.settings import Settings
+from forkwise.service.settings import Settings
 from forkwise.service.surfaces.slack import summary_blocks
 from forkwise.service.verdicts.models import Report
 from forkwise.service.verdicts.prompts import markdown_inline

@@ -19,7 +19,6 @@ import pytest
 
 from forkwise.evals.builder import BuiltNetwork, build_network
 from forkwise.evals.demo import DEMO_SPEC, load_spec
-from forkwise.index.settings import Settings
 from forkwise.index.vector import VectorIndex
 from forkwise.service.runs import db
 from forkwise.service.runs.db import ChunkRow, JobRow, session
@@ -27,6 +26,7 @@ from forkwise.service.runs.jobs import IndexRequest
 from forkwise.service.runs.queue import UpstreamLock, refresh_due
 from forkwise.service.runs.store import run_history
 from forkwise.service.runs.usecases import index_request, load, summarize
+from forkwise.service.settings import Settings
 from forkwise.service.verdicts.models import Report
 from tests.conftest import Server, free_port
 from tests.services import Worker, chroma_server, postgres_server, redis_server, worker_env

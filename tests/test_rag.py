@@ -15,10 +15,10 @@ import httpx
 import pytest
 
 from forkwise.evals.local_server import wait_until_up
-from forkwise.index.settings import Settings
 from forkwise.index.vector import VectorIndex, collection_name
 from forkwise.service.runs.pipeline import run
 from forkwise.service.runs.store import index_report
+from forkwise.service.settings import Settings
 from forkwise.service.verdicts.models import Report
 from tests.conftest import Server, analyse, free_port, git
 from tests.conftest import build as build_spec

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from forkwise.evals.github_stub import GitHubStub
 from forkwise.evals.slack_stub import SlackStub
-from forkwise.index.settings import Settings
+from forkwise.service.settings import Settings
 from forkwise.service.surfaces.cli import app as cli
 from forkwise.service.surfaces.slack import MAX_BLOCKS, MAX_SECTION, section, split_messages
 from tests.conftest import Server, demo_store, git
@@ -254,7 +254,7 @@ def test_digest_posts_one_message_per_repository(tmp_path: Path, slack: SlackStu
         }
         for k, v in env.items():
             monkeypatch.setenv(k, v)
-        from forkwise.index.settings import get_settings
+        from forkwise.service.settings import get_settings
 
         get_settings.cache_clear()
         runner = CliRunner()
@@ -308,8 +308,8 @@ def test_digest_compares_stored_runs(tmp_path: Path, monkeypatch) -> None:
     ff.write_text(net.forks_toml())
     home = tmp_path / "home"
     monkeypatch.setenv("FORKWISE_HOME", str(home))
-    from forkwise.index.settings import get_settings
     from forkwise.service.runs.store import run_history
+    from forkwise.service.settings import get_settings
 
     get_settings.cache_clear()
     runner = CliRunner()

@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 from typer.testing import CliRunner
 
-from forkwise.index.settings import Settings
 from forkwise.service.runs import db
 from forkwise.service.runs.db import ForkRow, MetaRow, RunRow, UpstreamRow, session
 from forkwise.service.runs.store import delete_upstream, list_reports, load_report, run_history, save_report
+from forkwise.service.settings import Settings
 from forkwise.service.surfaces.cli import app as cli
 from forkwise.service.verdicts.models import Report
 from tests.conftest import AS_OF, Server, build
@@ -195,7 +195,7 @@ def test_report_endpoint_is_what_summarize_json_prints(
     monkeypatch.setenv("FORKWISE_HOME", str(cfg.home))
     if cfg.database_url:
         monkeypatch.setenv("FORKWISE_DATABASE_URL", cfg.database_url)
-    from forkwise.index.settings import get_settings
+    from forkwise.service.settings import get_settings
 
     get_settings.cache_clear()
     net = build(SPEC, tmp_path / "net", as_of=AS_OF)

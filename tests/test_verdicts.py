@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from forkwise.index.mirror import Mirror
-from forkwise.index.settings import Settings
 from forkwise.index.sources import Source
+from forkwise.service.settings import Settings
 from forkwise.service.verdicts.models import ForkReport, Report
 from forkwise.service.verdicts.report import build_report, forks_carrying, verdict_problems
 from tests.conftest import AS_OF, analyse, build, git

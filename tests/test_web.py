@@ -14,8 +14,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from forkwise.evals.github_stub import GitHubStub
-from forkwise.index.settings import Settings
 from forkwise.service.runs.usecases import load
+from forkwise.service.settings import Settings
 from tests.conftest import Server, demo_store
 from tests.conftest import build as build_spec
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from forkwise.index.settings import Settings, WriterName
 from forkwise.index.vector import VectorIndex
 from forkwise.service.runs.store import index_report
+from forkwise.service.settings import Settings, WriterName
 from forkwise.service.verdicts.chat import ChatRequest, ChatService
 from forkwise.service.verdicts.llm_writer import LLMWriter
 from forkwise.service.verdicts.models import Report

@@ -34,7 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-from forkwise.index.settings import Settings
+from forkwise.service.settings import Settings
 
 MIGRATION_LOCK = 0x666F726B  # the PostgreSQL advisory lock migrations hold ("fork")
 

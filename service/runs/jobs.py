@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 from pydantic import BaseModel, Field, StringConstraints
 
 from forkwise.index.network import STAGES, Progress
-from forkwise.index.settings import Settings
 from forkwise.index.sources import Redacted
 from forkwise.service.runs.db import ChunkRow, JobRow, session
+from forkwise.service.settings import Settings
 
 if TYPE_CHECKING:
     from forkwise.service.runs.usecases import SummarizeRequest

@@ -13,10 +13,10 @@ from datetime import datetime
 
 from forkwise.index.github import Discovery
 from forkwise.index.network import ForkInput, Progress, Reresolve, no_progress
-from forkwise.index.settings import Settings, WriterName
 from forkwise.index.sources import Source
 from forkwise.index.vector import EmbeddingModelError, IndexStats, Material
 from forkwise.service.runs.store import index_report, retriever, save_report
+from forkwise.service.settings import Settings, WriterName
 from forkwise.service.verdicts.models import Report, WriterStats
 from forkwise.service.verdicts.report import report_network, stored_input
 from forkwise.service.verdicts.writer import Writer

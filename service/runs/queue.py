@@ -47,7 +47,6 @@ from forkwise.index.network import (
     ensure_heads,
     plan_network,
 )
-from forkwise.index.settings import Settings, WriterName, get_settings
 from forkwise.index.sources import Source
 from forkwise.index.vector import Material, read_material
 from forkwise.service.runs import db
@@ -55,6 +54,7 @@ from forkwise.service.runs.db import ChunkRow, JobRow, UpstreamRow, now, session
 from forkwise.service.runs.jobs import Job, JobsBusy, StageProgress, active_job, load_job, step, store_job
 from forkwise.service.runs.pipeline import finish
 from forkwise.service.runs.store import DbFactsCache
+from forkwise.service.settings import Settings, WriterName, get_settings
 from forkwise.service.verdicts.report import build_report
 
 log = logging.getLogger("forkwise.worker")

@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 
 from forkwise.index.mirror import mirror_path
 from forkwise.index.models import ForkFacts
-from forkwise.index.settings import Settings
 from forkwise.index.vector import (
     CHUNKS_VERSION,
     UPSTREAM_FLAG,
@@ -46,6 +45,7 @@ from forkwise.service.runs.db import (
     now,
     session,
 )
+from forkwise.service.settings import Settings
 from forkwise.service.verdicts.models import Report
 
 if TYPE_CHECKING:

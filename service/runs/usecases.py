@@ -21,12 +21,12 @@ from forkwise.index.mirror import mirror_path
 from forkwise.index.models import FirstConflict
 from forkwise.index.network import ForkInput, Progress, Reresolve, UpstreamError, ensure_heads, no_progress
 from forkwise.index.policy import PolicyError, SourcePolicy
-from forkwise.index.settings import DEFAULT_MAX_FORKS, Settings, WriterName
 from forkwise.index.sources import Source, SourceError, check_ref, check_url, parse_source
 from forkwise.index.vector import IndexStats
 from forkwise.service.runs.jobs import IndexRequest, Job, JobManager, Jobs
 from forkwise.service.runs.pipeline import run
 from forkwise.service.runs.store import load_report
+from forkwise.service.settings import DEFAULT_MAX_FORKS, Settings, WriterName
 from forkwise.service.verdicts.models import ForkReport, Report
 
 if TYPE_CHECKING:  # the chat chain (LangChain, the vector index) loads when a question is asked

@@ -20,7 +20,7 @@ from typing import Annotated
 
 from fastapi import Header, HTTPException
 
-from forkwise.index.settings import Settings
+from forkwise.service.settings import Settings
 
 
 def is_loopback(host: str) -> bool:

@@ -30,11 +30,11 @@ from starlette.concurrency import run_in_threadpool
 from forkwise.index.embeddings import MiniLMEmbeddings
 from forkwise.index.names import SEGMENT, split_full_name
 from forkwise.index.policy import PolicyError
-from forkwise.index.settings import Settings, get_settings
 from forkwise.index.sources import SourceError
 from forkwise.service.runs.jobs import IndexRequest, Job, JobsBusy
 from forkwise.service.runs.store import list_reports
 from forkwise.service.runs.usecases import NoSuchFork, NotSummarized, answer, job_manager, load, start_index, verdict
+from forkwise.service.settings import Settings, get_settings
 from forkwise.service.surfaces.access import Access, given_key
 from forkwise.service.surfaces.guard import (
     BodyLimit,

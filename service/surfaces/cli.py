@@ -20,7 +20,7 @@ except ImportError:  # pragma: no cover
     from click.exceptions import BadParameter  # type: ignore[no-redef]
 from typer.core import TyperGroup
 
-from forkwise.index.settings import Settings, WriterName, get_settings
+from forkwise.service.settings import Settings, WriterName, get_settings
 from forkwise.service.surfaces.console import make_console
 
 if TYPE_CHECKING:  # imported where a command runs: `forkwise --help` loads typer and the settings, nothing more

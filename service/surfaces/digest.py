@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from forkwise.index.settings import Settings
+from forkwise.service.settings import Settings
 from forkwise.service.surfaces.slack import context, esc, header, link, section
 from forkwise.service.verdicts.models import Report
 

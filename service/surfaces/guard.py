@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from forkwise.index.settings import Settings
+from forkwise.service.settings import Settings
 
 
 class RateLimited(Exception):

@@ -28,10 +28,10 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 
 from forkwise.index.names import full_names_in, http_link, is_full_name
-from forkwise.index.settings import Settings
 from forkwise.index.sources import SourceError
 from forkwise.service.runs.jobs import Job, Jobs, JobsBusy
 from forkwise.service.runs.usecases import NotSummarized, answer, find_forks, load, start_index
+from forkwise.service.settings import Settings
 from forkwise.service.surfaces.guard import RateLimited, RateLimits
 from forkwise.service.verdicts.chat import ChatAnswer, ChatService
 from forkwise.service.verdicts.models import ForkReport, Report

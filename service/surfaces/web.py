@@ -19,11 +19,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from forkwise.index.names import SEGMENT, split_full_name
 from forkwise.index.policy import PolicyError
-from forkwise.index.settings import Settings
 from forkwise.index.sources import SourceError
 from forkwise.service.runs.jobs import Jobs, JobsBusy
 from forkwise.service.runs.store import list_reports
 from forkwise.service.runs.usecases import NoSuchFork, answer, find_forks, load, start_index
+from forkwise.service.settings import Settings
 from forkwise.service.surfaces.access import Access
 from forkwise.service.surfaces.guard import RateLimited, RateLimits, client_of, is_local_caller
 from forkwise.service.verdicts.chat import ChatService

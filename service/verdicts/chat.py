@@ -19,9 +19,9 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import BaseModel, Field
 
 from forkwise.index.names import WebLink
-from forkwise.index.settings import Settings
 from forkwise.index.terms import words
 from forkwise.index.vector import VectorIndex
+from forkwise.service.settings import Settings
 from forkwise.service.verdicts import checks
 from forkwise.service.verdicts.llm import Completion
 from forkwise.service.verdicts.llm_writer import parse_json_object

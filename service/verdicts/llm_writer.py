@@ -33,7 +33,7 @@ from langchain_core.documents import Document
 from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import BaseModel, Field, ValidationError
 
-from forkwise.index.settings import Settings, WriterName
+from forkwise.service.settings import Settings, WriterName
 from forkwise.service.verdicts import checks
 from forkwise.service.verdicts.llm import Completion, chat_model
 from forkwise.service.verdicts.models import Claim, FieldNote, Verdict

@@ -15,8 +15,8 @@ from forkwise.index.github import RepoMeta
 from forkwise.index.models import ForkFacts
 from forkwise.index.names import WebLink
 from forkwise.index.network import Coverage
-from forkwise.index.settings import WriterName
 from forkwise.index.sources import NoCredentials, Redacted, is_local_url
+from forkwise.service.settings import WriterName
 from forkwise.service.verdicts.classify import Archetype, Breakdown, Classification, Recommendation
 from forkwise.service.verdicts.convergence import SharedChange
 from forkwise.service.verdicts.evidence import Evidence

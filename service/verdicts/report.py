@@ -12,8 +12,8 @@ from forkwise.index.github import Discovery
 from forkwise.index.mirror import mirror_path, relations
 from forkwise.index.models import ForkFacts
 from forkwise.index.network import ForkInput, NetworkFacts, Progress, Reresolve, analyse_network, no_progress
-from forkwise.index.settings import Settings
 from forkwise.index.sources import Source
+from forkwise.service.settings import Settings
 from forkwise.service.verdicts.classify import NO_MERGE, Classification, Relate, Rules, breakdown, classify, one_default
 from forkwise.service.verdicts.convergence import shared_changes
 from forkwise.service.verdicts.evidence import Evidence, catalogue

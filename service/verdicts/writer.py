@@ -16,8 +16,8 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from forkwise.index.models import CommitFact, ForkFacts
-from forkwise.index.settings import WriterName
 from forkwise.index.terms import TermScore, tokens, words
+from forkwise.service.settings import WriterName
 from forkwise.service.verdicts.classify import (
     Breakdown,
     Classification,
