@@ -71,8 +71,9 @@ class Runtime:
         with self.lock:
             (hidden,) = self.session.run(["last_hidden_state"], feeds)
         m = mask[..., None].astype(np.float32)
-        pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
-        return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+        pooled: np.ndarray = (np.asarray(hidden) * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
+        normed: np.ndarray = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+        return normed
 
 
 Pool = Literal["index", "query", "endpoint"]
@@ -123,11 +124,12 @@ def embeddings_for(settings: Any, pool: Pool = "index") -> tuple[Embeddings, str
         return MiniLMEmbeddings(threads=2, pool=pool), "minilm-int8"
     if settings.embeddings == "openai":
         from langchain_openai import OpenAIEmbeddings
+        from pydantic import SecretStr
 
         emb = OpenAIEmbeddings(
             model=settings.embeddings_model,
             base_url=settings.embeddings_url or settings.openai_base_url,
-            api_key=settings.openai_api_key or "not-needed",
+            api_key=SecretStr(settings.openai_api_key or "not-needed"),
             check_embedding_ctx_length=False,  # no tiktoken (it downloads vocabularies); servers truncate
             chunk_size=64,
             timeout=settings.openai_timeout,

@@ -371,9 +371,9 @@ def _unquote(path: str) -> str:
     return path
 
 
-def _parse_diff(out: str) -> list[dict]:
+def _parse_diff(out: str) -> list[dict[str, Any]]:
     parts = out.split(NUL)
-    entries: list[dict] = []
+    entries: list[dict[str, Any]] = []
     i = 0
     while i < len(parts) and parts[i].startswith(":"):
         meta = parts[i][1:].split()
@@ -556,7 +556,7 @@ def _own_commits(
     return commits, bodies, deltas
 
 
-def _patch_key(files: list[str] | tuple[str, ...], deltas: list[presence.FileDelta]) -> frozenset | None:
+def _patch_key(files: list[str] | tuple[str, ...], deltas: list[presence.FileDelta]) -> frozenset[Any] | None:
     """What a patch changes: its files and, per file, the lines it added and removed (None: nothing to compare,
     e.g. only lines too short or trivial to count, which would make every such patch look like every other)."""
     if not files or not any(d.added or d.removed for d in deltas):
@@ -565,7 +565,7 @@ def _patch_key(files: list[str] | tuple[str, ...], deltas: list[presence.FileDel
     return frozenset([("files", frozenset(files)), ("lines", lines)])
 
 
-def _digest(key: frozenset) -> str:
+def _digest(key: frozenset[Any]) -> str:
     """A stable hash of a patch key (sorted, so set order never matters)."""
 
     def canon(x: object) -> object:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict
@@ -41,7 +42,7 @@ def client_for(
         etag_dir=settings.http_cache_dir / "github",
         max_wait=settings.github_max_wait if max_wait is None else max_wait,
         web_url=settings.github_url,
-        **({"sleep": sleep} if sleep is not None else {}),
+        sleep=sleep or time.sleep,
     )
 
 

@@ -139,7 +139,7 @@ def read_blob(path: Path, spec: str, limit: int = 2_000_000) -> bytes | None:
         _hex, typ, size = repo.git.get_object_header(spec)
     except (ValueError, GitCommandError):
         return None
-    if typ != b"blob" and typ != "blob":
+    if typ not in (b"blob", "blob"):  # GitPython gives bytes or str by version
         return None
     if int(size) > limit:
         return None

@@ -38,7 +38,7 @@ def _references() -> dict[str, frozenset[tuple[str, ...]]]:
     for ident in COMMON:
         f = data.joinpath(f"{ident}.txt")
         if f.is_file():
-            out[ident] = _shingles(f.read_text(encoding="utf-8", errors="replace"))
+            out[ident] = _shingles(f.read_bytes().decode("utf-8", errors="replace"))
     return out
 
 

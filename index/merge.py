@@ -371,6 +371,9 @@ def merge_facts(
 ) -> MergeFacts:
     """The fork's head merged onto upstream's, and the port plan of its own commits. ``fork_paths`` and
     ``upstream_paths``: what each side changed since the merge base (old and new paths of renames included)."""
+    tree: str | None
+    conflicts: list[str]
+    kinds: dict[str, str]
     if disjoint(fork_paths, upstream_paths):
         tree, conflicts, kinds = "", [], {}  # nothing meets: git's merge is clean
     else:

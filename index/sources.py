@@ -197,7 +197,7 @@ def network_sources(source: Source) -> tuple[Source, list[Source]] | None:
 
     def at(owner: str) -> Source | None:
         names = branches[owner]
-        pick = next((b for b in ("HEAD", "main", "master") if b in names), None)
+        pick: str | None = next((b for b in ("HEAD", "main", "master") if b in names), None)
         pick = pick or (next(iter(names)) if len(names) == 1 else None)
         if pick is None:
             return None

@@ -382,4 +382,4 @@ class VectorIndex:
         return {**meta, "upstream": self.upstream}
 
     def count(self) -> int:
-        return self.collection.count()
+        return int(self.collection.count())
