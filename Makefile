@@ -35,6 +35,10 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/forkwise schema --check
+	@# mypy reads the folders under their package names (strict on index/ and service/verdicts/: pyproject.toml)
+	@rm -rf .mypy-src && mkdir -p .mypy-src/forkwise && touch .mypy-src/forkwise/__init__.py
+	@for d in index service evals prompts schema; do ln -s ../../$$d .mypy-src/forkwise/$$d; done
+	$(BIN)/mypy -p forkwise.index -p forkwise.service -p forkwise.evals
 
 # the real fork networks beside the project (../shared/networks); their eval runs when they are there
 # (beside the project, else where this machine keeps them: a CI clone elsewhere still runs them)

@@ -33,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import build, network_args
 from forkwise.service.runs import db
 from forkwise.service.runs.db import ChunkRow, FactsCacheRow, ForkRow, JobRow, RunRow, session
-from forkwise.service.runs.jobs import IndexRequest
-from forkwise.service.runs.queue import JobSpec, QueueJobs
+from forkwise.service.runs.jobs import IndexRequest, JobSpec
+from forkwise.service.runs.queue import QueueJobs
 from forkwise.service.runs.store import load_report
 from forkwise.service.settings import Settings
 from tests.services import Worker, chroma_server, postgres_server, redis_server, worker_env

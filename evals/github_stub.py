@@ -266,7 +266,11 @@ class GitHubStub(LocalServer):
             return status, {**self._rate_headers(), **headers}, body
 
     def _resource(self, path: str, query: dict[str, str]) -> tuple[int, dict[str, str], Any]:
-        not_found = (404, {}, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"})
+        not_found: tuple[int, dict[str, str], Any] = (
+            404,
+            {},
+            {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"},
+        )
         if m := re.fullmatch(r"/repositories/(\d+)", path):
             rid = int(m.group(1))
             return (200, {}, self.public(rid, full=True)) if rid in self.records else not_found

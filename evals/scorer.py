@@ -405,7 +405,7 @@ def run_case(
 def _f1(pairs: list[tuple[str, str]]) -> tuple[float, dict[str, dict[str, int]]]:
     confusion: dict[str, dict[str, int]] = {}
     for gold, pred in pairs:
-        confusion.setdefault(gold, Counter())[pred] += 1  # type: ignore[arg-type]
+        confusion.setdefault(gold, Counter())[pred] += 1
     labels = sorted({g for g, _ in pairs} | {p for _, p in pairs})
     f1s = []
     for lab in labels:
@@ -426,7 +426,7 @@ def metrics(
         return round(sum(vals) / len(vals), 4) if vals else 1.0
 
     arche = [(r.labels.archetype, r.archetype or "failed") for r in results if r.labels.archetype]
-    f1, confusion = _f1(arche)  # type: ignore[arg-type]
+    f1, confusion = _f1(arche)
     mentions = [ok for r in results for ok in r.checks["must_mention"].values()]
     secs = sorted(r.seconds for r in results)
     sec = [r.checks["security_claims"] for r in results if "security_claims" in r.checks]

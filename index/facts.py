@@ -797,6 +797,7 @@ def _file_changes(ctx: UpstreamContext, base: str, head: str) -> list[FileChange
             FileChange(
                 path=path,
                 old_path=e["old"],
+                # _STATUS maps git's letters onto FileChange's literal statuses; a dict's values type cannot say so
                 status=_STATUS.get(e["status"], "modified"),  # type: ignore[arg-type]
                 added=e["added"],
                 deleted=e["deleted"],

@@ -39,5 +39,6 @@ def once(fn: Callable[P, T]) -> Callable[P, T]:
             values.clear()
             locks.clear()
 
+    # a function attribute, as functools.lru_cache gives one; the wrapper's declared type cannot carry it
     wrapper.cache_clear = cache_clear  # type: ignore[attr-defined]
     return wrapper

@@ -127,7 +127,7 @@ class Source(BaseModel):
     @field_validator("ref")
     @classmethod
     def _safe_ref(cls, v: str | None) -> str | None:
-        return None if v in (None, "") else check_ref(v)
+        return check_ref(v) if v else None
 
     @property
     def is_local(self) -> bool:

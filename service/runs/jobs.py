@@ -132,6 +132,7 @@ def _job(row: JobRow, stages: dict[str, StageProgress], stage: str | None) -> Jo
     return Job(
         id=row.id,
         upstream=row.upstream,
+        # the membership test is the narrowing to Job's literal statuses; mypy does not narrow a str by `in`
         status=row.status if row.status in ("queued", "running", "done", "failed") else "running",  # type: ignore[arg-type]
         stage=stage,
         stages=stages or {s: StageProgress() for s in JOB_STAGES},
@@ -174,15 +175,35 @@ class JobsBusy(RuntimeError):
         self.retry_after = retry_after
 
 
+class JobSpec(BaseModel):
+    """What a queued job does, as the server checked it: the same request is rebuilt on the worker."""
+
+    upstream: str
+    request: dict[str, Any] = Field(default_factory=dict, description="The IndexRequest, as JSON.")
+    remote: bool = True
+    refresh: bool = Field(default=False, description="Summarize again from the sources of the stored report.")
+    index: bool = Field(default=True, description="Index the run in the vector store once it is assembled.")
+
+
 class Jobs(Protocol):
     """Where index jobs run: :class:`JobManager` (threads of this process) or
-    :class:`forkwise.service.runs.queue.QueueJobs` (Celery workers)."""
+    :class:`forkwise.service.runs.queue.QueueJobs` (Celery workers). ``start`` takes the checked request (run
+    here) and its :class:`JobSpec` (what a worker rebuilds it from); each uses what it needs."""
 
     settings: Settings
 
     def get(self, job_id: str) -> Job | None: ...
 
     def __len__(self) -> int: ...
+
+    def start(
+        self,
+        upstream: str,
+        req: SummarizeRequest,
+        on_done: Callable[[Job], None] | None = None,
+        *,
+        spec: JobSpec | None = None,
+    ) -> Job: ...
 
 
 class JobManager:
@@ -226,8 +247,16 @@ class JobManager:
         with self._lock:
             return len(self._jobs)
 
-    def start(self, upstream: str, req: SummarizeRequest, on_done: Callable[[Job], None] | None = None) -> Job:
-        """A new job for ``upstream``, or the one already running for it (its mirror and report are shared)."""
+    def start(
+        self,
+        upstream: str,
+        req: SummarizeRequest,
+        on_done: Callable[[Job], None] | None = None,
+        *,
+        spec: JobSpec | None = None,
+    ) -> Job:
+        """A new job for ``upstream``, or the one already running for it (its mirror and report are shared).
+        ``spec`` is for workers elsewhere; this process runs ``req`` itself."""
         with self._lock:
             running = next((j for j in self._jobs.values() if j.upstream == upstream and not j.finished), None)
             if running is not None:

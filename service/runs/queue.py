@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 from celery import Celery, signals
@@ -36,7 +36,7 @@ from sqlalchemy import func, update
 
 from forkwise.index.github import Discovery
 from forkwise.index.gitio import GitError
-from forkwise.index.mirror import mirror_path, relations
+from forkwise.index.mirror import Rel, mirror_path, relations
 from forkwise.index.network import (
     ForkInput,
     ForkOutcome,
@@ -51,11 +51,14 @@ from forkwise.index.sources import Source
 from forkwise.index.vector import Material, read_material
 from forkwise.service.runs import db
 from forkwise.service.runs.db import ChunkRow, JobRow, UpstreamRow, now, session
-from forkwise.service.runs.jobs import Job, JobsBusy, StageProgress, active_job, load_job, step, store_job
+from forkwise.service.runs.jobs import Job, JobsBusy, JobSpec, StageProgress, active_job, load_job, step, store_job
 from forkwise.service.runs.pipeline import finish
 from forkwise.service.runs.store import DbFactsCache
 from forkwise.service.settings import Settings, WriterName, get_settings
 from forkwise.service.verdicts.report import build_report
+
+if TYPE_CHECKING:  # the use cases import this module when a queue is configured
+    from forkwise.service.runs.usecases import SummarizeRequest
 
 log = logging.getLogger("forkwise.worker")
 
@@ -64,16 +67,6 @@ IN_FLIGHT = ("queued", "planning", "chunks", "assembling")
 """Row statuses of a job that is not finished (the API shows the last three as ``running``)."""
 
 app = Celery("forkwise")
-
-
-class JobSpec(BaseModel):
-    """What a queued job does, as the server checked it: the same request is rebuilt on the worker."""
-
-    upstream: str
-    request: dict[str, Any] = Field(default_factory=dict, description="The IndexRequest, as JSON.")
-    remote: bool = True
-    refresh: bool = Field(default=False, description="Summarize again from the sources of the stored report.")
-    index: bool = Field(default=True, description="Index the run in the vector store once it is assembled.")
 
 
 class Plan(BaseModel):
@@ -152,7 +145,7 @@ class UpstreamLock:
         return got.decode() if isinstance(got, bytes) else None
 
     def renew(self) -> bool:
-        return bool(self.client.eval(self._RENEW, 1, self.key, self.owner, self.ttl))
+        return bool(self.client.eval(self._RENEW, 1, self.key, self.owner, str(self.ttl)))
 
     def release(self) -> bool:
         return bool(self.client.eval(self._RELEASE, 1, self.key, self.owner))
@@ -246,6 +239,7 @@ def _claim_job(settings: Settings, job_id: str, statuses: tuple[str, ...], to: s
             )
             .values(status=to, worker=worker_name(), heartbeat_at=now(), attempts=JobRow.attempts + 1)
         )
+        # an UPDATE's result is a CursorResult (it has rowcount); Session.execute is annotated as the base Result
         if res.rowcount != 1:  # type: ignore[attr-defined]
             return None
         return s.get(JobRow, job_id)
@@ -354,6 +348,7 @@ def _claim_chunk(settings: Settings, job_id: str, idx: int) -> ChunkRow | None:
             )
             .values(status="running", worker=worker_name(), heartbeat_at=now(), attempts=ChunkRow.attempts + 1)
         )
+        # an UPDATE's result is a CursorResult (it has rowcount); Session.execute is annotated as the base Result
         if res.rowcount != 1:  # type: ignore[attr-defined]
             return None
         return s.get(ChunkRow, (job_id, idx))
@@ -524,7 +519,7 @@ def _assemble(settings: Settings, job_id: str, row: JobRow) -> list[str]:
     }
     fork_heads = {o.name: o.facts.head for o in outcomes if o.facts is not None and o.error is None}
 
-    def relate(pairs: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, int]]:
+    def relate(pairs: list[tuple[str, str]]) -> dict[tuple[str, str], Rel]:
         names = {n for p in pairs for n in p}
         wanted = {n: (sources[n], fork_heads[n]) for n in names if n in sources}
         mirror = ensure_heads(settings, plan.upstream, wanted)  # forks another worker fetched
@@ -649,7 +644,7 @@ class QueueJobs:
     def start(
         self,
         upstream: str,
-        req: Any,
+        req: SummarizeRequest,
         on_done: Callable[[Job], None] | None = None,
         *,
         spec: JobSpec | None = None,

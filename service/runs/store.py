@@ -86,9 +86,17 @@ def upstream_row(s: Session, name: str, url: str) -> UpstreamRow:
     return s.execute(select(UpstreamRow).where(UpstreamRow.name == name)).scalar_one()
 
 
+def _upstream_url(report: Report) -> str:
+    """Where upstream was fetched from: only a report shown to a remote caller lacks it, and that one is never
+    stored or indexed."""
+    if report.upstream.url is None:
+        raise ValueError(f"{report.upstream.name}: a report without upstream's URL (as shown remotely) is not stored")
+    return report.upstream.url
+
+
 def add_run(s: Session, report: Report, job_id: str | None = None) -> RunRow:
     """A new run of ``report``'s upstream (the upstream row made when it is the first), with its fork rows."""
-    up = upstream_row(s, report.upstream.name, report.upstream.url)
+    up = upstream_row(s, report.upstream.name, _upstream_url(report))
     run = RunRow(
         upstream_id=up.id,
         job_id=job_id,
@@ -102,7 +110,7 @@ def add_run(s: Session, report: Report, job_id: str | None = None) -> RunRow:
     for row in _fork_rows(report):
         row.run_id = run.id
         s.add(row)
-    up.url, up.last_run_id, up.last_run_at = report.upstream.url, run.id, run.created_at
+    up.url, up.last_run_id, up.last_run_at = _upstream_url(report), run.id, run.created_at
     return run
 
 
@@ -301,7 +309,7 @@ def index_report(
 
     ``material``: each fork's commit messages and diff excerpts, read from the mirror of the worker that fetched
     it (a fanned-out job); otherwise they are read from this machine's mirror."""
-    mirror = mirror_path(settings.mirrors_dir, report.upstream.name, report.upstream.url)
+    mirror = mirror_path(settings.mirrors_dir, report.upstream.name, _upstream_url(report))
     mirror_dir = mirror if mirror.exists() else None
     wanted = {"@upstream": upstream_chunks_for(report, mirror_dir)}
     ledger = IndexLedger.of(settings, report, wanted["@upstream"]) if vindex is None else None
@@ -419,7 +427,8 @@ def retriever(settings: Settings, upstream: str, vindex: VectorIndex | None = No
     vindex = vindex or VectorIndex(settings, upstream)
 
     def retrieve(fork: str, query: str, k: int) -> list[Document]:
-        return vindex.store.similarity_search(query, k=k, filter={flag(fork): True})
+        # Chroma's where clause matches any metadata value (ours are booleans); langchain-chroma annotates str
+        return vindex.store.similarity_search(query, k=k, filter={flag(fork): True})  # type: ignore[dict-item]
 
     return retrieve
 

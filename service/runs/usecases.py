@@ -23,7 +23,7 @@ from forkwise.index.network import ForkInput, Progress, Reresolve, UpstreamError
 from forkwise.index.policy import PolicyError, SourcePolicy
 from forkwise.index.sources import Source, SourceError, check_ref, check_url, parse_source
 from forkwise.index.vector import IndexStats
-from forkwise.service.runs.jobs import IndexRequest, Job, JobManager, Jobs
+from forkwise.service.runs.jobs import IndexRequest, Job, JobManager, Jobs, JobSpec
 from forkwise.service.runs.pipeline import run
 from forkwise.service.runs.store import load_report
 from forkwise.service.settings import DEFAULT_MAX_FORKS, Settings, WriterName
@@ -319,10 +319,6 @@ def start_index(
     :class:`PolicyError` and nothing starts.
     """
     checked = index_request(jobs.settings, upstream, request, remote=remote)
-    if isinstance(jobs, JobManager):
-        return jobs.start(upstream, checked, on_done)
-    from forkwise.service.runs.queue import JobSpec
-
     spec = JobSpec(upstream=upstream, request=(request or IndexRequest()).model_dump(mode="json"), remote=remote)
     return jobs.start(upstream, checked, on_done, spec=spec)
 

@@ -9,15 +9,11 @@ import typing
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
-
-try:  # typer 0.29 vendors click
-    from typer._click.exceptions import BadParameter
-except ImportError:  # pragma: no cover
-    from click.exceptions import BadParameter  # type: ignore[no-redef]
+from typer._click.exceptions import BadParameter  # typer 0.29 vendors click (pinned in pyproject.toml)
 from typer.core import TyperGroup
 
 from forkwise.service.settings import Settings, WriterName, get_settings
@@ -32,16 +28,16 @@ class _PlainHelp(TyperGroup):
     """Help that reads as a command line, not as Python: a flag shows no type (typer prints ``<bool>``), values
     show what to type (``TEXT``, ``PATH``, ``N``; choices as ``md|json|html``), arguments in capitals."""
 
-    def get_command(self, ctx: typer.Context, cmd_name: str):  # type: ignore[no-untyped-def]
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
         cmd = super().get_command(ctx, cmd_name)
         if cmd is not None:
             _plain(cmd.get_params(ctx))
         return cmd
 
-    def get_params(self, ctx: typer.Context):  # type: ignore[no-untyped-def]
+    def get_params(self, ctx: Any) -> Any:
         return _plain(super().get_params(ctx))
 
-    def invoke(self, ctx: typer.Context):  # type: ignore[no-untyped-def]
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except BadParameter as exc:  # typer validates through pydantic, whose prefix means nothing here
@@ -49,7 +45,7 @@ class _PlainHelp(TyperGroup):
             raise
 
 
-def _plain(params: list) -> list:  # type: ignore[type-arg]
+def _plain(params: list) -> list:
     for p in params:
         p.metavar = _metavar(p)
         if p.param_type_name == "argument":  # its name is shown in capitals already; no Python type beside it
@@ -59,7 +55,7 @@ def _plain(params: list) -> list:  # type: ignore[type-arg]
     return params
 
 
-def _metavar(p: typer.core.TyperArgument | typer.core.TyperOption) -> str:  # type: ignore[name-defined]
+def _metavar(p: typer.core.TyperArgument | typer.core.TyperOption) -> str:
     if p.metavar is not None:
         return str(p.metavar)
     if getattr(p, "is_flag", False):
@@ -256,7 +252,7 @@ def summarize_command(
         forks=forks,
         discover=discover_forks,
         depth=depth,
-        sort=sort,
+        sort=sort.value,
         max_forks=max_forks,
         writer=writer,
         index=index,
@@ -494,6 +490,7 @@ def digest(
         d = dg.compute(report, dg.load_state(settings, repo))
         if client is not None:
             parts = split_messages(dg.blocks(d, report, settings.public_url))
+            assert channel is not None  # a client is made only for a channel
             client.chat_postMessage(channel=channel, blocks=parts[0], text=fallback_text(parts[0]))
             for part in parts[1:]:  # only when a digest outgrows one message
                 client.chat_postMessage(channel=channel, blocks=part, text=fallback_text(part))

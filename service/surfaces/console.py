@@ -12,10 +12,10 @@ import sys
 import threading
 import time
 from contextlib import AbstractContextManager, nullcontext
-from typing import TextIO
+from typing import IO
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 WIDE = 10_000
 """Width for consoles that are not terminals: tables and lines are never wrapped."""
@@ -42,7 +42,7 @@ class Bars:
             console=console,
             transient=False,
         )
-        self.tasks: dict[str, int] = {}
+        self.tasks: dict[str, TaskID] = {}
 
     def __call__(self, stage: str, event: str, total: int | None, detail: str | None = None) -> None:
         if event == "start":
@@ -59,7 +59,7 @@ class Bars:
 class Lines:
     """Progress as plain lines (pipes and logs): ``[  12.3s] analyse 30/120``."""
 
-    def __init__(self, stream: TextIO | None = None, verbose: bool = False):
+    def __init__(self, stream: IO[str] | None = None, verbose: bool = False):
         self.stream = stream or sys.stderr
         self.verbose = verbose
         self.t0 = time.monotonic()

@@ -151,7 +151,7 @@ def blocks(d: Digest, report: Report, public_url: str | None) -> list[dict[str, 
         n = len(state_of(report).forks)
         out.append(section(f"First digest for *{esc(d.repo)}*: {n} forks analysed; later digests report changes."))
     elif d.empty:
-        out.append(section(f"No fork of *{esc(d.repo)}* changed since {d.since:%Y-%m-%d %H:%M} UTC."))  # type: ignore[str-format]
+        out.append(section(f"No fork of *{esc(d.repo)}* changed since {d.since:%Y-%m-%d %H:%M} UTC."))
     for title, items in (
         ("Forks with new commits", d.new_commits),
         ("New forks worth a look", d.new_forks),

@@ -121,6 +121,7 @@ def _coverage_line(report: Report) -> str:
 
 def top_forks(report: Report, n: int = 8) -> list[ForkReport]:
     ok = [f for f in report.forks if f.verdict and f.facts]
+    # every fork in ok has a verdict and facts (the filter above); mypy does not narrow through it
     ok.sort(key=lambda f: (REC_ORDER.get(f.verdict.recommendation, 4), -f.facts.ahead, f.name))  # type: ignore[union-attr]
     return ok[:n]
 

@@ -127,12 +127,13 @@ def retrieve(vindex: VectorIndex, report: Report, question: str, fork: str | Non
     flt = {f"fork:{fork}": True} if fork else None
     vec = vindex.embeddings.embed_query(question)  # once: every search below reuses it
     search = vindex.store.similarity_search_by_vector_with_relevance_scores  # (document, cosine distance)
-    hits = search(vec, k=max(k * 3, 12), filter=flt)
+    # Chroma's where clause matches any metadata value (ours are booleans); langchain-chroma annotates it as str
+    hits = search(vec, k=max(k * 3, 12), filter=flt)  # type: ignore[arg-type]
     q = _words(question)
     terms = fork_terms(report)
     named = [name for name, words in terms.items() if q & words and (fork is None or name == fork)]
     for name in named[:5]:  # the forks the question is about by their own work, even if similarity missed them
-        hits += search(vec, k=3, filter={f"fork:{name}": True})
+        hits += search(vec, k=3, filter={f"fork:{name}": True})  # type: ignore[dict-item]
     forks = {f.name: f for f in report.forks}
     scored = []
     seen: set[tuple[str, str]] = set()
@@ -217,6 +218,7 @@ def state_answer(question: str, report: Report) -> ChatAnswer | None:
         return None
     ok = [f for f in report.forks if f.facts and f.verdict]
     copies = ("mirror", "stale-snapshot", "unrelated")
+    # below, every fork in ok has facts and a verdict (the filter above); mypy does not narrow through it
     adding = [f for f in ok if f.archetype not in copies and f.verdict.recommendation != "upstream"]  # type: ignore[union-attr]
     picks = report.picks
     up = report.upstream
@@ -375,7 +377,7 @@ def compose(question: str, cites: list[Citation], report: Report, failed: str | 
 
 
 class ChatService:
-    def __init__(self, settings: Settings, model: Runnable | None = None):
+    def __init__(self, settings: Settings, model: Runnable[Any, Completion] | None = None):
         self.settings = settings
         self.model = model
         self._indexes: dict[str, VectorIndex] = {}
@@ -393,7 +395,7 @@ class ChatService:
                 vi = self._indexes[upstream] = VectorIndex(self.settings, upstream, pool="query")
             return vi
 
-    def chain(self, vindex: VectorIndex, report: Report, req: ChatRequest) -> Runnable:
+    def chain(self, vindex: VectorIndex, report: Report, req: ChatRequest) -> Runnable[Any, Any]:
         """retriever → prompt → model → parser (LCEL); the output is ``(raw answer dict, citations)``."""
         assert self.model is not None
 
@@ -434,9 +436,9 @@ class ChatService:
         def call(state: dict[str, Any]) -> tuple[dict[str, Any], list[Citation]]:
             if not state["cites"]:  # nothing retrieved: nothing for a model to phrase, and no guessing
                 return {}, []
-            done = self.model.invoke(  # type: ignore[union-attr]
-                {"messages": state["messages"], "schema": state["schema"], "max_tokens": ANSWER_TOKENS}
-            )
+            model = self.model
+            assert model is not None  # chain() is built only with a model
+            done = model.invoke({"messages": state["messages"], "schema": state["schema"], "max_tokens": ANSWER_TOKENS})
             text = done.text if isinstance(done, Completion) else str(done)
             if isinstance(done, Completion) and done.truncated:
                 raise ValueError(f"truncated: the answer was cut off at max_tokens ({done.max_tokens})")

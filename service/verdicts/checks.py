@@ -54,7 +54,8 @@ _LABELS = re.compile(
 
 
 def _spec() -> dict[str, list[str]]:
-    return load_toml("llm_tasks.toml")["grounding"]
+    spec: dict[str, list[str]] = load_toml("llm_tasks.toml")["grounding"]
+    return spec
 
 
 def stem(word: str) -> str:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from forkwise.index.manifests import is_license
 from forkwise.index.mirror import Rel
-from forkwise.index.models import ForkFacts
+from forkwise.index.models import FileChange, ForkFacts
 from forkwise.service.verdicts.prompts import count, pct
 
 Archetype = Literal[
@@ -30,7 +30,7 @@ Archetype = Literal[
     "cosmetic",
     "unrelated",
 ]
-ARCHETYPES: tuple[str, ...] = Archetype.__args__  # type: ignore[attr-defined]
+ARCHETYPES: tuple[str, ...] = get_args(Archetype)
 Recommendation = Literal["fork", "fork-for-niche", "upstream", "other-fork"]
 """``other-fork``: use the fork the classification names in ``relative_to`` instead (an older copy of it)."""
 COSMETIC_KINDS = frozenset({"docs", "ci"})
@@ -353,7 +353,7 @@ def _sustained(f: ForkFacts, r: Rules) -> str | None:
     return f"{count(len(unique), 'commit')} over {months} months across {count(code, 'code file')}, {who}"
 
 
-def own_changes(f: ForkFacts) -> list:
+def own_changes(f: ForkFacts) -> list[FileChange]:
     """The fork's own file changes: not copies of an upstream version."""
     return [c for c in f.files if not c.copied]
 

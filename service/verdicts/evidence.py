@@ -7,12 +7,13 @@ IDs: ``commit:<full sha>`` (the fork's own commits, and upstream commits it lack
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict
 
-from forkwise.index.models import ForkFacts
+from forkwise.index.models import CommitFact, ForkFacts
 from forkwise.index.names import WebLink
 from forkwise.service.verdicts.prompts import count
 
@@ -28,11 +29,11 @@ class Evidence(BaseModel):
     url: WebLink = None
 
 
-def _d(x) -> str:
+def _d(x: datetime | None) -> str:
     return x.date().isoformat() if x else "unknown"
 
 
-def _security_detail(c, other: str) -> str:
+def _security_detail(c: CommitFact, other: str) -> str:
     if not c.security_evidence:
         return ""
     side = {
@@ -155,12 +156,12 @@ def catalogue(f: ForkFacts, fork_web: str | None, upstream_web: str | None) -> d
     )
     if f.readme.changed:
         add("fact", "readme_title", f"README title: {f.readme.title_before!r} → {f.readme.title_after!r}")
-    for p in f.packages:
-        b, a = p.before, p.after
+    for pkg in f.packages:
+        b, a = pkg.before, pkg.after
         add(
             "fact",
-            f"package:{p.manifest}",
-            f"{p.manifest}: {b.name if b else None} {b.version if b else None} → "
+            f"package:{pkg.manifest}",
+            f"{pkg.manifest}: {b.name if b else None} {b.version if b else None} → "
             f"{a.name if a else None} {a.version if a else None}",
         )
     add(

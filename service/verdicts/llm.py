@@ -155,7 +155,7 @@ def _unpack(request: Any) -> tuple[list[Any], dict[str, Any] | None, int | None]
     return list(request), None, None
 
 
-def local_model(settings: Settings, *, max_tokens: int = 300, json_mode: bool = True) -> Runnable:
+def local_model(settings: Settings, *, max_tokens: int = 300, json_mode: bool = True) -> Runnable[Any, Completion]:
     """The GGUF model in-process; the runnable returns a :class:`Completion`."""
     path = settings.model_path or bundled_model(settings)
     llm = _llama(str(path), 4096)
@@ -182,15 +182,16 @@ def local_model(settings: Settings, *, max_tokens: int = 300, json_mode: bool = 
     return RunnableLambda(call, name="llama-cpp")
 
 
-def openai_model(settings: Settings, *, max_tokens: int = 400) -> Runnable:
+def openai_model(settings: Settings, *, max_tokens: int = 400) -> Runnable[Any, Completion]:
     """An OpenAI-compatible server through ``ChatOpenAI``; the runnable returns a :class:`Completion`."""
     from langchain_openai import ChatOpenAI
     from openai import LengthFinishReasonError
+    from pydantic import SecretStr
 
     chat = ChatOpenAI(
         model=settings.openai_model,
         base_url=settings.openai_base_url,
-        api_key=settings.openai_api_key or "not-needed",  # local servers ignore it
+        api_key=SecretStr(settings.openai_api_key or "not-needed"),  # local servers ignore it
         temperature=0,
         timeout=settings.openai_timeout,
         max_retries=1,
@@ -225,7 +226,7 @@ def openai_model(settings: Settings, *, max_tokens: int = 400) -> Runnable:
     return RunnableLambda(call, name="openai")
 
 
-def chat_model(settings: Settings, kind: WriterName | None = None) -> Runnable | None:
+def chat_model(settings: Settings, kind: WriterName | None = None) -> Runnable[Any, Completion] | None:
     """The configured model, or None for the deterministic path."""
     kind = WriterName(kind or settings.llm)
     if kind is WriterName.facts:

@@ -33,10 +33,11 @@ from langchain_core.documents import Document
 from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import BaseModel, Field, ValidationError
 
+from forkwise.index.models import Statement
 from forkwise.service.settings import Settings, WriterName
 from forkwise.service.verdicts import checks
 from forkwise.service.verdicts.llm import Completion, chat_model
-from forkwise.service.verdicts.models import Claim, FieldNote, Verdict
+from forkwise.service.verdicts.models import Claim, FieldNote, Verdict, VerdictField
 from forkwise.service.verdicts.prompts import load_toml, prompt_hash, text_env
 from forkwise.service.verdicts.purpose import Purpose, banned_for, candidates
 from forkwise.service.verdicts.purpose import problems as phrase_problems
@@ -197,8 +198,8 @@ class LLMWriter:
 
     def __init__(
         self,
-        model: Runnable,
-        name: str,
+        model: Runnable[Any, Completion],
+        name: WriterName,
         retrieve: Retrieve | None = None,
         tasks: tuple[str, ...] | list[str] = ("purpose", "choose_fork_if", "choose_upstream_if"),
     ):
@@ -224,7 +225,7 @@ class LLMWriter:
 
     # -- the LCEL chain (whole verdict) ------------------------------------------------------------------------
 
-    def chain(self) -> Runnable:
+    def chain(self) -> Runnable[Any, Any]:
         """retriever → prompt → model → parser, as LCEL (the whole-verdict task)."""
         return (
             RunnableLambda(self._with_evidence, name="retrieve")
@@ -344,7 +345,7 @@ class LLMWriter:
     def _task(
         self,
         inp: WriterInput,
-        field: str,
+        field: VerdictField,
         shown: list[Shown],
         drafted: Verdict,
         what: Purpose | None,
@@ -392,7 +393,7 @@ class LLMWriter:
     def _check(
         self,
         inp: WriterInput,
-        field: str,
+        field: VerdictField,
         done: Completion,
         handles: dict[str, Shown],
         facts_text: list[str],
@@ -401,7 +402,9 @@ class LLMWriter:
     ) -> tuple[Any, list[str]]:
         if done.truncated:
             return None, [f"truncated: the answer was cut off at max_tokens ({done.max_tokens})"]
-        model = {"purpose": PurposeAnswer, "summary": SummaryAnswer}.get(field, Conditions)
+        model: type[PurposeAnswer | SummaryAnswer | Conditions] = (
+            PurposeAnswer if field == "purpose" else SummaryAnswer if field == "summary" else Conditions
+        )
         try:
             answer = model.model_validate(parse_json_object(done.text))
         except (ValueError, ValidationError) as exc:
@@ -589,7 +592,7 @@ def _topic(what: Purpose | None) -> str:
     return core(what.phrase) if what is not None else ""
 
 
-def _sources(inp: WriterInput) -> list:
+def _sources(inp: WriterInput) -> list[Statement]:
     """What the fork says about itself and its chosen commit subjects (:func:`service.purpose.candidates`)."""
     return candidates(inp.facts, forge_description=inp.forge_description)
 

@@ -249,7 +249,7 @@ class Report(BaseModel):
         """What a caller on another machine sees: the report without this machine's file system. Local paths and
         ``file://`` URLs of upstream and forks become ``None``, and wherever an error or reason quotes one, it reads
         ``<local path>``. Callers on this machine (and the CLI) see the report as stored."""
-        local = sorted({u for u in [self.upstream.url, *(f.url for f in self.forks)] if is_local_url(u)}, key=len)
+        local = sorted({u for u in [self.upstream.url, *(f.url for f in self.forks)] if u and is_local_url(u)}, key=len)
         if not local:
             return self
 

@@ -18,7 +18,7 @@ lockfile names, no bare numbers, not the project's own name, at most 12 words.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import lru_cache
 
@@ -299,7 +299,7 @@ def _noun(x: str) -> str:
     return prefix + x
 
 
-_SELF = [
+_SELF: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     # "… tailor-made for X", "designed for X"
     (re.compile(r"(?i)\b(tailor[- ]made|designed|built|made|intended|optimi[sz]ed|adapted)\s+for\s+(.+)"),
      lambda m: f"a version {m.group(1).lower()} for {_cut(m.group(2))}"),

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from forkwise.index.github import Discovery
-from forkwise.index.mirror import mirror_path, relations
+from forkwise.index.mirror import Rel, mirror_path, relations
 from forkwise.index.models import ForkFacts
 from forkwise.index.network import ForkInput, NetworkFacts, Progress, Reresolve, analyse_network, no_progress
 from forkwise.index.sources import Source
@@ -20,6 +20,7 @@ from forkwise.service.verdicts.evidence import Evidence, catalogue
 from forkwise.service.verdicts.models import (
     Counts,
     ForkReport,
+    ForkStatus,
     Pick,
     Report,
     ReportStats,
@@ -157,7 +158,9 @@ def build_report(
     own = own_descriptions({o.name: o.meta.description if o.meta else None for o in net.forks},
                            listing.root.description if listing else None)  # fmt: skip
     for o in net.forks:
-        status = "failed" if o.error else "skipped" if o.skipped else "prefiltered" if o.prefiltered else "analysed"
+        status: ForkStatus = (
+            "failed" if o.error else "skipped" if o.skipped else "prefiltered" if o.prefiltered else "analysed"
+        )
         fr = ForkReport(
             name=o.name,
             url=o.url,
@@ -245,18 +248,26 @@ def _picks(ok: list[ForkReport]) -> dict[str, Pick]:
             f"{'is an older copy or variant' if n == 1 else 'are older copies or variants'} of it, or less recent",
         )
     if adding:
-        a = max(adding, key=lambda f: (f.facts.last_commit_date, f.name))  # type: ignore[union-attr]
+
+        def last(f: ForkReport) -> datetime:
+            assert f.facts is not None  # adding forks have facts
+            return f.facts.last_commit_date
+
+        a = max(adding, key=lambda f: (last(f), f.name))
         picks["most_active"] = Pick(
-            fork=a.name,
-            reason=f"latest commit of the forks that add work: {a.facts.last_commit_date.date().isoformat()}",
-        )  # type: ignore[union-attr]
+            fork=a.name, reason=f"latest commit of the forks that add work: {last(a).date().isoformat()}"
+        )
 
         def own(f: ForkReport) -> int:
             b = f.verdict.breakdown if f.verdict else None
             return b.own if b is not None else f.facts.unique_commits if f.facts else 0
 
         # the fork that differs least from upstream: fewest commits apart, either way (then the most of its own)
-        c = min(adding, key=lambda f: (f.facts.ahead + f.facts.behind, -own(f), f.name))  # type: ignore[union-attr]
+        def apart(f: ForkReport) -> int:
+            assert f.facts is not None  # adding forks have facts
+            return f.facts.ahead + f.facts.behind
+
+        c = min(adding, key=lambda f: (apart(f), -own(f), f.name))
         cf = c.facts
         assert cf is not None
         step = "on upstream's latest commit" if cf.behind == 0 else f"{count(cf.behind, 'commit')} behind it"
@@ -352,7 +363,7 @@ def report_network(
     mirror = mirror_path(settings.mirrors_dir, upstream.name, upstream.url)
     heads = {o.name: o.facts.head for o in net.forks if o.facts is not None and o.error is None}
 
-    def relate(pairs: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, int]]:
+    def relate(pairs: list[tuple[str, str]]) -> dict[tuple[str, str], Rel]:
         return relations(mirror, heads, pairs, settings.git_timeout)
 
     return build_report(net, writer, rules, listing, relate)
