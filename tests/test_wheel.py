@@ -5,6 +5,7 @@ tokenizer are package data)."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -29,7 +30,12 @@ def _run(*args: str | Path, cwd: Path, env: dict[str, str] | None = None, timeou
 @pytest.fixture(scope="module")
 def wheel_venv(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     tmp = tmp_path_factory.mktemp("wheel")
-    _run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", tmp / "dist", ROOT, cwd=tmp)
+    # from a copy of the sources: setuptools reuses a checkout's build/ folder, whose stale files (modules that have
+    # moved since) would otherwise ride along in the wheel
+    src = tmp / "src"
+    skip = (".git", ".venv", "build", "*.egg-info", "artifacts", "__pycache__", ".mypy*", ".ruff_cache")
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(*skip))
+    _run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", tmp / "dist", src, cwd=tmp)
     (wheel,) = (tmp / "dist").glob("forkwise-*.whl")
     _run(sys.executable, "-m", "venv", tmp / "venv", cwd=tmp)
     _run(tmp / "venv" / "bin" / "python", "-m", "pip", "install", "--quiet", wheel, cwd=tmp)
@@ -43,7 +49,9 @@ def test_the_wheel_carries_its_data_under_one_package(wheel_venv: tuple[Path, Pa
         "forkwise/prompts/verdict.toml",
         "forkwise/prompts/web/repo.html.j2",
         "forkwise/service/surfaces/static/app.js",
-        "forkwise/service/demo.yaml",
+        "forkwise/service/runs/migrations/versions/0001_initial_schema.py",
+        "forkwise/service/runs/migrations/script.py.mako",
+        "forkwise/evals/demo.yaml",
         "forkwise/evals/cases/mirror.yaml",
         "forkwise/evals/thresholds.toml",
         "forkwise/schema/report.schema.json",
@@ -52,6 +60,9 @@ def test_the_wheel_carries_its_data_under_one_package(wheel_venv: tuple[Path, Pa
     ):
         assert data in names, data
     assert not any(n.startswith(("index/", "service/", "evals/")) for n in names)  # nothing at the top level
+    # each module where it lives now (a stale copy of a moved one would shadow nothing, but it must not ship)
+    assert "forkwise/evals/builder.py" in names and "forkwise/service/surfaces/cli.py" in names
+    assert not names & {"forkwise/index/builder.py", "forkwise/service/cli.py", "forkwise/service/demo.yaml"}
 
 
 def test_installed_wheel_runs_demo_serve_and_eval(wheel_venv: tuple[Path, Path], tmp_path: Path) -> None:
