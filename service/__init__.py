@@ -6,6 +6,7 @@ Each surface parses its input, calls one of these and renders the result (see :m
   upstream from git, classify, write verdicts, store and index.
 - :func:`verdict` ``(settings, upstream, fork) → (Report, ForkReport)``: one fork's facts, verdict and evidence.
 - :func:`answer` ``(chat, upstream, question, fork=…) → ChatAnswer``: a cited answer over the index.
+- :func:`digest` ``(settings, upstream) → (run id, Report, Digest)``: what changed since the last digest.
 - :func:`start_index` ``(jobs, upstream, IndexRequest) → Job``: :func:`summarize` in the background.
 - :func:`load` ``(settings, upstream) → Report``: the stored report.
 
@@ -25,6 +26,7 @@ __all__ = [
     "SummarizeRequest",
     "Summary",
     "answer",
+    "digest",
     "find_forks",
     "job_manager",
     "load",
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
         SummarizeRequest,
         Summary,
         answer,
+        digest,
         find_forks,
         job_manager,
         load,

@@ -100,3 +100,21 @@ def test_serving_beyond_loopback_without_a_key_refuses_work_and_says_so(tmp_path
         assert _CountingModel.calls == []
     out = server.output
     assert "warning: starting work is disabled: this server listens on 0.0.0.0 without FORKWISE_API_KEY" in out
+
+
+def test_the_page_and_the_api_answer_a_refusal_the_same_way(shared_demo, tmp_path: Path) -> None:
+    """One exception map (service/surfaces/errors.py): the add form's refusal is the API's, status, detail and
+    Retry-After alike."""
+    _net, _report, settings, _ = shared_demo
+    dead = f"http://127.0.0.1:{free_port()}"  # the job the first request starts fails fast, offline
+    s = settings.model_copy(update={"rate_jobs": "1/hour", "github_api_url": dead, "github_url": dead})
+    with Server(s) as api:
+        first = api.post("/add", data={"repo": "acme/other"}, follow_redirects=False)
+        assert first.status_code == 303 and first.headers["location"].startswith("/jobs/")
+        page = api.post("/add", data={"repo": "acme/other"}, follow_redirects=False)
+        rest = api.post("/v1/repos/acme/other/index", json={})
+        assert page.status_code == rest.status_code == 429
+        assert page.json() == rest.json() and page.json()["detail"].startswith("too many")
+        assert page.headers["retry-after"] == rest.headers["retry-after"] and int(page.headers["retry-after"]) > 0
+        missing = api.get("/v1/repos/acme/nothing")
+        assert missing.status_code == 404 and missing.json()["detail"].endswith("POST /v1/repos/acme/nothing/index")

@@ -217,3 +217,25 @@ def test_runs_on_one_mirror_take_turns(tmp_path: Path) -> None:
         order.append("first done")
     t.join(5)
     assert order == ["first done", "second"]
+
+
+def test_the_digest_is_a_use_case(tmp_path: Path) -> None:
+    """``digest(settings, upstream)``: the newest stored run against the run the last digest reported."""
+    from forkwise.service.runs.digest import save_state
+    from tests.conftest import build
+
+    net = build({"name": "dg", "upstream": {"name": "acme/dg", "preset": "small"},
+                 "forks": [{"name": "amy/dg", "base": "up:6", "commits": [{"message": "Add ROCm",
+                                                                         "files": {"rocm.py": "r\n"}}]}]},
+                tmp_path / "net")  # fmt: skip
+    settings = Settings(home=tmp_path / "home", workers=2)
+    with pytest.raises(fw.NotSummarized):
+        fw.digest(settings, "acme/dg")
+    up, forks = net.inputs()
+    fw.summarize(SummarizeRequest(upstream=up, forks=forks, discover=False, index=False), settings)
+    run_id, report, d = fw.digest(settings, "acme/dg")
+    assert run_id == run_history(settings, "acme/dg")[0][0] and report.upstream.name == "acme/dg"
+    assert d.baseline and d.empty  # the first digest sets the baseline
+    save_state(settings, "acme/dg", run_id)
+    _, _, again = fw.digest(settings, "acme/dg")
+    assert not again.baseline and again.empty and again.since is not None

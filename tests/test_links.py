@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 
+from forkwise.service.runs.digest import compute
 from forkwise.service.settings import Settings
 from forkwise.service.surfaces import digest as dg
 from forkwise.service.surfaces.slack import fork_blocks, summary_blocks
@@ -35,7 +36,7 @@ def test_slack_and_digest_links_use_the_public_url_or_are_left_out(shared_demo) 
     without = _texts(summary_blocks(report, None) + fork_blocks(report, fork, None))
     assert "Full report" not in without and "Open in forkwise" not in without and "127.0.0.1" not in without
     assert f"facts as of {report.as_of.date()}" in without
-    d = dg.compute(report, None)
+    d = compute(report, None)
     assert "<https://fw.example/acme/trainer|Full report>" in _texts(dg.blocks(d, report, "https://fw.example"))
     assert "Full report" not in _texts(dg.blocks(d, report, None))
 

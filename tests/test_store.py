@@ -220,7 +220,7 @@ def test_old_runs_jobs_and_chunk_results_are_pruned(backend: str, request: pytes
     from datetime import timedelta
 
     from forkwise.service.runs.db import ChunkRow, JobRow, now
-    from forkwise.service.surfaces.digest import save_state
+    from forkwise.service.runs.digest import save_state
 
     _, _, report, _ = demo_run
     base = request.getfixturevalue("pg_settings") if backend == "postgresql" else Settings(home=tmp_path / "h")

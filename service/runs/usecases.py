@@ -30,6 +30,7 @@ from forkwise.service.settings import DEFAULT_MAX_FORKS, Settings, WriterName
 from forkwise.service.verdicts.models import ForkReport, Report
 
 if TYPE_CHECKING:  # the chat chain (LangChain, the vector index) loads when a question is asked
+    from forkwise.service.runs.digest import Digest
     from forkwise.service.verdicts.chat import ChatAnswer, ChatService, Turn
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "Summary",
     "UpstreamError",
     "answer",
+    "digest",
     "find_forks",
     "fork_inputs",
     "index_request",
@@ -413,3 +415,19 @@ def port(settings: Settings, upstream: str, fork: str, to: str, branch: str | No
         fork=fr.name, onto=facts.merge.onto, ref=ref, head=head, applied=plan.applied, total=plan.total,
         first_conflict=plan.first_conflict, to=to, branch=branch,
     )  # fmt: skip
+
+
+def digest(settings: Settings, upstream: str) -> tuple[int, Report, Digest]:
+    """What changed in ``upstream``'s forks since its last digest: the newest stored run (a summarize, an API job or
+    a worker's refresh stored it), that run's report and the :class:`Digest` against the run the last digest
+    reported. Call :func:`forkwise.service.runs.digest.save_state` once it is delivered.
+
+    Raises :class:`NotSummarized` when nothing is stored for ``upstream``."""
+    from forkwise.service.runs.digest import compute, load_state
+    from forkwise.service.runs.store import newest_run
+
+    newest = newest_run(settings, upstream)
+    if newest is None:
+        raise NotSummarized(upstream)
+    run_id, report = newest
+    return run_id, report, compute(report, load_state(settings, upstream))

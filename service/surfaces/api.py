@@ -29,16 +29,14 @@ from starlette.concurrency import run_in_threadpool
 
 from forkwise.index.embeddings import MiniLMEmbeddings
 from forkwise.index.names import SEGMENT, split_full_name
-from forkwise.index.policy import PolicyError
-from forkwise.index.sources import SourceError
-from forkwise.service.runs.jobs import IndexRequest, Job, JobsBusy
+from forkwise.service.runs.jobs import IndexRequest, Job
 from forkwise.service.runs.store import list_reports
-from forkwise.service.runs.usecases import NoSuchFork, NotSummarized, answer, job_manager, load, start_index, verdict
+from forkwise.service.runs.usecases import answer, job_manager, load, start_index, verdict
 from forkwise.service.settings import Settings, get_settings
+from forkwise.service.surfaces import errors
 from forkwise.service.surfaces.access import Access, given_key
 from forkwise.service.surfaces.guard import (
     BodyLimit,
-    RateLimited,
     RateLimits,
     SameSite,
     client_of,
@@ -133,10 +131,7 @@ def create_app(settings: Settings | None = None, *, host: str = "127.0.0.1") -> 
     model = chat_model(settings)
     chat = ChatService(settings, model)
 
-    @app.exception_handler(NotSummarized)
-    def not_summarized(request: Request, exc: NotSummarized) -> JSONResponse:
-        hint = f"POST /v1/repos/{exc.upstream}/index"
-        return JSONResponse({"detail": f"{exc}: {hint}"}, status_code=404)
+    errors.install(app)  # one exception map for the API and the web page
 
     limits = RateLimits(settings)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_kb * 1024, timeout=settings.body_timeout)
@@ -148,26 +143,6 @@ def create_app(settings: Settings | None = None, *, host: str = "127.0.0.1") -> 
     def shown(report: Report, request: Request) -> Report:
         """The report as this caller may see it: local paths only for callers on this machine."""
         return report if is_local_caller(request, settings) else report.for_remote()
-
-    @app.exception_handler(RateLimited)
-    def rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=429, headers={"Retry-After": str(exc.retry_after)})
-
-    @app.exception_handler(JobsBusy)
-    def busy(request: Request, exc: JobsBusy) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=429, headers={"Retry-After": str(exc.retry_after)})
-
-    @app.exception_handler(PolicyError)
-    def refused(request: Request, exc: PolicyError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=403)
-
-    @app.exception_handler(SourceError)
-    def bad_source(request: Request, exc: SourceError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=422)
-
-    @app.exception_handler(NoSuchFork)
-    def no_such_fork(request: Request, exc: NoSuchFork) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
 
     # the embeddings endpoint has a model instance (threads=1: its own ONNX session and lock) and one thread of its
     # own, so chat's retrieval (threads=2) never queues behind another client's embedding batch

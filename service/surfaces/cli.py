@@ -453,8 +453,9 @@ def digest(
     """
     from slack_sdk import WebClient
 
-    from forkwise.service.runs.store import newest_run
+    from forkwise.service.runs.digest import save_state
     from forkwise.service.runs.usecases import NotSummarized, refresh_request
+    from forkwise.service.runs.usecases import digest as digest_of
     from forkwise.service.surfaces import digest as dg
     from forkwise.service.surfaces.slack import fallback_text, split_messages
 
@@ -476,10 +477,8 @@ def digest(
             if refresh:
                 _, index_error = _summarize(refresh_request(settings, repo), settings, quiet=quiet)
                 failed += index_error is not None  # the digest still goes out: the report is fine
-            newest = newest_run(settings, repo)  # the run just stored, or the newest a worker's refresh stored
-            if newest is None:
-                raise NotSummarized(repo)
-            run_id, report = newest
+            # the run just stored, or the newest a worker's refresh stored, against the last digest's
+            run_id, report, d = digest_of(settings, repo)
         except NotSummarized as exc:
             err.print(f"[red]{repo}:[/red] {exc}: run `forkwise summarize {repo}` first")
             failed += 1
@@ -487,7 +486,6 @@ def digest(
         except typer.Exit:
             failed += 1
             continue
-        d = dg.compute(report, dg.load_state(settings, repo))
         if client is not None:
             parts = split_messages(dg.blocks(d, report, settings.public_url))
             assert channel is not None  # a client is made only for a channel
@@ -497,7 +495,7 @@ def digest(
             err.print(f"{repo}: digest posted to {channel}")
         else:
             sys.stdout.write(dg.markdown(d))
-        dg.save_state(settings, repo, run_id)
+        save_state(settings, repo, run_id)
     raise typer.Exit(1 if failed else 0)
 
 

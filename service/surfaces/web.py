@@ -18,14 +18,12 @@ from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from forkwise.index.names import SEGMENT, split_full_name
-from forkwise.index.policy import PolicyError
-from forkwise.index.sources import SourceError
-from forkwise.service.runs.jobs import Jobs, JobsBusy
+from forkwise.service.runs.jobs import Jobs
 from forkwise.service.runs.store import list_reports
 from forkwise.service.runs.usecases import NoSuchFork, answer, find_forks, load, start_index
 from forkwise.service.settings import Settings
 from forkwise.service.surfaces.access import Access
-from forkwise.service.surfaces.guard import RateLimited, RateLimits, client_of, is_local_caller
+from forkwise.service.surfaces.guard import RateLimits, client_of, is_local_caller
 from forkwise.service.verdicts.chat import ChatService
 from forkwise.service.verdicts.models import ForkReport, Report
 from forkwise.service.verdicts.prompts import html_env
@@ -122,15 +120,8 @@ def create_router(
         except ValueError:
             raise HTTPException(422, "give the repository as owner/repo") from None
         access.check(api_key or None)
-        try:
-            limits.hit("job", client_of(request))
-            job = start_index(jobs, f"{owner}/{name}")
-        except (RateLimited, JobsBusy) as exc:
-            raise HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
-        except PolicyError as exc:
-            raise HTTPException(403, str(exc)) from None
-        except SourceError as exc:
-            raise HTTPException(422, str(exc)) from None
+        limits.hit("job", client_of(request))  # refusals answer as the API's do (service/surfaces/errors.py)
+        job = start_index(jobs, f"{owner}/{name}")
         return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
     @router.get("/jobs/{job_id}", response_class=HTMLResponse)
