@@ -1,9 +1,16 @@
-"""Facts about upstream and each fork, read from the mirror with a handful of git plumbing calls per fork.
+"""Facts about upstream and each fork, read from the mirror with a few git calls per fork.
 
-Per fork: ``merge-base``; one ``log --no-walk`` for head and base dates; one ``log --right-only --cherry-mark``
-for the fork's own commits (with patch-id equivalence to upstream and files); one ``log --left-only`` for what
-upstream gained; one ``diff -z --raw --numstat`` from the merge base for every file change and line count;
-blob reads through a persistent ``cat-file`` process. Nothing is computed twice.
+Once per upstream (:func:`upstream_facts`, :func:`_scan_history`): one ``log --raw --diff-merges=first-parent`` of
+every upstream commit (the file versions it has had, dates, subjects, security fixes), plus ``ls-tree``,
+``describe`` and ``for-each-ref`` for its tags.
+
+Per fork (:func:`fork_facts`): one ``rev-list --left-right --boundary`` walk (what upstream gained, the fork's own
+commit ids and the merge base; ``merge-base`` only when the walk leaves it ambiguous); one ``log --raw -p -U0`` of the
+fork's own commits (messages, files and the added/removed lines the terms, the presence checks and the patch
+comparison all read); one ``diff -z --raw --numstat -M`` from the merge base (every file change and line count); the
+patches of the upstream commits that touch the same files, in one ``log --no-walk -p -U0`` (``index/presence.py``;
+``log --cherry-mark`` when there are very many); blob reads through a persistent ``cat-file`` process; and, with
+merge facts on, ``merge-tree`` and the replay of its commits (``index/merge.py``). Nothing is computed twice.
 """
 
 from __future__ import annotations
