@@ -106,35 +106,19 @@ def compute(report: Report, previous: DigestState | None) -> Digest:
     d = Digest(repo=report.upstream.name, baseline=previous is None, since=previous.at if previous else None)
     web = {f.name: f.web_url for f in report.forks}
     line = {f.name: f.verdict.headline for f in report.forks if f.verdict}
+
+    def change(name: str, detail: str) -> Change:
+        return Change(fork=name, detail=detail, url=web[name], headline=line.get(name, ""))
+
     for name, st in now.forks.items():
         old = previous.forks.get(name) if previous else None
         if old is None:
             if previous is not None and st.archetype not in SNAPSHOTS:
-                d.new_forks.append(
-                    Change(
-                        fork=name,
-                        detail=f"{st.archetype}, {st.ahead} ahead, {st.recommendation}",
-                        url=web[name],
-                        headline=line.get(name, ""),
-                    )
-                )
+                d.new_forks.append(change(name, f"{st.archetype}, {st.ahead} ahead, {st.recommendation}"))
             continue
         if st.head != old.head and st.ahead > 0:
-            d.new_commits.append(
-                Change(
-                    fork=name,
-                    detail=f"now {st.ahead} ahead (was {old.ahead}), head {st.head[:7]}",
-                    url=web[name],
-                    headline=line.get(name, ""),
-                )
-            )
+            d.new_commits.append(change(name, f"now {st.ahead} ahead (was {old.ahead}), head {st.head[:7]}"))
         if st.recommendation != old.recommendation or st.archetype != old.archetype:
-            d.changed_verdicts.append(
-                Change(
-                    fork=name,
-                    detail=f"{old.recommendation} ({old.archetype}) → {st.recommendation} ({st.archetype})",
-                    url=web[name],
-                    headline=line.get(name, ""),
-                )
-            )
+            verdicts = f"{old.recommendation} ({old.archetype}) → {st.recommendation} ({st.archetype})"
+            d.changed_verdicts.append(change(name, verdicts))
     return d

@@ -78,11 +78,17 @@ def text_env() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["md"] = md_escape
-    env.filters["day"] = day
-    env.filters["count"] = count
-    env.filters["first_upper"] = lambda s: str(s)[:1].upper() + str(s)[1:]
+    env.filters.update(_COMMON_FILTERS, md=md_escape)
     return env
+
+
+def first_upper(s: object) -> str:
+    """The text with its first letter capitalised (a phrase opening a sentence), the rest as it is."""
+    return str(s)[:1].upper() + str(s)[1:]
+
+
+_COMMON_FILTERS = {"day": day, "count": count, "first_upper": first_upper}
+"""The filters both template environments share (text and HTML)."""
 
 
 _INLINE_TAGS = {"a", "em", "strong", "code"}
@@ -126,9 +132,5 @@ def html_env() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["day"] = day
-    env.filters["count"] = count
-    env.filters["markdown_inline"] = markdown_inline
-    env.filters["markdown_block"] = markdown_block
-    env.filters["first_upper"] = lambda s: str(s)[:1].upper() + str(s)[1:]
+    env.filters.update(_COMMON_FILTERS, markdown_inline=markdown_inline, markdown_block=markdown_block)
     return env
