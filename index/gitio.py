@@ -15,9 +15,10 @@ import threading
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from git import Repo
-from git.exc import GitCommandError
+if TYPE_CHECKING:  # GitPython loads when a persistent cat-file is first wanted (70 ms of imports otherwise)
+    from git import Repo
 
 _CONFIG = {
     "protocol.ext.allow": "never",
@@ -122,6 +123,8 @@ _local = threading.local()
 
 def thread_repo(path: Path) -> Repo:
     """A GitPython ``Repo`` owned by the calling thread (its persistent cat-file processes are not shareable)."""
+    from git import Repo
+
     repos: dict[str, Repo] = getattr(_local, "repos", None) or {}
     _local.repos = repos
     key = str(path)
@@ -134,6 +137,8 @@ def thread_repo(path: Path) -> Repo:
 
 def read_blob(path: Path, spec: str, limit: int = 2_000_000) -> bytes | None:
     """Read ``<rev>:<path>`` through the thread's persistent ``cat-file --batch``; None if absent or too big."""
+    from git.exc import GitCommandError
+
     repo = thread_repo(path)
     try:
         _hex, typ, size = repo.git.get_object_header(spec)
@@ -197,6 +202,8 @@ def _headers(out: bytes) -> list[tuple[str, int]]:
 def tree_names(path: Path, rev: str) -> list[str]:
     """The entry names of ``rev``'s root tree, through the thread's persistent ``cat-file`` (no process spawned);
     empty when ``rev`` is not there."""
+    from git.exc import GitCommandError
+
     repo = thread_repo(path)
     try:
         _hex, _typ, _size, data = repo.git.get_object_data(f"{rev}^{{tree}}")
@@ -222,6 +229,8 @@ def blob_sizes(path: Path, shas: Sequence[str]) -> dict[str, int]:
     if len(shas) >= BATCH_FROM:
         heads = _headers(_batch(path, "--batch-check", shas, 120.0))
         return {s: size for s, (typ, size) in zip(shas, heads, strict=False) if typ != "missing"}
+    from git.exc import GitCommandError
+
     repo = thread_repo(path)
     sizes: dict[str, int] = {}
     for sha in shas:

@@ -251,6 +251,8 @@ def analyse_network(
         warnings = _advisories(settings, mirror, up_facts.head, outcomes)
         run.timed("analyse", t)
         mirror.mark_used()
+        if analysed:
+            mirror.changed()  # analysis may have fetched blobs lazily (a blobless mirror)
     if settings.mirror_budget_gb:
         evict_mirrors(settings, keep=mirror.path)
     return NetworkFacts(

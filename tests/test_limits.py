@@ -162,6 +162,31 @@ def test_least_recently_used_mirrors_go_first_when_over_budget(tmp_path: Path) -
     }
 
 
+def test_a_mirror_size_is_counted_once_until_git_writes_there(tmp_path: Path) -> None:
+    """The budget reads each mirror's recorded size; a run that fetched nothing walks no files, a fetch recounts."""
+    from forkwise.index.mirror import SIZE_RECORD, disk_usage
+
+    net = _net(tmp_path / "net", "acme/lib")
+    settings = Settings(home=tmp_path / "home", workers=2, mirror_budget_gb=10)
+    up, forks = net.inputs()
+    analyse_network(up, forks, settings, as_of=net.as_of)
+    mirror = mirror_path(settings.mirrors_dir, up.name, up.url)
+    record = mirror / SIZE_RECORD
+    assert int(record.read_text()) == disk_usage(mirror) > 0
+    record.write_text("123")  # a warm run reads the record: no fetch, so it is not counted again
+    again = analyse_network(up, forks, settings, as_of=net.as_of)
+    assert again.stats.fetched == 0 and record.read_text() == "123"
+    work = tmp_path / "work"  # ok/x (a bare repository) gains a commit: fetched, so the mirror is counted again
+    subprocess.run(["git", "clone", "-q", str(net.forks[1].path), str(work)], check=True)
+    (work / "more.py").write_text("y = 2\n")
+    git = ["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run([*git, "add", "more.py"], check=True)
+    subprocess.run([*git, "commit", "-qm", "more"], check=True)
+    subprocess.run([*git, "push", "-q", "origin", "HEAD"], check=True)
+    third = analyse_network(up, forks, settings, as_of=net.as_of)
+    assert third.stats.fetched == 1 and int(record.read_text()) == disk_usage(mirror)
+
+
 def test_git_calls_time_out(silent_remote: str) -> None:
     """A remote that never answers fails within the git timeout, with that reason."""
     from forkwise.index.mirror import SourceProblem, ls_remote

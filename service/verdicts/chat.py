@@ -26,7 +26,7 @@ from forkwise.service.verdicts import checks
 from forkwise.service.verdicts.llm import Completion
 from forkwise.service.verdicts.llm_writer import parse_json_object
 from forkwise.service.verdicts.models import ForkReport, Report
-from forkwise.service.verdicts.prompts import applied, count, load_toml, text_env
+from forkwise.service.verdicts.prompts import applied, count, load_toml, text_template
 
 
 class Turn(BaseModel):
@@ -349,7 +349,7 @@ def by_purpose(question: str, cites: list[Citation], report: Report) -> list[Cit
 @lru_cache(maxsize=1)
 def _retrieval_only() -> Template:
     """The retrieval-only answer's template, compiled once per process."""
-    return text_env().from_string(load_toml("chat.toml")["retrieval_only"])
+    return text_template(load_toml("chat.toml")["retrieval_only"])
 
 
 def compose(question: str, cites: list[Citation], report: Report, failed: str | None = None) -> str:
@@ -383,9 +383,8 @@ class ChatService:
         self._indexes: dict[str, VectorIndex] = {}
         self._lock = threading.Lock()
         spec = load_toml("chat.toml")
-        env = text_env()
-        self._system = env.from_string(spec["system"])
-        self._user = env.from_string(spec["user"])
+        self._system = text_template(spec["system"])
+        self._user = text_template(spec["user"])
 
     def index(self, upstream: str) -> VectorIndex:
         """The upstream's vector index, opened once per service and shared by every request thread."""

@@ -38,7 +38,7 @@ from forkwise.service.settings import Settings, WriterName
 from forkwise.service.verdicts import checks
 from forkwise.service.verdicts.llm import Completion, chat_model
 from forkwise.service.verdicts.models import Claim, FieldNote, Verdict, VerdictField
-from forkwise.service.verdicts.prompts import load_toml, prompt_hash, text_env
+from forkwise.service.verdicts.prompts import load_toml, prompt_hash, text_template
 from forkwise.service.verdicts.purpose import Purpose, banned_for, candidates
 from forkwise.service.verdicts.purpose import problems as phrase_problems
 from forkwise.service.verdicts.writer import (
@@ -211,15 +211,14 @@ class LLMWriter:
         if unknown:
             raise ValueError(f"unknown LLM tasks: {', '.join(sorted(unknown))} (known: {', '.join(FIELDS)}, verdict)")
         self.facts = FactsWriter()
-        env = text_env()
         full = load_toml(PROMPT)
-        self._system = env.from_string(full["system"])
-        self._user = env.from_string(full["user"])
-        self._repair = env.from_string(full["repair"])
+        self._system = text_template(full["system"])
+        self._user = text_template(full["user"])
+        self._repair = text_template(full["repair"])
         narrow = load_toml(TASKS)
-        self._task_system = env.from_string(narrow["system"])
-        self._task_repair = env.from_string(narrow["repair"])
-        self._task_user = {k: env.from_string(v["user"]) for k, v in narrow["tasks"].items()}
+        self._task_system = text_template(narrow["system"])
+        self._task_repair = text_template(narrow["repair"])
+        self._task_user = {k: text_template(v["user"]) for k, v in narrow["tasks"].items()}
         self._task_tokens = {k: int(v["max_tokens"]) for k, v in narrow["tasks"].items()}
         self.last_raw: list[str] = []
 

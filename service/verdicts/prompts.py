@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import nh3
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
 from markupsafe import Markup
 
 
@@ -68,8 +68,10 @@ def applied(n: int, total: int) -> str:
     return f"{n} of its {count(total, 'own commit')} apply"
 
 
+@lru_cache(maxsize=1)
 def text_env() -> Environment:
-    """Jinja for plain text (sentences, Markdown): strict, no autoescape."""
+    """Jinja for plain text (sentences, Markdown): strict, no autoescape. One per process (Jinja caches the
+    templates it loads by name; :func:`text_template` caches those compiled from a string)."""
     env = Environment(
         undefined=StrictUndefined,
         keep_trailing_newline=True,
@@ -80,6 +82,13 @@ def text_env() -> Environment:
     )
     env.filters.update(_COMMON_FILTERS, md=md_escape)
     return env
+
+
+@lru_cache(maxsize=1024)
+def text_template(source: str) -> Template:
+    """A template string of the prompt files compiled once per process: the writer renders the same few dozen
+    for every fork (compiling them again per fork cost more than the rendering)."""
+    return text_env().from_string(source)
 
 
 def first_upper(s: object) -> str:

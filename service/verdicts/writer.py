@@ -30,7 +30,7 @@ from forkwise.service.verdicts.classify import (
 )
 from forkwise.service.verdicts.evidence import Evidence
 from forkwise.service.verdicts.models import Claim, Verdict
-from forkwise.service.verdicts.prompts import count, day, load_toml, pct, prompt_hash, text_env
+from forkwise.service.verdicts.prompts import count, day, load_toml, pct, prompt_hash, text_template
 from forkwise.service.verdicts.purpose import Purpose, purpose, usable_subject
 
 PROMPT = "verdict.toml"
@@ -392,7 +392,6 @@ class FactsWriter:
         spec = load_toml(PROMPT)
         arch = spec[inp.classification.template or inp.classification.archetype]
         notes = spec["notes"]
-        env = text_env()
         replace = replace or {}
 
         def render(entries: list[dict[str, Any]]) -> list[Claim]:
@@ -403,8 +402,8 @@ class FactsWriter:
             own = replace[key] if key in replace else render(arch.get(key, []))
             return own + render(held)
 
-        text = summary if summary is not None else env.from_string(arch["summary"]).render(**ctx)
-        headline = _sentence(env.from_string(arch["headline"]).render(**ctx))
+        text = summary if summary is not None else text_template(arch["summary"]).render(**ctx)
+        headline = _sentence(text_template(arch["headline"]).render(**ctx))
         fork_if, up_if, risks = claims("choose_fork_if"), claims("choose_upstream_if"), claims("risks")
         cited = [*inp.classification.evidence]
         for c in (*fork_if, *up_if, *risks):
@@ -442,11 +441,10 @@ class FactsWriter:
 
 def _claims(entries: list[dict[str, Any]], ctx: dict[str, Any], catalogue: dict[str, Evidence]) -> list[Claim]:
     """Claims rendered from template entries; an entry none of whose evidence IDs resolve is left out."""
-    env = text_env()
     out = []
     for e in entries:
-        text = _sentence(env.from_string(e["text"]).render(**ctx))
-        ids = [i for ev in e["evidence"] for i in env.from_string(ev).render(**ctx).split()]
+        text = _sentence(text_template(e["text"]).render(**ctx))
+        ids = [i for ev in e["evidence"] for i in text_template(ev).render(**ctx).split()]
         ids = [i for i in dict.fromkeys(ids) if i in catalogue]
         if ids:
             out.append(Claim(text=text, evidence=ids))
