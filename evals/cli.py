@@ -155,7 +155,7 @@ def demo_command(
     from forkwise.service.surfaces.console import progress_for
 
     settings = get_settings()
-    root = out or settings.home / "demo"
+    root = out or settings.demo_dir
     progress, live = progress_for(err, quiet=quiet, verbose=verbose)
     with live:
         report, paths, index_error = run_demo(root, settings, progress=progress or no_progress)

@@ -144,7 +144,33 @@ class Settings(IndexSettings):
 
     @property
     def reports_dir(self) -> Path:
+        """Where reports were kept as JSON files before the store (imported once)."""
         return self.home / "reports"
+
+    @property
+    def models_dir(self) -> Path:
+        """The bundled model, joined from its parts."""
+        return self.home / "models"
+
+    @property
+    def digest_dir(self) -> Path:
+        """What each upstream's last digest saw (``<owner>/<name>.json``)."""
+        return self.home / "digest"
+
+    @property
+    def sqlite_path(self) -> Path:
+        """The store when ``FORKWISE_DATABASE_URL`` is unset."""
+        return self.home / "forkwise.db"
+
+    @property
+    def beat_schedule(self) -> Path:
+        """Celery beat's schedule file (``forkwise worker --beat``)."""
+        return self.home / "celerybeat-schedule"
+
+    @property
+    def demo_dir(self) -> Path:
+        """Where ``forkwise demo`` builds its network unless told."""
+        return self.home / "demo"
 
     @property
     def proxies(self) -> tuple[str, ...]:

@@ -257,7 +257,14 @@ def test_at_1280_the_list_uses_the_width_until_a_fork_is_chosen(site, browser: B
 
     report = load(settings, "acme/trainer")
     assert page.locator("#chat-q").get_attribute("placeholder") == chat_placeholder(report)
-    assert chat_placeholder(report) == "Which fork supports Habana Gaudi (HPU)?"
+    # the report's one ranking: carol's fork to use first (no term), then bigco and habana-ai (both for a niche,
+    # 5 commits upstream lacks; by name): bigco's FP8 is the first named thing
+    assert [j.name for j in report.ranked()][:4] == [
+        "carol/trainer", "bigco/trainer", "habana-ai/trainer", "frank/trainer-lite"
+    ]  # fmt: skip
+    assert chat_placeholder(report) == "Which fork supports FP8?"
+    rows = page.locator("#forks-table tbody tr").evaluate_all("rs => rs.map(r => r.dataset.name)")
+    assert rows[:4] == [j.name for j in report.ranked()][:4]  # the table opens in that ranking
     # choose a fork: the panel takes its half; the list drops the columns the panel shows
     page.locator("#forks-table a[data-fork='habana-ai/trainer']").click()
     expect(page.locator("#panel")).to_contain_text("Choose this fork if…")

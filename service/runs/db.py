@@ -143,7 +143,7 @@ def database_url(settings: Settings) -> str:
     """``FORKWISE_DATABASE_URL`` (``postgresql://`` means the psycopg 3 driver), else SQLite in the home."""
     url = settings.database_url
     if not url:
-        return f"sqlite:///{settings.home / 'forkwise.db'}"
+        return f"sqlite:///{settings.sqlite_path}"
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
@@ -218,7 +218,7 @@ def _migration_lock(engine: Engine, settings: Settings) -> Iterator[None]:
                 conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK})
                 conn.commit()
         return
-    db_file = Path(engine.url.database or settings.home / "forkwise.db")
+    db_file = Path(engine.url.database or settings.sqlite_path)
     db_file.parent.mkdir(parents=True, exist_ok=True)
     with open(db_file.with_name(db_file.name + ".migrate-lock"), "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)

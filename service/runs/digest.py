@@ -68,7 +68,7 @@ def state_of(report: Report) -> DigestState:
 
 def _path(settings: Settings, repo: str) -> Path:
     owner, _, name = repo.partition("/")
-    return settings.home / "digest" / owner / f"{name}.json"
+    return settings.digest_dir / owner / f"{name}.json"
 
 
 class DigestMark(BaseModel):

@@ -689,7 +689,7 @@ def run_worker(settings: Settings, concurrency: int | None = None, beat: bool = 
     if concurrency:
         argv.append(f"--concurrency={concurrency}")
     if beat:
-        argv += ["--beat", f"--schedule={settings.home / 'celerybeat-schedule'}"]
+        argv += ["--beat", f"--schedule={settings.beat_schedule}"]
     settings.home.mkdir(parents=True, exist_ok=True)
     app.worker_main(argv)
 

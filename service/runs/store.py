@@ -75,15 +75,15 @@ def _fork_rows(report: Report) -> list[ForkRow]:
 def upstream_row(s: Session, name: str, url: str) -> UpstreamRow:
     """The row of upstream ``name``, made when missing. An insert that yields to a concurrent one (never a
     read-then-insert race), and a write first, so SQLite takes its write lock before anything is read."""
+    values = {"name": name, "url": url, "tracked": True, "created_at": now()}
     if s.get_bind().dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        s.execute(sqlite_insert(UpstreamRow).values(**values).on_conflict_do_nothing(index_elements=["name"]))
     else:  # the PostgreSQL dialect loads only for a PostgreSQL store (50 ms of imports otherwise)
-        from sqlalchemy.dialects.postgresql import insert
-    s.execute(
-        insert(UpstreamRow)
-        .values(name=name, url=url, tracked=True, created_at=now())
-        .on_conflict_do_nothing(index_elements=["name"])
-    )
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        s.execute(pg_insert(UpstreamRow).values(**values).on_conflict_do_nothing(index_elements=["name"]))
     return s.execute(select(UpstreamRow).where(UpstreamRow.name == name)).scalar_one()
 
 

@@ -44,7 +44,6 @@ MAX_COMMAND = 2000  # characters of a slash command's text
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
 MAX_TEXT = 3000
-REC_ORDER = {"fork": 0, "fork-for-niche": 1, "other-fork": 2, "upstream": 3}
 USAGE = (
     "`/forkwise owner/repo` the top forks · `/forkwise owner/repo fork-owner` one fork's verdict · "
     "`/forkwise ask owner/repo <question>` a cited answer · `/forkwise help`"
@@ -120,10 +119,8 @@ def _coverage_line(report: Report) -> str:
 
 
 def top_forks(report: Report, n: int = 8) -> list[ForkReport]:
-    ok = [f for f in report.forks if f.verdict and f.facts]
-    # every fork in ok has a verdict and facts (the filter above); mypy does not narrow through it
-    ok.sort(key=lambda f: (REC_ORDER.get(f.verdict.recommendation, 4), -f.facts.ahead, f.name))  # type: ignore[union-attr]
-    return ok[:n]
+    """The first ``n`` forks of the report's one ranking (:meth:`Report.ranked`)."""
+    return [j.report for j in report.ranked()[:n]]
 
 
 def summary_blocks(report: Report, public_url: str | None, n: int = 8) -> list[dict[str, Any]]:

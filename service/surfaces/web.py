@@ -44,16 +44,26 @@ def bars(groups: dict[str, Any], limit: int = 8) -> list[dict[str, Any]]:
     ]
 
 
+def table_rows(report: Report) -> list[ForkReport]:
+    """The table's rows before the reader sorts them: the report's one ranking, then the forks without a verdict
+    (failed, skipped) in the report's order."""
+    ranked = [j.report for j in report.ranked()]
+    seen = {f.name for f in ranked}
+    return ranked + [f for f in report.forks if f.name not in seen]
+
+
 def chat_placeholder(report: Report) -> str:
     """An example question from this repository's own forks: a named thing one of them carries ("Which fork
-    supports MariaDB?"), else what one says it is for; a generic question when neither is there."""
-    order = {f.name: i for i, f in enumerate(report.forks)}
+    supports MariaDB?"), else what one says it is for; a generic question when neither is there. The forks are
+    taken in the report's one ranking (:meth:`Report.ranked`): the example is about a fork worth asking about."""
+    ranked = report.ranked()
+    order = {j.name: i for i, j in enumerate(ranked)}
     named = sorted(report.terms.items(), key=lambda kv: (min(order.get(n, 1 << 30) for n in kv[1]), kv[0]))
     if named:
         return f"Which fork supports {named[0][0]}?"
-    for f in report.forks:
-        v = f.verdict
-        if v and v.purpose and v.recommendation != "upstream" and not re.match(r"(?i)(a|an|the)\b", v.purpose):
+    for j in ranked:
+        v = j.verdict
+        if v.purpose and v.recommendation != "upstream" and not re.match(r"(?i)(a|an|the)\b", v.purpose):
             return f"Which fork is for {v.purpose}?"
     return "Which fork should I use, and why?"
 
@@ -94,6 +104,7 @@ def create_router(
         return _render(
             "repo.html.j2",
             r=report,
+            rows=table_rows(report),
             selected=selected,
             bars=bars,
             question=question or "",

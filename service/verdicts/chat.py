@@ -133,7 +133,7 @@ def retrieve(vindex: VectorIndex, report: Report, question: str, fork: str | Non
     terms = fork_terms(report)
     named = [name for name, words in terms.items() if q & words and (fork is None or name == fork)]
     for name in named[:5]:  # the forks the question is about by their own work, even if similarity missed them
-        hits += search(vec, k=3, filter={f"fork:{name}": True})  # type: ignore[dict-item]
+        hits += search(vec, k=3, filter={f"fork:{name}": True})  # type: ignore[dict-item]  # a boolean where clause (above)
     forks = {f.name: f for f in report.forks}
     scored = []
     seen: set[tuple[str, str]] = set()
@@ -216,32 +216,31 @@ def state_answer(question: str, report: Report) -> ChatAnswer | None:
     kind = next((k for k, rx in STATE_QUESTIONS if rx.search(question)), None)
     if kind is None:
         return None
-    ok = [f for f in report.forks if f.facts and f.verdict]
+    judged = report.judged()
+    ok = [j.report for j in judged]
     copies = ("mirror", "stale-snapshot", "unrelated")
-    # below, every fork in ok has facts and a verdict (the filter above); mypy does not narrow through it
-    adding = [f for f in ok if f.archetype not in copies and f.verdict.recommendation != "upstream"]  # type: ignore[union-attr]
+    adding = [j for j in judged if j.report.archetype not in copies and j.verdict.recommendation != "upstream"]
     picks = report.picks
     up = report.upstream
-    chosen: list[tuple[Any, str, str]] = []  # (fork report, evidence id, line)
+    chosen: list[tuple[ForkReport, str, str]] = []  # (fork report, evidence id, line)
     if kind == "maintained":
         # forks that carry the project on come first (that is what "maintained" asks), then the newest work
-        ranked = sorted(
-            adding,
-            key=lambda f: (f.archetype != "continuation", -f.facts.last_commit_date.timestamp()),  # type: ignore[union-attr]
+        newest = sorted(
+            adding, key=lambda j: (j.report.archetype != "continuation", -j.facts.last_commit_date.timestamp())
         )
-        for f in ranked[:5]:
-            line = f"last commit {f.facts.last_commit_date.date()}"  # type: ignore[union-attr]
-            if f.archetype == "continuation":
+        for j in newest[:5]:
+            line = f"last commit {j.facts.last_commit_date.date()}"
+            if j.report.archetype == "continuation":
                 line += ", carries the project on"
-            chosen.append((f, "fact:last_commit_date", line))
+            chosen.append((j.report, "fact:last_commit_date", line))
         head = (
             f"Upstream's last commit was {up.last_commit_date.date()}. Forks that carry the project on first, then "
             "the other forks with work of their own, newest first:"
         )
     elif kind == "copies":
-        for f in ok:
-            if f.archetype in ("mirror", "stale-snapshot"):
-                chosen.append((f, "fact:ahead", f"{f.archetype}: {f.verdict.headline}"))  # type: ignore[union-attr]
+        for j in judged:
+            if j.report.archetype in ("mirror", "stale-snapshot"):
+                chosen.append((j.report, "fact:ahead", f"{j.report.archetype}: {j.verdict.headline}"))
         head = "These forks add nothing of their own (mirrors and older copies):"
     elif kind == "merge":
         merging = [(f, f.facts.merge) for f in ok if f.facts and f.facts.merge is not None]
@@ -281,10 +280,11 @@ def state_answer(question: str, report: Report) -> ChatAnswer | None:
                 chosen.append((f, "fact:behind", pick.reason))
         head = "Of the forks that add work, the closest to upstream:"
     else:
+        # the report's one ranking: the fork picked to use, else the forks recommended instead of upstream
         pick = picks.get("use")
-        rec = [f for f in ok if f.verdict and f.verdict.recommendation == "fork"]
-        for f in ([f for f in ok if pick and f.name == pick.fork] or rec)[:5]:
-            chosen.append((f, "fact:unique_commits", f.verdict.headline))  # type: ignore[union-attr]
+        best = [j for j in report.ranked() if (j.name == pick.fork if pick else j.verdict.recommendation == "fork")]
+        for j in best[:5]:
+            chosen.append((j.report, "fact:unique_commits", j.verdict.headline))
         head = "The fork to use instead of upstream:" if chosen else "No fork is a better default than upstream here."
     cites = [
         Citation(n=i, fork=f.name, evidence=eid, url=f.web_url, snippet=line, score=1.0)

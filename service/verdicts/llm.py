@@ -56,7 +56,7 @@ def local_unavailable(settings: Settings) -> str | None:
         return f"the local model's runtime (llama-cpp-python) is not installed: {INSTALL_LOCAL}"
     if settings.model_path is not None:
         return None if settings.model_path.exists() else f"FORKWISE_MODEL_PATH {settings.model_path} does not exist"
-    target = settings.home / "models" / GGUF_NAME
+    target = settings.models_dir / GGUF_NAME
     if target.exists():
         return None
     try:
@@ -104,7 +104,7 @@ def _digest(path: Path) -> str:
 
 def bundled_model(settings: Settings) -> Path:
     """The bundled GGUF, joined from its parts once and verified (hashed once per process, not per call)."""
-    target = settings.home / "models" / GGUF_NAME
+    target = settings.models_dir / GGUF_NAME
     if target.exists() and _digest(target) == GGUF_SHA256:
         return target
     parts = [part_file(dist) for dist in GGUF_PARTS]

@@ -7,7 +7,7 @@ produces for one fork; every ID it cites resolves in that fork's evidence catalo
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -115,6 +115,22 @@ class ForkReport(BaseModel):
     error: Redacted | None = None
     skipped: str | None = None
     cached: bool = False
+
+
+class Judged(NamedTuple):
+    """An analysed fork with what was decided of it: facts and verdict, never None (see :meth:`Report.judged`)."""
+
+    report: ForkReport
+    facts: ForkFacts
+    verdict: Verdict
+
+    @property
+    def name(self) -> str:
+        return self.report.name
+
+
+RECOMMENDATION_ORDER: dict[str, int] = {"fork": 0, "fork-for-niche": 1, "other-fork": 2, "upstream": 3}
+"""Best first: a fork to use instead of upstream, one for a niche, one that another fork supersedes, upstream's."""
 
 
 class UpstreamSummary(BaseModel):
@@ -238,6 +254,26 @@ class Report(BaseModel):
         description="Started by a remote caller (HTTP, the web page, Slack): every refresh of it (the worker's beat, "
         "`forkwise digest`) checks its sources against the source policy, as the first run did.",
     )
+
+    def judged(self) -> list[Judged]:
+        """The forks that were analysed and given a verdict, in the report's order."""
+        return [Judged(f, f.facts, f.verdict) for f in self.forks if f.facts is not None and f.verdict is not None]
+
+    def ranked(self) -> list[Judged]:
+        """The one ranking every surface shows forks in (the web page's table and chat example, Slack's top forks,
+        chat's "which should I use"): the fork picked to use first, then by recommendation (a fork to use instead
+        of upstream, then one for a niche, one another fork supersedes, upstream's), then the most commits
+        upstream lacks, then by name."""
+        use = self.picks.get("use")
+        return sorted(
+            self.judged(),
+            key=lambda j: (
+                not (use is not None and j.name == use.fork),
+                RECOMMENDATION_ORDER.get(j.verdict.recommendation, len(RECOMMENDATION_ORDER)),
+                -j.facts.ahead,
+                j.name,
+            ),
+        )
 
     def fork(self, name: str) -> ForkReport:
         for f in self.forks:

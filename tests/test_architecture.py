@@ -1,0 +1,135 @@
+"""The house's rules (issue 27), read from the source with ``ast``: imports run surfaces → runs → verdicts →
+index (also inside functions), the production package never imports the evals, no import cycle among
+module-level imports, paths in the home only from the settings, every ``type: ignore`` says why."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FOLDERS = {"index": "forkwise.index", "service": "forkwise.service", "evals": "forkwise.evals"}
+LAYERS = ["forkwise.index", "forkwise.service.verdicts", "forkwise.service.runs", "forkwise.service.surfaces"]
+"""Lowest first: a module may import its own layer and those below it."""
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for folder, package in FOLDERS.items():
+        for path in (ROOT / folder).rglob("*.py"):
+            if "migrations" in path.parts:
+                continue
+            rel = path.relative_to(ROOT / folder).with_suffix("")
+            parts = [p for p in rel.parts if p != "__init__"]
+            out[".".join([package, *parts])] = path
+    return out
+
+
+MODULES = _modules()
+
+
+def _imports(path: Path, *, top_level_only: bool = False) -> list[tuple[str, int]]:
+    """The forkwise modules ``path`` imports (with line numbers); TYPE_CHECKING blocks left out."""
+    tree = ast.parse(path.read_text())
+    out: list[tuple[str, int]] = []
+
+    def visit(node: ast.AST, top: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+                continue
+            if isinstance(child, ast.Import):
+                out.extend((a.name, child.lineno) for a in child.names if a.name.startswith("forkwise."))
+            elif isinstance(child, ast.ImportFrom) and child.module and child.module.startswith("forkwise"):
+                for a in child.names:
+                    name = f"{child.module}.{a.name}"  # a module of the package, or a name in one
+                    out.append((name if name in MODULES else child.module, child.lineno))
+            inner = isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda)
+            if not (top_level_only and inner and not isinstance(child, ast.ClassDef)):
+                visit(child, top and not inner)
+
+    visit(tree, True)
+    return out
+
+
+def _layer(module: str) -> int | None:
+    found = [i for i, prefix in enumerate(LAYERS) if module == prefix or module.startswith(prefix + ".")]
+    return found[-1] if found else None
+
+
+def test_the_modules_are_found() -> None:
+    assert "forkwise.index.facts" in MODULES and "forkwise.service.surfaces.cli" in MODULES
+    assert {m for m in MODULES if m.startswith("forkwise.service.") and _layer(m) is None} == {
+        "forkwise.service.settings"
+    }
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_imports_only_go_down(module: str) -> None:
+    mine = _layer(module)
+    wrong = []
+    for target, line in _imports(MODULES[module]):
+        if module.startswith(("forkwise.index", "forkwise.service")) and target.startswith("forkwise.evals"):
+            wrong.append(f"{line}: {target} (the evals are not production code)")
+        theirs = _layer(target)
+        if mine is not None and theirs is not None and theirs > mine:
+            wrong.append(f"{line}: {target} (a layer above {LAYERS[mine]})")
+        if module.startswith("forkwise.index") and target.startswith("forkwise.service"):
+            wrong.append(f"{line}: {target} (index/ imports nothing above it)")
+    assert wrong == []
+
+
+def test_no_import_cycle_among_module_level_imports() -> None:
+    graph = {m: {t for t, _ in _imports(p, top_level_only=True) if t in MODULES and t != m} for m, p in MODULES.items()}
+    # a package's __init__ importing its own modules is how Python packages work, not a cycle between parts
+    graph = {m: {t for t in ts if not m.startswith(t + ".")} for m, ts in graph.items()}
+    seen: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def walk(m: str) -> None:
+        seen[m] = 1
+        stack.append(m)
+        for t in sorted(graph[m]):
+            if seen.get(t) == 1:
+                cycles.append([*stack[stack.index(t) :], t])
+            elif t not in seen:
+                walk(t)
+        stack.pop()
+        seen[m] = 2
+
+    for m in sorted(graph):
+        if m not in seen:
+            walk(m)
+    assert cycles == []
+
+
+SETTINGS = {"forkwise.index.settings", "forkwise.service.settings"}
+
+
+def test_paths_in_the_home_come_only_from_the_settings() -> None:
+    users = []
+    for module, path in MODULES.items():
+        if module in SETTINGS:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+                left = node.left
+                if isinstance(left, ast.Attribute) and left.attr == "home":
+                    users.append(f"{module}:{node.lineno}: {ast.unparse(node)}")
+    assert users == []
+
+
+def test_every_type_ignore_says_why() -> None:
+    bare = []
+    for module, path in MODULES.items():
+        lines = path.read_text().splitlines()
+        for i, line in enumerate(lines):
+            if "type: ignore" not in line:
+                continue
+            said = re.search(r"type: ignore\[[^\]]+\]\s*#\s*\S", line) or (i and lines[i - 1].strip().startswith("#"))
+            if not said:
+                bare.append(f"{module}:{i + 1}: {line.strip()}")
+    assert bare == []
