@@ -133,3 +133,30 @@ def test_every_type_ignore_says_why() -> None:
             if not said:
                 bare.append(f"{module}:{i + 1}: {line.strip()}")
     assert bare == []
+
+
+def test_every_api_route_answers_a_named_model(tmp_path: Path) -> None:
+    """OpenAPI shows each route's body: a named schema (or a list of one), never an untyped object."""
+    from forkwise.service.settings import Settings
+    from forkwise.service.surfaces.api import create_app
+
+    spec = create_app(Settings(home=tmp_path, serve_embeddings=True)).openapi()
+    shapes = {}
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            ok = next(code for code in op["responses"] if code.startswith("2"))
+            schema = op["responses"][ok]["content"]["application/json"]["schema"]
+            shapes[f"{method.upper()} {path}"] = (schema.get("$ref") or schema["items"]["$ref"]).split("/")[-1]
+    assert shapes == {
+        "GET /v1/repos": "RepoListItem",
+        "GET /v1/repos/{owner}/{repo}": "RepoSummary",
+        "GET /v1/repos/{owner}/{repo}/report": "Report",
+        "GET /v1/repos/{owner}/{repo}/forks/{fork_owner}/{fork_repo}": "ForkDetail",
+        "POST /v1/repos/{owner}/{repo}/index": "JobStarted",
+        "GET /v1/jobs/{job_id}": "Job",
+        "POST /v1/chat": "ChatAnswer",
+        "POST /v1/embeddings": "EmbeddingsResponse",
+    }
+    summary = spec["components"]["schemas"]["RepoSummary"]["properties"]
+    assert summary["upstream"] == {"$ref": "#/components/schemas/UpstreamSummary"}
+    assert summary["forks"]["items"] == {"$ref": "#/components/schemas/ForkRow"}

@@ -223,7 +223,7 @@ def test_already_upstream_agrees_with_git_cherry_mark(tmp_path, settings, monkey
     """The patch comparison over the upstream commits that touch the fork's files marks exactly what
     ``git log --cherry-mark`` marks: a pick, a pick with other whitespace (patch-ids ignore it); not a partial
     pick or a new change."""
-    from forkwise.index import facts as facts_mod
+    from forkwise.index.facts import fork as facts_mod
 
     guard = "def read(p):\n    if not p:\n        return []\n"
     spec = {

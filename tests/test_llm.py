@@ -15,7 +15,15 @@ from forkwise.evals.scorer import contradictions
 from forkwise.service.runs.store import retriever
 from forkwise.service.verdicts.chat import ChatRequest, ChatService, named_forks
 from forkwise.service.verdicts.llm import GGUF_SHA256, _sha256, bundled_model, local_model, openai_model
-from forkwise.service.verdicts.llm_writer import Draft, LLMWriter, Shown, check_draft, parse_json_object
+from forkwise.service.verdicts.llm_writer import (
+    Draft,
+    Grounds,
+    LLMWriter,
+    Shown,
+    check_draft,
+    check_texts,
+    parse_json_object,
+)
 from forkwise.service.verdicts.models import Claim
 from forkwise.service.verdicts.report import stored_input
 from forkwise.service.verdicts.writer import FactsWriter, validate
@@ -78,9 +86,18 @@ def test_validation_rejects_invented_ids_numbers_and_files(net_report) -> None:
         }
     )
     problems = check_draft(bad, inp, shown)
-    assert any("'500'" in p for p in problems)
-    assert any("commit:deadbeef" in p for p in problems)
-    assert any("gaudi/magic.py" in p for p in problems)
+    # the one checker both writers use: the same words for the same fault, one problem per fault
+    assert "numbers: '500' is not a computed fact" in problems
+    assert "evidence: cites 'commit:deadbeef', which it was not shown" in problems
+    assert "grounding: names 'gaudi/magic.py', which is not in the evidence" in problems
+    assert sum("'500'" in p for p in problems) == 1  # validate's number check is not repeated
+    grounds = Grounds(shown={"E1": "5 commits ahead of upstream"}, corpus=[], names=[], recommendation="fork",
+                      allowed={"5"})  # fmt: skip
+    assert check_texts([("Adds 500 features in gaudi/magic.py.", ["E2"])], "summary", grounds)[:3] == [
+        "evidence: cites 'E2', which it was not shown",
+        "numbers: '500' is not a computed fact",
+        "grounding: names 'gaudi/magic.py', which is not in the evidence",
+    ]
     with pytest.raises(ValueError):
         Draft.model_validate(parse_json_object('{"summary": "too short"}'))
 

@@ -20,7 +20,7 @@ from forkwise.service.verdicts.writer import validate
 from tests.doubles import HashEmbeddings, ScriptedModel
 
 GOOD = {
-    "summary": "This fork adapts the trainer for Habana Gaudi hardware.",
+    "summary": "This fork adds Habana Gaudi (HPU) support to the trainer.",
     "choose_fork_if": [{"text": "you train on Habana Gaudi accelerators.", "evidence": ["fact:ahead"]}],
     "choose_upstream_if": [{"text": "you do not use Habana Gaudi accelerators.", "evidence": ["fact:behind"]}],
     "risks": [],
@@ -73,7 +73,7 @@ def test_two_invalid_answers_fall_back_to_the_facts_visibly(store: tuple[Report,
     assert len(model.requests) == 2 and v.writer == "facts"
     assert v.fallback_reason == (
         "local writer failed validation: cites unknown evidence 'commit:feed'; "
-        "cites 'commit:feed', which was not in the EVIDENCE list; "
+        "evidence: cites 'commit:feed', which it was not shown; "
         "grounding: 'maintained' not in the terms or the cited evidence"
     )
     assert [(n.field, n.source) for n in v.fields] == [("verdict", "facts")]

@@ -14,22 +14,28 @@ from importlib import resources
 from pathlib import Path as FsPath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from forkwise.index.names import SEGMENT, split_full_name
-from forkwise.service.runs.jobs import Jobs
+from forkwise.index.names import split_full_name
 from forkwise.service.runs.store import list_reports
-from forkwise.service.runs.usecases import NoSuchFork, answer, find_forks, load, start_index
-from forkwise.service.settings import Settings
-from forkwise.service.surfaces.access import Access
-from forkwise.service.surfaces.guard import RateLimits, client_of, is_local_caller
-from forkwise.service.verdicts.chat import ChatService
+from forkwise.service.runs.usecases import NoSuchFork, answer, find_forks, start_index
+from forkwise.service.surfaces.deps import (
+    AccessDep,
+    ClientDep,
+    JobId,
+    JobsDep,
+    LimitsDep,
+    Segment,
+    Services,
+    ServicesDep,
+    SettingsDep,
+    ShownReport,
+)
 from forkwise.service.verdicts.models import ForkReport, Report
 from forkwise.service.verdicts.prompts import html_env
 
 STATIC_DIR = FsPath(str(resources.files("forkwise.service.surfaces"))) / "static"
-Seg = Annotated[str, Path(pattern=SEGMENT, max_length=100)]
 
 
 def bars(groups: dict[str, Any], limit: int = 8) -> list[dict[str, Any]]:
@@ -72,117 +78,105 @@ def _render(name: str, **ctx: Any) -> str:
     return html_env().get_template(f"web/{name}").render(**ctx)
 
 
-def create_router(
-    settings: Settings,
-    chat: ChatService,
-    jobs: Jobs,
-    access: Access | None = None,
-    limits: RateLimits | None = None,
-) -> APIRouter:
-    router = APIRouter(include_in_schema=False)
-    access = access or Access(settings)
-    limits = limits or RateLimits(settings)
-    # the page's question box has no key field: it spends model tokens only when starting work needs no key
-    page_chat = chat if chat.model is None or access.allowed(None) else ChatService(settings, None)
+router = APIRouter(include_in_schema=False)
 
-    def fork_of(report: Report, name: str) -> ForkReport:
-        hits = find_forks(report, name)
-        if len(hits) != 1:
-            raise NoSuchFork(report.upstream.name, name, [f.name for f in hits])
-        return hits[0]
 
-    def view(request: Request, upstream: str) -> Report:
-        """The stored report as this caller may see it (local paths only for callers on this machine)."""
-        report = load(settings, upstream)
-        return report if is_local_caller(request, settings) else report.for_remote()
+def fork_of(report: Report, name: str) -> ForkReport:
+    hits = find_forks(report, name)
+    if len(hits) != 1:
+        raise NoSuchFork(report.upstream.name, name, [f.name for f in hits])
+    return hits[0]
 
-    def page(report: Report, *, selected: list[ForkReport], question: str | None = None) -> str:
-        reply = None
-        if question:
-            fork = selected[0].name if len(selected) == 1 else None
-            reply = answer(page_chat, report.upstream.name, question, fork=fork)
-        return _render(
-            "repo.html.j2",
-            r=report,
-            rows=table_rows(report),
-            selected=selected,
-            bars=bars,
-            question=question or "",
-            answer=reply,
-            archetypes=sorted({f.archetype for f in report.forks if f.archetype}),
-            placeholder=chat_placeholder(report),
-        )
 
-    @router.get("/", response_class=HTMLResponse)
-    def home(q: Annotated[str | None, Query(max_length=200)] = None) -> str:
-        reports = list_reports(settings)
-        if q:
-            reports = [r for r in reports if q.lower() in r.upstream.name.lower()]
-        return _render(
-            "index.html.j2", reports=reports, q=q or "", needs_key=access.key is not None, disabled=access.disabled
-        )
+def page(services: Services, report: Report, *, selected: list[ForkReport], question: str | None = None) -> str:
+    reply = None
+    if question:
+        fork = selected[0].name if len(selected) == 1 else None
+        reply = answer(services.page_chat(), report.upstream.name, question, fork=fork)
+    return _render(
+        "repo.html.j2",
+        r=report,
+        rows=table_rows(report),
+        selected=selected,
+        bars=bars,
+        question=question or "",
+        answer=reply,
+        archetypes=sorted({f.archetype for f in report.forks if f.archetype}),
+        placeholder=chat_placeholder(report),
+    )
 
-    @router.post("/add")
-    def add(
-        request: Request, repo: Annotated[str, Form(max_length=200)], api_key: Annotated[str, Form()] = ""
-    ) -> RedirectResponse:
-        try:
-            owner, name = split_full_name(repo.strip())
-        except ValueError:
-            raise HTTPException(422, "give the repository as owner/repo") from None
-        access.check(api_key or None)
-        limits.hit("job", client_of(request))  # refusals answer as the API's do (service/surfaces/errors.py)
-        job = start_index(jobs, f"{owner}/{name}")
-        return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
-    @router.get("/jobs/{job_id}", response_class=HTMLResponse)
-    def job_page(job_id: Annotated[str, Path(pattern=r"^[0-9a-f]{12}$")]) -> str:
-        job = jobs.get(job_id)
-        if job is None:
-            raise HTTPException(404, "no such job")
-        return _render("job.html.j2", job=job)
+Question = Annotated[str | None, Query(max_length=2000)]
 
-    @router.get("/{owner}/{repo}", response_class=HTMLResponse)
-    def repo_page(
-        request: Request, owner: Seg, repo: Seg, q: Annotated[str | None, Query(max_length=2000)] = None
-    ) -> str:
-        report = view(request, f"{owner}/{repo}")
-        if q:
-            limits.hit("chat", client_of(request))
-        return page(report, selected=[], question=q)
 
-    @router.get("/{owner}/{repo}/forks/{fork_owner}/{fork_repo}", response_class=HTMLResponse)
-    def fork_page(
-        request: Request,
-        owner: Seg,
-        repo: Seg,
-        fork_owner: Seg,
-        fork_repo: Seg,
-        q: Annotated[str | None, Query(max_length=2000)] = None,
-    ) -> str:
-        report = view(request, f"{owner}/{repo}")
-        if q:
-            limits.hit("chat", client_of(request))
-        return page(report, selected=[fork_of(report, f"{fork_owner}/{fork_repo}")], question=q)
+@router.get("/", response_class=HTMLResponse)
+def home(settings: SettingsDep, access: AccessDep, q: Annotated[str | None, Query(max_length=200)] = None) -> str:
+    reports = list_reports(settings)
+    if q:
+        reports = [r for r in reports if q.lower() in r.upstream.name.lower()]
+    return _render(
+        "index.html.j2", reports=reports, q=q or "", needs_key=access.key is not None, disabled=access.disabled
+    )
 
-    @router.get("/{owner}/{repo}/compare", response_class=HTMLResponse)
-    def compare_page(
-        request: Request,
-        owner: Seg,
-        repo: Seg,
-        a: Annotated[str, Query(max_length=200)],
-        b: Annotated[str, Query(max_length=200)],
-    ) -> str:
-        report = view(request, f"{owner}/{repo}")
-        return page(report, selected=[fork_of(report, a), fork_of(report, b)])
 
-    @router.get("/{owner}/{repo}/panel/{fork_owner}/{fork_repo}", response_class=HTMLResponse)
-    def panel(owner: Seg, repo: Seg, fork_owner: Seg, fork_repo: Seg, request: Request) -> str:
-        report = view(request, f"{owner}/{repo}")
-        other = request.query_params.get("with")
-        selected = [fork_of(report, f"{fork_owner}/{fork_repo}")]
-        if other:
-            selected.append(fork_of(report, other))
-        return _render("panel.html.j2", r=report, selected=selected, bars=bars)
+@router.post("/add")
+def add(
+    jobs: JobsDep,
+    access: AccessDep,
+    limits: LimitsDep,
+    client: ClientDep,
+    repo: Annotated[str, Form(max_length=200)],
+    api_key: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    try:
+        owner, name = split_full_name(repo.strip())
+    except ValueError:
+        raise HTTPException(422, "give the repository as owner/repo") from None
+    access.check(api_key or None)
+    limits.hit("job", client)  # refusals answer as the API's do (service/surfaces/errors.py)
+    job = start_index(jobs, f"{owner}/{name}")
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
-    return router
+
+@router.get("/jobs/{job_id}", response_class=HTMLResponse)
+def job_page(job_id: JobId, jobs: JobsDep) -> str:
+    job = jobs.get(job_id)
+    if job is None:
+        raise HTTPException(404, "no such job")
+    return _render("job.html.j2", job=job)
+
+
+@router.get("/{owner}/{repo}", response_class=HTMLResponse)
+def repo_page(report: ShownReport, services: ServicesDep, client: ClientDep, q: Question = None) -> str:
+    if q:
+        services.limits.hit("chat", client)
+    return page(services, report, selected=[], question=q)
+
+
+@router.get("/{owner}/{repo}/forks/{fork_owner}/{fork_repo}", response_class=HTMLResponse)
+def fork_page(
+    report: ShownReport, services: ServicesDep, client: ClientDep, fork_owner: Segment, fork_repo: Segment,
+    q: Question = None,
+) -> str:  # fmt: skip
+    if q:
+        services.limits.hit("chat", client)
+    return page(services, report, selected=[fork_of(report, f"{fork_owner}/{fork_repo}")], question=q)
+
+
+@router.get("/{owner}/{repo}/compare", response_class=HTMLResponse)
+def compare_page(
+    report: ShownReport,
+    services: ServicesDep,
+    a: Annotated[str, Query(max_length=200)],
+    b: Annotated[str, Query(max_length=200)],
+) -> str:
+    return page(services, report, selected=[fork_of(report, a), fork_of(report, b)])
+
+
+@router.get("/{owner}/{repo}/panel/{fork_owner}/{fork_repo}", response_class=HTMLResponse)
+def panel(report: ShownReport, fork_owner: Segment, fork_repo: Segment, request: Request) -> str:
+    other = request.query_params.get("with")
+    selected = [fork_of(report, f"{fork_owner}/{fork_repo}")]
+    if other:
+        selected.append(fork_of(report, other))
+    return _render("panel.html.j2", r=report, selected=selected, bars=bars)

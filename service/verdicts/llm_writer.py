@@ -107,35 +107,63 @@ def evidence_for(inp: WriterInput, retrieve: Retrieve | None, k: int = 8) -> lis
     return list(shown.values())
 
 
-def check_draft(verdict: Verdict, inp: WriterInput, shown: list[Shown]) -> list[str]:
-    problems = validate(verdict, inp)
-    ids = {s.id for s in shown}
-    corpus = " ".join(s.id + " " + s.text for s in shown)
-    claims = [*verdict.choose_fork_if, *verdict.choose_upstream_if, *verdict.risks]
-    for c in claims:
-        for eid in c.evidence:
-            if eid not in ids:
-                problems.append(f"cites {eid!r}, which was not in the EVIDENCE list")
-    for text in [verdict.summary, *(c.text for c in claims)]:
+class Grounds(BaseModel):
+    """What a model's text about one fork may rest on: what it was shown (by the IDs it cites), the other text it
+    may rephrase (terms, the facts writer's sentences, what the fork says of itself), the names it may use, the
+    verdict's recommendation and the numbers the facts give."""
+
+    shown: dict[str, str] = Field(description="Evidence ID, as the model cites it → the text it was shown.")
+    corpus: list[str]
+    names: list[str]
+    recommendation: str
+    allowed: set[str]
+
+
+def check_texts(items: list[tuple[str, list[str]]], field: str, g: Grounds) -> list[str]:
+    """The one check of model-written text, for both LLM writers (one field at a time, or a whole verdict): each
+    (text, cited IDs) cites only what it was shown, states only computed numbers (none in a purpose phrase),
+    names only paths in its evidence, says nothing against the recommendation, uses words its evidence grounds,
+    and, as a "choose … if", reads as a condition; then no sentence repeats another. Problems are prefixed by kind
+    (``evidence:``, ``numbers:``, ``grounding:``, …: :func:`checks.kind`)."""
+    problems: list[str] = []
+    for text, cited in items:
+        for eid in cited:
+            if eid not in g.shown:
+                problems.append(f"evidence: cites {eid!r}, which it was not shown")
+        for n in numbers_in(text):
+            if n not in g.allowed or field == "purpose":
+                problems.append(f"numbers: {n!r} is not a computed fact")
         for path in _PATHLIKE.findall(text):
-            if path not in corpus:
-                problems.append(f"names {path!r}, which is not in the evidence")
-    # the same checks as the narrow tasks': polarity everywhere; conditions and grounding for the conditions
-    names = _names(inp)
-    rec = inp.classification.recommendation
+            if not any(path in t for t in g.shown.values()) and not any(path in t for t in g.corpus):
+                problems.append(f"grounding: names {path!r}, which is not in the evidence")
+        problems += checks.polarity(text, g.recommendation, field)
+        problems += checks.grounding(text, [*g.corpus, *(g.shown[i] for i in cited if i in g.shown)], g.names)
+        if field in ("choose_fork_if", "choose_upstream_if"):
+            problems += checks.condition(text, g.names)
+    return list(dict.fromkeys(problems))
+
+
+def check_draft(verdict: Verdict, inp: WriterInput, shown: list[Shown]) -> list[str]:
+    """A whole verdict a model wrote: the facts writer's invariants (:func:`validate`: labels, IDs in the
+    catalogue, numbers), then :func:`check_texts` on its summary and each section's claims, grounded in the facts
+    writer's own sentences, the fork's terms and what the model was shown."""
     base = FactsWriter().write(inp)
-    grounds = [*_term_words(inp), base.summary, base.headline, *(c.text for c in [*base.choose_fork_if,
-               *base.choose_upstream_if, *base.risks])]  # fmt: skip
-    texts = {"summary": [verdict.summary]}
-    problems += checks.polarity(verdict.summary, rec, "summary")
+    grounds = Grounds(
+        shown={s.id: s.text for s in shown},
+        corpus=[*_term_words(inp), base.summary, base.headline,
+                *(c.text for c in [*base.choose_fork_if, *base.choose_upstream_if, *base.risks])],
+        names=_names(inp),
+        recommendation=inp.classification.recommendation,
+        allowed=allowed_numbers(context(inp)),
+    )  # fmt: skip
+    # validate's numbers are check_texts' too (the headline, the one text it alone reads, stays the facts')
+    problems = [p for p in validate(verdict, inp) if checks.kind(p) != "numbers"]
+    texts: dict[str, list[str]] = {"summary": [verdict.summary]}
+    problems += check_texts([(verdict.summary, [])], "summary", grounds)
     for key in ("choose_fork_if", "choose_upstream_if", "risks"):
-        for c in getattr(verdict, key):
-            problems += checks.polarity(c.text, rec, key)
-            cited = [s.text for s in shown if s.id in c.evidence]
-            problems += checks.grounding(c.text, [*grounds, *cited], names)
-            if key != "risks":
-                problems += checks.condition(c.text, names)
-            texts.setdefault(key, []).append(c.text)
+        claims: list[Claim] = getattr(verdict, key)
+        problems += check_texts([(c.text, c.evidence) for c in claims], key, grounds)
+        texts[key] = [c.text for c in claims]
     problems += checks.repeated(texts)
     return list(dict.fromkeys(problems))
 
@@ -408,14 +436,22 @@ class LLMWriter:
             answer = model.model_validate(parse_json_object(done.text))
         except (ValueError, ValidationError) as exc:
             return None, [f"json: not a valid answer: {str(exc).splitlines()[0][:160]}"]
-        shown = {e.id: e.text for e in handles.values()}
         facts_claims = self.facts.own_claims(inp, field) if field.startswith("choose_") else []
         if what is not None and facts_claims:
             facts_claims = _claims_with(self.facts, inp, field, what)
         names = _names(inp)
-        rec = inp.classification.recommendation
-        allowed = allowed_numbers(context(inp))
-        terms = _term_words(inp)
+        grounds = Grounds(
+            shown={h: e.text for h, e in handles.items()},
+            corpus=[
+                *_term_words(inp),
+                *facts_text,
+                *(st.text for st in _sources(inp)),
+                *([what.phrase] if what else []),
+            ],
+            names=names,
+            recommendation=inp.classification.recommendation,
+            allowed=allowed_numbers(context(inp)),
+        )
         items: list[tuple[str, list[str]]]
         if isinstance(answer, Conditions):
             items = [(_as_condition(c.text, field), c.evidence) for c in answer.conditions]
@@ -423,30 +459,9 @@ class LLMWriter:
             items = [(answer.phrase.strip().rstrip("."), answer.evidence)]
         else:
             items = [(answer.summary.strip(), answer.evidence)]
-        problems: list[str] = []
-        for text, cited in items:
-            for h in cited:
-                if h not in handles:
-                    problems.append(f"evidence: cites {h!r}, which it was not shown")
-            ids = [handles[h].id for h in cited if h in handles]
-            for n in numbers_in(text):
-                if n not in allowed or field == "purpose":
-                    problems.append(f"numbers: {n!r} is not a computed fact")
-            for path in _PATHLIKE.findall(text):
-                if not any(path in t for t in shown.values()) and path not in " ".join(facts_text):
-                    problems.append(f"grounding: names {path!r}, which is not in the evidence")
-            problems += checks.polarity(text, rec, field)
-            said = [st.text for st in _sources(inp)]
-            corpus = [
-                *terms,
-                *facts_text,
-                *said,
-                *(shown[i] for i in ids if i in shown),
-                *(what.phrase for _ in [0] if what),
-            ]
-            problems += checks.grounding(text, corpus, names)
+        problems = check_texts(items, field, grounds)
+        for text, _cited in items:  # what only a field written on its own is held to
             if field in ("choose_fork_if", "choose_upstream_if"):
-                problems += checks.condition(text, names)
                 draft = facts_text[0].split(":", 1)[0] if len(facts_text) > 1 else ""
                 problems += checks.rewrite(text, draft, field)
                 # what it is for: always in "choose this fork if"; in "choose upstream if" where that says "you do

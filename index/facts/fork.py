@@ -1,34 +1,33 @@
-"""Facts about upstream and each fork, read from the mirror with a few git calls per fork.
-
-Once per upstream (:func:`upstream_facts`, :func:`_scan_history`): one ``log --raw --diff-merges=first-parent`` of
-every upstream commit (the file versions it has had, dates, subjects, security fixes), plus ``ls-tree``,
-``describe`` and ``for-each-ref`` for its tags.
-
-Per fork (:func:`fork_facts`): one ``rev-list --left-right --boundary`` walk (what upstream gained, the fork's own
-commit ids and the merge base; ``merge-base`` only when the walk leaves it ambiguous); one ``log --raw -p -U0`` of the
-fork's own commits (messages, files and the added/removed lines the terms, the presence checks and the patch
-comparison all read); one ``diff -z --raw --numstat -M`` from the merge base (every file change and line count); the
-patches of the upstream commits that touch the same files, in one ``log --no-walk -p -U0`` (``index/presence.py``;
-``log --cherry-mark`` when there are very many); blob reads through a persistent ``cat-file`` process; and, with
-merge facts on, ``merge-tree`` and the replay of its commits (``index/merge.py``). Nothing is computed twice.
-"""
+"""One fork's facts against upstream (:func:`fork_facts`): its own commits (minus those already upstream), what
+upstream gained, file changes, README, licence, packages, other branches, terms, presence checks and merges."""
 
 from __future__ import annotations
 
 import hashlib
 import re
-import threading
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from forkwise.index import presence, security, statements
 from forkwise.index import readme as readme_mod
-from forkwise.index.gitio import GitError, blob_sizes, read_blob, read_blobs, records, run, tree_names
+from forkwise.index.facts.common import (
+    HEXISH,
+    NUL,
+    RS,
+    STATUS,
+    UPSTREAM_REF,
+    US,
+    body_text,
+    iso,
+    parse_diff,
+    text_of,
+    unquote,
+)
+from forkwise.index.facts.upstream import UpstreamContext
+from forkwise.index.gitio import GitError, blob_sizes, read_blob, records
 from forkwise.index.kinds import file_kind, top_folder
 from forkwise.index.licenses import UNKNOWN
-from forkwise.index.manifests import LICENSE_DIRS, is_license, is_manifest, license_info, package_info
+from forkwise.index.manifests import is_license, is_manifest, package_info
 from forkwise.index.merge import Replay, merge_facts, port_ref
 from forkwise.index.models import (
     BranchFact,
@@ -37,189 +36,14 @@ from forkwise.index.models import (
     ForkFacts,
     GroupStat,
     LicenseChange,
-    LicenseInfo,
     PackageChange,
     ReadmeDiff,
     Statement,
-    UpstreamFacts,
     UpstreamGain,
 )
-from forkwise.index.terms import TermDoc, TermScore, Vocabulary, distinctive, is_bot_commit, subject_text
+from forkwise.index.terms import TermDoc, TermScore, distinctive, is_bot_commit, subject_text
 
-UPSTREAM_REF = "refs/upstream/target"
-RS, NUL, US = "\x1e", "\x00", "\x1f"
-_STATUS = {"A": "added", "M": "modified", "D": "deleted", "R": "renamed", "C": "copied", "T": "type-changed"}
-
-
-def _iso(text: str) -> datetime:
-    return datetime.fromisoformat(text.strip())
-
-
-@dataclass
-class UpstreamHistory:
-    """What upstream's whole history says, read once per run (only when a fork needs it)."""
-
-    versions: set[tuple[str, str]]
-    """(path, blob) for every version of every file upstream has had (from tree diffs: no blob is read)."""
-    security: dict[str, str]
-    """Commit SHA → strong evidence that it fixes a vulnerability (:mod:`forkwise.index.security`)."""
-    subjects: dict[str, str] = field(default_factory=dict)
-    """Subjects of those commits."""
-    tree_size: dict[str, int] = field(default_factory=dict)
-    """Files in the tree of each commit on upstream's first-parent line (from the head's count and each commit's
-    additions and deletions against its first parent)."""
-    dates: dict[str, str] = field(default_factory=dict)
-    """Commit SHA → committer date (ISO 8601, as git writes it) for every commit reachable from upstream's head."""
-    recent_subjects: list[str] = field(default_factory=list)
-    """The subjects of the newest commits (up to 3,000, newest first): part of upstream's vocabulary."""
-    touched: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    """Commit SHA → the files it changed (commits that are not merges)."""
-    merge_touched: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    """Merge commit SHA → the files it changed against its first parent (what it brought in, resolutions included)."""
-
-
-@dataclass
-class UpstreamContext:
-    """What every fork's analysis shares: the mirror, upstream's head and vocabulary, and per-base caches."""
-
-    mirror: Path
-    head: str
-    last_commit_date: datetime
-    vocab_docs: list[str]
-    """Upstream's paths and README paragraphs: with its recent subjects (from the history scan), its vocabulary."""
-    timeout: float = 600.0
-    head_describe: str | None = None
-    names: tuple[str, ...] = ()
-    """The project's and its owner's names: never a term of what a fork is for."""
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _tree: dict[str, list[str]] = field(default_factory=dict)
-    _roots: dict[str, list[str]] = field(default_factory=dict)
-    _head_paths: frozenset[str] | None = None
-    _license: dict[str, LicenseInfo] = field(default_factory=dict)
-    _history_lock: threading.Lock = field(default_factory=threading.Lock)
-    _history: UpstreamHistory | None = None
-    _vocab: Vocabulary | None = None
-    _terms_vocab: Vocabulary | None = None
-
-    def vocab(self) -> Vocabulary:
-        """Upstream's vocabulary (paths, README paragraphs, recent subjects), built once when a fork needs it."""
-        history = self.history()
-        with self._history_lock:
-            if self._vocab is None:
-                self._vocab = Vocabulary.build([*self.vocab_docs, *history.recent_subjects])
-            return self._vocab
-
-    def terms_vocab(self) -> Vocabulary:
-        """The background for distinctive terms: :meth:`vocab` plus the text of a sample of upstream's code files (so
-        an identifier upstream already uses everywhere is not the fork's), read once, only when a fork needs it."""
-        vocab = self.vocab()
-        with self._history_lock:
-            if self._terms_vocab is None:
-                self._terms_vocab = vocab.with_code(_code_sample(self))
-            return self._terms_vocab
-
-    def history(self) -> UpstreamHistory:
-        """Upstream's history, scanned once: one ``log --raw`` of every commit (messages and tree diffs)."""
-        with self._history_lock:
-            if self._history is None:
-                self._history = _scan_history(self)
-            return self._history
-
-    def head_paths(self) -> frozenset[str]:
-        """Upstream's paths at its head, as a set (built once)."""
-        with self._lock:
-            if self._head_paths is None:
-                self._head_paths = frozenset(self._tree[self.head]) if self.head in self._tree else None
-        return self._head_paths if self._head_paths is not None else frozenset(self.tree(self.head))
-
-    def tree_size(self, rev: str) -> int:
-        """Files in ``rev``'s tree: from the history scan for commits on upstream's first-parent line, else listed."""
-        size = self.history().tree_size.get(rev)
-        return size if size is not None else len(self.tree(rev))
-
-    def root_names(self, rev: str) -> list[str]:
-        """The names at the root of ``rev``'s tree (one read through the persistent ``cat-file``)."""
-        with self._lock:
-            if rev in self._tree:
-                return [p for p in self._tree[rev] if "/" not in p]
-            if rev in self._roots:
-                return self._roots[rev]
-        names = tree_names(self.mirror, rev)
-        with self._lock:
-            self._roots[rev] = names
-        return names
-
-    def git(self, *args: str, ok_codes: tuple[int, ...] = (0,)) -> str:
-        return run(self.mirror, *args, timeout=self.timeout, ok_codes=ok_codes)
-
-    def git_with(self, *args: str, **kw: Any) -> str:
-        """:meth:`git` taking :func:`forkwise.index.gitio.run`'s extras (``env``, ``status``, ``ok_codes``)."""
-        return run(self.mirror, *args, timeout=self.timeout, **kw)
-
-    def tree(self, rev: str) -> list[str]:
-        with self._lock:
-            if rev in self._tree:
-                return self._tree[rev]
-        files = self.git("ls-tree", "-r", "--name-only", "-z", rev).split(NUL)
-        files = [f for f in files if f]
-        with self._lock:
-            self._tree[rev] = files
-        return files
-
-    def describe_many(self, revs: list[str]) -> dict[str, str | None]:
-        """``git describe --tags`` for many commits in one call; None where no tag is reachable."""
-        revs = list(dict.fromkeys(revs))
-        if not revs:
-            return {}
-        out = self.git("describe", "--tags", "--abbrev=7", "--always", *revs).split()
-        return {r: (None if r.startswith(d) else d) for r, d in zip(revs, out, strict=True)}
-
-    def license_at(self, rev: str) -> LicenseInfo:
-        """The licence at ``rev``: its licence file by name at the root (or in a root ``license/`` folder), named by
-        comparing the text with the SPDX texts; else, or when the text matches none, what a root manifest's
-        metadata says (licence field, classifiers); ``unknown`` when a file is there and nothing tells."""
-        with self._lock:
-            if rev in self._license:
-                return self._license[rev]
-        root = self.root_names(rev)
-        names = sorted((p for p in root if is_license(p)), key=lambda p: (len(p), p))  # LICENSE before LICENSE-x
-        for folder in (p for p in root if p.lower() in LICENSE_DIRS):
-            names += [f"{folder}/{n}" for n in tree_names(self.mirror, f"{rev}:{folder}")]
-        info = LicenseInfo(path=None, spdx=None)
-        for name in dict.fromkeys(names):
-            data = read_blob(self.mirror, f"{rev}:{name}")
-            if data is not None:
-                info = license_info(name, _text(data))
-                if info.spdx not in (None, UNKNOWN):
-                    break
-        if info.spdx in (None, UNKNOWN):
-            for manifest in (p for p in root if is_manifest(p)):
-                pkg = package_info(manifest, _text(read_blob(self.mirror, f"{rev}:{manifest}")))
-                if pkg is not None and pkg.license:
-                    info = LicenseInfo(path=f"{manifest} (licence metadata)", spdx=pkg.license)
-                    break
-        with self._lock:
-            self._license[rev] = info
-        return info
-
-
-def _text(data: bytes | None) -> str | None:
-    return None if data is None else data.decode("utf-8", "replace")
-
-
-CODE_SAMPLE_FILES = 80
-CODE_SAMPLE_BYTES = 12_000
 ADDED_LINES = 400
-
-
-def _code_sample(ctx: UpstreamContext) -> list[str]:
-    """Up to ``CODE_SAMPLE_FILES`` source, test and doc files at upstream's head (a stable pseudo-random sample),
-    each cut at ``CODE_SAMPLE_BYTES``, read by one ``cat-file`` process."""
-    files = [p for p in ctx.tree(ctx.head) if file_kind(p) in ("source", "tests", "docs", "build")]
-    files.sort(key=lambda p: hashlib.sha1(p.encode()).digest())
-    specs = [f"{ctx.head}:{path}" for path in files[:CODE_SAMPLE_FILES]]
-    blobs = read_blobs(ctx.mirror, specs, limit=4 * CODE_SAMPLE_BYTES, timeout=ctx.timeout)
-    return [blobs[s][:CODE_SAMPLE_BYTES].decode("utf-8", "replace") for s in specs if s in blobs]
 
 
 def _added_lines(
@@ -235,178 +59,6 @@ def _added_lines(
                 lines = added.setdefault(d.path, [])
                 lines.extend(sorted(d.added)[: ADDED_LINES - len(lines)])
     return {p: "\n".join(lines) for p, lines in added.items()}
-
-
-_RAW = re.compile(r"^:\d+ \d+ \w+ (\w+) (\w)\w*\t(.*)$", re.M)
-
-
-def _scan_history(ctx: UpstreamContext) -> UpstreamHistory:
-    """One ``log --raw`` of every commit upstream has (merges against their first parent): the file versions it has
-    had, its security fixes, commit dates, recent subjects, and the tree size along its first-parent line."""
-    out = ctx.git(
-        "log", "--raw", "--no-abbrev", "--no-renames", "--diff-merges=first-parent",
-        f"--format={RS}%H%x00%P%x00%cI%x00%B{US}", ctx.head,
-    )  # fmt: skip
-    versions: set[tuple[str, str]] = set()
-    found: dict[str, str] = {}
-    subjects: dict[str, str] = {}
-    dates: dict[str, str] = {}
-    recent: list[str] = []
-    first_parent: dict[str, str] = {}
-    net: dict[str, int] = {}  # files added minus deleted against the first parent
-    touched: dict[str, tuple[str, ...]] = {}
-    merge_touched: dict[str, tuple[str, ...]] = {}
-    for chunk in records(out):
-        header, _, raw = chunk.partition(US)
-        sha, parents, date, message = [*header.split(NUL), "", "", ""][:4]
-        dates[sha] = date
-        if len(recent) < 3000:
-            recent.append(message.split("\n", 1)[0])
-        parent_list = parents.split()
-        is_merge = len(parent_list) > 1
-        if parent_list:
-            first_parent[sha] = parent_list[0]
-        paths = []
-        delta = 0
-        for blob, status, path in _RAW.findall(raw):
-            delta += (status == "A") - (status == "D")
-            path = _unquote(path)
-            if is_merge:  # a merge's first-parent diff counts files; its blobs come from commits seen on their own
-                paths.append(path)
-                continue
-            paths.append(path)
-            if status != "D":
-                versions.add((path, blob))
-        net[sha] = delta
-        if not is_merge:
-            touched[sha] = tuple(paths)
-        else:
-            merge_touched[sha] = tuple(paths)
-        if security.candidate(message):
-            ev = security.evidence(message, paths, is_merge=is_merge)
-            if ev:
-                found[sha] = ev
-                subjects[sha] = message.split("\n", 1)[0][:300]
-    size = len(ctx.tree(ctx.head))
-    sizes = {ctx.head: size}
-    sha = ctx.head
-    while sha in first_parent and sha in net:
-        size -= net[sha]
-        sha = first_parent[sha]
-        sizes[sha] = size
-    return UpstreamHistory(
-        versions=versions,
-        security=found,
-        subjects=subjects,
-        tree_size=sizes,
-        dates=dates,
-        recent_subjects=recent,
-        touched=touched,
-        merge_touched=merge_touched,
-    )
-
-
-def upstream_facts(
-    mirror: Path,
-    name: str,
-    url: str,
-    ref: str,
-    default_branch: str | None,
-    as_of: datetime,
-    timeout: float = 600.0,
-) -> tuple[UpstreamFacts, UpstreamContext]:
-    """Summary facts about upstream and the shared context for fork analysis."""
-    head, date = run(mirror, "log", "-1", "--format=%H%x00%cI", UPSTREAM_REF, timeout=timeout).strip().split(NUL)
-    last = _iso(date)
-    files = [f for f in run(mirror, "ls-tree", "-r", "--name-only", "-z", head, timeout=timeout).split(NUL) if f]
-    readme_path, text = readme_mod.read_at(mirror, head, files)
-    paragraphs = [p for p in (text or "").split("\n\n") if p.strip()]
-    ctx = UpstreamContext(
-        mirror=mirror,
-        head=head,
-        last_commit_date=last,
-        vocab_docs=[*files, *paragraphs],
-        timeout=timeout,
-        names=tuple(name.split("/")),
-    )
-    described = run(mirror, "describe", "--tags", "--abbrev=7", head, timeout=timeout, ok_codes=(0, 128)).strip()
-    ctx.head_describe = described or None
-    ctx._tree[head] = files
-    since = (as_of - timedelta(days=365)).isoformat()
-    dates = [_iso(d) for d in run(mirror, "log", f"--since={since}", "--format=%cI", head).split()]
-    tags_out = run(
-        mirror,
-        "for-each-ref",
-        "--sort=-creatordate",
-        "--count=10",
-        f"--merged={head}",  # only tags the compared upstream ref contains
-        "--format=%(refname:short)%00%(creatordate:iso-strict)",
-        "refs/tags",
-    )
-    tags = [(t, _iso(d)) for t, _, d in (ln.partition(NUL) for ln in tags_out.splitlines()) if d]
-    facts = UpstreamFacts(
-        name=name,
-        url=url,
-        ref=ref,
-        head=head,
-        default_branch=default_branch,
-        last_commit_date=last,
-        readme_path=readme_path,
-        readme_title=readme_mod.title(text) if text else None,
-        readme_lead=readme_mod.lead(text) if text else "",
-        readme_lead_markdown=readme_mod.lead_markdown(text) if text else "",
-        successors=statements.successors(text),
-        head_describe=ctx.head_describe,
-        commits_30d=sum(d >= as_of - timedelta(days=30) for d in dates),
-        commits_90d=sum(d >= as_of - timedelta(days=90) for d in dates),
-        commits_365d=len(dates),
-        tags=tags,
-        files=len(files),
-    )
-    return facts, ctx
-
-
-def _unquote(path: str) -> str:
-    if len(path) >= 2 and path[0] == '"' and path[-1] == '"':
-        return (
-            path[1:-1]
-            .encode("latin-1", "backslashreplace")
-            .decode("unicode_escape")
-            .encode("latin-1", "replace")
-            .decode("utf-8", "replace")
-        )
-    return path
-
-
-def _parse_diff(out: str) -> list[dict[str, Any]]:
-    parts = out.split(NUL)
-    entries: list[dict[str, Any]] = []
-    i = 0
-    while i < len(parts) and parts[i].startswith(":"):
-        meta = parts[i][1:].split()
-        status = meta[4][0]
-        if status in "RC":
-            entries.append({"old": parts[i + 1], "path": parts[i + 2], "status": status, "sha": meta[3]})
-            i += 3
-        else:
-            entries.append({"old": None, "path": parts[i + 1], "status": status, "sha": meta[3]})
-            i += 2
-    stats: list[tuple[str, str]] = []
-    while i < len(parts):
-        if not parts[i]:
-            i += 1
-            continue
-        a, d, p = parts[i].split("\t", 2)
-        if p == "":
-            i += 3  # rename: old and new paths follow
-        else:
-            i += 1
-        stats.append((a, d))
-    for e, (a, d) in zip(entries, stats, strict=False):
-        e["binary"] = a == "-"
-        e["added"] = None if a == "-" else int(a)
-        e["deleted"] = None if d == "-" else int(d)
-    return entries
 
 
 def fork_facts(
@@ -446,7 +98,7 @@ def fork_facts(
     own, bodies, own_deltas = _own_commits(ctx, head, gained) if ahead else ([], {}, {})  # commits upstream lacks
     boundary.setdefault(up, ctx.last_commit_date)
     if base not in boundary:  # unusual topology: ask git directly
-        boundary[base] = _iso(ctx.git("log", "-1", "--format=%cI", base))
+        boundary[base] = iso(ctx.git("log", "-1", "--format=%cI", base))
     changes = _file_changes(ctx, base, head) if own else []
     own, gained = _presence(
         ctx, base, head, own, gained, {c.path for c in changes} | {c.old_path or "" for c in changes}, own_deltas
@@ -537,7 +189,7 @@ def _own_commits(
         header, _, rest = chunk.partition(US)
         _mark, sha, parents, author, date, subject, body = [*header.split(NUL), "", "", "", "", "", ""][:7]
         raw, _, patch = rest.partition("\ndiff --git ")
-        paths = [_unquote(ln.partition("\t")[2]) for ln in raw.splitlines() if ln.startswith(":")]
+        paths = [unquote(ln.partition("\t")[2]) for ln in raw.splitlines() if ln.startswith(":")]
         bodies[sha] = body[:2000]
         if patch:
             deltas[sha] = presence.parse_patch("diff --git " + patch)
@@ -548,7 +200,7 @@ def _own_commits(
                 sha=sha,
                 subject=subject[:300],
                 author=author,
-                date=_iso(date),
+                date=iso(date),
                 files=paths[:200],
                 is_merge=len(parents.split()) > 1,
                 security=evidence is not None,
@@ -629,7 +281,7 @@ def _sides(ctx: UpstreamContext, head: str) -> tuple[list[CommitFact | Gained], 
 
     def date(sha: str) -> datetime:
         known = history.dates.get(sha)
-        return _iso(known if known else ctx.git("log", "-1", "--format=%cI", sha))
+        return iso(known if known else ctx.git("log", "-1", "--format=%cI", sha))
 
     for line in out.split():
         mark, sha = line[0], line[1:]
@@ -752,7 +404,7 @@ def _terms(
     """What the fork is for: terms of its commit messages, the files it added or changed (paths and the
     identifiers in the lines it added) and its new README headings, against upstream's own vocabulary."""
     docs = [
-        TermDoc(evidence=f"commit:{c.sha}", text=subject_text(c.subject) + "\n" + _body_text(bodies.get(c.sha, "")))
+        TermDoc(evidence=f"commit:{c.sha}", text=subject_text(c.subject) + "\n" + body_text(bodies.get(c.sha, "")))
         for c in unique
         if not is_bot_commit(c.subject, c.author)
     ]
@@ -772,25 +424,12 @@ def _terms(
     # people are never what a fork is for: its authors' names and handles are left out like the project's own
     people = {w for c in unique for w in re.split(r"[^a-z0-9]+", c.author.lower()) if len(w) >= 3}
     found = distinctive(docs, ctx.terms_vocab() if added else ctx.vocab(), exclude=(*ctx.names, *people))
-    return [t for t in found if not _HEXISH.fullmatch(t.term)]
-
-
-_HEXISH = re.compile(r"(?=[0-9a-f]*\d)[0-9a-f]{6,40}|\d+")
-_TRAILER = re.compile(
-    r"^[\w-]+: .*$|^\s*\*? ?Merge (pull request|branch) .*$"
-    r"|^\s*(co-)?(authored|written|reviewed|approved|signed)[ -]by\b.*$",
-    re.M | re.I,
-)
-
-
-def _body_text(body: str) -> str:
-    """A commit body without trailers (``Signed-off-by:``, ``Co-authored-by:``) and merge lines."""
-    return _TRAILER.sub("", body)
+    return [t for t in found if not HEXISH.fullmatch(t.term)]
 
 
 def _file_changes(ctx: UpstreamContext, base: str, head: str) -> list[FileChange]:
     out = ctx.git("diff", "-z", "--raw", "--numstat", "-M", "--no-abbrev", base, head)
-    entries = _parse_diff(out)
+    entries = parse_diff(out)
     sizes = blob_sizes(ctx.mirror, [e["sha"] for e in entries if e["status"] != "D"])
     versions = ctx.history().versions
     upstream_now = ctx.head_paths()
@@ -804,8 +443,8 @@ def _file_changes(ctx: UpstreamContext, base: str, head: str) -> list[FileChange
             FileChange(
                 path=path,
                 old_path=e["old"],
-                # _STATUS maps git's letters onto FileChange's literal statuses; a dict's values type cannot say so
-                status=_STATUS.get(e["status"], "modified"),  # type: ignore[arg-type]
+                # STATUS maps git's letters onto FileChange's literal statuses; a dict's values type cannot say so
+                status=STATUS.get(e["status"], "modified"),  # type: ignore[arg-type]
                 added=e["added"],
                 deleted=e["deleted"],
                 binary=e["binary"],
@@ -827,8 +466,8 @@ def _readme(
     if not changed:
         return ReadmeDiff(path=readme_mod.find_readme(base_files) if base_files else None, changed=False), []
     c = sorted(changed, key=lambda c: (not c.path.lower().endswith(".md"), c.path))[0]
-    before = _text(read_blob(ctx.mirror, f"{base}:{c.old_path or c.path}")) if c.status != "added" else None
-    after = _text(read_blob(ctx.mirror, f"{head}:{c.path}")) if c.status != "deleted" else None
+    before = text_of(read_blob(ctx.mirror, f"{base}:{c.old_path or c.path}")) if c.status != "added" else None
+    after = text_of(read_blob(ctx.mirror, f"{head}:{c.path}")) if c.status != "deleted" else None
     diff = readme_mod.diff(c.path, before, after)
     return diff, statements.from_readme(diff, before, after)
 
@@ -852,8 +491,8 @@ def _packages(ctx: UpstreamContext, base: str, head: str, changes: list[FileChan
     for c in changes:
         if not is_manifest(c.path):
             continue
-        b = package_info(c.path, _text(read_blob(ctx.mirror, f"{base}:{c.path}")))
-        a = package_info(c.path, _text(read_blob(ctx.mirror, f"{head}:{c.path}")))
+        b = package_info(c.path, text_of(read_blob(ctx.mirror, f"{base}:{c.path}")))
+        a = package_info(c.path, text_of(read_blob(ctx.mirror, f"{head}:{c.path}")))
         out.append(
             PackageChange(
                 manifest=c.path,
@@ -877,7 +516,7 @@ def _branches(ctx: UpstreamContext, key: str, head: str, branches: dict[str, str
         "--format=%(objectname)%00%(committerdate:iso-strict)",
         f"refs/forks/{key}/heads/",
     )
-    dates = {sha: _iso(d) for sha, _, d in (ln.partition(NUL) for ln in out.splitlines())}
+    dates = {sha: iso(d) for sha, _, d in (ln.partition(NUL) for ln in out.splitlines())}
     facts = []
     for name, sha in candidates.items():
         if sha not in dates:
@@ -900,7 +539,7 @@ def _unrelated(ctx: UpstreamContext, default_branch: str | None, ref: str, head:
         behind=behind,
         merge_base=None,
         merge_base_date=None,
-        last_commit_date=_iso(ctx.git("log", "-1", "--format=%cI", head)),
+        last_commit_date=iso(ctx.git("log", "-1", "--format=%cI", head)),
         upstream_last_commit_date=ctx.last_commit_date,
         upstream_gain=UpstreamGain(commits=behind, first_date=None, last_date=None),
     )
