@@ -35,6 +35,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/forkwise schema --check
+	$(BIN)/python -m forkwise.index.gitcalls --check README.md
 	@# mypy reads the folders under their package names (strict on index/ and service/verdicts/: pyproject.toml)
 	@rm -rf .mypy-src && mkdir -p .mypy-src/forkwise && touch .mypy-src/forkwise/__init__.py
 	@for d in index service evals prompts schema; do ln -s ../../$$d .mypy-src/forkwise/$$d; done

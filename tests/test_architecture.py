@@ -160,3 +160,44 @@ def test_every_api_route_answers_a_named_model(tmp_path: Path) -> None:
     summary = spec["components"]["schemas"]["RepoSummary"]["properties"]
     assert summary["upstream"] == {"$ref": "#/components/schemas/UpstreamSummary"}
     assert summary["forks"]["items"] == {"$ref": "#/components/schemas/ForkRow"}
+
+
+def test_the_git_calls_are_read_from_the_source(tmp_path: Path) -> None:
+    from forkwise.index.gitcalls import git_calls
+
+    (tmp_path / "index").mkdir()
+    (tmp_path / "service").mkdir()
+    (tmp_path / "index" / "x.py").write_text(
+        "import subprocess\n"
+        "from forkwise.index.gitio import run as run_git\n\n"
+        "def _git(path, *args):\n    return run_git(path, *args)\n\n"  # a wrapper: its callers count
+        "def heads(path, *refs):\n    return _git(path, '-c', 'a=b', 'for-each-ref', *refs)\n\n"
+        "class Mirror:\n"
+        "    def fetch(self, key):\n"
+        "        args = ['fetch', '--quiet']\n"
+        "        self.git(*args, '--', key)\n"
+        "        def inner():\n            return self.git('update-ref', 'x', 'y')\n"
+        "        return inner()\n\n"
+        "def sentinel(path):\n    subprocess.run(['git', '-C', path, 'merge-tree', '--stdin'])\n"
+        "    subprocess.run(['ls', path])\n\n"
+        "def run(x):\n    return x\n\n"
+        "def not_git():\n    return run(3)\n"
+    )
+    assert git_calls(tmp_path) == {
+        "forkwise.index.x:heads": ["for-each-ref"],
+        "forkwise.index.x:Mirror.fetch": ["fetch", "update-ref"],
+        "forkwise.index.x:sentinel": ["merge-tree"],
+    }
+
+
+def test_the_readme_lists_the_git_calls_the_code_makes() -> None:
+    from forkwise.index.gitcalls import git_calls, markdown, replaced
+
+    readme = (ROOT / "README.md").read_text()
+    assert replaced(readme, markdown(git_calls(ROOT))) == readme
+    # the facts package's docstring names every subcommand its modules run
+    import forkwise.index.facts as facts
+
+    doc = facts.__doc__ or ""
+    used = {s for where, subs in git_calls(ROOT).items() if where.startswith("forkwise.index.facts") for s in subs}
+    assert used and {s for s in used if f"``{s}" not in doc and f" {s} " not in doc} == set()
