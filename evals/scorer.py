@@ -31,7 +31,7 @@ from forkwise.evals.presets import expand
 from forkwise.index.network import ForkInput
 from forkwise.index.sources import Source
 from forkwise.service.runs.pipeline import rewrite_verdicts
-from forkwise.service.runs.store import index_report, retriever
+from forkwise.service.runs.vectors import index_report, retriever
 from forkwise.service.settings import Settings
 from forkwise.service.verdicts import checks
 from forkwise.service.verdicts.classify import ARCHETYPES

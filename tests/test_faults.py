@@ -18,7 +18,8 @@ from forkwise.evals.builder import build_network
 from forkwise.evals.demo import DEMO_SPEC, load_spec
 from forkwise.index.vector import VectorIndex
 from forkwise.service.runs.pipeline import run
-from forkwise.service.runs.store import index_report, load_report
+from forkwise.service.runs.store import load_report
+from forkwise.service.runs.vectors import index_report
 from forkwise.service.settings import Settings
 from tests.doubles import HashEmbeddings
 

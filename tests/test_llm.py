@@ -12,7 +12,7 @@ import pytest
 
 from forkwise.evals.local_server import wait_until_up
 from forkwise.evals.scorer import contradictions
-from forkwise.service.runs.store import retriever
+from forkwise.service.runs.vectors import retriever
 from forkwise.service.verdicts.chat import ChatRequest, ChatService, named_forks
 from forkwise.service.verdicts.llm import GGUF_SHA256, _sha256, bundled_model, local_model, openai_model
 from forkwise.service.verdicts.llm_writer import (

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from forkwise.index.vector import VectorIndex
-from forkwise.service.runs.store import index_report
+from forkwise.service.runs.vectors import index_report
 from forkwise.service.settings import Settings, WriterName
 from forkwise.service.verdicts.chat import ChatRequest, ChatService
 from forkwise.service.verdicts.llm_writer import LLMWriter

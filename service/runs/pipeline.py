@@ -15,7 +15,8 @@ from forkwise.index.github import Discovery
 from forkwise.index.network import ForkInput, Progress, Reresolve, no_progress
 from forkwise.index.sources import Source
 from forkwise.index.vector import EmbeddingModelError, IndexStats, Material
-from forkwise.service.runs.store import index_report, retriever, save_report
+from forkwise.service.runs.store import save_report
+from forkwise.service.runs.vectors import index_report, retriever
 from forkwise.service.settings import Settings, WriterName
 from forkwise.service.verdicts.models import Report, WriterStats
 from forkwise.service.verdicts.report import report_network, stored_input
