@@ -31,7 +31,7 @@ from bench.common import QUESTIONS, pct
 from forkwise.evals.builder import build_network
 from forkwise.evals.demo import DEMO_SPEC, load_spec
 from forkwise.evals.local_server import wait_until_up
-from forkwise.service.runs.pipeline import run
+from forkwise.service.runs.engine import RunRequest, run
 from forkwise.service.settings import Settings
 
 
@@ -95,7 +95,7 @@ def main() -> int:
         net = build_network(load_spec(DEMO_SPEC), root / "net")
         settings = Settings(home=root / "home", workers=2)
         up, forks = net.inputs()
-        report, _ = run(up, forks, settings, as_of=net.as_of)
+        report, _ = run(RunRequest(upstream=up, forks=forks, as_of=net.as_of), settings)
         fork = next(f.name for f in report.forks if f.facts is not None)
         size = len(report.model_dump_json())  # the stored report (a run in the store, as JSON)
         port = free_port()

@@ -19,8 +19,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import build, network_args
+from forkwise.service.runs.engine import RunRequest
+from forkwise.service.runs.engine import report as engine_report
 from forkwise.service.settings import Settings
-from forkwise.service.verdicts.report import render, report_network
+from forkwise.service.verdicts.report import render
 
 
 def naive(root: Path, upstream: Path, forks: list[Path]) -> float:
@@ -54,11 +56,11 @@ def main() -> None:
         settings = Settings(home=root / "home", workers=2)
         up, forks = net.inputs()
         t = time.perf_counter()
-        report = report_network(up, forks, settings)
+        report = engine_report(RunRequest(upstream=up, forks=forks), settings)
         render(report, "md")
         first = time.perf_counter() - t
         t = time.perf_counter()
-        again = report_network(up, forks, settings)
+        again = engine_report(RunRequest(upstream=up, forks=forks), settings)
         second = time.perf_counter() - t
         sample = [f.path for f in net.forks[: a.naive_sample]]
         nv = naive(root, net.upstream_path, sample) / len(sample) * a.forks

@@ -24,7 +24,7 @@ from forkwise.evals.builder import build_network
 from forkwise.evals.demo import DEMO_SPEC, load_spec
 from forkwise.index.embeddings import MiniLMEmbeddings, runtime
 from forkwise.index.vector import VectorIndex
-from forkwise.service.runs.pipeline import run
+from forkwise.service.runs.engine import RunRequest, run
 from forkwise.service.runs.store import index_report, retriever
 from forkwise.service.settings import Settings, WriterName
 from forkwise.service.verdicts.chat import ChatRequest, ChatService
@@ -46,7 +46,7 @@ def main() -> None:
         settings = Settings(home=root / "home", workers=2)
         up, forks = net.inputs()
         runtime(2)  # load the model once, outside both timings
-        report, _ = run(up, forks, settings, as_of=net.as_of, index=False)
+        report, _ = run(RunRequest(upstream=up, forks=forks, as_of=net.as_of, index=False), settings)
 
         vi = VectorIndex(settings, report.upstream.name)
         t = time.perf_counter()

@@ -17,6 +17,7 @@ import tempfile
 import time
 import tomllib
 from collections import Counter
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,8 @@ from forkwise.evals.demo import DEMO_SPEC
 from forkwise.evals.presets import expand
 from forkwise.index.network import ForkInput
 from forkwise.index.sources import Source
-from forkwise.service.runs.pipeline import rewrite_verdicts
+from forkwise.service.runs.engine import RunRequest, rewrite_verdicts
+from forkwise.service.runs.engine import report as engine_report
 from forkwise.service.runs.vectors import index_report, retriever
 from forkwise.service.settings import Settings
 from forkwise.service.verdicts import checks
@@ -39,7 +41,7 @@ from forkwise.service.verdicts.llm_writer import LLMWriter
 from forkwise.service.verdicts.models import FieldNote, ForkReport, Report, WriterStats
 from forkwise.service.verdicts.purpose import IDENTIFIER_LIST, banned_for
 from forkwise.service.verdicts.purpose import problems as phrase_problems
-from forkwise.service.verdicts.report import report_network, stored_input, verdict_problems
+from forkwise.service.verdicts.report import stored_input, verdict_problems
 from forkwise.service.verdicts.writer import FactsWriter, Writer, purpose_of
 
 EVALS_DIR = Path(str(resources.files("forkwise.evals")))
@@ -383,20 +385,21 @@ def run_case(
         upstream = Source(name=spec.upstream.name, url=spec.upstream.url, ref=spec.upstream.ref)
         forks = [ForkInput(name=f.name, source=Source(name=f.name, url=f.url, ref=f.ref)) for f in spec.forks]
         labels = {f.name: f.labels for f in spec.forks}
-        as_of = None
+        as_of = datetime.now(UTC)
     else:
         net = build_network(spec, workdir / "net")
         upstream, forks = net.inputs()
         labels = {f.name: f.labels for f in net.forks}
         as_of = net.as_of
     t = time.perf_counter()
+    req = RunRequest(upstream=upstream, forks=forks, as_of=as_of, use_cache=False)
     if isinstance(writer, LLMWriter):  # as `summarize` runs it: facts verdicts, index, then the model's
-        report = report_network(upstream, forks, settings, as_of=as_of, use_cache=False)
+        report = engine_report(req, settings)
         index_report(report, settings)
         writer.retrieve = retriever(settings, report.upstream.name)
         report = rewrite_verdicts(report, writer)
     else:
-        report = report_network(upstream, forks, settings, writer=writer, as_of=as_of, use_cache=False)
+        report = engine_report(req, settings, writer=writer)
     per_fork = (time.perf_counter() - t) / max(1, len(forks))
     results = [_score_fork(spec.name, f, labels[f.name], report, per_fork) for f in report.forks]
     return results, ask(spec.name, spec.questions, report, settings, model), report.stats.writer

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from forkwise.index.github import (
     Discovery,
+    EtagStore,
     GitHubClient,
     GitHubError,
     NotFound,
@@ -32,14 +33,20 @@ class GitHubNetwork(BaseModel):
 
 
 def client_for(
-    settings: IndexSettings, *, max_wait: float | None = None, sleep: Callable[[float], None] | None = None
+    settings: IndexSettings,
+    *,
+    max_wait: float | None = None,
+    sleep: Callable[[float], None] | None = None,
+    etags: EtagStore | None = None,
 ) -> GitHubClient:
     """The configured GitHub client. It waits for a rate-limit reset up to ``max_wait`` seconds (default
-    ``FORKWISE_GITHUB_MAX_WAIT``), through ``sleep`` (e.g. a countdown the user sees)."""
+    ``FORKWISE_GITHUB_MAX_WAIT``), through ``sleep`` (e.g. a countdown the user sees). ``etags``: where its
+    conditional requests keep ETags and bodies (default: files in this machine's home)."""
     return GitHubClient(
         settings.github_api_url,
         settings.github_token,
         etag_dir=settings.http_cache_dir / "github",
+        etags=etags,
         max_wait=settings.github_max_wait if max_wait is None else max_wait,
         web_url=settings.github_url,
         sleep=sleep or time.sleep,

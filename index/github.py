@@ -9,7 +9,8 @@
   Secondary limit (``Retry-After``): waits that long, then retries. 5xx and timeouts: retried with backoff.
 * 404 for a listed fork (renamed or deleted): re-resolved through ``GET /repositories/{id}``.
 
-The ETag store is a folder of small JSON files rather than an HTTP cache library: GitHub's budget rules (a 304 is
+The ETag store (:class:`EtagStore`: a folder of small JSON files, or the shared store's table so every worker's
+requests are conditional on what any of them got) rather than an HTTP cache library: GitHub's budget rules (a 304 is
 free, the budget headers decide whether to send at all) need explicit control over what is sent, and
 hishel/cachecontrol would answer from cache without asking, which is wrong for fork lists that change.
 """
@@ -24,7 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -144,7 +145,16 @@ class Discovery(BaseModel):
     not_modified: int = 0
 
 
-class _EtagStore:
+class EtagStore(Protocol):
+    """Where conditional requests keep what they got: URL → ``{"url", "etag", "body", "next"}``. A folder of files
+    (:class:`FileEtags`, one machine) or the shared store (``forkwise.service.runs.store.DbEtags``: every worker)."""
+
+    def get(self, url: str) -> dict[str, Any] | None: ...
+
+    def put(self, url: str, etag: str, body: Any, next_url: str | None) -> None: ...
+
+
+class FileEtags:
     """URL → (etag, body, next link) as JSON files; atomic writes, safe across threads and runs."""
 
     def __init__(self, root: Path | None):
@@ -192,6 +202,7 @@ class GitHubClient:
         token: str | None = None,
         *,
         etag_dir: Path | None = None,
+        etags: EtagStore | None = None,
         timeout: float = 30.0,
         retries: int = 4,
         backoff: float = 1.0,
@@ -211,7 +222,7 @@ class GitHubClient:
         self.api_url = api_url.rstrip("/")
         self._web_url = web_url.rstrip("/") if web_url else None
         self._http = httpx.Client(headers=headers, timeout=timeout, transport=transport, follow_redirects=True)
-        self._etags = _EtagStore(etag_dir)
+        self._etags: EtagStore = etags if etags is not None else FileEtags(etag_dir)
         self._retries = retries
         self._backoff = backoff
         self._max_wait = max_wait

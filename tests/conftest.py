@@ -65,12 +65,12 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[BuiltNetwork, Ne
 
 def demo_store(root: Path, **settings: Any) -> tuple[BuiltNetwork, Report, Settings, IndexStats | None]:
     """The demo network built under ``root``, summarized, indexed and stored, as `make demo` leaves it."""
-    from forkwise.service.runs.pipeline import run
+    from forkwise.service.runs.engine import RunRequest, run
 
     net = build_network(load_spec(DEMO_SPEC), root / "net")
     cfg = Settings(home=root / "home", workers=2, **settings)
     up, forks = net.inputs()
-    report, stats = run(up, forks, cfg, as_of=net.as_of)
+    report, stats = run(RunRequest(upstream=up, forks=forks, as_of=net.as_of), cfg)
     return net, report, cfg, stats
 
 

@@ -13,8 +13,9 @@ from typing import Any, ClassVar
 import pytest
 
 from forkwise.evals.local_server import QuietHandler
+from forkwise.service.runs.engine import RunRequest
+from forkwise.service.runs.engine import report as engine_report
 from forkwise.service.settings import Settings
-from forkwise.service.verdicts.report import report_network
 from tests.conftest import build, free_port
 
 
@@ -85,7 +86,7 @@ def test_advisories_name_fixes_the_messages_do_not(tmp_path: Path, osv: str) -> 
     }
     up, forks = net.inputs()
     settings = Settings(home=tmp_path / "home", workers=2, osv_url=osv)
-    report = report_network(up, forks, settings, as_of=net.as_of)
+    report = engine_report(RunRequest(upstream=up, forks=forks, as_of=net.as_of), settings)
     f = report.fork("f/lib")
     assert f.verdict and f.facts and report.warnings == []
     assert set(f.verdict.classification.notes) >= {"security_fork", "security_upstream"}
@@ -98,7 +99,7 @@ def test_advisories_name_fixes_the_messages_do_not(tmp_path: Path, osv: str) -> 
     assert _Osv.calls.count("/v1/querybatch") == 1  # one batch for every head
     # the records are cached by their modified time: a second run asks only which vulnerabilities affect the heads
     _Osv.calls = []
-    report_network(up, forks, settings, as_of=net.as_of, use_cache=False)
+    engine_report(RunRequest(upstream=up, forks=forks, as_of=net.as_of, use_cache=False), settings)
     assert not any(c.startswith("/v1/vulns/") for c in _Osv.calls)
 
 
@@ -107,6 +108,6 @@ def test_an_unreachable_advisory_service_is_a_warning_not_a_failure(tmp_path: Pa
                  "forks": [{"name": "g/lib", "base": "up:5"}]}, tmp_path / "net")  # fmt: skip
     up, forks = net.inputs()
     settings = Settings(home=tmp_path / "home", workers=2, osv_url="http://127.0.0.1:9")
-    report = report_network(up, forks, settings, as_of=net.as_of)
+    report = engine_report(RunRequest(upstream=up, forks=forks, as_of=net.as_of), settings)
     assert report.fork("g/lib").verdict is not None
     assert len(report.warnings) == 1 and report.warnings[0].startswith("security advisories not checked: OSV query")

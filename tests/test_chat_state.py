@@ -41,13 +41,16 @@ def test_forks_that_carry_the_project_on_are_the_maintained_ones_copies_never(tm
     """A translation fork committed last, but "still maintained" asks for the fork carrying the project on."""
     from forkwise.evals.builder import build_network
     from forkwise.evals.scorer import CASES_DIR, load_case
+    from forkwise.service.runs.engine import RunRequest
+    from forkwise.service.runs.engine import report as engine_report
     from forkwise.service.settings import Settings
-    from forkwise.service.verdicts.report import report_network
 
     spec = load_case(CASES_DIR / "continuation-and-copies.yaml")
     net = build_network(spec, tmp_path / "net")  # type: ignore[arg-type]
     up, forks = net.inputs()
-    report = report_network(up, forks, Settings(home=tmp_path / "home"), as_of=net.as_of, use_cache=False)
+    report = engine_report(
+        RunRequest(upstream=up, forks=forks, as_of=net.as_of, use_cache=False), Settings(home=tmp_path / "home")
+    )
     ans = state_answer("which fork is still maintained?", report)
     assert ans is not None
     keeper, narrow = report.fork("keeper/engine"), report.fork("narrow/engine")

@@ -94,8 +94,9 @@ def test_a_side_holds_lacks_or_cannot_tell_by_content(tmp_path: Path) -> None:
 
 def test_one_default_among_continuations_the_others_said_for_what_they_are(tmp_path: Path) -> None:
     """A continuation, an older copy of it, a variant of an older state of it: built in git, related by git."""
+    from forkwise.service.runs.engine import RunRequest
+    from forkwise.service.runs.engine import report as engine_report
     from forkwise.service.settings import Settings
-    from forkwise.service.verdicts.report import report_network
 
     keep = [
         {
@@ -126,7 +127,9 @@ def test_one_default_among_continuations_the_others_said_for_what_they_are(tmp_p
         tmp_path / "net",
     )
     up, forks = net.inputs()
-    report = report_network(up, forks, Settings(home=tmp_path / "home", workers=2), as_of=net.as_of)
+    report = engine_report(
+        RunRequest(upstream=up, forks=forks, as_of=net.as_of), Settings(home=tmp_path / "home", workers=2)
+    )
     by = {f.name: f for f in report.forks}
     keep_v, copy_v, var_v = (by[n].verdict for n in ("keep/dead", "copy/dead", "var/dead"))
     assert keep_v and copy_v and var_v

@@ -9,10 +9,12 @@ import re
 
 import pytest
 
+from forkwise.service.runs.engine import RunRequest
+from forkwise.service.runs.engine import report as engine_report
 from forkwise.service.settings import Settings
 from forkwise.service.surfaces.slack import fork_blocks
 from forkwise.service.verdicts.models import Report
-from forkwise.service.verdicts.report import render, report_network
+from forkwise.service.verdicts.report import render
 from tests.conftest import build
 
 
@@ -62,7 +64,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
         tmp / "net",
     )
     up, forks = net.inputs()
-    return report_network(up, forks, Settings(home=tmp / "home", workers=2), as_of=net.as_of)
+    return engine_report(RunRequest(upstream=up, forks=forks, as_of=net.as_of), Settings(home=tmp / "home", workers=2))
 
 
 def test_the_parts_add_up_for_every_fork(report: Report) -> None:

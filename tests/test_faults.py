@@ -17,7 +17,7 @@ from langchain_core.embeddings import Embeddings
 from forkwise.evals.builder import build_network
 from forkwise.evals.demo import DEMO_SPEC, load_spec
 from forkwise.index.vector import VectorIndex
-from forkwise.service.runs.pipeline import run
+from forkwise.service.runs.engine import RunRequest, run
 from forkwise.service.runs.store import load_report
 from forkwise.service.runs.vectors import index_report
 from forkwise.service.settings import Settings
@@ -86,7 +86,7 @@ def test_an_index_run_that_dies_midway_is_redone_by_the_next_run(tmp_path: Path,
     claims chunks that are not there, and the next run completes the index."""
     settings = Settings(home=tmp_path / "home", workers=2)
     up, forks = demo_net.inputs()
-    report, _ = run(up, forks, settings, as_of=demo_net.as_of, index=False)
+    report, _ = run(RunRequest(upstream=up, forks=forks, as_of=demo_net.as_of, index=False), settings)
     dying = VectorIndex(settings, report.upstream.name, _DiesOnSecondBatch(), "hash-64")
     with pytest.raises(ConnectionError):
         index_report(report, settings, dying)

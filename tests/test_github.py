@@ -84,6 +84,32 @@ def test_second_listing_is_all_304s_and_costs_no_budget(stub: GitHubStub, tmp_pa
     assert len({(c.path, tuple(sorted(c.query.items()))) for c in again}) == len(again)
 
 
+def test_etags_in_the_shared_store_serve_every_machine(stub: GitHubStub, tmp_path: Path) -> None:
+    """Two workers (their own homes, one database): the second's listing is all 304s on what the first got."""
+    from forkwise.service.runs.store import DbEtags
+    from forkwise.service.settings import Settings
+
+    _records(stub, 120)
+    db = f"sqlite:///{tmp_path / 'shared.db'}"
+    one, two = (Settings(home=tmp_path / name, database_url=db) for name in ("w1", "w2"))
+    with _client(stub, tmp_path / "w1", etags=DbEtags(one)) as client:
+        first = discover_forks(client, "acme/proj")
+    n = len(stub.calls)
+    with _client(stub, tmp_path / "w2", etags=DbEtags(two)) as client:
+        second = discover_forks(client, "acme/proj")
+    assert [c.status for c in stub.calls[n:]] == [304, 304, 304]
+    assert second.not_modified == 2 and [f.id for f in second.forks] == [f.id for f in first.forks]
+    assert not (tmp_path / "w1" / "etags").exists() and not (tmp_path / "w2" / "etags").exists()  # no files
+    # summarize's listing uses the store's: a forge listing by any worker makes the next one free
+    from forkwise.index.sources import parse_source
+    from forkwise.service.runs.usecases import SummarizeRequest, prepare
+
+    cfg = two.model_copy(update={"github_api_url": stub.url, "github_url": stub.url})
+    n = len(stub.calls)
+    req, _reresolve = prepare(SummarizeRequest(upstream=parse_source("acme/proj", github_url=stub.url)), cfg)
+    assert len(req.forks) == 120 and [c.status for c in stub.calls[n:]] == [304, 304, 304]
+
+
 def test_primary_limit_stops_cleanly_and_resumes(stub: GitHubStub, tmp_path: Path) -> None:
     _records(stub, 250)
     stub.remaining = 2  # root + the first page; page 1 says 0 remain, so page 2 is never asked for

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from forkwise.evals.openai_stub import OpenAIStub, Reply, task_of
-from forkwise.service.runs.pipeline import rewrite_verdicts
+from forkwise.service.runs.engine import rewrite_verdicts
 from forkwise.service.runs.vectors import retriever
 from forkwise.service.verdicts.chat import ChatRequest, ChatService
 from forkwise.service.verdicts.llm import openai_model

@@ -222,13 +222,13 @@ def test_merge_tree_output_is_parsed_with_every_kind() -> None:
 def test_forkwise_port_pushes_the_replayed_commits(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from forkwise.service.runs.pipeline import run
+    from forkwise.service.runs.engine import RunRequest, run
     from forkwise.service.surfaces.cli import app as cli
 
     net = build(MERGE_SPEC, tmp_path / "net")
     settings = Settings(home=tmp_path / "home", workers=2)
     up, forks = net.inputs()
-    report, _ = run(up, forks, settings, as_of=net.as_of, index=False)
+    report, _ = run(RunRequest(upstream=up, forks=forks, as_of=net.as_of, index=False), settings)
     plan = report.fork("third/lib").facts.merge.port  # type: ignore[union-attr]
     assert plan is not None and plan.ref is not None
     target = tmp_path / "mine.git"
@@ -333,7 +333,7 @@ def test_the_shortcuts_give_what_git_gives(spec: dict, tmp_path: Path) -> None:
 
 
 def test_the_page_chat_and_slack_carry_merge_facts_and_shared_changes(tmp_path: Path) -> None:
-    from forkwise.service.runs.pipeline import run
+    from forkwise.service.runs.engine import RunRequest, run
     from forkwise.service.surfaces.slack import fork_blocks, summary_blocks
     from tests.conftest import Server
 
@@ -341,7 +341,7 @@ def test_the_page_chat_and_slack_carry_merge_facts_and_shared_changes(tmp_path: 
     for spec in (MERGE_SPEC, {**SHARED_SPEC, "upstream": {**MERGE_SPEC["upstream"], "name": "team/shared"}}):  # type: ignore[dict-item]
         net = build(spec, tmp_path / spec["upstream"]["name"].replace("/", "_"))  # type: ignore[index]
         up, forks = net.inputs()
-        run(up, forks, settings, as_of=net.as_of, index=False)
+        run(RunRequest(upstream=up, forks=forks, as_of=net.as_of, index=False), settings)
     with Server(settings) as api:
         panel = api.get("/team/lib/forks/third/lib").text
         assert "On today's upstream" in panel and '<code>a.py</code> <span class="muted">(content)</span>' in panel

@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 
 from forkwise.index import readme
+from forkwise.service.runs.engine import RunRequest
+from forkwise.service.runs.engine import report as engine_report
 from forkwise.service.settings import Settings
 from forkwise.service.surfaces.slack import summary_blocks
 from forkwise.service.verdicts.models import Report
 from forkwise.service.verdicts.prompts import markdown_inline
-from forkwise.service.verdicts.report import render, report_network, verdict_problems
+from forkwise.service.verdicts.report import render, verdict_problems
 from tests.conftest import AS_OF, build
 
 BADGES_NEWS_HTML = """<p align="center">
@@ -91,7 +93,7 @@ def lead_report(tmp_path_factory: pytest.TempPathFactory) -> Report:
     root = tmp_path_factory.mktemp("lead")
     net = build(SPEC, root / "net", as_of=AS_OF)
     up, forks = net.inputs()
-    return report_network(up, forks, Settings(home=root / "home", workers=2), as_of=AS_OF)
+    return engine_report(RunRequest(upstream=up, forks=forks, as_of=AS_OF), Settings(home=root / "home", workers=2))
 
 
 def test_report_lead_and_headlines(lead_report: Report) -> None:
@@ -127,7 +129,9 @@ def test_tags_are_those_the_compared_ref_contains(tmp_path: Path) -> None:
     net = build(SPEC, tmp_path / "net", as_of=AS_OF)
     up, forks = net.inputs()
     pinned = up.model_copy(update={"ref": "v1.1.0"})
-    report = report_network(pinned, forks[:1], Settings(home=tmp_path / "home", workers=2), as_of=AS_OF)
+    report = engine_report(
+        RunRequest(upstream=pinned, forks=forks[:1], as_of=AS_OF), Settings(home=tmp_path / "home", workers=2)
+    )
     assert [t for t, _d in report.upstream.tags] == ["v1.1.0", "v1.0.0"]
     assert report.upstream.head_describe == "v1.1.0"
     assert "Latest tags on `refs/tags/v1.1.0`: `v1.1.0`" in render(report, "md")
@@ -162,7 +166,9 @@ def test_continuation_names_upstreams_current_release_not_the_fork_point(tmp_pat
     }
     net = build(spec, tmp_path / "net", as_of=AS_OF)
     up, forks = net.inputs()
-    report = report_network(up, forks, Settings(home=tmp_path / "home", workers=2), as_of=AS_OF)
+    report = engine_report(
+        RunRequest(upstream=up, forks=forks, as_of=AS_OF), Settings(home=tmp_path / "home", workers=2)
+    )
     f = report.fork("new/lib")
     assert f.verdict and f.verdict.archetype == "continuation"
     assert f.facts and f.facts.merge_base_describe == "v0.9-1-g" + f.facts.merge_base[:7]

@@ -16,7 +16,7 @@ import pytest
 
 from forkwise.evals.local_server import wait_until_up
 from forkwise.index.vector import VectorIndex, collection_name
-from forkwise.service.runs.pipeline import run
+from forkwise.service.runs.engine import RunRequest, run
 from forkwise.service.runs.store import index_report
 from forkwise.service.settings import Settings
 from forkwise.service.verdicts.models import Report
@@ -66,7 +66,7 @@ def test_reindex_is_idempotent_and_only_touches_changed_forks(tmp_path: Path, se
     }
     net = build_spec(spec, tmp_path / "net")
     up, forks = net.inputs()
-    report, first = run(up, forks, settings, as_of=net.as_of)
+    report, first = run(RunRequest(upstream=up, forks=forks, as_of=net.as_of), settings)
     assert first and first.embedded == first.chunks and first.forks_indexed == ["a/ix", "b/ix"]
     vi = VectorIndex(settings, "acme/ix")
     shared = vi.collection.get(where={"kind": "commit"}, include=["metadatas", "documents"])
@@ -85,7 +85,7 @@ def test_reindex_is_idempotent_and_only_touches_changed_forks(tmp_path: Path, se
     assert vi.heads() == {"a/ix": net.forks[0].commits[0], "b/ix": net.forks[1].commits[0]}
     # b moves back to a's commit: b's own chunks go, the shared one stays (flag b off), a is untouched
     git(net.forks[1].path, "update-ref", "refs/heads/main", net.forks[0].commits[0])
-    _report2, third = run(up, forks, settings, as_of=net.as_of)
+    _report2, third = run(RunRequest(upstream=up, forks=forks, as_of=net.as_of), settings)
     assert third and third.forks_indexed == ["b/ix"] and third.forks_unchanged == ["a/ix"]
     assert third.deleted >= 2  # b's old card and its "Tune" commit
     assert not [d for d in vi.collection.get()["documents"] if "Tune" in d]

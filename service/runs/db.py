@@ -133,6 +133,18 @@ class FactsCacheRow(Base):
     facts: Mapped[dict[str, Any]]
 
 
+class EtagRow(Base):
+    """A forge response kept for conditional requests: URL (by its SHA-256), ETag, body, next page."""
+
+    __tablename__ = "http_etags"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    etag: Mapped[str] = mapped_column(Text)
+    body: Mapped[Any | None] = mapped_column(JSON, nullable=True)
+    next_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    stored_at: Mapped[datetime] = mapped_column(default=now)
+
+
 class MetaRow(Base):
     __tablename__ = "meta"
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
@@ -236,7 +248,7 @@ def alembic_config() -> Any:
     return cfg
 
 
-HEAD_REVISION = "0001"  # the newest migration in migrations/versions (a test checks it against Alembic's head)
+HEAD_REVISION = "0002"  # the newest migration in migrations/versions (a test checks it against Alembic's head)
 
 
 def schema_revision(engine: Engine) -> str | None:

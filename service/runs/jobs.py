@@ -82,6 +82,15 @@ Work = Callable[[str, "SummarizeRequest", Progress, str], list[str]]
 stored."""
 
 ACTIVE = ("queued", "running", "planning", "chunks", "assembling")
+"""Row statuses of a job that is not finished: a thread's (``running``) or a fanned-out job's stages (the API
+shows the last three as ``running``)."""
+
+
+def report_url(upstream: str) -> str:
+    """Where a finished job's report is: the API's summary of its upstream."""
+    return f"/v1/repos/{upstream}"
+
+
 """Row statuses of a job not finished (a queued job's planning, chunks and assembly on workers show as running)."""
 CHUNKED_STAGES = ("fetch", "analyse")
 """Stages a fanned-out job runs in chunks on workers: their progress is the sum over its chunks."""
@@ -300,7 +309,7 @@ class JobManager:
             errors = self.work(job.upstream, req, mark, job.id)
             with self._lock:
                 job.errors += errors
-                job.report_url = f"/v1/repos/{job.upstream}"
+                job.report_url = report_url(job.upstream)
             status = "done"
         except Exception as exc:  # a job never dies silently: the reason is in job.errors
             with self._lock:

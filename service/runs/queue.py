@@ -1,11 +1,13 @@
 """Index jobs on Celery workers over a Redis broker (``FORKWISE_BROKER_URL``): ``forkwise worker``.
 
-A job fans out. ``forkwise.job`` lists the forks (the forge, when asked), runs the cheap stages on its worker
-(upstream into the mirror, ``ls-remote`` every fork, prefilter, the cap: :func:`plan_network`) and cuts the forks
-left into chunks of ``FORKWISE_CHUNK_FORKS``; each ``forkwise.chunk`` fetches and analyses its forks in the mirror
-of whichever worker takes it (its own ``FORKWISE_HOME``) and stores their facts and chunk material; the last
-chunk in sends ``forkwise.assemble``, which classifies every fork, writes verdicts, stores the run and indexes it
-(in the Chroma server at ``FORKWISE_CHROMA_URL``).
+A job runs the stages of the run engine (:mod:`forkwise.service.runs.engine`) on whichever workers take them;
+this module only schedules them and persists what passes between them. ``forkwise.job`` lists the forks (the
+forge, when asked) and plans (:func:`engine.plan`: upstream into the mirror, ``ls-remote`` every fork, prefilter,
+the cap, then chunks of ``FORKWISE_CHUNK_FORKS``), storing the plan on the job's row and a row per chunk; each
+``forkwise.chunk`` analyses its forks (:func:`engine.analyse`) in the mirror of the worker that takes it (its own
+``FORKWISE_HOME``), facts shared through the store, and keeps their facts and chunk material on its row; the last
+chunk in sends ``forkwise.assemble``, which builds the report (:func:`engine.assemble`) and finishes it
+(:func:`engine.finish`: stored as a run, indexed in the Chroma server at ``FORKWISE_CHROMA_URL``).
 
 At least once, and safe to repeat: tasks are acknowledged late and rejected when their worker is lost, so the
 broker hands them to another; each task first *claims* its row with a conditional update (a second delivery of
@@ -31,31 +33,30 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 from celery import Celery, signals
-from pydantic import BaseModel, Field
 from sqlalchemy import func, update
 
-from forkwise.index.github import Discovery
-from forkwise.index.gitio import GitError
-from forkwise.index.mirror import Rel, mirror_path, relations
+from forkwise.index.mirror import mirror_path
 from forkwise.index.network import (
     ForkInput,
-    ForkOutcome,
-    NetworkFacts,
-    RunStats,
-    analyse_network,
-    coverage,
     ensure_heads,
-    plan_network,
 )
-from forkwise.index.sources import Source
-from forkwise.index.vector import Material, read_material
-from forkwise.service.runs import db
+from forkwise.service.runs import db, engine
 from forkwise.service.runs.db import ChunkRow, JobRow, UpstreamRow, now, session
-from forkwise.service.runs.jobs import Job, JobsBusy, JobSpec, StageProgress, active_job, load_job, step, store_job
-from forkwise.service.runs.pipeline import finish
+from forkwise.service.runs.engine import ChunkResult, Plan
+from forkwise.service.runs.jobs import (
+    ACTIVE,
+    Job,
+    JobsBusy,
+    JobSpec,
+    StageProgress,
+    active_job,
+    load_job,
+    report_url,
+    step,
+    store_job,
+)
 from forkwise.service.runs.store import DbFactsCache
-from forkwise.service.settings import Settings, WriterName, get_settings
-from forkwise.service.verdicts.report import build_report
+from forkwise.service.settings import Settings, get_settings
 
 if TYPE_CHECKING:  # the use cases import this module when a queue is configured
     from forkwise.service.runs.usecases import SummarizeRequest
@@ -63,31 +64,8 @@ if TYPE_CHECKING:  # the use cases import this module when a queue is configured
 log = logging.getLogger("forkwise.worker")
 
 QUEUE = "forkwise"
-IN_FLIGHT = ("queued", "planning", "chunks", "assembling")
-"""Row statuses of a job that is not finished (the API shows the last three as ``running``)."""
 
 app = Celery("forkwise")
-
-
-class Plan(BaseModel):
-    """A fanned-out job's plan, stored on its row: what every chunk and the assembly need."""
-
-    upstream: Source
-    as_of: datetime
-    max_forks: int | None
-    writer: WriterName | None = None
-    index: bool = True
-    use_cache: bool = True
-    listing: Discovery | None = None
-    remote: bool = Field(default=False, description="A remote caller asked (or this refreshes what one asked).")
-    outcomes: list[ForkOutcome]
-    dispatched: list[str] = Field(description="Keys of the forks handed to chunks.")
-
-
-class ChunkResult(BaseModel):
-    net: NetworkFacts | None = None
-    material: dict[str, Material] = Field(default_factory=dict)
-    error: str | None = None
 
 
 def configure(settings: Settings) -> Celery:
@@ -291,39 +269,20 @@ def job_task(self: Any, job_id: str) -> str:
 
 
 def _plan(settings: Settings, job_id: str, spec: JobSpec, stages: dict | None) -> Plan:
+    """The engine's plan, cut into chunks of ``FORKWISE_CHUNK_FORKS``: stored on the job's row, one row a chunk."""
     from forkwise.service.runs.usecases import prepare
 
-    req = request_of(settings, spec)
     progress = RowProgress(settings, job_id, stages=stages)
-    prep = prepare(req, settings, progress)
-    as_of = req.as_of or datetime.now(UTC)
-    progress("resolve", "start", len(prep.forks))
-    planned = plan_network(
-        prep.upstream, prep.forks, settings, as_of=as_of, max_forks=prep.max_forks, reresolve=prep.reresolve
-    )
-    progress("resolve", "done", None)
-    plan = Plan(
-        upstream=prep.upstream,
-        as_of=as_of,
-        max_forks=prep.max_forks,
-        writer=req.writer,
-        index=req.index,
-        use_cache=req.use_cache,
-        listing=prep.listing,
-        remote=req.policy is not None,
-        outcomes=planned.outcomes,
-        dispatched=[o.key for o in planned.outcomes if o.key and o.error is None and o.skipped is None],
-    )
-    size = settings.chunk_forks
-    parts = [planned.dispatch[i : i + size] for i in range(0, len(planned.dispatch), size)]
+    run_req, reresolve = prepare(request_of(settings, spec), settings, progress)
+    p = engine.plan(run_req, settings, chunk_forks=settings.chunk_forks, progress=progress, reresolve=reresolve)
     with session(settings) as s:
         row = s.get(JobRow, job_id)
         assert row is not None
         s.query(ChunkRow).filter(ChunkRow.job_id == job_id).delete()
-        for i, part in enumerate(parts):
+        for i, part in enumerate(p.chunks):
             s.add(ChunkRow(job_id=job_id, idx=i, forks=[f.model_dump(mode="json") for f in part]))
-        row.plan, row.chunks, row.status = plan.model_dump(mode="json"), len(parts), "chunks"
-    return plan
+        row.plan, row.chunks, row.status = p.model_dump(mode="json", exclude={"chunks"}), len(p.chunks), "chunks"
+    return p
 
 
 def _dispatch(settings: Settings, job_id: str, plan: Plan) -> str:
@@ -380,57 +339,17 @@ def chunk_task(self: Any, job_id: str, idx: int) -> str:
     return "done"
 
 
-def _analyse_chunk(settings: Settings, job_id: str, idx: int, plan: Plan, forks: list[ForkInput]) -> ChunkResult:
-    progress = RowProgress(settings, job_id, chunk=idx)
-    stem = mirror_path(settings.mirrors_dir, plan.upstream.name, plan.upstream.url).stem
+def _analyse_chunk(settings: Settings, job_id: str, idx: int, p: Plan, forks: list[ForkInput]) -> ChunkResult:
+    """The engine's :func:`engine.analyse` in this worker's mirror, facts shared through the store; a failure
+    (upstream vanished mid-run, a full disk) becomes this chunk's forks' error."""
+    stem = mirror_path(settings.mirrors_dir, p.request.upstream.name, p.request.upstream.url).stem
     try:
-        net = analyse_network(
-            plan.upstream,
-            forks,
-            settings,
-            as_of=plan.as_of,
-            progress=progress,
-            use_cache=plan.use_cache,
-            cache=DbFactsCache(settings, stem),
-        )
-    except Exception as exc:  # upstream vanished mid-run, a full disk: this chunk's forks say why
+        return engine.analyse(
+            p, forks, settings, progress=RowProgress(settings, job_id, chunk=idx), cache=DbFactsCache(settings, stem),
+            material=True,
+        )  # fmt: skip
+    except Exception as exc:
         return ChunkResult(error=f"analysis failed on worker {worker_name()}: {_reason(exc)}")
-    # material (commit messages, diffs) only for the forks the assembly will index: those whose head the vector
-    # index does not hold yet (a refresh over unchanged heads reads nothing)
-    wanted = _needs_material(settings, plan, [o for o in net.forks if o.facts is not None and o.error is None])
-    # facts that came from the store were found by another worker: this mirror may lack those forks' commits,
-    # and their material is read from it, so they are fetched first
-    sources = {f.name: f.source for f in forks if f.source is not None}
-    cached = {o.name: (sources[o.name], o.facts.head) for o in wanted if o.cached and o.facts and o.name in sources}
-    mirror = mirror_path(settings.mirrors_dir, plan.upstream.name, plan.upstream.url)
-    if cached:
-        with suppress(GitError, OSError):  # then those forks' material is what this mirror has
-            mirror = ensure_heads(settings, plan.upstream, cached, fetch_upstream=False)
-    material = {}
-    for o in wanted:
-        if o.facts is not None:
-            try:
-                material[o.name] = read_material(o.facts, mirror)
-            except GitError:
-                material[o.name] = Material()
-    return ChunkResult(net=net, material=material)
-
-
-def _needs_material(settings: Settings, plan: Plan, outcomes: list[ForkOutcome]) -> list[ForkOutcome]:
-    """The forks whose chunks the assembly will build: none when the job does not index; with a shared Chroma
-    server (``FORKWISE_CHROMA_URL``), those whose head it does not hold; otherwise (each worker's own embedded
-    store says nothing about the assembler's) all of them."""
-    if not plan.index:
-        return []
-    if not settings.chroma_url:
-        return outcomes
-    from forkwise.index.vector import VectorIndex
-
-    try:
-        indexed = VectorIndex(settings, plan.upstream.name).heads()
-    except Exception:  # the server is down: read everything, the assembly will say what indexing did
-        return outcomes
-    return [o for o in outcomes if o.facts is not None and indexed.get(o.name) != o.facts.head]
 
 
 def _maybe_assemble(settings: Settings, job_id: str) -> None:
@@ -463,84 +382,26 @@ def assemble_task(self: Any, job_id: str) -> str:
         assert job is not None
         job.status, job.finished_at = "done", now()
         job.errors = [*(job.errors or []), *errors]
-        job.report_url = f"/v1/repos/{job.upstream}"
+        job.report_url = report_url(job.upstream)
     lock.release()
     return "done"
 
 
 def _assemble(settings: Settings, job_id: str, row: JobRow) -> list[str]:
-    plan = Plan.model_validate(row.plan)
+    """The engine's :func:`engine.assemble` over the stored chunks, then :func:`engine.finish`."""
+    p = Plan.model_validate(row.plan)
     with session(settings) as s:
-        chunks = sorted(s.query(ChunkRow).filter(ChunkRow.job_id == job_id), key=lambda c: c.idx)
-        results = [(c, ChunkResult.model_validate(c.result or {})) for c in chunks]
-    analysed: dict[str, ForkOutcome] = {}
-    material: dict[str, Material] = {}
-    nets: list[NetworkFacts] = []
-    warnings: list[str] = []
-    for c, res in results:
-        if res.net is None:
-            for f in c.forks:
-                fi = ForkInput.model_validate(f)
-                key = _key(fi)
-                analysed[key] = ForkOutcome(
-                    name=fi.name, url=fi.source.url if fi.source else None, ref=fi.source.ref if fi.source else None,
-                    key=key, meta=fi.meta, error=res.error or "analysis failed",
-                )  # fmt: skip
-            continue
-        nets.append(res.net)
-        material.update(res.material)
-        for o in res.net.forks:
-            analysed[o.key or o.name] = o
-        warnings += [w for w in res.net.warnings if w not in warnings]
-    outcomes = [analysed.get(o.key or "", o) if o.key in plan.dispatched else o for o in plan.outcomes]
-    if not nets:  # nothing was analysed: upstream's facts from this worker's mirror
-        nets.append(analyse_network(plan.upstream, [], settings, as_of=plan.as_of))
-    heads = {n.upstream.head for n in nets}
-    if len(heads) > 1:
-        warnings.append(f"upstream moved while the forks were analysed ({len(heads)} heads); compared with each")
-    stats = RunStats(
-        fetched=sum(n.stats.fetched for n in nets),
-        cached=sum(n.stats.cached for n in nets),
-        seconds={k: round(sum(n.stats.seconds.get(k, 0.0) for n in nets), 3) for k in nets[0].stats.seconds},
-    )
-    net = NetworkFacts(
-        upstream=nets[0].upstream,
-        upstream_web_url=nets[0].upstream_web_url,
-        forks=outcomes,
-        stats=stats,
-        as_of=plan.as_of,
-        coverage=coverage(outcomes, plan.max_forks),
-        warnings=warnings,
-    )
-    sources = {
-        o.name: Source(name=o.name, url=o.url, ref=o.ref)
-        for o in outcomes
-        if o.url and o.facts is not None and o.error is None
-    }
-    fork_heads = {o.name: o.facts.head for o in outcomes if o.facts is not None and o.error is None}
-
-    def relate(pairs: list[tuple[str, str]]) -> dict[tuple[str, str], Rel]:
-        names = {n for p in pairs for n in p}
-        wanted = {n: (sources[n], fork_heads[n]) for n in names if n in sources}
-        mirror = ensure_heads(settings, plan.upstream, wanted)  # forks another worker fetched
-        return relations(mirror, fork_heads, pairs, settings.git_timeout)
-
-    progress = RowProgress(settings, job_id, stages=row.stages)
-    report = build_report(net, None, None, plan.listing, relate).model_copy(update={"remote_request": plan.remote})
-    ensure_heads(settings, plan.upstream, {})  # upstream's README, for its chunks
-    report, stats_ = finish(
-        report, settings, writer=plan.writer, index=plan.index, progress=progress, job_id=job_id, material=material
-    )
-    errors = [f"{f.name}: {f.error}" for f in report.forks if f.error]
-    if stats_ is not None and stats_.error:
-        errors.append(f"indexing failed (the report was saved; chat cannot use it yet): {stats_.error}")
-    return errors
-
-
-def _key(fi: ForkInput) -> str:
-    from forkwise.index.mirror import source_key
-
-    return source_key(fi.source) if fi.source else fi.name
+        rows = sorted(s.query(ChunkRow).filter(ChunkRow.job_id == job_id), key=lambda c: c.idx)
+        chunks = [([ForkInput.model_validate(f) for f in c.forks], ChunkResult.model_validate(c.result or {}))
+                  for c in rows]  # fmt: skip
+    report = engine.assemble(p, chunks, settings)
+    ensure_heads(settings, p.request.upstream, {})  # upstream's README, for its chunks
+    material = {name: m for _forks, res in chunks for name, m in res.material.items()}
+    report, stats = engine.finish(
+        report, settings, writer=p.request.writer, index=p.request.index,
+        progress=RowProgress(settings, job_id, stages=row.stages), job_id=job_id, material=material,
+    )  # fmt: skip
+    return engine.run_errors(report, stats)
 
 
 # --- the sweep: tasks whose worker stopped beating are sent again ------------------------------------------
@@ -654,7 +515,7 @@ class QueueJobs:
         if running is not None:
             return running
         with session(self.settings) as s:
-            active = s.scalar(func.count().select().select_from(JobRow).where(JobRow.status.in_(IN_FLIGHT))) or 0
+            active = s.scalar(func.count().select().select_from(JobRow).where(JobRow.status.in_(ACTIVE))) or 0
         if active >= self.settings.max_jobs + self.settings.job_queue:
             raise JobsBusy(0, int(active), self.settings.job_retry_after)
         job = self.enqueue(upstream, spec or JobSpec(upstream=upstream))

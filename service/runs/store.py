@@ -8,10 +8,11 @@ each upstream are kept (history, the digest); the newest run of an upstream is i
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections import OrderedDict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -21,6 +22,7 @@ from forkwise.index.models import ForkFacts
 from forkwise.index.vector import UPSTREAM_FLAG
 from forkwise.service.runs.db import (
     ChunkRow,
+    EtagRow,
     FactsCacheRow,
     ForkRow,
     JobRow,
@@ -181,6 +183,33 @@ class DbFactsCache:
                 s.merge(row)
         except IntegrityError:
             pass  # another worker stored the same fork at the same moment: its facts are the same
+
+
+class DbEtags:
+    """GitHub's ETags and bodies in the store (:class:`forkwise.index.github.EtagStore`): one cache for every
+    worker and server on the same database, so a listing another machine made is answered with free 304s."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    @staticmethod
+    def _key(url: str) -> str:
+        return hashlib.sha256(url.encode()).hexdigest()
+
+    def get(self, url: str) -> dict[str, Any] | None:
+        with session(self.settings) as s:
+            row = s.get(EtagRow, self._key(url))
+            if row is None or row.url != url:
+                return None
+            return {"url": row.url, "etag": row.etag, "body": row.body, "next": row.next_url}
+
+    def put(self, url: str, etag: str, body: Any, next_url: str | None) -> None:
+        row = EtagRow(key=self._key(url), url=url, etag=etag, body=body, next_url=next_url, stored_at=now())
+        try:
+            with session(self.settings) as s:
+                s.merge(row)
+        except IntegrityError:
+            pass  # another worker stored the same page at the same moment
 
 
 _READ_CACHE = 64

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,9 +23,9 @@ from forkwise.index.network import ForkInput, Progress, Reresolve, UpstreamError
 from forkwise.index.policy import PolicyError, SourcePolicy
 from forkwise.index.sources import Source, SourceError, check_ref, check_url, parse_source
 from forkwise.index.vector import IndexStats
+from forkwise.service.runs import engine
 from forkwise.service.runs.jobs import IndexRequest, Job, JobManager, Jobs, JobSpec
-from forkwise.service.runs.pipeline import run
-from forkwise.service.runs.store import load_report
+from forkwise.service.runs.store import DbEtags, load_report
 from forkwise.service.settings import DEFAULT_MAX_FORKS, Settings, WriterName
 from forkwise.service.verdicts.models import ForkReport, Report
 
@@ -123,46 +123,24 @@ def summarize(
     Raises :class:`UpstreamError` when upstream cannot be read, :class:`SourceError` for unusable input and
     :class:`forkwise.index.github.GitHubError` when the forge cannot list the forks.
     """
-    prep = prepare(req, settings, progress)
-    report, stats = run(
-        prep.upstream,
-        prep.forks,
-        settings,
-        writer=req.writer,
-        index=req.index,
-        progress=progress,
-        as_of=req.as_of,
-        use_cache=req.use_cache,
-        max_forks=prep.max_forks,
-        reresolve=prep.reresolve,
-        listing=prep.listing,
-        job_id=job_id,
-        remote=req.policy is not None,
-    )
-    return Summary(report=report, index=stats, discovery=prep.listing)
+    run_req, reresolve = prepare(req, settings, progress)
+    report, stats = engine.run(run_req, settings, progress=progress, reresolve=reresolve, job_id=job_id)
+    return Summary(report=report, index=stats, discovery=run_req.listing)
 
 
-class Prepared(BaseModel):
-    """A summarize request with its forks listed (discovered on the forge when asked) and every source checked."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-    upstream: Source
-    forks: list[ForkInput]
-    max_forks: int | None
-    listing: Discovery | None = None
-    reresolve: Any = None
-
-
-def prepare(req: SummarizeRequest, settings: Settings, progress: Progress = no_progress) -> Prepared:
-    """The forks to compare: as given, or listed on GitHub (the ``discover`` stage); checked against the
-    request's source policy when a remote caller asked."""
+def prepare(
+    req: SummarizeRequest, settings: Settings, progress: Progress = no_progress
+) -> tuple[engine.RunRequest, Reresolve | None]:
+    """The run a summarize request asks for: the forks as given, or listed on GitHub (the ``discover`` stage),
+    every source checked against the request's policy when a remote caller asked; and how to find a fork again
+    that the forge says was renamed."""
     upstream, forks, max_forks = req.upstream, list(req.forks), req.max_forks
     discovering = req.discover if req.discover is not None else (not forks and upstream.forge == "github")
     listing, reresolve = None, None
     if discovering:
         if upstream.forge != "github":
             raise SourceError(f"listing forks needs a GitHub owner/name, not {upstream.url!r}")
-        client = client_for(settings, max_wait=req.max_wait, sleep=countdown(progress))
+        client = client_for(settings, max_wait=req.max_wait, sleep=countdown(progress), etags=DbEtags(settings))
         progress("discover", "start", None)
         found = discover(client, upstream.name, ref=upstream.ref, depth=req.depth, sort=req.sort)
         progress("discover", "done", None)
@@ -173,7 +151,18 @@ def prepare(req: SummarizeRequest, settings: Settings, progress: Progress = no_p
         progress("discover", "done", None)  # nothing to list: the forks were given
     if req.policy is not None:
         upstream, forks, reresolve = _checked(req.policy, upstream, forks, reresolve)
-    return Prepared(upstream=upstream, forks=forks, max_forks=max_forks, listing=listing, reresolve=reresolve)
+    run_req = engine.RunRequest(
+        upstream=upstream,
+        forks=forks,
+        as_of=req.as_of or datetime.now(UTC),
+        max_forks=max_forks,
+        writer=req.writer,
+        index=req.index,
+        use_cache=req.use_cache,
+        listing=listing,
+        remote=req.policy is not None,
+    )
+    return run_req, reresolve
 
 
 def countdown(progress: Progress) -> Callable[[float], None]:
@@ -335,10 +324,7 @@ def job_manager(settings: Settings, keep: int = 200) -> Jobs:
 
     def work(upstream: str, req: SummarizeRequest, progress: Progress, job_id: str) -> list[str]:
         summary = summarize(req, settings, progress, job_id=job_id)
-        errors = [f"{f.name}: {f.error}" for f in summary.report.forks if f.error]
-        if summary.index is not None and summary.index.error:
-            errors.append(f"indexing failed (the report was saved; chat cannot use it yet): {summary.index.error}")
-        return errors
+        return engine.run_errors(summary.report, summary.index)
 
     return JobManager(settings, work, keep=keep)
 

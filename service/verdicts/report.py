@@ -9,11 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from forkwise.index.github import Discovery
-from forkwise.index.mirror import Rel, mirror_path, relations
 from forkwise.index.models import ForkFacts
-from forkwise.index.network import ForkInput, NetworkFacts, Progress, Reresolve, analyse_network, no_progress
-from forkwise.index.sources import Source
-from forkwise.service.settings import Settings
+from forkwise.index.network import NetworkFacts
 from forkwise.service.verdicts.classify import NO_MERGE, Classification, Relate, Rules, breakdown, classify, one_default
 from forkwise.service.verdicts.convergence import shared_changes
 from forkwise.service.verdicts.evidence import Evidence, catalogue
@@ -330,43 +327,6 @@ def forks_carrying(report: Report, term: str) -> list[tuple[str, list[str]]]:
         if ev:
             hits.append((f.name, list(dict.fromkeys(ev))[:5]))
     return hits
-
-
-def report_network(
-    upstream: Source,
-    forks: list[ForkInput],
-    settings: Settings,
-    *,
-    writer: Writer | None = None,
-    progress: Progress = no_progress,
-    as_of: datetime | None = None,
-    use_cache: bool = True,
-    max_forks: int | None = None,
-    reresolve: Reresolve | None = None,
-    listing: Discovery | None = None,
-    rules: Rules | None = None,
-) -> Report:
-    """Facts for every fork, classified and written up: one :class:`Report` (nothing stored or indexed).
-
-    ``listing``: the forge discovery the forks came from; its completeness is disclosed in the coverage.
-    """
-    net = analyse_network(
-        upstream,
-        forks,
-        settings,
-        progress=progress,
-        as_of=as_of,
-        use_cache=use_cache,
-        max_forks=max_forks,
-        reresolve=reresolve,
-    )
-    mirror = mirror_path(settings.mirrors_dir, upstream.name, upstream.url)
-    heads = {o.name: o.facts.head for o in net.forks if o.facts is not None and o.error is None}
-
-    def relate(pairs: list[tuple[str, str]]) -> dict[tuple[str, str], Rel]:
-        return relations(mirror, heads, pairs, settings.git_timeout)
-
-    return build_report(net, writer, rules, listing, relate)
 
 
 def render(report: Report, fmt: str) -> str:
