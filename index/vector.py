@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import threading
 from collections.abc import Iterable
@@ -55,6 +56,7 @@ class Chunk(BaseModel):
 class IndexStats(BaseModel):
     chunks: int = 0
     embedded: int = 0
+    reused: int = Field(default=0, description="New chunks whose vectors the workers that read them computed.")
     deleted: int = 0
     forks_indexed: list[str] = Field(default_factory=list)
     forks_unchanged: list[str] = Field(default_factory=list)
@@ -175,10 +177,23 @@ def fork_chunks(
         )
         ev = purpose_evidence or next((e for t in facts.terms[:1] for e in t.evidence), "fact:ahead")
         out.append(_chunk("purpose", text, {**base, "fork": name, "sha": facts.head, "evidence": ev}))
-    own = [c for c in facts.own_commits if not c.upstream_equivalent and not c.is_merge][:COMMIT_DOCS]
     if material is None and mirror is not None:
         material = read_material(facts, mirror)
-    material = material or Material()
+    out += material_chunks(facts, material or Material())
+    for s in facts.readme.sections:
+        text = f"README section '{s.heading}' ({s.change}):\n{s.excerpt}"
+        out.append(
+            _chunk("readme", text, {**base, "path": facts.readme.path or "README", "evidence": f"readme:{s.heading}"})
+        )
+    return out
+
+
+def material_chunks(facts: ForkFacts, material: Material) -> list[Chunk]:
+    """The chunks of a fork read from its commits and diffs (its own commits' messages, diff excerpts): what a
+    worker that fetched the fork can embed before the fork's verdict exists (:func:`fork_chunks` has the rest)."""
+    base = {"date": facts.last_commit_date.isoformat()}
+    out = []
+    own = [c for c in facts.own_commits if not c.upstream_equivalent and not c.is_merge][:COMMIT_DOCS]
     for c in own:
         body = material.bodies.get(c.sha, c.subject)
         files = ", ".join(c.files[:15])
@@ -193,12 +208,48 @@ def fork_chunks(
     for d in material.diffs:
         text = f"Diff of {d.path} (+{d.added} -{d.deleted}):\n{d.excerpt}"
         out.append(_chunk("diff", text, {**base, "sha": facts.head, "path": d.path, "evidence": f"file:{d.path}"}))
-    for s in facts.readme.sections:
-        text = f"README section '{s.heading}' ({s.change}):\n{s.excerpt}"
-        out.append(
-            _chunk("readme", text, {**base, "path": facts.readme.path or "README", "evidence": f"readme:{s.heading}"})
-        )
     return out
+
+
+class Vectors(BaseModel):
+    """Embeddings computed ahead (by the worker that read the chunks), for the machine that writes the index:
+    chunk id → little-endian float32 vector in base64, and the model that made them (used only by an index of
+    the same model)."""
+
+    model: str
+    by_id: dict[str, str] = Field(default_factory=dict)
+
+    @classmethod
+    def of(cls, model: str, ids: list[str], vecs: list[list[float]]) -> Vectors:
+        return cls(model=model, by_id={i: _b64(v) for i, v in zip(ids, vecs, strict=True)})
+
+    def get(self, cid: str) -> list[float] | None:
+        raw = self.by_id.get(cid)
+        if raw is None:
+            return None
+        import numpy as np
+
+        return [float(x) for x in np.frombuffer(base64.b64decode(raw), dtype="<f4")]
+
+    def merged(self, other: Vectors | None) -> Vectors:
+        if other is None or other.model != self.model:
+            return self
+        return Vectors(model=self.model, by_id={**self.by_id, **other.by_id})
+
+
+def _b64(vec: list[float]) -> str:
+    import numpy as np
+
+    return base64.b64encode(np.asarray(vec, dtype="<f4").tobytes()).decode()
+
+
+def embed_chunks(settings: IndexSettings, chunks: list[Chunk]) -> Vectors:
+    """``chunks`` embedded by the configured model here, in the indexing pool."""
+    from forkwise.index.embeddings import embeddings_for
+
+    embeddings, model = embeddings_for(settings, "index")
+    unique = list({c.id: c for c in chunks}.values())
+    return Vectors.of(model, [c.id for c in unique], embeddings.embed_documents([c.text for c in unique]))
 
 
 def upstream_chunks(up: UpstreamFacts, summary: str, mirror: Path | None = None) -> list[Chunk]:
@@ -281,6 +332,7 @@ class VectorIndex:
         else:
             self.embeddings, emb_id = embeddings_for(settings, pool)
         self.client = chroma_client(settings)
+        self.embedding_id = emb_id
         self.name = collection_name(upstream, emb_id)
         # one build thread and a wide search: the same chunks give the same graph and the same answers
         meta = {
@@ -312,11 +364,15 @@ class VectorIndex:
             if m and str(m.get("chunks", "1")) == CHUNKS_VERSION  # chunked by an older forkwise: index again
         }
 
-    def sync(self, wanted: dict[str, list[Chunk]], keep: Iterable[str] = ()) -> IndexStats:
+    def sync(
+        self, wanted: dict[str, list[Chunk]], keep: Iterable[str] = (), vectors: Vectors | None = None
+    ) -> IndexStats:
         """Make the collection hold exactly ``wanted`` (owner → chunks) plus the chunks of the owners in ``keep``.
 
-        Owners are fork names (or ``@upstream``). Only chunks not already stored are embedded.
+        Owners are fork names (or ``@upstream``). Only chunks not already stored are embedded, and of those only
+        the ones ``vectors`` (computed elsewhere by the same model) does not have.
         """
+        ready = vectors if vectors is not None and vectors.model == self.embedding_id else None
         with _lock:
             existing = self._existing()
             keep = set(keep)
@@ -334,7 +390,7 @@ class VectorIndex:
             # a fork's card (which records the head its chunks came from) is written last: a run killed midway
             # leaves no card claiming chunks that are not there, so the next run indexes that fork again
             cards = [c for c in new_ids if texts[c].metadata.get("kind") == "card"]
-            self._add([c for c in new_ids if texts[c].metadata.get("kind") != "card"], texts, owners_of)
+            reused = self._add([c for c in new_ids if texts[c].metadata.get("kind") != "card"], texts, owners_of, ready)
             changed = []
             for cid, meta in existing.items():
                 owners = owners_of.get(cid, set())
@@ -346,8 +402,8 @@ class VectorIndex:
                     changed.append((cid, new_meta))
             if changed:
                 self.collection.update(ids=[c for c, _ in changed], metadatas=[m for _, m in changed])
-            self._add(cards, texts, owners_of)
-            stats.embedded = len(new_ids)
+            reused += self._add(cards, texts, owners_of, ready)
+            stats.embedded, stats.reused = len(new_ids) - reused, reused
             gone = [cid for cid in existing if not owners_of.get(cid)]
             if gone:
                 self.collection.delete(ids=gone)
@@ -355,15 +411,23 @@ class VectorIndex:
             stats.chunks = self.collection.count()
             return stats
 
-    def _add(self, ids: list[str], texts: dict[str, Chunk], owners_of: dict[str, set[str]]) -> None:
+    def _add(
+        self, ids: list[str], texts: dict[str, Chunk], owners_of: dict[str, set[str]], ready: Vectors | None = None
+    ) -> int:
+        """Store the chunks ``ids``, embedding those ``ready`` lacks; how many came ready."""
         if not ids:
-            return
+            return 0
         docs = [texts[c].text for c in ids]
-        vecs = self.embeddings.embed_documents(docs)
+        known = {c: v for c in ids if ready is not None and (v := ready.get(c)) is not None}
+        todo = [c for c in ids if c not in known]
+        fresh = self.embeddings.embed_documents([texts[c].text for c in todo]) if todo else []
+        made = dict(zip(todo, fresh, strict=True))
+        vecs = [known[c] if c in known else made[c] for c in ids]
         metas = [self._with_upstream(self._meta(texts[c], owners_of[c], {})) for c in ids]
         for start in range(0, len(ids), 500):
             sl = slice(start, start + 500)
             self.collection.upsert(ids=ids[sl], embeddings=vecs[sl], documents=docs[sl], metadatas=metas[sl])
+        return len(known)
 
     @staticmethod
     def _meta(chunk: Chunk | None, owners: set[str], old: dict[str, Any]) -> dict[str, Any]:

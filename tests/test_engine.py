@@ -87,3 +87,56 @@ def test_run_stores_the_report_and_says_what_failed(tmp_path: Path) -> None:
         f"{broken.name}: no such path: {tmp_path / 'gone'}",
         f"ghost/trainer: no such path: {net.root / 'forks' / 'ghost__trainer.git'}",
     ]
+
+
+def test_chunks_embed_their_forks_and_the_assembly_stores_those_vectors(tmp_path: Path) -> None:
+    import numpy as np
+
+    from forkwise.index.embeddings import MiniLMEmbeddings
+    from forkwise.index.vector import Chunk, VectorIndex, Vectors, material_chunks
+
+    net = _net(tmp_path)
+    up, forks = net.inputs()
+    req = RunRequest(upstream=up, forks=forks, as_of=net.as_of)
+    p = engine.plan(req, Settings(home=tmp_path / "planner", workers=2), chunk_forks=4)
+    results = []
+    for i, chunk in enumerate(p.chunks):
+        res = engine.analyse(p, chunk, Settings(home=tmp_path / f"worker{i}", workers=2), material=True)
+        res = ChunkResult.model_validate_json(res.model_dump_json())  # as stored on the chunk's row
+        made = [c for o in (res.net.forks if res.net else []) if o.facts is not None
+                for c in material_chunks(o.facts, res.material[o.name])]  # fmt: skip
+        assert res.vectors is not None and res.vectors.model == "minilm-int8"
+        assert set(res.vectors.by_id) == {c.id for c in made}
+        results.append((chunk, res))
+    vectors = results[0][1].vectors
+    for _c, res in results[1:]:
+        vectors = vectors.merged(res.vectors)
+    assert vectors is not None and len(vectors.by_id) > 10
+
+    assembler = Settings(home=tmp_path / "assembler", workers=2)
+    report = engine.assemble(p, results, assembler)
+    material = {n: m for _c, res in results for n, m in res.material.items()}
+    report, stats = engine.finish(report, assembler, material=material, vectors=vectors)
+    assert stats is not None and stats.error is None
+    # every commit and diff chunk came from the workers; only cards, purposes, READMEs and upstream's were embedded
+    assert stats.reused == len(vectors.by_id) and stats.embedded + stats.reused == stats.chunks
+    vi = VectorIndex(assembler, up.name)
+    kinds = {m["kind"] for m in vi.collection.get(include=["metadatas"])["metadatas"]}
+    assert {"commit", "diff", "card"} <= kinds
+    cid = next(iter(vectors.by_id))
+    stored = vi.collection.get(ids=[cid], include=["embeddings", "documents"])
+    here = MiniLMEmbeddings(threads=1, pool="index").embed_documents(stored["documents"])
+    assert np.allclose(stored["embeddings"][0], vectors.get(cid)) and np.allclose(here[0], vectors.get(cid), atol=1e-5)
+    # vectors of another model are never mixed in: those chunks are embedded here
+    fresh = VectorIndex(assembler, "acme/other")
+    chunk = Chunk(id="c1", text="Commit abc: add Gaudi support", metadata={"kind": "commit"})
+    vec = vectors.get(cid)
+    other = Vectors.of("openai:text-embedding-3-small", ["c1"], [vec])
+    assert (fresh.sync({"@upstream": [chunk]}, vectors=other).reused, fresh.count()) == (0, 1)
+    fresh.collection.delete(ids=["c1"])
+    same = Vectors.of("minilm-int8", ["c1"], [vec])
+    assert fresh.sync({"@upstream": [chunk]}, vectors=same).model_dump(include={"embedded", "reused"}) == {
+        "embedded": 0,
+        "reused": 1,
+    }
+    assert np.allclose(fresh.collection.get(ids=["c1"], include=["embeddings"])["embeddings"][0], vec)

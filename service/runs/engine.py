@@ -43,7 +43,15 @@ from forkwise.index.network import (
     plan_network,
 )
 from forkwise.index.sources import Source
-from forkwise.index.vector import EmbeddingModelError, IndexStats, Material, read_material
+from forkwise.index.vector import (
+    EmbeddingModelError,
+    IndexStats,
+    Material,
+    Vectors,
+    embed_chunks,
+    material_chunks,
+    read_material,
+)
 from forkwise.service.runs.store import save_report
 from forkwise.service.runs.vectors import index_report, retriever
 from forkwise.service.settings import Settings, WriterName
@@ -84,10 +92,12 @@ class Plan(BaseModel):
 
 
 class ChunkResult(BaseModel):
-    """One chunk analysed: its forks' facts, and the material the index needs when it is read elsewhere."""
+    """One chunk analysed: its forks' facts, and what the index needs when it is written elsewhere: the material
+    (commit messages, diff excerpts) and its chunks' vectors, embedded here."""
 
     net: NetworkFacts | None = None
     material: dict[str, Material] = Field(default_factory=dict)
+    vectors: Vectors | None = None
     error: str | None = None
 
 
@@ -126,7 +136,8 @@ def analyse(
 ) -> ChunkResult:
     """Fetch and compare ``forks`` in this machine's mirror. The cap applies here only to a whole plan (a chunked
     one was capped when planned). ``material``: also read the commit messages and diffs the index needs, for
-    the forks whose chunks the assembly will build (the assembly may run on another machine)."""
+    the forks whose chunks the assembly will build (the assembly may run on another machine), and embed the
+    chunks made of them here, so that the embedding work is spread over the workers that fetched the forks."""
     req = p.request
     net = analyse_network(
         req.upstream,
@@ -157,7 +168,14 @@ def analyse(
                 read[o.name] = read_material(o.facts, mirror)
             except GitError:
                 read[o.name] = Material()
-    return ChunkResult(net=net, material=read)
+    chunks = [c for o in wanted if o.facts is not None for c in material_chunks(o.facts, read[o.name])]
+    vectors = None
+    if chunks:
+        try:
+            vectors = embed_chunks(settings, chunks)
+        except Exception:  # no model here, an embeddings server away: the assembly embeds them, or says why not
+            vectors = None
+    return ChunkResult(net=net, material=read, vectors=vectors)
 
 
 def _needs_material(settings: Settings, p: Plan, outcomes: list[ForkOutcome]) -> list[ForkOutcome]:
@@ -281,15 +299,17 @@ def finish(
     progress: Progress = no_progress,
     job_id: str | None = None,
     material: dict[str, Material] | None = None,
+    vectors: Vectors | None = None,
 ) -> tuple[Report, IndexStats | None]:
     """Store a built report as a run, index it, let an LLM writer rewrite its verdicts, store it again.
-    ``material``: the forks' commit messages and diffs, read by the workers that fetched them."""
+    ``material``: the forks' commit messages and diffs, read by the workers that fetched them; ``vectors``: the
+    embeddings those workers computed of them."""
     run_id = save_report(report, settings, job_id=job_id)  # first: whatever happens to the index, it is kept
     stats = None
     if index:
         progress("index", "start", None)
         try:
-            stats = index_report(report, settings, material=material)
+            stats = index_report(report, settings, material=material, vectors=vectors)
         except EmbeddingModelError as exc:
             stats = IndexStats(error=str(exc))
         except Exception as exc:  # chromadb, an embeddings server: the report stands, the failure is reported

@@ -90,7 +90,7 @@ def configure(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         worker_hijack_root_logger=False,
         beat_schedule=(
-            {"refresh": {"task": "forkwise.refresh", "schedule": min(settings.refresh_hours * 3600, 3600.0)}}
+            {"refresh": {"task": "forkwise.refresh", "schedule": beat_interval(settings)}}
             if settings.refresh_hours
             else {}
         ),
@@ -397,9 +397,13 @@ def _assemble(settings: Settings, job_id: str, row: JobRow) -> list[str]:
     report = engine.assemble(p, chunks, settings)
     ensure_heads(settings, p.request.upstream, {})  # upstream's README, for its chunks
     material = {name: m for _forks, res in chunks for name, m in res.material.items()}
+    vectors = None
+    for _forks, res in chunks:  # each chunk's embeddings of its forks' commits and diffs
+        vectors = res.vectors if vectors is None else vectors.merged(res.vectors)
     report, stats = engine.finish(
         report, settings, writer=p.request.writer, index=p.request.index,
         progress=RowProgress(settings, job_id, stages=row.stages), job_id=job_id, material=material,
+        vectors=vectors,
     )  # fmt: skip
     return engine.run_errors(report, stats)
 
@@ -464,21 +468,33 @@ def refresh_task() -> list[str]:
 
 
 def refresh_due(settings: Settings, at: datetime | None = None) -> list[str]:
+    """Queue a refresh of every tracked upstream whose newest run is older than ``FORKWISE_REFRESH_HOURS``, oldest
+    first, spread over the beat's interval (:func:`spread`) so that upstreams due together do not all start at
+    once; returns their names in that order."""
     if not settings.refresh_hours:
         return []
     cutoff = (at or now()) - timedelta(hours=settings.refresh_hours)
     with session(settings) as s:
-        due = [
-            u.name
-            for u in s.query(UpstreamRow).filter(UpstreamRow.tracked.is_(True))
-            if u.last_run_at is None or _aware(u.last_run_at) <= cutoff
-        ]
-    started = []
+        rows = [(u.name, u.last_run_at) for u in s.query(UpstreamRow).filter(UpstreamRow.tracked.is_(True))]
+    never = datetime.min.replace(tzinfo=UTC)
+    oldest_first = sorted((_aware(last) if last else never, name) for name, last in rows)
+    due = [name for last, name in oldest_first if last <= cutoff and active_job(settings, name) is None]
+    delays = spread(due, beat_interval(settings))
+    jobs = QueueJobs(settings)
     for name in due:
-        if active_job(settings, name) is None:
-            QueueJobs(settings).enqueue(name, JobSpec(upstream=name, refresh=True))
-            started.append(name)
-    return started
+        jobs.enqueue(name, JobSpec(upstream=name, refresh=True), countdown=delays[name])
+    return due
+
+
+def beat_interval(settings: Settings) -> float:
+    """How often the beat looks for refreshes due: every hour, or every ``FORKWISE_REFRESH_HOURS`` when shorter."""
+    return min(settings.refresh_hours * 3600, 3600.0)
+
+
+def spread(names: list[str], over: float) -> dict[str, float]:
+    """Each refresh's delay: evenly over ``over`` seconds in the given order, the first at once, so N upstreams
+    due at the same beat start ``over / N`` apart instead of together."""
+    return {name: round(i * over / len(names), 1) for i, name in enumerate(names)}
 
 
 def _aware(t: datetime) -> datetime:
@@ -523,10 +539,11 @@ class QueueJobs:
             threading.Thread(target=self._watch, args=(job.id, on_done), daemon=True).start()
         return job
 
-    def enqueue(self, upstream: str, spec: JobSpec) -> Job:
+    def enqueue(self, upstream: str, spec: JobSpec, countdown: float = 0.0) -> Job:
+        """A job row (``queued``) and its planning task, sent now or ``countdown`` seconds from now."""
         job = Job(id=uuid.uuid4().hex[:12], upstream=upstream)
         store_job(self.settings, job, spec=spec.model_dump(mode="json"))
-        job_task.apply_async(args=[job.id], queue=QUEUE)
+        job_task.apply_async(args=[job.id], queue=QUEUE, countdown=countdown or None)
         return job
 
     def _watch(self, job_id: str, on_done: Callable[[Job], None], every: float = 1.0) -> None:

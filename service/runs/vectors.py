@@ -15,6 +15,7 @@ from forkwise.index.vector import (
     IndexStats,
     Material,
     VectorIndex,
+    Vectors,
     collection_name,
     flag,
     fork_chunks,
@@ -34,11 +35,13 @@ def index_report(
     settings: Settings,
     vindex: VectorIndex | None = None,
     material: dict[str, Material] | None = None,
+    vectors: Vectors | None = None,
 ) -> IndexStats:
     """Chunks for every analysed fork whose head changed since it was last indexed, plus upstream's.
 
     ``material``: each fork's commit messages and diff excerpts, read from the mirror of the worker that fetched
-    it (a fanned-out job); otherwise they are read from this machine's mirror."""
+    it (a fanned-out job); otherwise they are read from this machine's mirror. ``vectors``: those workers'
+    embeddings of them (chunks found there are not embedded again)."""
     mirror = mirror_path(settings.mirrors_dir, report.upstream.name, upstream_url(report))
     mirror_dir = mirror if mirror.exists() else None
     wanted = {"@upstream": upstream_chunks_for(report, mirror_dir)}
@@ -69,7 +72,7 @@ def index_report(
             material=(material or {}).get(f.name),
         )
         stats_forks.append(f.name)
-    stats = vindex.sync(wanted, keep=keep)
+    stats = vindex.sync(wanted, keep=keep, vectors=vectors)
     stats.forks_indexed, stats.forks_unchanged = stats_forks, unchanged
     if ledger is not None:
         ledger.record(stats.chunks)
