@@ -25,7 +25,7 @@ from forkwise.evals.demo import DEMO_SPEC, load_spec
 from forkwise.index.embeddings import MiniLMEmbeddings, runtime
 from forkwise.index.vector import VectorIndex
 from forkwise.service.runs.engine import RunRequest, run
-from forkwise.service.runs.store import index_report, retriever
+from forkwise.service.runs.vectors import index_report, retriever
 from forkwise.service.settings import Settings, WriterName
 from forkwise.service.verdicts.chat import ChatRequest, ChatService
 from forkwise.service.verdicts.llm import local_model

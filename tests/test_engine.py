@@ -140,3 +140,11 @@ def test_chunks_embed_their_forks_and_the_assembly_stores_those_vectors(tmp_path
         "reused": 1,
     }
     assert np.allclose(fresh.collection.get(ids=["c1"], include=["embeddings"])["embeddings"][0], vec)
+
+
+def test_refreshes_due_together_are_spread_over_the_beat() -> None:
+    from forkwise.service.runs.queue import beat_interval, spread
+
+    assert spread(["a/x", "b/x", "c/x", "d/x"], 3600.0) == {"a/x": 0.0, "b/x": 900.0, "c/x": 1800.0, "d/x": 2700.0}
+    assert spread(["a/x"], 3600.0) == {"a/x": 0.0} and spread([], 3600.0) == {}
+    assert beat_interval(Settings(refresh_hours=24)) == 3600.0 and beat_interval(Settings(refresh_hours=0.25)) == 900.0

@@ -23,7 +23,7 @@ from forkwise.index.vector import VectorIndex
 from forkwise.service.runs import db
 from forkwise.service.runs.db import ChunkRow, JobRow, session
 from forkwise.service.runs.jobs import IndexRequest
-from forkwise.service.runs.queue import UpstreamLock, refresh_due
+from forkwise.service.runs.queue import UpstreamLock, home_queue, refresh_due
 from forkwise.service.runs.store import run_history
 from forkwise.service.runs.usecases import index_request, load, summarize
 from forkwise.service.settings import Settings
@@ -254,6 +254,26 @@ def test_one_job_per_upstream_across_the_cluster_and_refresh_reuses_stored_facts
                 _wait_for(lambda: _jobs(settings, "done")[2:], 60, 0.5)
                 assert material(settings, _jobs(settings)[2]) == first_material
                 assert set(VectorIndex(settings, "acme/trainer")._existing()) == ids
+                # each chunk's embeddings came from its worker: the assembly embedded only what no chunk had
+                third = _jobs(settings)[2]
+                with session(settings) as s:
+                    made = {k for c in s.query(ChunkRow).filter(ChunkRow.job_id == third)
+                            for k in ((c.result or {}).get("vectors") or {}).get("by_id", {})}  # fmt: skip
+                assert made and made <= ids
+
+                # chunks go where the upstream's mirror is: job 1 ran on w; job 2 was offered to w's home queue
+                # (w had stopped), fell back to the shared queue after FORKWISE_TASK_STALE and ran on w2; job 3
+                # went to w2's home queue (a chunk w2 could not start within FORKWISE_TASK_STALE, its two slots
+                # busy, was offered to any worker: here w2 again)
+                w1, w2 = (home_queue(settings.model_copy(update={"home": tmp_path / h})) for h in ("w", "w2"))
+                with session(settings) as s:
+                    homes = {
+                        job: sorted({(c.sent_to, c.home) for c in s.query(ChunkRow).filter(ChunkRow.job_id == job)})
+                        for job in _jobs(settings)
+                    }
+                first, second, third_homes = homes.values()
+                assert first == [("forkwise", w1)] and second == [("forkwise", w2)]
+                assert (w2, w2) in third_homes and {home for _sent, home in third_homes} == {w2}
         finally:
             worker.stop()
         (_, newest), (second, newer), (first, older) = run_history(settings, "acme/trainer")

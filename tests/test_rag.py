@@ -17,7 +17,7 @@ import pytest
 from forkwise.evals.local_server import wait_until_up
 from forkwise.index.vector import VectorIndex, collection_name
 from forkwise.service.runs.engine import RunRequest, run
-from forkwise.service.runs.store import index_report
+from forkwise.service.runs.vectors import index_report
 from forkwise.service.settings import Settings
 from forkwise.service.verdicts.models import Report
 from tests.conftest import Server, analyse, free_port, git

@@ -123,6 +123,10 @@ class ChunkRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     worker: Mapped[str | None] = mapped_column(String(200), nullable=True)
     heartbeat_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    sent_to: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    """The queue the chunk was last sent to: the shared one, or a worker home's (whose mirror holds the upstream)."""
+    home: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    """The home queue of the worker that analysed it: that home's mirror now holds the upstream and these forks."""
 
 
 class FactsCacheRow(Base):

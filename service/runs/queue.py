@@ -20,6 +20,7 @@ heartbeats, released when the run is stored (or after ``FORKWISE_LOCK_TTL`` when
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import socket
@@ -285,14 +286,53 @@ def _plan(settings: Settings, job_id: str, spec: JobSpec, stages: dict | None) -
     return p
 
 
-def _dispatch(settings: Settings, job_id: str, plan: Plan) -> str:
+def home_queue(settings: Settings) -> str:
+    """The queue of this worker's home (its mirrors), which it consumes beside the shared one: a chunk sent there
+    runs where the upstream's mirror already is. Workers on one machine sharing a home share it."""
+    where = f"{socket.gethostname()}:{settings.home.resolve()}"
+    return f"{QUEUE}.home.{hashlib.sha256(where.encode()).hexdigest()[:12]}"
+
+
+def _holders(settings: Settings, job_id: str, upstream: str) -> list[str]:
+    """The home queues of the workers that analysed the last finished job of ``upstream`` (their mirrors hold it)."""
     with session(settings) as s:
+        rows = (
+            s.query(ChunkRow.job_id, ChunkRow.home)
+            .join(JobRow, JobRow.id == ChunkRow.job_id)
+            .filter(
+                JobRow.upstream == upstream, JobRow.id != job_id, JobRow.status == "done", ChunkRow.home.is_not(None)
+            )
+            .order_by(JobRow.created_at.desc())
+            .all()
+        )
+    latest = rows[0][0] if rows else None
+    return sorted({str(home) for job, home in rows if job == latest})
+
+
+def _dispatch(settings: Settings, job_id: str, plan: Plan) -> str:
+    """Send the chunks not done yet: each to the home queue of a worker whose mirror holds the upstream (from its
+    last job), in turn, else to the shared queue. A chunk its preferred home has not taken within
+    ``FORKWISE_TASK_STALE`` goes to the shared queue (:func:`sweep`): preferred, never stranded."""
+    with session(settings) as s:
+        job = s.get(JobRow, job_id)
+        upstream = job.upstream if job is not None else ""
         todo = [c.idx for c in s.query(ChunkRow).filter(ChunkRow.job_id == job_id, ChunkRow.status != "done")]
-    for idx in todo:
-        chunk_task.apply_async(args=[job_id, idx], queue=QUEUE)
+    holders = _holders(settings, job_id, upstream)
+    for n, idx in enumerate(todo):
+        _send_chunk(settings, job_id, idx, holders[n % len(holders)] if holders else QUEUE)
     if not todo:
         assemble_task.apply_async(args=[job_id], queue=QUEUE)
-    return f"{len(todo)} chunks"
+    return f"{len(todo)} chunks" + (f", preferring {len(holders)} worker homes" if holders else "")
+
+
+def _send_chunk(settings: Settings, job_id: str, idx: int, queue: str) -> None:
+    with session(settings) as s:
+        s.execute(
+            update(ChunkRow)
+            .where(ChunkRow.job_id == job_id, ChunkRow.idx == idx)
+            .values(sent_to=queue, heartbeat_at=now())  # while queued, heartbeat_at says when it was sent
+        )
+    chunk_task.apply_async(args=[job_id, idx], queue=queue)
 
 
 def _claim_chunk(settings: Settings, job_id: str, idx: int) -> ChunkRow | None:
@@ -333,7 +373,7 @@ def chunk_task(self: Any, job_id: str, idx: int) -> str:
         s.execute(
             update(ChunkRow)
             .where(ChunkRow.job_id == job_id, ChunkRow.idx == idx)
-            .values(status="done", result=result.model_dump(mode="json"), heartbeat_at=now())
+            .values(status="done", result=result.model_dump(mode="json"), heartbeat_at=now(), home=home_queue(settings))
         )
     _maybe_assemble(settings, job_id)
     return "done"
@@ -424,9 +464,18 @@ def sweep(settings: Settings) -> list[str]:
             for j in s.query(JobRow).filter(JobRow.status.in_(("planning", "assembling")), JobRow.heartbeat_at < stale)
         ]
         waiting = [j.id for j in s.query(JobRow).filter(JobRow.status == "chunks", JobRow.heartbeat_at < stale)]
+        parked = [
+            (c.job_id, c.idx, c.sent_to)
+            for c in s.query(ChunkRow).filter(
+                ChunkRow.status == "queued", ChunkRow.sent_to != QUEUE, ChunkRow.heartbeat_at < stale
+            )
+        ]
     for job_id, idx in lost_chunks:
         chunk_task.apply_async(args=[job_id, idx], queue=QUEUE)
         sent.append(f"chunk {job_id}/{idx}")
+    for job_id, idx, home in parked:  # its preferred home did not take it in time: any worker may
+        _send_chunk(settings, job_id, idx, QUEUE)
+        sent.append(f"chunk {job_id}/{idx} (not taken from {home})")
     for job_id, status in lost_jobs:
         (job_task if status == "planning" else assemble_task).apply_async(args=[job_id], queue=QUEUE)
         sent.append(f"{status} {job_id}")
@@ -563,7 +612,8 @@ def run_worker(settings: Settings, concurrency: int | None = None, beat: bool = 
     configure(settings)
     db.sessions(settings)  # migrate (and import old reports) once, before any task
     db.dispose_all()
-    argv = ["worker", f"--loglevel={loglevel}", "-Q", QUEUE, f"--hostname=forkwise-{os.getpid()}@%h"]
+    argv = ["worker", f"--loglevel={loglevel}", "-Q", f"{QUEUE},{home_queue(settings)}",
+            f"--hostname=forkwise-{os.getpid()}@%h"]  # fmt: skip
     if concurrency:
         argv.append(f"--concurrency={concurrency}")
     if beat:

@@ -1,4 +1,5 @@
-"""GitHub's ETags and bodies in the shared store (every worker's conditional requests hit the same cache)
+"""GitHub's ETags and bodies in the shared store (every worker's conditional requests hit the same cache); which
+worker home a chunk was sent to and which one analysed it (an upstream's chunks prefer homes holding its mirror)
 
 Revision ID: 0002
 Revises: 0001
@@ -25,7 +26,13 @@ def upgrade() -> None:
         sa.Column("stored_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("key"),
     )
+    with op.batch_alter_table("chunks", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("sent_to", sa.String(length=100), nullable=True))
+        batch_op.add_column(sa.Column("home", sa.String(length=100), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("chunks", schema=None) as batch_op:
+        batch_op.drop_column("home")
+        batch_op.drop_column("sent_to")
     op.drop_table("http_etags")
