@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from forkwise.evals.scorer import LLM_BOUNDS, case_paths, chat_only, check, run_eval, subset_paths
 from forkwise.service.settings import Settings, get_settings
-from forkwise.service.verdicts.llm import local_model
+from forkwise.service.verdicts.llm import local_llm
 from forkwise.service.verdicts.llm_writer import LLMWriter
 from forkwise.service.verdicts.writer import FactsWriter
 
@@ -44,7 +44,7 @@ def main() -> None:
         writer_paths = [p for p in paths if p.stem not in chat_cases][: a.cases]
         paths = writer_paths + [p for p in paths if p.stem in chat_cases][:1]
     settings: Settings = get_settings()
-    model = local_model(settings)
+    model = local_llm(settings)
 
     t = time.perf_counter()
     facts = run_eval(paths, FactsWriter(), LLM_BOUNDS)

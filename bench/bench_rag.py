@@ -25,10 +25,10 @@ from forkwise.evals.demo import DEMO_SPEC, load_spec
 from forkwise.index.embeddings import MiniLMEmbeddings, runtime
 from forkwise.index.vector import VectorIndex
 from forkwise.service.runs.engine import RunRequest, run
-from forkwise.service.runs.vectors import index_report, retriever
+from forkwise.service.runs.vectors import retriever, sync_vectors
 from forkwise.service.settings import Settings, WriterName
 from forkwise.service.verdicts.chat import ChatRequest, ChatService
-from forkwise.service.verdicts.llm import local_model
+from forkwise.service.verdicts.llm import local_llm
 from forkwise.service.verdicts.llm_writer import LLMWriter
 from forkwise.service.verdicts.report import stored_input
 from forkwise.service.verdicts.writer import FactsWriter
@@ -50,7 +50,7 @@ def main() -> None:
 
         vi = VectorIndex(settings, report.upstream.name)
         t = time.perf_counter()
-        stats = index_report(report, settings, vi)
+        stats = sync_vectors(report, settings, vi)
         t_index = time.perf_counter() - t
         texts = vi.collection.get(include=["documents"])["documents"]
         emb = MiniLMEmbeddings(threads=2)
@@ -77,7 +77,7 @@ def main() -> None:
         print(f"chat retrieval-only: p50 {pct(lat, 0.5) * 1000:.0f} ms, p95 {pct(lat, 0.95) * 1000:.0f} ms "
               f"over {len(lat)} questions")  # fmt: skip
 
-        model = local_model(settings)
+        model = local_llm(settings)
         llm_chat = ChatService(settings, model)
         lat = []
         for q in QUESTIONS[: a.llm_questions]:

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import build, network_args
 from forkwise.service.runs import db
 from forkwise.service.runs.db import ChunkRow, FactsCacheRow, ForkRow, JobRow, RunRow, session
-from forkwise.service.runs.jobs import IndexRequest, JobSpec
+from forkwise.service.runs.jobs import JobRequest, JobSpec
 from forkwise.service.runs.queue import QueueJobs
 from forkwise.service.runs.store import load_report
 from forkwise.service.settings import Settings
@@ -137,7 +137,7 @@ def main() -> int:
         f"built in {time.perf_counter() - t:.1f} s"
     )
     up, forks = net.inputs()
-    request = IndexRequest(url=up.url, forks=[f.source.url for f in forks if f.source], max_forks=args.forks)
+    request = JobRequest(url=up.url, forks=[f.source.url for f in forks if f.source], max_forks=args.forks)
     upstream = up.name
     failed = False
     with (

@@ -54,13 +54,13 @@ def eval_command(
         run_eval,
         subset_paths,
     )  # fmt: skip
-    from forkwise.service.verdicts.llm import ModelUnavailable, chat_model
+    from forkwise.service.verdicts.llm import ModelUnavailable, chat_llm
     from forkwise.service.verdicts.llm_writer import make_writer
 
     try:
         settings = get_settings()
         w = make_writer(writer, settings)
-        model = chat_model(settings, writer)
+        model = chat_llm(settings, writer)
         own = cases / "thresholds.toml" if cases else None  # a folder of cases may carry its own bounds
         default = LLM_BOUNDS if model is not None else THRESHOLDS
         paths = subset_paths(case_paths(cases)) if subset else case_paths(cases)

@@ -32,4 +32,4 @@ def run_demo(root: Path, settings: Settings, progress: Progress = no_progress) -
     result = summarize(req, settings, progress)
     report = result.report
     paths = [write_report(report, fmt, root / "reports" / f"report.{fmt}") for fmt in ("md", "html", "json")]
-    return report, paths, result.index.error if result.index else None
+    return report, paths, result.vectors.error if result.vectors else None

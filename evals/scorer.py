@@ -33,7 +33,7 @@ from forkwise.index.network import ForkInput
 from forkwise.index.sources import Source
 from forkwise.service.runs.engine import RunRequest, rewrite_verdicts
 from forkwise.service.runs.engine import report as engine_report
-from forkwise.service.runs.vectors import index_report, retriever
+from forkwise.service.runs.vectors import retriever, sync_vectors
 from forkwise.service.settings import Settings
 from forkwise.service.verdicts import checks
 from forkwise.service.verdicts.classify import ARCHETYPES
@@ -353,7 +353,7 @@ def ask(
 
     if not questions:
         return []
-    index_report(report, settings)
+    sync_vectors(report, settings)
     chat = ChatService(settings, model)
     alone = ChatService(settings, None) if model is not None else None
     out = []
@@ -395,7 +395,7 @@ def run_case(
     req = RunRequest(upstream=upstream, forks=forks, as_of=as_of, use_cache=False)
     if isinstance(writer, LLMWriter):  # as `summarize` runs it: facts verdicts, index, then the model's
         report = engine_report(req, settings)
-        index_report(report, settings)
+        sync_vectors(report, settings)
         writer.retrieve = retriever(settings, report.upstream.name)
         report = rewrite_verdicts(report, writer)
     else:

@@ -53,7 +53,7 @@ class Chunk(BaseModel):
     metadata: dict[str, str | int | float | bool]
 
 
-class IndexStats(BaseModel):
+class VectorStats(BaseModel):
     chunks: int = 0
     embedded: int = 0
     reused: int = Field(default=0, description="New chunks whose vectors the workers that read them computed.")
@@ -366,7 +366,7 @@ class VectorIndex:
 
     def sync(
         self, wanted: dict[str, list[Chunk]], keep: Iterable[str] = (), vectors: Vectors | None = None
-    ) -> IndexStats:
+    ) -> VectorStats:
         """Make the collection hold exactly ``wanted`` (owner → chunks) plus the chunks of the owners in ``keep``.
 
         Owners are fork names (or ``@upstream``). Only chunks not already stored are embedded, and of those only
@@ -385,7 +385,7 @@ class VectorIndex:
                 for ch in chunks:
                     owners_of.setdefault(ch.id, set()).add(owner)
                     texts.setdefault(ch.id, ch)
-            stats = IndexStats()
+            stats = VectorStats()
             new_ids = [cid for cid in texts if cid not in existing]
             # a fork's card (which records the head its chunks came from) is written last: a run killed midway
             # leaves no card claiming chunks that are not there, so the next run indexes that fork again

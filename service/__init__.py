@@ -7,7 +7,7 @@ Each surface parses its input, calls one of these and renders the result (see :m
 - :func:`verdict` ``(settings, upstream, fork) → (Report, ForkReport)``: one fork's facts, verdict and evidence.
 - :func:`answer` ``(chat, upstream, question, fork=…) → ChatAnswer``: a cited answer over the index.
 - :func:`digest` ``(settings, upstream) → (run id, Report, Digest)``: what changed since the last digest.
-- :func:`start_index` ``(jobs, upstream, IndexRequest) → Job``: :func:`summarize` in the background.
+- :func:`start_job` ``(jobs, upstream, JobRequest) → Job``: :func:`summarize` in the background.
 - :func:`load` ``(settings, upstream) → Report``: the stored report.
 
 Where a verdict is decided: :func:`forkwise.service.verdicts.classify.classify` (archetype and the rule that fired,
@@ -30,7 +30,7 @@ __all__ = [
     "find_forks",
     "job_manager",
     "load",
-    "start_index",
+    "start_job",
     "summarize",
     "verdict",
 ]
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
         find_forks,
         job_manager,
         load,
-        start_index,
+        start_job,
         summarize,
         verdict,
     )

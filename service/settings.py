@@ -130,7 +130,7 @@ class Settings(IndexSettings):
         default=WriterName.facts, description="Writer for verdicts and chat: facts, openai or local."
     )
     model_path: Path | None = Field(default=None, description="GGUF for the local writer (default: the bundled one).")
-    openai_model: str = Field(default="gpt-4o-mini", description="Model name for the openai writer.")
+    openai_llm: str = Field(default="gpt-4o-mini", description="Model name for the openai writer.")
     llm_method: str = Field(
         default="json_mode",
         description="How the openai writer asks for JSON: json_mode, json_schema, json_object_schema or prompt.",
@@ -148,7 +148,7 @@ class Settings(IndexSettings):
         return self.home / "reports"
 
     @property
-    def models_dir(self) -> Path:
+    def llm_dir(self) -> Path:
         """The bundled model, joined from its parts."""
         return self.home / "models"
 

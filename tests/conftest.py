@@ -21,7 +21,7 @@ from forkwise.evals.demo import DEMO_SPEC, load_spec
 from forkwise.evals.local_server import wait_until_up
 from forkwise.evals.presets import expand
 from forkwise.index.network import NetworkFacts, analyse_network
-from forkwise.index.vector import IndexStats
+from forkwise.index.vector import VectorStats
 from forkwise.service.settings import Settings
 from forkwise.service.surfaces.api import create_app
 from forkwise.service.surfaces.guard import uvicorn_options
@@ -63,7 +63,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[BuiltNetwork, Ne
     return net, facts, build_report(facts), settings
 
 
-def demo_store(root: Path, **settings: Any) -> tuple[BuiltNetwork, Report, Settings, IndexStats | None]:
+def demo_store(root: Path, **settings: Any) -> tuple[BuiltNetwork, Report, Settings, VectorStats | None]:
     """The demo network built under ``root``, summarized, indexed and stored, as `make demo` leaves it."""
     from forkwise.service.runs.engine import RunRequest, run
 
@@ -77,7 +77,7 @@ def demo_store(root: Path, **settings: Any) -> tuple[BuiltNetwork, Report, Setti
 @pytest.fixture(scope="session")
 def shared_demo(
     tmp_path_factory: pytest.TempPathFactory,
-) -> tuple[BuiltNetwork, Report, Settings, IndexStats | None]:
+) -> tuple[BuiltNetwork, Report, Settings, VectorStats | None]:
     """One demo store per test session (per xdist worker) for the tests that only read it."""
     return demo_store(tmp_path_factory.mktemp("shared-demo"))
 

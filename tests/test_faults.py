@@ -19,7 +19,7 @@ from forkwise.evals.demo import DEMO_SPEC, load_spec
 from forkwise.index.vector import VectorIndex
 from forkwise.service.runs.engine import RunRequest, run
 from forkwise.service.runs.store import load_report
-from forkwise.service.runs.vectors import index_report
+from forkwise.service.runs.vectors import sync_vectors
 from forkwise.service.settings import Settings
 from tests.doubles import HashEmbeddings
 
@@ -89,12 +89,12 @@ def test_an_index_run_that_dies_midway_is_redone_by_the_next_run(tmp_path: Path,
     report, _ = run(RunRequest(upstream=up, forks=forks, as_of=demo_net.as_of, index=False), settings)
     dying = VectorIndex(settings, report.upstream.name, _DiesOnSecondBatch(), "hash-64")
     with pytest.raises(ConnectionError):
-        index_report(report, settings, dying)
+        sync_vectors(report, settings, dying)
     assert dying.collection.count() > 0 and dying.heads() == {}  # chunks written, but no fork claims them
     healthy = VectorIndex(settings, report.upstream.name, HashEmbeddings(), "hash-64")
-    stats = index_report(report, settings, healthy)
+    stats = sync_vectors(report, settings, healthy)
     clean = VectorIndex(settings, report.upstream.name, HashEmbeddings(), "hash-64-clean")  # its own collection
-    index_report(report, settings, clean)
+    sync_vectors(report, settings, clean)
     assert sorted(healthy.collection.get()["ids"]) == sorted(clean.collection.get()["ids"])
     analysed = {f.name: f.facts.head for f in report.forks if f.facts}
     assert healthy.heads() == analysed and stats.error is None

@@ -23,7 +23,7 @@ from forkwise.service.verdicts.models import Report
 
 
 def test_the_package_names_its_use_cases() -> None:
-    assert {"summarize", "verdict", "answer", "start_index", "load"} <= set(fw.__all__)
+    assert {"summarize", "verdict", "answer", "start_job", "load"} <= set(fw.__all__)
     assert fw.summarize.__module__ == "forkwise.service.runs.usecases"
     assert "forkwise.service.verdicts.classify.classify" in (fw.__doc__ or "")
 

@@ -15,7 +15,7 @@ from forkwise.evals.openai_stub import OpenAIStub, Reply, task_of
 from forkwise.service.runs.engine import rewrite_verdicts
 from forkwise.service.runs.vectors import retriever
 from forkwise.service.verdicts.chat import ChatRequest, ChatService
-from forkwise.service.verdicts.llm import openai_model
+from forkwise.service.verdicts.llm import openai_llm
 from forkwise.service.verdicts.llm_writer import LLMWriter
 from forkwise.service.verdicts.report import render, stored_input
 from forkwise.service.verdicts.writer import FactsWriter, Purpose, validate
@@ -44,8 +44,8 @@ def writer_for(shared_demo) -> Callable[..., tuple[LLMWriter, OpenAIStub]]:
     def make(responder, method: str = "json_schema", tasks=("purpose", "choose_fork_if", "choose_upstream_if")):
         stub = OpenAIStub(responder).start()
         started.append(stub)
-        s = settings.model_copy(update={"openai_base_url": stub.base_url, "openai_model": "stub", "llm_method": method})
-        return LLMWriter(openai_model(s), "openai", retriever(s, report.upstream.name), tasks), stub
+        s = settings.model_copy(update={"openai_base_url": stub.base_url, "openai_llm": "stub", "llm_method": method})
+        return LLMWriter(openai_llm(s), "openai", retriever(s, report.upstream.name), tasks), stub
 
     yield make
     for s in started:
@@ -264,8 +264,8 @@ def test_chat_answers_are_checked_before_anything_is_streamed(shared_demo) -> No
     answers: list[dict[str, Any]] = []
     stub = OpenAIStub(lambda body: _json(answers.pop(0))).start()
     try:
-        s = settings.model_copy(update={"openai_base_url": stub.base_url, "openai_model": "stub"})
-        chat = ChatService(s, openai_model(s))
+        s = settings.model_copy(update={"openai_base_url": stub.base_url, "openai_llm": "stub"})
+        chat = ChatService(s, openai_llm(s))
         q = ChatRequest(upstream="acme/trainer", question="which fork adds Gaudi support?")
 
         def ask(answer: dict[str, Any]):

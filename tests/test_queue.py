@@ -22,7 +22,7 @@ from forkwise.evals.demo import DEMO_SPEC, load_spec
 from forkwise.index.vector import VectorIndex
 from forkwise.service.runs import db
 from forkwise.service.runs.db import ChunkRow, JobRow, session
-from forkwise.service.runs.jobs import IndexRequest
+from forkwise.service.runs.jobs import JobRequest
 from forkwise.service.runs.queue import UpstreamLock, home_queue, refresh_due
 from forkwise.service.runs.store import run_history
 from forkwise.service.runs.usecases import index_request, load, summarize
@@ -66,10 +66,10 @@ def network(tmp_path_factory: pytest.TempPathFactory):
     server.shutdown()
 
 
-def _request(net: BuiltNetwork, http: str) -> IndexRequest:
+def _request(net: BuiltNetwork, http: str) -> JobRequest:
     up, forks = net.inputs()
     urls = [f.source.url for f in forks if f.source and Path(f.source.url).exists()]
-    return IndexRequest(url=up.url, forks=[http + Path(u).name if SLOW in u else u for u in urls])
+    return JobRequest(url=up.url, forks=[http + Path(u).name if SLOW in u else u for u in urls])
 
 
 def _wait_for(what, timeout: float, every: float = 0.1):

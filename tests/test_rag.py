@@ -17,7 +17,7 @@ import pytest
 from forkwise.evals.local_server import wait_until_up
 from forkwise.index.vector import VectorIndex, collection_name
 from forkwise.service.runs.engine import RunRequest, run
-from forkwise.service.runs.vectors import index_report
+from forkwise.service.runs.vectors import sync_vectors
 from forkwise.service.settings import Settings
 from forkwise.service.verdicts.models import Report
 from tests.conftest import Server, analyse, free_port, git
@@ -72,7 +72,7 @@ def test_reindex_is_idempotent_and_only_touches_changed_forks(tmp_path: Path, se
     shared = vi.collection.get(where={"kind": "commit"}, include=["metadatas", "documents"])
     gaudi = [m for m, d in zip(shared["metadatas"], shared["documents"], strict=True) if "Gaudi" in d]
     assert len(gaudi) == 1 and gaudi[0]["fork:a/ix"] is True and gaudi[0]["fork:b/ix"] is True  # one shared chunk
-    again = index_report(report, settings)
+    again = sync_vectors(report, settings)
     assert (again.embedded, again.deleted, again.chunks) == (0, 0, first.chunks)
     assert again.forks_unchanged == ["a/ix", "b/ix"] and again.forks_indexed == []
     # chunks an older chunker wrote (its cards carry an older version) are rebuilt, the rest are kept
@@ -80,7 +80,7 @@ def test_reindex_is_idempotent_and_only_touches_changed_forks(tmp_path: Path, se
     pairs = zip(cards["ids"], cards["metadatas"], strict=True)
     old = [(i, {**m, "chunks": "1"}) for i, m in pairs if m["fork"] == "a/ix"]
     vi.collection.update(ids=[i for i, _ in old], metadatas=[m for _, m in old])
-    rebuilt = index_report(report, settings)
+    rebuilt = sync_vectors(report, settings)
     assert rebuilt.forks_indexed == ["a/ix"] and rebuilt.forks_unchanged == ["b/ix"]
     assert vi.heads() == {"a/ix": net.forks[0].commits[0], "b/ix": net.forks[1].commits[0]}
     # b moves back to a's commit: b's own chunks go, the shared one stays (flag b off), a is untouched
@@ -140,7 +140,7 @@ def test_chroma_server_over_http(tmp_path: Path, demo) -> None:
     try:
         assert wait_until_up(f"http://127.0.0.1:{port}/api/v2/heartbeat", 15, alive=lambda: proc.poll() is None)
         settings = Settings(home=tmp_path / "home", chroma_url=f"http://127.0.0.1:{port}")
-        stats = index_report(report, settings)
+        stats = sync_vectors(report, settings)
         assert stats.embedded == stats.chunks > 20
         vi = VectorIndex(settings, report.upstream.name)
         assert type(vi.client).__name__ != "PersistentClient" and vi.count() == stats.chunks
@@ -283,7 +283,7 @@ def test_openai_compatible_embeddings_over_http(api: httpx.Client, demo, tmp_pat
     )
     vi = VectorIndex(settings, report.upstream.name)
     assert vi.name != VectorIndex(local_settings, report.upstream.name).name  # one collection per embedding model
-    stats = index_report(report, settings, vi)
+    stats = sync_vectors(report, settings, vi)
     assert stats.embedded == stats.chunks > 20
     hits = vi.store.similarity_search("Gaudi HPU support", k=2, filter={"fork:habana-ai/trainer": True})
     assert hits and "Gaudi" in " ".join(h.page_content for h in hits)
@@ -351,7 +351,7 @@ def test_a_chat_question_never_waits_on_an_indexing_batch(demo) -> None:
 
     report, settings, _net = demo
     chat = ChatService(settings)
-    index_rt = VectorIndex(settings, report.upstream.name).embeddings.runtime  # what index_report embeds with
+    index_rt = VectorIndex(settings, report.upstream.name).embeddings.runtime  # what sync_vectors embeds with
     query_rt = chat.index(report.upstream.name).embeddings.runtime
     assert query_rt is runtime(2, "query") and index_rt is runtime(2, "index") and query_rt is not index_rt
     assert runtime(1, "endpoint") is not query_rt

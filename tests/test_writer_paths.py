@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from forkwise.index.vector import VectorIndex
-from forkwise.service.runs.vectors import index_report
+from forkwise.service.runs.vectors import sync_vectors
 from forkwise.service.settings import Settings, WriterName
 from forkwise.service.verdicts.chat import ChatRequest, ChatService
 from forkwise.service.verdicts.llm_writer import LLMWriter
@@ -98,9 +98,9 @@ def test_chat_check_rejects_an_answer_citing_a_snippet_it_was_not_given(store: t
 def test_indexing_with_a_deterministic_embedder_is_idempotent(store: tuple[Report, Settings], tmp_path: Path) -> None:
     report, settings = store
     vi = VectorIndex(settings, report.upstream.name, HashEmbeddings(), HashEmbeddings.id)
-    first = index_report(report, settings, vi)
+    first = sync_vectors(report, settings, vi)
     assert first.embedded == first.chunks > 0 and first.deleted == 0
-    again = index_report(report, settings, vi)
+    again = sync_vectors(report, settings, vi)
     assert (again.embedded, again.deleted, again.chunks) == (0, 0, first.chunks)
     assert len(again.forks_unchanged) == len(first.forks_indexed)
     hits = vi.store.similarity_search("Habana Gaudi HPU", k=3, filter={"fork:habana-ai/trainer": True})

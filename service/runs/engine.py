@@ -45,15 +45,15 @@ from forkwise.index.network import (
 from forkwise.index.sources import Source
 from forkwise.index.vector import (
     EmbeddingModelError,
-    IndexStats,
     Material,
     Vectors,
+    VectorStats,
     embed_chunks,
     material_chunks,
     read_material,
 )
 from forkwise.service.runs.store import save_report
-from forkwise.service.runs.vectors import index_report, retriever
+from forkwise.service.runs.vectors import retriever, sync_vectors
 from forkwise.service.settings import Settings, WriterName
 from forkwise.service.verdicts.classify import Rules
 from forkwise.service.verdicts.models import Report, WriterStats
@@ -300,7 +300,7 @@ def finish(
     job_id: str | None = None,
     material: dict[str, Material] | None = None,
     vectors: Vectors | None = None,
-) -> tuple[Report, IndexStats | None]:
+) -> tuple[Report, VectorStats | None]:
     """Store a built report as a run, index it, let an LLM writer rewrite its verdicts, store it again.
     ``material``: the forks' commit messages and diffs, read by the workers that fetched them; ``vectors``: the
     embeddings those workers computed of them."""
@@ -309,11 +309,11 @@ def finish(
     if index:
         progress("index", "start", None)
         try:
-            stats = index_report(report, settings, material=material, vectors=vectors)
+            stats = sync_vectors(report, settings, material=material, vectors=vectors)
         except EmbeddingModelError as exc:
-            stats = IndexStats(error=str(exc))
+            stats = VectorStats(error=str(exc))
         except Exception as exc:  # chromadb, an embeddings server: the report stands, the failure is reported
-            stats = IndexStats(error=f"{type(exc).__name__}: {str(exc)[:300]}")
+            stats = VectorStats(error=f"{type(exc).__name__}: {str(exc)[:300]}")
         progress("index", "done", None)
     kind = WriterName(writer or settings.llm)
     if kind is not WriterName.facts:
@@ -326,7 +326,7 @@ def finish(
     return report, stats
 
 
-def run_errors(report: Report, stats: IndexStats | None) -> list[str]:
+def run_errors(report: Report, stats: VectorStats | None) -> list[str]:
     """What a finished run reports as its job's errors: each fork that failed, and indexing when it failed."""
     errors = [f"{f.name}: {f.error}" for f in report.forks if f.error]
     if stats is not None and stats.error:
@@ -358,7 +358,7 @@ def run(
     progress: Progress = no_progress,
     reresolve: Reresolve | None = None,
     job_id: str | None = None,
-) -> tuple[Report, IndexStats | None]:
+) -> tuple[Report, VectorStats | None]:
     """A whole run in this process: :func:`report`, then :func:`finish`."""
     built = report(req, settings, progress=progress, reresolve=reresolve)
     return finish(built, settings, writer=req.writer, index=req.index, progress=progress, job_id=job_id)

@@ -1,7 +1,7 @@
 """Index jobs: run one summarize in the background, with per-stage progress, one job per upstream at a time.
 
 Used by the API (`POST /v1/repos/{o}/{r}/index`), the Slack bot's "index it" button and the web page, through
-:func:`forkwise.service.start_index`. Here jobs run in threads of the serving process (no broker configured);
+:func:`forkwise.service.start_job`. Here jobs run in threads of the serving process (no broker configured);
 :mod:`forkwise.service.runs.queue` runs them on Celery workers instead, behind the same interface. Every job is a row of
 the store (status, stage progress, errors), so it outlives the process and any server can report it. ``on_done``
 callbacks let the bot post the result when a job finishes. Finished jobs stay in memory for a while (``keep``).
@@ -34,7 +34,7 @@ SourceText = Annotated[str, StringConstraints(min_length=1, max_length=2000, pat
 """A source as a caller names it: not empty, nothing blank around it (``' a/b'`` is not ``a/b``)."""
 
 
-class IndexRequest(BaseModel):
+class JobRequest(BaseModel):
     url: SourceText | None = Field(default=None, description="Upstream git URL or path (default: GitHub owner/repo).")
     forks: list[SourceText] = Field(
         default_factory=list, max_length=1000, description="Forks; empty = discover on GitHub."
@@ -188,7 +188,7 @@ class JobSpec(BaseModel):
     """What a queued job does, as the server checked it: the same request is rebuilt on the worker."""
 
     upstream: str
-    request: dict[str, Any] = Field(default_factory=dict, description="The IndexRequest, as JSON.")
+    request: dict[str, Any] = Field(default_factory=dict, description="The JobRequest, as JSON.")
     remote: bool = True
     refresh: bool = Field(default=False, description="Summarize again from the sources of the stored report.")
     index: bool = Field(default=True, description="Index the run in the vector store once it is assembled.")

@@ -238,13 +238,13 @@ def _reason(exc: BaseException) -> str:
 
 
 def request_of(settings: Settings, spec: JobSpec) -> Any:
-    from forkwise.service.runs.jobs import IndexRequest
+    from forkwise.service.runs.jobs import JobRequest
     from forkwise.service.runs.usecases import index_request, refresh_request
 
     if spec.refresh:
         req = refresh_request(settings, spec.upstream)
     else:
-        req = index_request(settings, spec.upstream, IndexRequest.model_validate(spec.request), remote=spec.remote)
+        req = index_request(settings, spec.upstream, JobRequest.model_validate(spec.request), remote=spec.remote)
     return req if spec.index else req.model_copy(update={"index": False})
 
 

@@ -22,9 +22,9 @@ from forkwise.index.models import FirstConflict
 from forkwise.index.network import ForkInput, Progress, Reresolve, UpstreamError, ensure_heads, no_progress
 from forkwise.index.policy import PolicyError, SourcePolicy
 from forkwise.index.sources import Source, SourceError, check_ref, check_url, parse_source
-from forkwise.index.vector import IndexStats
+from forkwise.index.vector import VectorStats
 from forkwise.service.runs import engine
-from forkwise.service.runs.jobs import IndexRequest, Job, JobManager, Jobs, JobSpec
+from forkwise.service.runs.jobs import Job, JobManager, JobRequest, Jobs, JobSpec
 from forkwise.service.runs.store import DbEtags, load_report
 from forkwise.service.settings import DEFAULT_MAX_FORKS, Settings, WriterName
 from forkwise.service.verdicts.models import ForkReport, Report
@@ -49,7 +49,7 @@ __all__ = [
     "load",
     "port",
     "refresh_request",
-    "start_index",
+    "start_job",
     "summarize",
     "verdict",
 ]
@@ -99,7 +99,7 @@ class SummarizeRequest(BaseModel):
 class Summary(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
     report: Report
-    index: IndexStats | None = None
+    vectors: VectorStats | None = Field(default=None, description="What indexing did (None: not asked).")
     discovery: Discovery | None = None
 
 
@@ -125,7 +125,7 @@ def summarize(
     """
     run_req, reresolve = prepare(req, settings, progress)
     report, stats = engine.run(run_req, settings, progress=progress, reresolve=reresolve, job_id=job_id)
-    return Summary(report=report, index=stats, discovery=run_req.listing)
+    return Summary(report=report, vectors=stats, discovery=run_req.listing)
 
 
 def prepare(
@@ -205,10 +205,10 @@ def _checked(
     return upstream, out, checked_reresolve if reresolve else None
 
 
-def index_request(settings: Settings, upstream: str, req: IndexRequest | None, *, remote: bool) -> SummarizeRequest:
+def index_request(settings: Settings, upstream: str, req: JobRequest | None, *, remote: bool) -> SummarizeRequest:
     """What an index job will do, checked now: :class:`PolicyError` (a source a remote caller may not name) or
     :class:`SourceError` before anything runs. ``remote``: the request came over HTTP or Slack."""
-    req = req or IndexRequest()
+    req = req or JobRequest()
     policy = source_policy(settings) if remote else None
 
     def source(text: str, name: str | None = None) -> Source:
@@ -296,10 +296,10 @@ def answer(
     return chat.answer(report, req)
 
 
-def start_index(
+def start_job(
     jobs: Jobs,
     upstream: str,
-    request: IndexRequest | None = None,
+    request: JobRequest | None = None,
     on_done: Callable[[Job], None] | None = None,
     *,
     remote: bool = True,
@@ -310,7 +310,7 @@ def start_index(
     :class:`PolicyError` and nothing starts.
     """
     checked = index_request(jobs.settings, upstream, request, remote=remote)
-    spec = JobSpec(upstream=upstream, request=(request or IndexRequest()).model_dump(mode="json"), remote=remote)
+    spec = JobSpec(upstream=upstream, request=(request or JobRequest()).model_dump(mode="json"), remote=remote)
     return jobs.start(upstream, checked, on_done, spec=spec)
 
 
@@ -324,7 +324,7 @@ def job_manager(settings: Settings, keep: int = 200) -> Jobs:
 
     def work(upstream: str, req: SummarizeRequest, progress: Progress, job_id: str) -> list[str]:
         summary = summarize(req, settings, progress, job_id=job_id)
-        return engine.run_errors(summary.report, summary.index)
+        return engine.run_errors(summary.report, summary.vectors)
 
     return JobManager(settings, work, keep=keep)
 

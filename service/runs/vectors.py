@@ -1,5 +1,5 @@
 """What the vector index holds of a stored report: its forks' and upstream's chunks synced into the upstream's
-collection (:func:`index_report`, skipped when the :class:`IndexLedger` says nothing changed) and retrieval scoped
+collection (:func:`sync_vectors`, skipped when the :class:`VectorLedger` says nothing changed) and retrieval scoped
 to one fork (:func:`retriever`). The runs themselves are :mod:`forkwise.service.runs.store`'s."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 from forkwise.index.mirror import mirror_path
 from forkwise.index.vector import (
     CHUNKS_VERSION,
-    IndexStats,
     Material,
     VectorIndex,
     Vectors,
+    VectorStats,
     collection_name,
     flag,
     fork_chunks,
@@ -30,13 +30,13 @@ if TYPE_CHECKING:
     from langchain_core.documents import Document
 
 
-def index_report(
+def sync_vectors(
     report: Report,
     settings: Settings,
     vindex: VectorIndex | None = None,
     material: dict[str, Material] | None = None,
     vectors: Vectors | None = None,
-) -> IndexStats:
+) -> VectorStats:
     """Chunks for every analysed fork whose head changed since it was last indexed, plus upstream's.
 
     ``material``: each fork's commit messages and diff excerpts, read from the mirror of the worker that fetched
@@ -45,10 +45,10 @@ def index_report(
     mirror = mirror_path(settings.mirrors_dir, report.upstream.name, upstream_url(report))
     mirror_dir = mirror if mirror.exists() else None
     wanted = {"@upstream": upstream_chunks_for(report, mirror_dir)}
-    ledger = IndexLedger.of(settings, report, wanted["@upstream"]) if vindex is None else None
+    ledger = VectorLedger.of(settings, report, wanted["@upstream"]) if vindex is None else None
     if ledger is not None and (chunks := ledger.unchanged()) is not None:
         # nothing to embed, keep or delete: the vector stack (chromadb, LangChain, onnxruntime) is not even loaded
-        return IndexStats(chunks=chunks, forks_unchanged=ledger.forks)
+        return VectorStats(chunks=chunks, forks_unchanged=ledger.forks)
     vindex = vindex or VectorIndex(settings, report.upstream.name)
     indexed = vindex.heads()
     keep: list[str] = []
@@ -79,7 +79,7 @@ def index_report(
     return stats
 
 
-class IndexLedger:
+class VectorLedger:
     """What the embedded vector index of one upstream was last synced to, kept in the store's ``meta`` table.
 
     A run whose forks (by head), upstream chunks, chunking version and embedding model all match, and whose Chroma
@@ -91,7 +91,7 @@ class IndexLedger:
         self.settings, self.key, self.fingerprint, self.forks = settings, key, fingerprint, forks
 
     @classmethod
-    def of(cls, settings: Settings, report: Report, upstream_chunks: list) -> IndexLedger | None:
+    def of(cls, settings: Settings, report: Report, upstream_chunks: list) -> VectorLedger | None:
         if settings.chroma_url:
             return None
         emb = "minilm-int8" if settings.embeddings == "local" else f"{settings.embeddings}:{settings.embeddings_model}"

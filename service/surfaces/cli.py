@@ -118,7 +118,7 @@ def _summarize(
             f"GitHub: {len(d.forks)} forks listed in {d.calls} API calls ({d.not_modified} answered 304, free)"
             + ("" if d.complete else f"\n[yellow]{d.note}[/yellow]")
         )
-    st = result.index
+    st = result.vectors
     if st is not None and st.error:
         err.print(
             f"[red]error:[/red] indexing failed; the report was saved, but chat and the LLM writers cannot use "
@@ -426,13 +426,13 @@ def slack_socket() -> None:
     from forkwise.service.runs.usecases import job_manager
     from forkwise.service.surfaces.slack import create_slack_app
     from forkwise.service.verdicts.chat import ChatService
-    from forkwise.service.verdicts.llm import chat_model
+    from forkwise.service.verdicts.llm import chat_llm
 
     settings = get_settings()
     if not (settings.slack_app_token and settings.slack_bot_token):
         err.print("[red]error:[/red] Socket Mode needs SLACK_APP_TOKEN (xapp-…) and SLACK_BOT_TOKEN")
         raise typer.Exit(2)
-    bolt = create_slack_app(settings, ChatService(settings, chat_model(settings)), job_manager(settings))
+    bolt = create_slack_app(settings, ChatService(settings, chat_llm(settings)), job_manager(settings))
     SocketModeHandler(bolt, settings.slack_app_token).start()
 
 

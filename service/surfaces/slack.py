@@ -30,7 +30,7 @@ from slack_sdk import WebClient
 from forkwise.index.names import full_names_in, http_link, is_full_name
 from forkwise.index.sources import SourceError
 from forkwise.service.runs.jobs import Job, Jobs, JobsBusy
-from forkwise.service.runs.usecases import NotSummarized, answer, find_forks, load, start_index
+from forkwise.service.runs.usecases import NotSummarized, answer, find_forks, load, start_job
 from forkwise.service.settings import Settings
 from forkwise.service.surfaces.guard import RateLimited, RateLimits
 from forkwise.service.verdicts.chat import ChatAnswer, ChatService
@@ -419,7 +419,7 @@ def create_slack_app(settings: Settings, chat: ChatService, jobs: Jobs, limits: 
                 post(channel, thread, blocks)
 
         try:
-            job = start_index(jobs, repo, on_done=done)
+            job = start_job(jobs, repo, on_done=done)
         except (SourceError, JobsBusy) as exc:  # a policy refusal or a full queue: nothing started
             respond(text=f"Not indexing {repo}: {exc}", response_type="ephemeral", replace_original=False)
             return

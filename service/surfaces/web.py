@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from forkwise.index.names import split_full_name
 from forkwise.service.runs.store import list_reports
-from forkwise.service.runs.usecases import NoSuchFork, answer, find_forks, start_index
+from forkwise.service.runs.usecases import NoSuchFork, answer, find_forks, start_job
 from forkwise.service.surfaces.deps import (
     AccessDep,
     ClientDep,
@@ -134,7 +134,7 @@ def add(
         raise HTTPException(422, "give the repository as owner/repo") from None
     access.check(api_key or None)
     limits.hit("job", client)  # refusals answer as the API's do (service/surfaces/errors.py)
-    job = start_index(jobs, f"{owner}/{name}")
+    job = start_job(jobs, f"{owner}/{name}")
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 

@@ -56,7 +56,7 @@ def local_unavailable(settings: Settings) -> str | None:
         return f"the local model's runtime (llama-cpp-python) is not installed: {INSTALL_LOCAL}"
     if settings.model_path is not None:
         return None if settings.model_path.exists() else f"FORKWISE_MODEL_PATH {settings.model_path} does not exist"
-    target = settings.models_dir / GGUF_NAME
+    target = settings.llm_dir / GGUF_NAME
     if target.exists():
         return None
     try:
@@ -104,7 +104,7 @@ def _digest(path: Path) -> str:
 
 def bundled_model(settings: Settings) -> Path:
     """The bundled GGUF, joined from its parts once and verified (hashed once per process, not per call)."""
-    target = settings.models_dir / GGUF_NAME
+    target = settings.llm_dir / GGUF_NAME
     if target.exists() and _digest(target) == GGUF_SHA256:
         return target
     parts = [part_file(dist) for dist in GGUF_PARTS]
@@ -155,7 +155,7 @@ def _unpack(request: Any) -> tuple[list[Any], dict[str, Any] | None, int | None]
     return list(request), None, None
 
 
-def local_model(settings: Settings, *, max_tokens: int = 300, json_mode: bool = True) -> Runnable[Any, Completion]:
+def local_llm(settings: Settings, *, max_tokens: int = 300, json_mode: bool = True) -> Runnable[Any, Completion]:
     """The GGUF model in-process; the runnable returns a :class:`Completion`."""
     path = settings.model_path or bundled_model(settings)
     llm = _llama(str(path), 4096)
@@ -182,14 +182,14 @@ def local_model(settings: Settings, *, max_tokens: int = 300, json_mode: bool = 
     return RunnableLambda(call, name="llama-cpp")
 
 
-def openai_model(settings: Settings, *, max_tokens: int = 400) -> Runnable[Any, Completion]:
+def openai_llm(settings: Settings, *, max_tokens: int = 400) -> Runnable[Any, Completion]:
     """An OpenAI-compatible server through ``ChatOpenAI``; the runnable returns a :class:`Completion`."""
     from langchain_openai import ChatOpenAI
     from openai import LengthFinishReasonError
     from pydantic import SecretStr
 
     chat = ChatOpenAI(
-        model=settings.openai_model,
+        model=settings.openai_llm,
         base_url=settings.openai_base_url,
         api_key=SecretStr(settings.openai_api_key or "not-needed"),  # local servers ignore it
         temperature=0,
@@ -226,11 +226,11 @@ def openai_model(settings: Settings, *, max_tokens: int = 400) -> Runnable[Any, 
     return RunnableLambda(call, name="openai")
 
 
-def chat_model(settings: Settings, kind: WriterName | None = None) -> Runnable[Any, Completion] | None:
+def chat_llm(settings: Settings, kind: WriterName | None = None) -> Runnable[Any, Completion] | None:
     """The configured model, or None for the deterministic path."""
     kind = WriterName(kind or settings.llm)
     if kind is WriterName.facts:
         return None
     if kind is WriterName.openai:
-        return openai_model(settings)
-    return local_model(settings)
+        return openai_llm(settings)
+    return local_llm(settings)

@@ -36,7 +36,7 @@ from pydantic import BaseModel, Field, ValidationError
 from forkwise.index.models import Statement
 from forkwise.service.settings import Settings, WriterName
 from forkwise.service.verdicts import checks
-from forkwise.service.verdicts.llm import Completion, chat_model
+from forkwise.service.verdicts.llm import Completion, chat_llm
 from forkwise.service.verdicts.models import Claim, FieldNote, Verdict, VerdictField
 from forkwise.service.verdicts.prompts import load_toml, prompt_hash, text_template
 from forkwise.service.verdicts.purpose import Purpose, banned_for, candidates
@@ -692,7 +692,7 @@ def _task_evidence(
 
 def make_writer(kind: WriterName, settings: Settings, retrieve: Retrieve | None = None) -> Writer:
     """The writer ``kind`` names: the facts writer, or an LLM writer over the configured model."""
-    model = chat_model(settings, kind)
+    model = chat_llm(settings, kind)
     if model is None:
         return FactsWriter()
     tasks = [t.strip() for t in settings.llm_tasks.split(",") if t.strip()]

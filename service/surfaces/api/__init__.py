@@ -25,7 +25,7 @@ from forkwise.service.surfaces.api.schemas import Health
 from forkwise.service.surfaces.deps import Embedder, Services
 from forkwise.service.surfaces.guard import BodyLimit, RateLimits, SameSite, served_names
 from forkwise.service.verdicts.chat import ChatService
-from forkwise.service.verdicts.llm import chat_model
+from forkwise.service.verdicts.llm import chat_llm
 
 log = logging.getLogger("forkwise")
 
@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None, *, host: str = "127.0.0.1") -> 
         settings=settings,
         access=access,
         jobs=job_manager(settings),
-        chat=ChatService(settings, chat_model(settings)),
+        chat=ChatService(settings, chat_llm(settings)),
         limits=RateLimits(settings),
         embedder=Embedder(settings.embed_queue) if settings.serve_embeddings else None,
     )

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from forkwise.service.runs.jobs import IndexRequest, Job
-from forkwise.service.runs.usecases import start_index
+from forkwise.service.runs.jobs import Job, JobRequest
+from forkwise.service.runs.usecases import start_job
 from forkwise.service.surfaces.api.schemas import JobStarted
 from forkwise.service.surfaces.deps import ClientDep, JobId, JobsDep, LimitsDep, Segment, SettingsDep, require_key
 
@@ -28,10 +28,10 @@ def index_endpoint(
     client: ClientDep,
     owner: Segment,
     repo: Segment,
-    req: IndexRequest | None = None,
+    req: JobRequest | None = None,
 ) -> JSONResponse:
     limits.hit("job", client)
-    job = start_index(jobs, f"{owner}/{repo}", req)
+    job = start_job(jobs, f"{owner}/{repo}", req)
     started = JobStarted(job=job.id, url=f"/v1/jobs/{job.id}")
     # the body's url is relative (same origin, for the web page); Location is absolute, on the public URL
     location = (settings.public_url or str(request.base_url)).rstrip("/") + started.url
