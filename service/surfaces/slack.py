@@ -315,14 +315,140 @@ class SlackAllowed:
         return "*" in e or (team or "-") in e or (user or "-") in e or f"{team}:{user}" in e
 
 
+class SlackBot:
+    """The bot's listeners: ``/forkwise`` (a summary, one fork's verdict, a cited answer), the "Index it" button
+    (starts a job when ``FORKWISE_SLACK_ALLOWED`` lets the user) and mentions (a cited answer in the thread). Bolt
+    calls the bound methods with the arguments they name (:func:`create_slack_app` registers them)."""
+
+    def __init__(self, settings: Settings, chat: ChatService, jobs: Jobs, limits: RateLimits, client: WebClient):
+        self.settings, self.chat, self.jobs, self.limits, self.client = settings, chat, jobs, limits, client
+        self.allowed = SlackAllowed(settings.slack_allowed)
+        self.seen = _Seen(redis_url=settings.broker_url)
+        self.public = settings.public_url
+
+    def post(self, channel: str, thread_ts: str | None, blocks: list[dict[str, Any]]) -> None:
+        for part in split_messages(blocks):
+            self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, blocks=part, text=fallback_text(part))
+
+    @staticmethod
+    def reply(respond: Any, blocks: list[dict[str, Any]], in_channel: bool = True) -> None:
+        for part in split_messages(blocks)[:5]:  # a response_url takes at most 5 replies
+            respond(
+                blocks=part,
+                text=fallback_text(part),
+                response_type="in_channel" if in_channel else "ephemeral",
+                replace_original=False,
+            )
+
+    def answer_command(self, cmd: Command) -> list[dict[str, Any]]:
+        assert cmd.repo
+        try:
+            report = load(self.settings, cmd.repo)
+        except NotSummarized:
+            return not_summarized_blocks(cmd.repo, self.allowed.anyone)
+        if cmd.kind == "summary":
+            return summary_blocks(report, self.public)
+        if cmd.kind == "fork":
+            hits = find_forks(report, cmd.fork or "")
+            if not hits:
+                names = ", ".join(f.name for f in top_forks(report, 5))
+                return [section(f"No fork of {esc(cmd.repo)} by *{esc(cmd.fork)}*. Some forks: {esc(names)}")]
+            if len(hits) > 1:
+                return [section("Several forks match: " + ", ".join(esc(f.name) for f in hits))]
+            return fork_blocks(report, hits[0], self.public)
+        return answer_blocks(answer(self.chat, cmd.repo, cmd.question or ""))
+
+    def command(self, ack: Any, command: dict[str, Any], respond: Any) -> None:
+        """``/forkwise …``: acknowledged within 3 s, answered through ``respond``."""
+        cmd = parse_command(command.get("text", ""))
+        if cmd.kind == "help":
+            ack(blocks=help_blocks(), text="forkwise help")
+            return
+        if cmd.kind == "error":
+            ack(blocks=help_blocks(cmd.error), text=cmd.error or "")
+            return
+        ack(text=f"forkwise is looking at {cmd.repo}…")  # within 3 s; the work follows
+        try:
+            blocks = self.answer_command(cmd)
+        except Exception as exc:  # say what failed rather than go quiet
+            blocks = [section(f":x: forkwise failed: {esc(type(exc).__name__)}: {esc(str(exc)[:300])}")]
+        self.reply(respond, blocks)
+
+    def index_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+        """ "Index it": a job for the repository, its result posted in the thread when it finishes."""
+        ack()
+        repo = str(action.get("value", ""))
+
+        def refuse(why: str) -> None:
+            respond(text=why, response_type="ephemeral", replace_original=False)
+
+        if not is_full_name(repo):
+            refuse("That is not an owner/repo.")
+            return
+        team = (body.get("team") or {}).get("id") or body.get("user", {}).get("team_id")
+        user = (body.get("user") or {}).get("id")
+        if not self.allowed.allows(team, user):
+            log.warning("Slack: %s/%s may not start jobs (FORKWISE_SLACK_ALLOWED)", team, user)
+            refuse(
+                f"Not indexing {repo}: starting jobs from Slack is not allowed for you here "
+                "(the operator lists who may in FORKWISE_SLACK_ALLOWED)."
+            )
+            return
+        try:
+            self.limits.hit("job", f"slack:{team}:{user}")
+        except RateLimited as exc:
+            refuse(f"Not indexing {repo}: {exc}")
+            return
+        channel = body.get("channel", {}).get("id") or body.get("container", {}).get("channel_id")
+        thread = body.get("container", {}).get("message_ts") or body.get("message", {}).get("ts")
+
+        def done(job: Job) -> None:
+            if job.status == "done":
+                blocks = summary_blocks(load(self.settings, repo), self.public)
+            else:
+                blocks = [section(f":x: indexing {esc(repo)} failed: {esc('; '.join(job.errors)[:1000])}")]
+            if channel:
+                self.post(channel, thread, blocks)
+
+        try:
+            job = start_job(self.jobs, repo, on_done=done)
+        except (SourceError, JobsBusy) as exc:  # a policy refusal or a full queue: nothing started
+            refuse(f"Not indexing {repo}: {exc}")
+            return
+        respond(
+            text=f"Indexing {repo} (job {job.id}); I'll post the result in this thread.",
+            response_type="in_channel",
+            replace_original=False,
+            thread_ts=thread,
+        )
+
+    def mention(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        """``@forkwise which fork of owner/repo …``: a cited answer in the thread (each event answered once)."""
+        if not self.seen.first_time(str(body.get("event_id") or event.get("client_msg_id") or event.get("ts"))):
+            return  # a retry of an event we already answered
+        text = re.sub(r"<@[A-Z0-9]+>", " ", event.get("text", "")).strip()
+        channel, thread = event["channel"], event.get("thread_ts") or event["ts"]
+        repos = full_names_in(text)
+        if not repos:
+            self.post(channel, thread, help_blocks("Name a repository as owner/repo, e.g. which fork of owner/repo …"))
+            return
+        repo = repos[0]
+        try:
+            self.post(channel, thread, answer_blocks(answer(self.chat, repo, text)))
+        except NotSummarized:
+            self.post(channel, thread, not_summarized_blocks(repo, self.allowed.anyone))
+        except Exception as exc:
+            failed = f":x: forkwise failed: {esc(type(exc).__name__)}: {esc(str(exc)[:300])}"
+            self.post(channel, thread, [section(failed)])
+
+
 def create_slack_app(settings: Settings, chat: ChatService, jobs: Jobs, limits: RateLimits | None = None) -> App:
+    """The Bolt app: one workspace and one bot token (no ``auth.test`` round trip per request), the
+    :class:`SlackBot`'s listeners registered on it."""
     token = settings.slack_bot_token or ""
-    allowed = SlackAllowed(settings.slack_allowed)
-    limits = limits or RateLimits(settings)
     client = WebClient(token=token, base_url=settings.slack_api_url.rstrip("/") + "/")
 
     def authorize(enterprise_id: str | None = None, team_id: str | None = None, **_: Any) -> AuthorizeResult:
-        # one workspace, one bot token: no auth.test round trip per request
         return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=token, bot_user_id="UFORKWISE")
 
     app = App(
@@ -334,120 +460,10 @@ def create_slack_app(settings: Settings, chat: ChatService, jobs: Jobs, limits: 
         ssl_check_enabled=True,
         url_verification_enabled=True,
     )
-    seen = _Seen(redis_url=settings.broker_url)
-    public = settings.public_url
-
-    def post(channel: str, thread_ts: str | None, blocks: list[dict[str, Any]]) -> None:
-        for part in split_messages(blocks):
-            client.chat_postMessage(channel=channel, thread_ts=thread_ts, blocks=part, text=fallback_text(part))
-
-    def reply(respond: Any, blocks: list[dict[str, Any]], in_channel: bool = True) -> None:
-        for part in split_messages(blocks)[:5]:  # a response_url takes at most 5 replies
-            respond(
-                blocks=part,
-                text=fallback_text(part),
-                response_type="in_channel" if in_channel else "ephemeral",
-                replace_original=False,
-            )
-
-    def answer_command(cmd: Command) -> list[dict[str, Any]]:
-        assert cmd.repo
-        try:
-            report = load(settings, cmd.repo)
-        except NotSummarized:
-            return not_summarized_blocks(cmd.repo, allowed.anyone)
-        if cmd.kind == "summary":
-            return summary_blocks(report, public)
-        if cmd.kind == "fork":
-            hits = find_forks(report, cmd.fork or "")
-            if not hits:
-                names = ", ".join(f.name for f in top_forks(report, 5))
-                return [section(f"No fork of {esc(cmd.repo)} by *{esc(cmd.fork)}*. Some forks: {esc(names)}")]
-            if len(hits) > 1:
-                return [section("Several forks match: " + ", ".join(esc(f.name) for f in hits))]
-            return fork_blocks(report, hits[0], public)
-        return answer_blocks(answer(chat, cmd.repo, cmd.question or ""))
-
-    @app.command("/forkwise")
-    def forkwise_command(ack: Any, command: dict[str, Any], respond: Any) -> None:
-        cmd = parse_command(command.get("text", ""))
-        if cmd.kind == "help":
-            ack(blocks=help_blocks(), text="forkwise help")
-            return
-        if cmd.kind == "error":
-            ack(blocks=help_blocks(cmd.error), text=cmd.error or "")
-            return
-        ack(text=f"forkwise is looking at {cmd.repo}…")  # within 3 s; the work follows
-        try:
-            blocks = answer_command(cmd)
-        except Exception as exc:  # say what failed rather than go quiet
-            blocks = [section(f":x: forkwise failed: {esc(type(exc).__name__)}: {esc(str(exc)[:300])}")]
-        reply(respond, blocks)
-
-    @app.action("forkwise_index")
-    def index_button(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
-        ack()
-        repo = str(action.get("value", ""))
-        if not is_full_name(repo):
-            respond(text="That is not an owner/repo.", response_type="ephemeral", replace_original=False)
-            return
-        team = (body.get("team") or {}).get("id") or body.get("user", {}).get("team_id")
-        user = (body.get("user") or {}).get("id")
-        if not allowed.allows(team, user):
-            log.warning("Slack: %s/%s may not start jobs (FORKWISE_SLACK_ALLOWED)", team, user)
-            respond(
-                text=f"Not indexing {repo}: starting jobs from Slack is not allowed for you here "
-                "(the operator lists who may in FORKWISE_SLACK_ALLOWED).",
-                response_type="ephemeral",
-                replace_original=False,
-            )
-            return
-        try:
-            limits.hit("job", f"slack:{team}:{user}")
-        except RateLimited as exc:
-            respond(text=f"Not indexing {repo}: {exc}", response_type="ephemeral", replace_original=False)
-            return
-        channel = body.get("channel", {}).get("id") or body.get("container", {}).get("channel_id")
-        thread = body.get("container", {}).get("message_ts") or body.get("message", {}).get("ts")
-
-        def done(job: Job) -> None:
-            if job.status == "done":
-                blocks = summary_blocks(load(settings, repo), public)
-            else:
-                blocks = [section(f":x: indexing {esc(repo)} failed: {esc('; '.join(job.errors)[:1000])}")]
-            if channel:
-                post(channel, thread, blocks)
-
-        try:
-            job = start_job(jobs, repo, on_done=done)
-        except (SourceError, JobsBusy) as exc:  # a policy refusal or a full queue: nothing started
-            respond(text=f"Not indexing {repo}: {exc}", response_type="ephemeral", replace_original=False)
-            return
-        respond(
-            text=f"Indexing {repo} (job {job.id}); I'll post the result in this thread.",
-            response_type="in_channel",
-            replace_original=False,
-            thread_ts=thread,
-        )
-
-    @app.event("app_mention")
-    def mention(event: dict[str, Any], body: dict[str, Any]) -> None:
-        if not seen.first_time(str(body.get("event_id") or event.get("client_msg_id") or event.get("ts"))):
-            return  # a retry of an event we already answered
-        text = re.sub(r"<@[A-Z0-9]+>", " ", event.get("text", "")).strip()
-        channel, thread = event["channel"], event.get("thread_ts") or event["ts"]
-        repos = full_names_in(text)
-        if not repos:
-            post(channel, thread, help_blocks("Name a repository as owner/repo, e.g. which fork of owner/repo …"))
-            return
-        repo = repos[0]
-        try:
-            post(channel, thread, answer_blocks(answer(chat, repo, text)))
-        except NotSummarized:
-            post(channel, thread, not_summarized_blocks(repo, allowed.anyone))
-        except Exception as exc:
-            post(channel, thread, [section(f":x: forkwise failed: {esc(type(exc).__name__)}: {esc(str(exc)[:300])}")])
-
+    bot = SlackBot(settings, chat, jobs, limits or RateLimits(settings), client)
+    app.command("/forkwise")(bot.command)
+    app.action("forkwise_index")(bot.index_button)
+    app.event("app_mention")(bot.mention)
     return app
 
 
