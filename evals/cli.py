@@ -18,7 +18,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from forkwise.service.settings import WriterName, get_settings
+from forkwise.service.options import WriterName
 from forkwise.service.surfaces.console import make_console
 
 err = make_console(stderr=True)
@@ -58,6 +58,8 @@ def eval_command(
     from forkwise.service.verdicts.llm_writer import make_writer
 
     try:
+        from forkwise.service.settings import get_settings
+
         settings = get_settings()
         w = make_writer(writer, settings)
         model = chat_llm(settings, writer)
@@ -151,6 +153,7 @@ def demo_command(
     """Build a small example fork network locally (no network), summarize it, and say where the report is."""
     from forkwise.evals.demo import run_demo
     from forkwise.index.network import no_progress
+    from forkwise.service.settings import get_settings
     from forkwise.service.surfaces.cli import EXIT_INDEX
     from forkwise.service.surfaces.console import progress_for
 

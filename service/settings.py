@@ -5,29 +5,15 @@ embeddings) plus what the service needs: the store and the queue, the API's limi
 
 from __future__ import annotations
 
-from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import AliasChoices, Field
 
 from forkwise.index.settings import IndexSettings
+from forkwise.service.options import DEFAULT_MAX_FORKS, WriterName
 
-
-class WriterName(StrEnum):
-    """Who writes verdicts and chat answers: the deterministic writer, or a model that only phrases and selects."""
-
-    facts = "facts"
-    openai = "openai"
-    local = "local"
-
-
-DEFAULT_MAX_FORKS = 100
-"""Forks analysed in depth when they were discovered on a forge and no cap was given."""
-
-
-DEFAULT_MAX_FORKS = 100
-"""Forks analysed in depth when they were discovered on a forge and no cap was given."""
+__all__ = ["DEFAULT_MAX_FORKS", "Settings", "WriterName", "get_settings"]
 
 
 class Settings(IndexSettings):

@@ -16,11 +16,12 @@ from rich.markup import escape
 from typer._click.exceptions import BadParameter  # typer 0.29 vendors click (pinned in pyproject.toml)
 from typer.core import TyperGroup
 
-from forkwise.service.settings import Settings, WriterName, get_settings
+from forkwise.service.options import WriterName
 from forkwise.service.surfaces.console import make_console
 
-if TYPE_CHECKING:  # imported where a command runs: `forkwise --help` loads typer and the settings, nothing more
+if TYPE_CHECKING:  # imported where a command runs: `forkwise --help` loads typer and rich, nothing more
     from forkwise.service.runs.usecases import SummarizeRequest
+    from forkwise.service.settings import Settings
     from forkwise.service.verdicts.models import Report
 
 
@@ -43,6 +44,13 @@ class _PlainHelp(TyperGroup):
         except BadParameter as exc:  # typer validates through pydantic, whose prefix means nothing here
             exc.message = exc.message.removeprefix("Value error, ")
             raise
+
+
+def _settings() -> Settings:
+    """The settings, loaded when a command runs (pydantic-settings is not needed to print help)."""
+    from forkwise.service.settings import get_settings
+
+    return get_settings()
 
 
 def _plain(params: list) -> list:
@@ -224,7 +232,7 @@ def summarize_command(
     from forkwise.service.runs.usecases import SummarizeRequest, fork_inputs
     from forkwise.service.verdicts.report import forks_carrying
 
-    settings = get_settings()
+    settings = _settings()
     _check_writer(writer, settings)
     try:
         up_file, file_forks = load_forks_file(forks_file, settings.github_url) if forks_file else (None, [])
@@ -293,7 +301,7 @@ def compare(
     from forkwise.index.sources import SourceError, parse_source
     from forkwise.service.runs.usecases import SummarizeRequest
 
-    settings = get_settings()
+    settings = _settings()
     _check_writer(writer, settings)
     try:
         up = parse_source(upstream, ref=ref, github_url=settings.github_url)
@@ -340,7 +348,7 @@ def port(
             raise typer.Exit(2)
         to = top.stdout.strip()
     try:
-        res = port_use_case(get_settings(), upstream, fork, to, branch)
+        res = port_use_case(_settings(), upstream, fork, to, branch)
     except (NotSummarized, NoSuchFork, PortError, SourceError) as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from None
@@ -384,7 +392,7 @@ def serve(
     from forkwise.service.surfaces.api import create_app
     from forkwise.service.surfaces.guard import uvicorn_options
 
-    settings = get_settings()
+    settings = _settings()
     if not settings.public_url:  # links in Slack messages and Location headers: where this server is reached
         shown = socket.gethostname() if host in ("0.0.0.0", "::", "") else host
         shown = f"[{shown}]" if ":" in shown else shown
@@ -412,7 +420,7 @@ def worker(
     from forkwise.service.runs.queue import run_worker
 
     try:
-        run_worker(get_settings(), concurrency, beat, loglevel)
+        run_worker(_settings(), concurrency, beat, loglevel)
     except ValueError as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from None
@@ -428,7 +436,7 @@ def slack_socket() -> None:
     from forkwise.service.verdicts.chat import ChatService
     from forkwise.service.verdicts.llm import chat_llm
 
-    settings = get_settings()
+    settings = _settings()
     if not (settings.slack_app_token and settings.slack_bot_token):
         err.print("[red]error:[/red] Socket Mode needs SLACK_APP_TOKEN (xapp-…) and SLACK_BOT_TOKEN")
         raise typer.Exit(2)
@@ -459,7 +467,7 @@ def digest(
     from forkwise.service.surfaces import digest as dg
     from forkwise.service.surfaces.slack import fallback_text, split_messages
 
-    settings = get_settings()
+    settings = _settings()
     targets = repos or settings.watch
     if not targets:
         err.print("[red]error:[/red] name a repository or set FORKWISE_WATCH")
