@@ -61,8 +61,10 @@ def _layer(module: str) -> int | None:
 
 def test_the_modules_are_found() -> None:
     assert "forkwise.index.facts" in MODULES and "forkwise.service.surfaces.cli" in MODULES
+    # beside the three rooms, only what every room may read: the settings and the plain values they share
     assert {m for m in MODULES if m.startswith("forkwise.service.") and _layer(m) is None} == {
-        "forkwise.service.settings"
+        "forkwise.service.settings",
+        "forkwise.service.options",
     }
 
 
