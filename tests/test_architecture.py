@@ -80,6 +80,8 @@ def test_imports_only_go_down(module: str) -> None:
             wrong.append(f"{line}: {target} (a layer above {LAYERS[mine]})")
         if module.startswith("forkwise.index") and target.startswith("forkwise.service"):
             wrong.append(f"{line}: {target} (index/ imports nothing above it)")
+        if module in ("forkwise.service.settings", "forkwise.service.options") and theirs is not None and theirs > 0:
+            wrong.append(f"{line}: {target} (the settings are read by every room and import none)")
     assert wrong == []
 
 
