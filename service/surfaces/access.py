@@ -69,11 +69,11 @@ class Access:
             raise HTTPException(401, "missing or wrong API key (Authorization: Bearer <key> or X-API-Key)")
 
 
-def given_key(
+async def given_key(
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,
 ) -> str | None:
-    """The key a caller sent, if any (FastAPI dependency)."""
+    """The key a caller sent, if any (FastAPI dependency; async: nothing in it blocks)."""
     if x_api_key:
         return x_api_key
     if authorization and authorization.startswith("Bearer "):

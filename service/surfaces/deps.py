@@ -1,6 +1,8 @@
 """What a route needs, as FastAPI dependencies: the settings, the job manager, the chat service, who may start
 work, the rate limits, the report as this caller may see it. Built once per app (:class:`Services`, on
 ``app.state.services``) and handed to routes through ``Annotated`` types, so a route's signature says what it uses.
+The ones that only look something up are ``async`` (FastAPI runs a plain ``def`` dependency in its thread pool: a
+hop per request for nothing); the one that reads the store is not.
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ class Services:
         return ChatService(self.settings, None)
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
     found: Services = request.app.state.services
     return found
 
@@ -95,23 +97,23 @@ def services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(services)]
 
 
-def settings_of(s: ServicesDep) -> Settings:
+async def settings_of(s: ServicesDep) -> Settings:
     return s.settings
 
 
-def jobs_of(s: ServicesDep) -> Jobs:
+async def jobs_of(s: ServicesDep) -> Jobs:
     return s.jobs
 
 
-def chat_of(s: ServicesDep) -> ChatService:
+async def chat_of(s: ServicesDep) -> ChatService:
     return s.chat
 
 
-def access_of(s: ServicesDep) -> Access:
+async def access_of(s: ServicesDep) -> Access:
     return s.access
 
 
-def limits_of(s: ServicesDep) -> RateLimits:
+async def limits_of(s: ServicesDep) -> RateLimits:
     return s.limits
 
 
@@ -126,12 +128,16 @@ Segment = Annotated[str, Path(pattern=SEGMENT, max_length=100)]
 JobId = Annotated[str, Path(pattern=r"^[0-9a-f]{12}$")]
 
 
-def require_key(access: AccessDep, key: KeyDep) -> None:
+async def require_key(access: AccessDep, key: KeyDep) -> None:
     """Starting work: the API key when one is set; refused beyond loopback without one."""
     access.check(key)
 
 
-ClientDep = Annotated[str, Depends(client_of)]
+async def client(request: Request) -> str:
+    return client_of(request)
+
+
+ClientDep = Annotated[str, Depends(client)]
 """Who is asking, for the rate limits."""
 
 

@@ -112,8 +112,3 @@ class EmbeddingsResponse(BaseModel):
     data: list[Embedding]
     model: str
     usage: Usage = Field(default_factory=Usage)
-
-
-class Health(BaseModel):
-    ok: bool
-    time: float
