@@ -224,6 +224,16 @@ def _claim_job(settings: Settings, job_id: str, statuses: tuple[str, ...], to: s
         return s.get(JobRow, job_id)
 
 
+def _claimed(job_id: str, statuses: tuple[str, ...], to: str) -> tuple[Settings, JobRow, UpstreamLock] | None:
+    """A job task's start: its row claimed (:func:`_claim_job`) and its upstream's lock (not yet acquired); None
+    when the row is another worker's or finished."""
+    settings = get_settings()
+    row = _claim_job(settings, job_id, statuses, to)
+    if row is None:
+        return None
+    return settings, row, UpstreamLock(settings, row.upstream, job_id)
+
+
 def _fail(settings: Settings, job_id: str, reason: str, lock: UpstreamLock | None = None) -> None:
     with session(settings) as s:
         row = s.get(JobRow, job_id)
@@ -251,11 +261,10 @@ def request_of(settings: Settings, spec: JobSpec) -> Any:
 @app.task(name="forkwise.job", bind=True)
 def job_task(self: Any, job_id: str) -> str:
     """Plan the job and send its chunks (or wait, when another job holds the upstream)."""
-    settings = get_settings()
-    row = _claim_job(settings, job_id, ("queued", "planning"), "planning")
-    if row is None:
+    claimed = _claimed(job_id, ("queued", "planning"), "planning")
+    if claimed is None:
         return "not mine"
-    lock = UpstreamLock(settings, row.upstream, job_id)
+    settings, row, lock = claimed
     if not lock.acquire():
         with session(settings) as s:
             s.execute(update(JobRow).where(JobRow.id == job_id).values(status="queued", stage="wait"))
@@ -406,11 +415,10 @@ def _maybe_assemble(settings: Settings, job_id: str) -> None:
 @app.task(name="forkwise.assemble", bind=True)
 def assemble_task(self: Any, job_id: str) -> str:
     """Every chunk is in: one report, classified and written, stored as a run and indexed."""
-    settings = get_settings()
-    row = _claim_job(settings, job_id, ("chunks", "assembling"), "assembling")
-    if row is None:
+    claimed = _claimed(job_id, ("chunks", "assembling"), "assembling")
+    if claimed is None:
         return "not mine"
-    lock = UpstreamLock(settings, row.upstream, job_id)
+    settings, row, lock = claimed
     try:
         with heartbeat(settings, job_id, lock=lock):
             errors = _assemble(settings, job_id, row)
