@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tomllib
 from pathlib import Path
 
 import yaml
@@ -11,6 +12,8 @@ from typer.testing import CliRunner
 
 from forkwise.evals.scorer import (
     CASES_DIR,
+    EVALS_DIR,
+    LLM_BOUNDS,
     THRESHOLDS,
     EvalSetupError,
     ForkResult,
@@ -40,6 +43,17 @@ def test_case_files_are_valid_and_numerous() -> None:
     labeled = [f for p in paths for f in load_case(p).forks]
     archetypes = {f.labels.archetype for f in labeled if f.labels.archetype}
     assert archetypes == set(ARCHETYPES)  # every archetype the classifier can give has a labelled case
+
+
+def test_no_eval_gate_bounds_wall_time() -> None:
+    """The eval gates on what the verdicts say; seconds are a benchmark's (a slow machine failed CI at 15.06 s per
+    verdict against a 15 s bound, with every verdict right). The speed bound stays, where bench_llm reads it."""
+    gates = [THRESHOLDS, LLM_BOUNDS, *EVALS_DIR.glob("*/thresholds.toml")]
+    assert len(gates) >= 3
+    for path in gates:
+        keys = tomllib.loads(path.read_text())["thresholds"]
+        assert not [k for k in keys if "second" in k], path
+    assert tomllib.loads(LLM_BOUNDS.read_text())["speed"] == {"seconds_per_verdict_max": 15}
 
 
 def test_metrics_and_confusion() -> None:
