@@ -22,8 +22,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from forkwise.index.gitio import GitError, run
 from forkwise.index.models import CommitFact, ForkFacts
 
@@ -41,6 +39,8 @@ class OsvClient:
     def __init__(self, base_url: str, cache_dir: Path | None = None, timeout: float = 30.0):
         self.base = base_url.rstrip("/")
         self.cache = cache_dir
+        import httpx  # loads when advisories are asked for (FORKWISE_OSV_URL), not with every run
+
         self.http = httpx.Client(timeout=timeout, headers={"User-Agent": "forkwise"})
 
     def close(self) -> None:
@@ -75,6 +75,8 @@ class OsvClient:
                 todo.append(c)
         for i in range(0, len(todo), BATCH):
             chunk = todo[i : i + BATCH]
+            import httpx
+
             try:
                 r = self.http.post(f"{self.base}/v1/querybatch", json={"queries": [{"commit": c} for c in chunk]})
                 r.raise_for_status()
@@ -94,6 +96,8 @@ class OsvClient:
         if hit is not None and hit.get("modified") == modified:
             record = hit
         else:
+            import httpx
+
             try:
                 r = self.http.get(f"{self.base}/v1/vulns/{vuln_id}")
                 r.raise_for_status()

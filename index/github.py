@@ -25,19 +25,15 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import urljoin, urlsplit
 
-import httpx
 from pydantic import BaseModel, Field
-from tenacity import (
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential,
-)
 
 from forkwise.index.names import is_full_name
+
+if TYPE_CHECKING:  # httpx and tenacity load with the first client: a run over given forks never talks to GitHub
+    import httpx
 
 USER_AGENT = "forkwise (+https://github.com/forkwise)"
 
@@ -221,6 +217,8 @@ class GitHubClient:
             headers["Authorization"] = f"Bearer {token}"
         self.api_url = api_url.rstrip("/")
         self._web_url = web_url.rstrip("/") if web_url else None
+        import httpx
+
         self._http = httpx.Client(headers=headers, timeout=timeout, transport=transport, follow_redirects=True)
         self._etags: EtagStore = etags if etags is not None else FileEtags(etag_dir)
         self._retries = retries
@@ -274,6 +272,8 @@ class GitHubClient:
     # -- requests -----------------------------------------------------------------------------------------
 
     def _send(self, url: str, cached: dict[str, Any] | None) -> httpx.Response:
+        import httpx
+
         headers = {"If-None-Match": cached["etag"]} if cached else {}
         while True:
             with self._lock:
@@ -311,6 +311,8 @@ class GitHubClient:
         """GET ``url`` (absolute or API path): ``(json body, next page URL, served from a 304)``."""
         if url.startswith("/"):
             url = self.api_url + url
+        from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
         cached = self._etags.get(url)
         retrying = Retrying(
             retry=retry_if_exception_type(_Transient),

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from forkwise.index.gitio import read_blob
+from forkwise.index.gitio import read_blobs
 from forkwise.index.models import ReadmeDiff, ReadmeSection
 
 README_RE = re.compile(r"^readme(\.(md|markdown|rst|txt|adoc|org))?$", re.I)
@@ -28,7 +28,11 @@ def find_readme(paths: list[str]) -> str | None:
 def read_at(mirror: Path, rev: str, files: list[str]) -> tuple[str | None, str | None]:
     """The root README of ``rev`` (whose tree lists ``files``): its path and text, or Nones when there is none."""
     path = find_readme(files)
-    data = read_blob(mirror, f"{rev}:{path}") if path else None
+    if path is None:
+        return None, None
+    # one ``cat-file --batch`` of its own: upstream's README is read on every run, analysed forks or not, and a
+    # warm run should not load GitPython for one blob
+    data = read_blobs(mirror, [f"{rev}:{path}"]).get(f"{rev}:{path}")
     return path, None if data is None else data.decode("utf-8", "replace")
 
 

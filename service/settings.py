@@ -93,6 +93,13 @@ class Settings(IndexSettings):
     body_timeout: float = Field(
         default=30.0, gt=0, description="Seconds a client may take to send a request body; beyond: 408."
     )
+    warm_upstreams: int = Field(
+        default=4,
+        ge=0,
+        description="Upstreams whose chat index `forkwise serve` opens and searches once before it listens (the most "
+        "recently summarized first): the first questions find the vector stack, the query model and those indexes "
+        "loaded. 0: load on the first question.",
+    )
     serve_embeddings: bool = Field(
         default=False,
         description="Serve POST /v1/embeddings (the local MiniLM model) to other processes; off: 404. It is work: "

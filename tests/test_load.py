@@ -15,6 +15,7 @@ import pytest
 from forkwise.index.once import once
 from forkwise.service.runs import store
 from forkwise.service.runs.store import delete_upstream, load_report, save_report
+from forkwise.service.verdicts.chat import ChatService
 from tests.conftest import ServeProcess
 
 
@@ -22,7 +23,10 @@ from tests.conftest import ServeProcess
 def cold_server(shared_demo) -> Iterator[tuple[str, str]]:
     """``forkwise serve`` in a process of its own: nothing loaded yet when the first requests arrive."""
     _net, report, settings, _ = shared_demo
-    env = {"FORKWISE_HOME": str(settings.home), "FORKWISE_LLM": "facts", "FORKWISE_WORKERS": "2"}
+    env = {
+        "FORKWISE_HOME": str(settings.home), "FORKWISE_LLM": "facts", "FORKWISE_WORKERS": "2",
+        "FORKWISE_WARM_UPSTREAMS": "0",  # not loaded before listening: the first wave loads it, concurrently
+    }  # fmt: skip
     with ServeProcess(env) as server:
         yield server.base, report.upstream.name
     assert "Traceback" not in server.output, server.output[-3000:]
@@ -42,6 +46,29 @@ def test_fifty_concurrent_chats_on_a_cold_server_all_succeed(cold_server) -> Non
         results = list(pool.map(ask, range(50)))
     assert [code for code, _ in results] == [200] * 50
     assert all(forks and forks[0] == "habana-ai/trainer" for _, forks in results)  # the same right answer each time
+
+
+def test_serve_loads_the_chat_stack_before_it_listens(shared_demo) -> None:
+    """By default ``serve`` opens and searches the recent upstreams' indexes before it binds its port: the line
+    saying so comes before uvicorn's, and the first question is answered from the loaded index."""
+    _net, report, settings, _ = shared_demo
+    env = {"FORKWISE_HOME": str(settings.home), "FORKWISE_LLM": "facts"}
+    with ServeProcess(env) as server, httpx.Client(base_url=server.base, timeout=60) as c:
+        r = c.post("/v1/chat", json={"upstream": report.upstream.name, "question": "which fork adds Gaudi support?"})
+    assert r.status_code == 200 and r.json()["citations"][0]["fork"] == "habana-ai/trainer"
+    out = server.output
+    loaded = out.find("chat: loaded before listening in ")
+    assert loaded != -1 and report.upstream.name in out[loaded:].splitlines()[0], out[-2000:]
+    assert loaded < out.find("Uvicorn running on"), out[-2000:]
+
+
+def test_warming_a_broken_index_is_a_problem_not_a_failure(shared_demo) -> None:
+    _net, report, settings, _ = shared_demo
+    good = ChatService(settings)
+    assert good.warm([report]) == [] and list(good._indexes) == [report.upstream.name]
+    broken = ChatService(settings.model_copy(update={"embeddings": "bogus"}))
+    problems = broken.warm([report])
+    assert problems == [f"{report.upstream.name}: ValueError: unknown embeddings 'bogus'; use local or openai"]
 
 
 def test_a_report_is_parsed_once_per_version(tmp_path, shared_demo) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import sys
+import time
 import typing
 from enum import StrEnum
 from importlib import resources
@@ -402,6 +403,17 @@ def serve(
     app = create_app(settings, host=host)
     if app.state.access.disabled:
         err.print(f"[yellow]warning:[/yellow] {app.state.access.disabled}")
+    if settings.warm_upstreams:  # before it listens: the first wave of questions finds the stack loaded
+        from forkwise.service.runs.store import list_reports
+
+        recent = sorted(list_reports(settings), key=lambda r: r.as_of, reverse=True)[: settings.warm_upstreams]
+        t = time.perf_counter()
+        problems = app.state.services.chat.warm(recent)
+        for problem in problems:
+            err.print(f"[yellow]warning:[/yellow] chat index not loaded: {escape(problem)}", soft_wrap=True)
+        if len(recent) > len(problems):
+            names = escape(", ".join(r.upstream.name for r in recent))
+            err.print(f"chat: loaded before listening in {time.perf_counter() - t:.1f} s: {names}", soft_wrap=True)
     # X-Forwarded-For only from FORKWISE_TRUSTED_PROXIES (uvicorn's default trusts any loopback peer)
     uvicorn.run(app, host=host, port=port, log_level="info", **uvicorn_options(settings))
 

@@ -394,6 +394,18 @@ class ChatService:
                 vi = self._indexes[upstream] = VectorIndex(self.settings, upstream, pool="query")
             return vi
 
+    def warm(self, reports: list[Report]) -> list[str]:
+        """What a first question about each report would load, loaded now: the vector stack, the query model, the
+        upstream's index (one search reads its segment) and the fork terms retrieval ranks by. No model is asked.
+        Returns the problems met (an index that cannot be opened is a warning: its questions will say why)."""
+        problems = []
+        for report in reports:
+            try:
+                retrieve(self.index(report.upstream.name), report, "which fork should I use?")
+            except Exception as exc:  # a broken index must not keep the server from serving the others
+                problems.append(f"{report.upstream.name}: {type(exc).__name__}: {exc}")
+        return problems
+
     def chain(self, vindex: VectorIndex, report: Report, req: ChatRequest) -> Runnable[Any, Any]:
         """retriever → prompt → model → parser (LCEL); the output is ``(raw answer dict, citations)``."""
         assert self.model is not None
