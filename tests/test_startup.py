@@ -4,6 +4,7 @@ load none of the vector stack, the queue or the model runtimes. Run in a fresh i
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -53,6 +54,32 @@ def test_summarize_without_index_loads_no_vector_stack_queue_or_model(tmp_path: 
     report = json.loads(res.stdout)
     assert report["forks"][0]["facts"]["ahead"] == 1  # it did the work
     assert not mods & HEAVY, mods & HEAVY
+    assert not mods & {"httpx", "tenacity"}  # forks given by path: no forge is asked anything
+
+
+def test_text_templates_compile_once_across_processes(tmp_path: Path) -> None:
+    """The writer's template strings go through Jinja's bytecode cache: a second process loads the compiled code
+    (no compile), and a changed source is a new name, never the old code."""
+    probe = """
+import sys
+import jinja2.environment as je
+from forkwise.service.verdicts import prompts
+compiled = []
+real = je.Environment.compile
+je.Environment.compile = lambda self, *a, **k: compiled.append(1) or real(self, *a, **k)
+out = prompts.text_template(sys.argv[1]).render(n=3)
+print(out, len(compiled))
+"""
+    env = {**os.environ, "TMPDIR": str(tmp_path)}  # Jinja's per-user cache directory lives under the temp dir
+
+    def run(source: str) -> str:
+        return subprocess.run([sys.executable, "-c", probe, source], capture_output=True, text=True, env=env,
+                              check=True).stdout.strip()  # fmt: skip
+
+    assert run("{{ n | count('fork') }}.") == "3 forks. 1"  # compiled, and stored
+    assert run("{{ n | count('fork') }}.") == "3 forks. 0"  # loaded
+    assert run("{{ n | count('fork') }}!") == "3 forks! 1"  # another source: compiled
+    assert len(list(tmp_path.glob("_jinja2-cache-*/__forkwise_text_*.cache"))) == 2
 
 
 def test_a_second_indexed_summarize_with_nothing_new_loads_no_vector_stack(tmp_path: Path) -> None:
@@ -82,6 +109,7 @@ def test_a_second_indexed_summarize_with_nothing_new_loads_no_vector_stack(tmp_p
     mods, res = loaded(argv, env)
     assert index_line(res) == (chunks, 0, 1)
     assert not mods & HEAVY, mods & HEAVY
+    assert "git" not in mods  # GitPython serves fork analysis; upstream's README alone is one cat-file
     shutil.rmtree(home / "chroma")
     mods, res = loaded(argv, env)
     assert index_line(res) == (chunks, chunks, 0) and "chromadb" in mods
