@@ -243,6 +243,9 @@ def test_one_job_per_upstream_across_the_cluster_and_refresh_reuses_stored_facts
                 later = load(settings, "acme/trainer").generated_at + timedelta(hours=settings.refresh_hours + 1)
                 assert refresh_due(settings, at=later) == ["acme/trainer"]
                 _wait_for(lambda: len(run_history(settings, "acme/trainer")) == 2, 180, 0.5)
+                # the run is stored before its job is marked done: until then the upstream has an active job, and
+                # a refresh asked for meanwhile is (rightly) not queued beside it
+                _wait_for(lambda: _jobs(settings, "done")[1:], 60, 0.5)
                 # every head is in the index already: no fork's commits or diffs are read (nor fetched)
                 assert material(settings, _jobs(settings)[1]) == {}
 
