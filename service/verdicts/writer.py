@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from forkwise.index.models import CommitFact, ForkFacts
+from forkwise.index.models import CommitFact, ForkFacts, Statement
 from forkwise.index.terms import TermScore, tokens, words
 from forkwise.service.settings import WriterName
 from forkwise.service.verdicts.classify import (
@@ -31,7 +31,14 @@ from forkwise.service.verdicts.classify import (
 from forkwise.service.verdicts.evidence import Evidence
 from forkwise.service.verdicts.models import Claim, Verdict
 from forkwise.service.verdicts.prompts import count, day, load_toml, pct, prompt_hash, text_template
-from forkwise.service.verdicts.purpose import Purpose, purpose, usable_subject
+from forkwise.service.verdicts.purpose import (
+    INSTRUCTIONS,
+    Purpose,
+    candidates,
+    clean_subject,
+    purpose,
+    usable_subject,
+)
 
 PROMPT = "verdict.toml"
 _NUMBER = re.compile(r"(?<![\w.+-])[+-]?\d[\d.,:-]*(?<![.,:-])%?(?![\w])")
@@ -223,6 +230,21 @@ def example_commits(unique: list[CommitFact], purpose: str = "", n: int = 3) -> 
     return ordered[:n]
 
 
+def own_words(f: ForkFacts) -> Statement | None:
+    """When no phrase says what a fork is for, the commit subject that says most of what it adds, to quote as its
+    authors wrote it ("add uuid.NewIncUUID()"): the first of the subjects :func:`purpose.candidates` ranks (feature
+    words and the fork's distinctive terms first) that is short enough to quote and carries no instructions."""
+    for st in candidates(f):
+        said = clean_subject(st.text)
+        if st.kind == "commit" and len(said) <= 100 and not _CODE.search(said) and not INSTRUCTIONS.search(st.text):
+            return st
+    return None
+
+
+_CODE = re.compile(r"[=;{}\[\]]")
+"""A subject written as code ("add strategies = [hypothesis, crosshair]"): a line of a file, not words about it."""
+
+
 _HOUSEKEEPING = re.compile(r"(?i)^\s*(ci|build|chore|style|test|tests|docs?)(\(.*?\))?!?:")
 
 
@@ -241,6 +263,7 @@ def context(inp: WriterInput) -> dict[str, Any]:
     landed = landed_security(f)
     term_ids = [ev for t in strong_terms(f.terms)[:3] for ev in t.evidence[:2]]
     what = purpose_of(inp)
+    quoted = None if what else own_words(f)
     pkg = next((p for p in f.packages if p.name_changed), None)
     big = f.largest_binary
     merge = f.merge
@@ -281,6 +304,8 @@ def context(inp: WriterInput) -> dict[str, Any]:
         "purpose": what.phrase if what else "",
         "purpose_ids": " ".join(what.evidence) if what else "",
         "purpose_cite": what.cite if what else "",
+        "work_quote": f"{quoted.source}: “{clean_subject(quoted.text)}”" if quoted else "",
+        "work_quote_ids": quoted.evidence if quoted else "",
         "upstream_successor": inp.upstream_successor or "",
         "term_ids": " ".join(dict.fromkeys(term_ids)),
         "top_folders": _join(top_folders),
