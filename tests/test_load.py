@@ -69,6 +69,13 @@ def test_warming_a_broken_index_is_a_problem_not_a_failure(shared_demo) -> None:
     broken = ChatService(settings.model_copy(update={"embeddings": "bogus"}))
     problems = broken.warm([report])
     assert problems == [f"{report.upstream.name}: ValueError: unknown embeddings 'bogus'; use local or openai"]
+    # remote embeddings are not called at start-up: here nothing listens, and warming still takes no time
+    remote = ChatService(
+        settings.model_copy(update={"embeddings": "openai", "embeddings_url": "http://127.0.0.1:9/v1"})
+    )
+    t = time.monotonic()
+    assert remote.warm([report]) == [] and list(remote._indexes) == [report.upstream.name]
+    assert time.monotonic() - t < 30  # a call would have waited for its connection to fail, and failed
 
 
 def test_a_report_is_parsed_once_per_version(tmp_path, shared_demo) -> None:

@@ -396,12 +396,16 @@ class ChatService:
 
     def warm(self, reports: list[Report]) -> list[str]:
         """What a first question about each report would load, loaded now: the vector stack, the query model, the
-        upstream's index (one search reads its segment) and the fork terms retrieval ranks by. No model is asked.
+        upstream's index (one search reads its segment) and the fork terms retrieval ranks by. No model is asked,
+        and remote embeddings are not called (their indexes are opened, not searched).
         Returns the problems met (an index that cannot be opened is a warning: its questions will say why)."""
         problems = []
         for report in reports:
             try:
-                retrieve(self.index(report.upstream.name), report, "which fork should I use?")
+                vindex = self.index(report.upstream.name)
+                if self.settings.embeddings != "local":
+                    continue  # a remote embeddings endpoint is not called at start-up (it may be slow, or down)
+                retrieve(vindex, report, "which fork should I use?")
             except Exception as exc:  # a broken index must not keep the server from serving the others
                 problems.append(f"{report.upstream.name}: {type(exc).__name__}: {exc}")
         return problems

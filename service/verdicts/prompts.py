@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import pickle
 import re
 import tomllib
 from functools import lru_cache
@@ -22,6 +24,7 @@ from jinja2 import (
     Template,
     select_autoescape,
 )
+from jinja2.bccache import Bucket
 from markupsafe import Markup
 
 
@@ -77,6 +80,30 @@ def applied(n: int, total: int) -> str:
     return f"{n} of its {count(total, 'own commit')} apply"
 
 
+class _QuietBytecodeCache(FileSystemBytecodeCache):
+    """Jinja's file cache of compiled templates, which never fails a render: a file it cannot read (truncated,
+    another version's) is a miss, one it cannot write is skipped."""
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except (OSError, EOFError, ValueError, TypeError, pickle.UnpicklingError):
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
+
+
+def _bytecode_cache() -> FileSystemBytecodeCache | None:
+    """The cache in Jinja's per-user directory under the temp dir (created 0700 and checked to be this user's),
+    or None when there is no safe one: templates are then compiled per process, as before."""
+    try:
+        return _QuietBytecodeCache(pattern="__forkwise_text_%s.cache")
+    except (OSError, RuntimeError):
+        return None
+
+
 _STRINGS: dict[str, str] = {}
 """Template strings of the prompt files by name (``text:<sha1 of the source>``), for :func:`text_template`."""
 
@@ -93,7 +120,7 @@ def text_env() -> Environment:
         loader=ChoiceLoader([DictLoader(_STRINGS), FileSystemLoader(str(prompts_dir()))]),
         trim_blocks=True,
         lstrip_blocks=True,
-        bytecode_cache=FileSystemBytecodeCache(pattern="__forkwise_text_%s.cache"),
+        bytecode_cache=_bytecode_cache(),
     )
     env.filters.update(_COMMON_FILTERS, md=md_escape)
     return env
