@@ -251,3 +251,31 @@ def test_old_runs_jobs_and_chunk_results_are_pruned(backend: str, request: pytes
     unlimited = base.model_copy(update={"keep_runs": 0})
     save_report(report, unlimited)
     assert len(run_history(unlimited, name)) == 5
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_the_fork_endpoint_serves_each_saved_version_at_once(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path, demo_run
+) -> None:
+    """The fork endpoint runs on the event loop: with SQLite, a version already parsed is found by one inline
+    query, a new one is read in the thread pool; PostgreSQL always goes through the pool. Either way a saved
+    version is what the next request gets."""
+    from forkwise.service.runs.store import parsed_report
+
+    cfg = request.getfixturevalue("pg_settings") if backend == "postgresql" else Settings(home=tmp_path / "h")
+    _net, _facts, report, _ = demo_run
+    fork = next(f for f in report.forks if f.verdict is not None)
+    save_report(report, cfg)
+    path = f"/v1/repos/{report.upstream.name}/forks/{fork.name}"
+    with Server(cfg) as http:
+        assert parsed_report(cfg, report.upstream.name) is None  # nothing read yet: the first request parses
+        first = http.get(path)
+        assert first.status_code == 200 and first.json()["fork"]["verdict"]["headline"] == fork.verdict.headline
+        assert parsed_report(cfg, report.upstream.name) == report  # from now on, one small query finds it
+        assert http.get(path).json() == first.json()
+        changed = report.model_copy(deep=True)
+        changed.fork(fork.name).verdict.headline = "A new verdict."  # type: ignore[union-attr]  # checked above
+        save_report(changed, cfg)
+        assert http.get(path).json()["fork"]["verdict"]["headline"] == "A new verdict."
+        missing = http.get(f"/v1/repos/{report.upstream.name}/forks/nobody/nothing")
+        assert missing.status_code == 404

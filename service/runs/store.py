@@ -239,6 +239,15 @@ def _parse(run: RunRow) -> Report:
     return report
 
 
+def parsed_report(settings: Settings, name: str) -> Report | None:
+    """The newest report of ``name`` if that version is parsed already (one small query), else None: whether there
+    is none or it must still be read and parsed, :func:`load_report` says. For a caller on an event loop: this
+    never reads a report's text."""
+    with engine_of(settings).connect() as conn:
+        newest = conn.execute(_NEWEST, {"name": name}).first()
+    return None if newest is None else _cached(newest.id, newest.updated_at)
+
+
 def load_report(settings: Settings, name: str) -> Report | None:
     """The newest report of ``name``, or None. Shared between callers: do not modify it (copy first).
 
@@ -326,6 +335,7 @@ __all__ = [
     "load_report",
     "load_run",
     "newest_run",
+    "parsed_report",
     "prune",
     "run_history",
     "save_report",

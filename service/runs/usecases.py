@@ -52,6 +52,7 @@ __all__ = [
     "start_job",
     "summarize",
     "verdict",
+    "verdict_in",
 ]
 
 
@@ -271,7 +272,11 @@ def find_forks(report: Report, who: str) -> list[ForkReport]:
 
 def verdict(settings: Settings, upstream: str, fork: str) -> tuple[Report, ForkReport]:
     """One fork's comparison, verdict and evidence from the stored report; :class:`NoSuchFork` unless exactly one."""
-    report = load(settings, upstream)
+    return verdict_in(load(settings, upstream), upstream, fork)
+
+
+def verdict_in(report: Report, upstream: str, fork: str) -> tuple[Report, ForkReport]:
+    """The fork ``fork`` of ``report``; :class:`NoSuchFork` unless exactly one."""
     hits = find_forks(report, fork)
     if len(hits) != 1:
         raise NoSuchFork(upstream, fork, [f.name for f in hits])

@@ -14,16 +14,19 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
+from starlette.concurrency import run_in_threadpool
 
 from forkwise.index.embeddings import MiniLMEmbeddings
 from forkwise.index.names import SEGMENT
+from forkwise.service.runs.db import database_url
 from forkwise.service.runs.jobs import Jobs
-from forkwise.service.runs.usecases import load
+from forkwise.service.runs.store import parsed_report
+from forkwise.service.runs.usecases import load, verdict, verdict_in
 from forkwise.service.settings import Settings
 from forkwise.service.surfaces.access import Access, given_key
 from forkwise.service.surfaces.guard import RateLimits, client_of, is_local_caller
 from forkwise.service.verdicts.chat import ChatService
-from forkwise.service.verdicts.models import Report
+from forkwise.service.verdicts.models import ForkReport, Report
 
 
 class Serialized:
@@ -149,3 +152,14 @@ def shown_report(request: Request, settings: SettingsDep, owner: Segment, repo: 
 
 
 ShownReport = Annotated[Report, Depends(shown_report)]
+
+
+async def fork_verdict(settings: Settings, upstream: str, fork: str) -> tuple[Report, ForkReport]:
+    """:func:`usecases.verdict` for a route on the event loop. With the store in this machine's SQLite file and the
+    report's newest version parsed already, the one small query runs inline: cheaper than the thread hop that would
+    carry it. Reading and parsing a new version, and any query to a network database, run in the thread pool."""
+    if database_url(settings).startswith("sqlite"):
+        report = parsed_report(settings, upstream)
+        if report is not None:
+            return verdict_in(report, upstream, fork)
+    return await run_in_threadpool(verdict, settings, upstream, fork)

@@ -5,9 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from forkwise.service.runs.store import list_reports
-from forkwise.service.runs.usecases import verdict
 from forkwise.service.surfaces.api.schemas import ForkDetail, RepoListItem, RepoSummary
-from forkwise.service.surfaces.deps import Segment, ServicesDep, SettingsDep, ShownReport
+from forkwise.service.surfaces.deps import Segment, ServicesDep, SettingsDep, ShownReport, fork_verdict
 from forkwise.service.surfaces.guard import is_local_caller
 from forkwise.service.verdicts.models import Report
 from forkwise.service.verdicts.report import render
@@ -40,10 +39,10 @@ def whole_report(report: ShownReport) -> Response:
 
 
 @router.get("/{owner}/{repo}/forks/{fork_owner}/{fork_repo}", response_model=ForkDetail, summary="One fork's verdict")
-def fork_detail(
+async def fork_detail(
     request: Request, services: ServicesDep, owner: Segment, repo: Segment, fork_owner: Segment, fork_repo: Segment
 ) -> Response:
-    r, fork = verdict(services.settings, f"{owner}/{repo}", f"{fork_owner}/{fork_repo}")
+    r, fork = await fork_verdict(services.settings, f"{owner}/{repo}", f"{fork_owner}/{fork_repo}")
     local = is_local_caller(request, services.settings)
     key = (id(r), local, fork.name)
     body = services.details.get(key, r)
