@@ -213,17 +213,20 @@ def test_report_endpoint_is_what_summarize_json_prints(
     assert [r.upstream.name for r in list_reports(cfg)] == ["acme/tool"]
 
 
-@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite", "sqlite3"])
 def test_old_runs_jobs_and_chunk_results_are_pruned(backend: str, request: pytest.FixtureRequest, tmp_path, demo_run):
     """FORKWISE_KEEP_RUNS=3: the three newest runs stay, and the run the last digest reported; finished jobs beyond
-    three go with their chunks; chunk results (on their way to an assembly) stay only for the newest finished job."""
+    three go with their chunks; chunk results (on their way to an assembly) stay only for the newest finished job.
+    ``sqlite3``: the later runs written as a command-line run writes them (``litestore``, without the ORM)."""
     from datetime import timedelta
 
+    from forkwise.service.runs import litestore
     from forkwise.service.runs.db import ChunkRow, JobRow, now
     from forkwise.service.runs.digest import save_state
 
     _, _, report, _ = demo_run
     base = request.getfixturevalue("pg_settings") if backend == "postgresql" else Settings(home=tmp_path / "h")
+    save = litestore.save_report if backend == "sqlite3" else save_report
     cfg = base.model_copy(update={"keep_runs": 3})
     name = report.upstream.name
     ids = [save_report(report, cfg)]
@@ -239,7 +242,8 @@ def test_old_runs_jobs_and_chunk_results_are_pruned(backend: str, request: pytes
             s.add(ChunkRow(job_id=f"job{i}", idx=0, status="done", result={"r": i}))
         s.add(ChunkRow(job_id="other", idx=0, status="done", result={"r": "x"}))
         s.add(ChunkRow(job_id="running", idx=0, status="done", result={"r": "live"}))
-    ids += [save_report(report, cfg) for _ in range(4)]
+    assert litestore.available(cfg) == (backend != "postgresql")
+    ids += [save(report, cfg) for _ in range(4)]
     assert [rid for rid, _ in run_history(cfg, name)] == [ids[4], ids[3], ids[2], ids[0]]
     with session(cfg) as s:
         assert {r.run_id for r in s.query(ForkRow)} == {ids[0], ids[2], ids[3], ids[4]}
@@ -249,7 +253,7 @@ def test_old_runs_jobs_and_chunk_results_are_pruned(backend: str, request: pytes
         assert results == {"job4": {"r": 4}, "job3": None, "job2": None, "running": {"r": "live"}, "other": {"r": "x"}}
     assert load_report(cfg, name) is not None
     unlimited = base.model_copy(update={"keep_runs": 0})
-    save_report(report, unlimited)
+    save(report, unlimited)
     assert len(run_history(unlimited, name)) == 5
 
 

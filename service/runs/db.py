@@ -34,6 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
+from forkwise.service.runs.litestore import HEAD_REVISION, JSON_IMPORT_MARKER
 from forkwise.service.settings import Settings
 
 MIGRATION_LOCK = 0x666F726B  # the PostgreSQL advisory lock migrations hold ("fork")
@@ -252,9 +253,6 @@ def alembic_config() -> Any:
     return cfg
 
 
-HEAD_REVISION = "0002"  # the newest migration in migrations/versions (a test checks it against Alembic's head)
-
-
 def schema_revision(engine: Engine) -> str | None:
     """The Alembic revision the database is at (None: not created yet)."""
     from sqlalchemy.exc import SQLAlchemyError
@@ -292,9 +290,9 @@ def import_json_reports(settings: Settings, factory: sessionmaker[Session]) -> i
     n = 0
     try:
         with factory.begin() as s:
-            if s.get(MetaRow, "json_reports_imported") is not None:
+            if s.get(MetaRow, JSON_IMPORT_MARKER) is not None:
                 return 0
-            s.add(MetaRow(key="json_reports_imported", value=now().isoformat()))
+            s.add(MetaRow(key=JSON_IMPORT_MARKER, value=now().isoformat()))
             s.flush()  # takes the key (and SQLite's write lock) before anything is read
             for path in sorted(settings.reports_dir.glob("*/*.json")):
                 try:

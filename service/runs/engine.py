@@ -52,7 +52,7 @@ from forkwise.index.vector import (
     material_chunks,
     read_material,
 )
-from forkwise.service.runs.store import save_report
+from forkwise.service.runs.litestore import save_report
 from forkwise.service.runs.vectors import retriever, sync_vectors
 from forkwise.service.settings import Settings, WriterName
 from forkwise.service.verdicts.classify import Rules

@@ -33,6 +33,7 @@ from forkwise.service.runs.db import (
     now,
     session,
 )
+from forkwise.service.runs.litestore import fork_columns, upstream_url, writer_name
 from forkwise.service.settings import Settings
 from forkwise.service.verdicts.models import Report
 
@@ -41,25 +42,7 @@ if TYPE_CHECKING:
 
 
 def _fork_rows(report: Report) -> list[ForkRow]:
-    rows = []
-    for f in report.forks:
-        v = f.verdict
-        rows.append(
-            ForkRow(
-                name=f.name,
-                url=f.url,
-                status=f.status,
-                head=f.facts.head if f.facts else None,
-                archetype=v.archetype if v else None,
-                recommendation=v.recommendation if v else None,
-                ahead=f.facts.ahead if f.facts else None,
-                behind=f.facts.behind if f.facts else None,
-                facts=f.facts.model_dump(mode="json") if f.facts else None,
-                verdict=v.model_dump(mode="json") if v else None,
-                error=f.error or f.skipped,
-            )
-        )
-    return rows
+    return [ForkRow(**columns) for columns in fork_columns(report)]
 
 
 def upstream_row(s: Session, name: str, url: str) -> UpstreamRow:
@@ -77,14 +60,6 @@ def upstream_row(s: Session, name: str, url: str) -> UpstreamRow:
     return s.execute(select(UpstreamRow).where(UpstreamRow.name == name)).scalar_one()
 
 
-def upstream_url(report: Report) -> str:
-    """Where upstream was fetched from: only a report shown to a remote caller lacks it, and that one is never
-    stored or indexed."""
-    if report.upstream.url is None:
-        raise ValueError(f"{report.upstream.name}: a report without upstream's URL (as shown remotely) is not stored")
-    return report.upstream.url
-
-
 def add_run(s: Session, report: Report, job_id: str | None = None) -> RunRow:
     """A new run of ``report``'s upstream (the upstream row made when it is the first), with its fork rows."""
     up = upstream_row(s, report.upstream.name, upstream_url(report))
@@ -93,7 +68,7 @@ def add_run(s: Session, report: Report, job_id: str | None = None) -> RunRow:
         job_id=job_id,
         as_of=report.as_of,
         upstream_head=report.upstream.head,
-        writer=report.stats.writer.writer if report.stats.writer else "facts",
+        writer=writer_name(report),
         report=report.model_dump_json(),
     )
     s.add(run)
@@ -151,7 +126,7 @@ def save_report(report: Report, settings: Settings, *, run_id: int | None = None
             prune(s, up, settings.keep_runs)
             return run.id
         run.report, run.updated_at = report.model_dump_json(), now()
-        run.writer = report.stats.writer.writer if report.stats.writer else "facts"
+        run.writer = writer_name(report)
         s.query(ForkRow).filter(ForkRow.run_id == run.id).delete()
         for row in _fork_rows(report):
             row.run_id = run.id

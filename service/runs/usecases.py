@@ -24,13 +24,13 @@ from forkwise.index.policy import PolicyError, SourcePolicy
 from forkwise.index.sources import Source, SourceError, check_ref, check_url, parse_source
 from forkwise.index.vector import VectorStats
 from forkwise.service.runs import engine
-from forkwise.service.runs.jobs import Job, JobManager, JobRequest, Jobs, JobSpec
-from forkwise.service.runs.store import DbEtags, load_report
 from forkwise.service.settings import DEFAULT_MAX_FORKS, Settings, WriterName
 from forkwise.service.verdicts.models import ForkReport, Report
 
-if TYPE_CHECKING:  # the chat chain (LangChain, the vector index) loads when a question is asked
+if TYPE_CHECKING:  # the chat chain (LangChain, the vector index) loads when a question is asked; the jobs and the
+    # ORM's store when a server or a stored report needs them (a command-line summarize writes without SQLAlchemy)
     from forkwise.service.runs.digest import Digest
+    from forkwise.service.runs.jobs import Job, JobRequest, Jobs
     from forkwise.service.verdicts.chat import ChatAnswer, ChatService, Turn
 
 __all__ = [
@@ -141,6 +141,8 @@ def prepare(
     if discovering:
         if upstream.forge != "github":
             raise SourceError(f"listing forks needs a GitHub owner/name, not {upstream.url!r}")
+        from forkwise.service.runs.store import DbEtags
+
         client = client_for(settings, max_wait=req.max_wait, sleep=countdown(progress), etags=DbEtags(settings))
         progress("discover", "start", None)
         found = discover(client, upstream.name, ref=upstream.ref, depth=req.depth, sort=req.sort)
@@ -209,6 +211,8 @@ def _checked(
 def index_request(settings: Settings, upstream: str, req: JobRequest | None, *, remote: bool) -> SummarizeRequest:
     """What an index job will do, checked now: :class:`PolicyError` (a source a remote caller may not name) or
     :class:`SourceError` before anything runs. ``remote``: the request came over HTTP or Slack."""
+    from forkwise.service.runs.jobs import JobRequest
+
     req = req or JobRequest()
     policy = source_policy(settings) if remote else None
 
@@ -256,6 +260,8 @@ def refresh_request(settings: Settings, upstream: str) -> SummarizeRequest:
 
 def load(settings: Settings, upstream: str) -> Report:
     """The stored report of ``upstream`` (owner/repo); :class:`NotSummarized` when there is none."""
+    from forkwise.service.runs.store import load_report
+
     report = load_report(settings, upstream)
     if report is None:
         raise NotSummarized(upstream)
@@ -314,6 +320,8 @@ def start_job(
     The request is checked first (:func:`index_request`): a source a remote caller may not name raises
     :class:`PolicyError` and nothing starts.
     """
+    from forkwise.service.runs.jobs import JobRequest, JobSpec
+
     checked = index_request(jobs.settings, upstream, request, remote=remote)
     spec = JobSpec(upstream=upstream, request=(request or JobRequest()).model_dump(mode="json"), remote=remote)
     return jobs.start(upstream, checked, on_done, spec=spec)
@@ -326,6 +334,7 @@ def job_manager(settings: Settings, keep: int = 200) -> Jobs:
         from forkwise.service.runs.queue import QueueJobs
 
         return QueueJobs(settings)
+    from forkwise.service.runs.jobs import JobManager
 
     def work(upstream: str, req: SummarizeRequest, progress: Progress, job_id: str) -> list[str]:
         summary = summarize(req, settings, progress, job_id=job_id)

@@ -21,8 +21,7 @@ from forkwise.index.vector import (
     fork_chunks,
     upstream_chunks,
 )
-from forkwise.service.runs.db import MetaRow, session
-from forkwise.service.runs.store import upstream_url
+from forkwise.service.runs.litestore import meta_get, meta_put, upstream_url
 from forkwise.service.settings import Settings
 from forkwise.service.verdicts.models import Report
 
@@ -113,12 +112,11 @@ class VectorLedger:
 
     def unchanged(self) -> int | None:
         """The collection's chunk count when nothing changed since the last sync, else None."""
-        with session(self.settings) as s:
-            row = s.get(MetaRow, self.key)
-        if row is None:
+        value = meta_get(self.settings, self.key)
+        if value is None:
             return None
         try:
-            rec = json.loads(row.value)
+            rec = json.loads(value)
         except ValueError:
             return None
         if rec.get("fingerprint") != self.fingerprint or rec.get("files") != self._files():
@@ -127,8 +125,7 @@ class VectorLedger:
 
     def record(self, chunks: int) -> None:
         value = json.dumps({"fingerprint": self.fingerprint, "files": self._files(), "chunks": chunks})
-        with session(self.settings) as s:
-            s.merge(MetaRow(key=self.key, value=value))
+        meta_put(self.settings, self.key, value)
 
 
 def upstream_chunks_for(report: Report, mirror: Path | None = None) -> list:
