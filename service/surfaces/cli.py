@@ -32,9 +32,15 @@ class _PlainHelp(TyperGroup):
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         cmd = super().get_command(ctx, cmd_name)
+        if cmd is None and _add_plugins(self):
+            cmd = super().get_command(ctx, cmd_name)
         if cmd is not None:
             _plain(cmd.get_params(ctx))
         return cmd
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        _add_plugins(self)
+        return list(super().list_commands(ctx))
 
     def get_params(self, ctx: Any) -> Any:
         return _plain(super().get_params(ctx))
@@ -519,18 +525,24 @@ def digest(
     raise typer.Exit(1 if failed else 0)
 
 
-def _register_plugins() -> None:
-    """Commands that other packages add (entry point group ``forkwise.commands``), e.g. ``forkwise eval``.
+def _add_plugins(group: TyperGroup) -> bool:
+    """Add the commands that other packages add (entry point group ``forkwise.commands``, e.g. ``forkwise eval``)
+    to ``group``, once; False when they were added already. ``forkwise.evals`` builds on the service; registering
+    its commands this way keeps imports running one way.
 
-    ``forkwise.evals`` builds on the service; registering its command this way keeps imports running one way.
-    """
+    Looked up only when a command is not a built-in one or the commands are listed (help): reading every installed
+    package's entry points takes ~50 ms, which ``summarize`` need not pay."""
+    if getattr(group, "_plugins_added", False):
+        return False
+    group._plugins_added = True  # type: ignore[attr-defined]  # a flag on this one group object
     from importlib.metadata import entry_points
 
     for ep in entry_points(group="forkwise.commands"):
-        app.command(ep.name)(ep.load())
-
-
-_register_plugins()
+        if ep.name not in group.commands:
+            one = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+            one.command(ep.name)(ep.load())
+            group.add_command(typer.main.get_command(one), ep.name)  # a one-command app is that command
+    return True
 
 
 def main() -> None:  # pragma: no cover - the console script
