@@ -246,3 +246,36 @@ def test_with_no_phrase_a_verdict_quotes_the_subject_that_says_what_the_fork_add
     assert f"commit:{sha}" in v.choose_fork_if[0].evidence
     only_code = f.model_copy(update={"own_commits": [c for c in f.own_commits if "=" in c.subject]})
     assert own_words(only_code) is None
+
+
+def test_a_small_fix_on_an_older_base_is_not_called_upstream_plus_and_file_names_keep_their_case(
+    tmp_path: Path, settings
+) -> None:
+    """ "Upstream plus 1 small fix" is true only of a fork on upstream's latest commit; one on an older base says how
+    far behind it is. Either names the fix in its author's words. A phrase opening with a file name keeps it as
+    written ("pdffonts.py …", never "Pdffonts.py …")."""
+    from forkwise.service.verdicts.prompts import first_upper
+    from forkwise.service.verdicts.report import build_report
+
+    spec = {
+        "name": "fixes",
+        "upstream": {"name": "acme/pdf", "preset": "small"},
+        "forks": [
+            {"name": "now/pdf", "base": "up:-1",
+             "commits": [{"message": "Fix crash on empty font tables", "files": {"src/engine.py": {"lines": 25}}}]},
+            {"name": "old/pdf", "base": "up:2",
+             "commits": [{"message": "Fix crash on empty font tables", "files": {"src/engine.py": {"lines": 26}}}]},
+        ],
+    }  # fmt: skip
+    net = build(spec, tmp_path / "net", as_of=AS_OF)
+    report = build_report(analyse(net, settings))
+    now, old = (report.fork(n) for n in ("now/pdf", "old/pdf"))
+    assert now.archetype == old.archetype == "patch-fork"
+    behind = old.facts.behind
+    assert behind > 0 and now.facts.behind == 0
+    assert now.verdict.headline == "Upstream plus 1 small fix in src/engine.py: a fix for crash on empty font tables."
+    fix = "1 small fix in src/engine.py: a fix for crash on empty font tables."
+    assert old.verdict.headline == f"An older upstream ({behind} commits behind) plus {fix}"
+    assert first_upper("pdffonts.py extracts font information") == "pdffonts.py extracts font information"
+    assert first_upper("iOS support") == "iOS support" and first_upper("v2 API") == "v2 API"
+    assert first_upper("support for clip paths") == "Support for clip paths"

@@ -135,9 +135,19 @@ def text_template(source: str) -> Template:
     return text_env().get_template(name)
 
 
+_AS_WRITTEN = re.compile(r"\S*(?:[._/\\:@#]\S|[0-9]|[a-z][A-Z])\S*")
+"""A word written as its author must see it: a file, a path, a version, an identifier (``pdffonts.py``,
+``go.uuid``, ``iOS``, ``v2``)."""
+
+
 def first_upper(s: object) -> str:
-    """The text with its first letter capitalised (a phrase opening a sentence), the rest as it is."""
-    return str(s)[:1].upper() + str(s)[1:]
+    """The text with its first letter capitalised (a phrase opening a sentence), the rest as it is; a text that
+    opens with a file name or an identifier keeps it as written ("pdffonts.py extracts …", not "Pdffonts.py")."""
+    text = str(s)
+    first = text.split(maxsplit=1)[0].rstrip(",;:") if text.strip() else ""
+    if _AS_WRITTEN.fullmatch(first):
+        return text
+    return text[:1].upper() + text[1:]
 
 
 _COMMON_FILTERS = {"day": day, "count": count, "first_upper": first_upper}
