@@ -187,6 +187,31 @@ def test_diverged_heavy_rewrite(tmp_path: Path, settings: Settings) -> None:
     assert f.verdict and (f.archetype, f.verdict.recommendation) == ("diverged", "fork-for-niche")
 
 
+def test_new_files_and_light_touches_are_no_rewrite(tmp_path: Path, settings: Settings) -> None:
+    """A rewrite changes upstream's own lines: a fork that adds a large module and vendored code, and touches four
+    of upstream's nine files lightly, is a variant, however many lines it added (the real case: a 6-file Go
+    library, 3 files lightly changed, a vendored dependency added)."""
+    spec = {
+        "name": "d",
+        "upstream": _upstream(),
+        "forks": [
+            {
+                "name": "nu/up",
+                "base": 2,
+                "commits": [
+                    {"message": "Add the extra codec", "files": {"src/extra.py": {"lines": 400}}},
+                    {"message": "Vendor the base58 library", "files": {"vendor/base58.py": {"lines": 300}}},
+                    *({"message": f"Use the codec in module {i}", "files": {f"src/m{i}.py": f"import extra\nx = {i}\n"}}
+                      for i in range(1, 5)),
+                ],
+            }
+        ],
+    }  # fmt: skip
+    f = _one(tmp_path, settings, spec)
+    assert f.facts is not None and f.facts.touched_share >= 0.4 and f.facts.lines_added >= 700
+    assert f.archetype == "niche-variant", (f.archetype, f.verdict.headline if f.verdict else None)
+
+
 def test_commits_already_cherry_picked_upstream_add_nothing(tmp_path: Path, settings: Settings) -> None:
     up = _upstream()
     up["commits"].append({"message": "Fix parser", "files": {"src/fix.py": "fixed = True\n"}})

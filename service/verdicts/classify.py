@@ -49,6 +49,7 @@ class Rules(BaseModel):
     pruned_deleted_share: float = 0.25
     diverged_touched_share: float = 0.4
     diverged_min_lines: int = 300
+    """Lines changed in upstream's files (added, deleted, renamed or modified ones; not files the fork added)."""
     diverged_min_commits: int = 5
     patch_max_commits: int = 3
     patch_max_lines: int = 150
@@ -283,9 +284,16 @@ def _archetype(f: ForkFacts, as_of: datetime, r: Rules) -> tuple[Archetype, str,
         + f.lines_deleted
         - sum((c.added or 0) + (c.deleted or 0) for c in own_changes(f) if is_license(c.path))
     )
+    # a rewrite changes upstream's own lines: files the fork added (new modules, vendored code) make no rewrite of
+    # a small project whose few files it touched lightly
+    rewritten = sum(
+        (c.added or 0) + (c.deleted or 0)
+        for c in own_changes(f)
+        if c.status not in ("added", "copied") and not is_license(c.path)
+    )
     if (
         f.touched_share >= r.diverged_touched_share
-        and total >= r.diverged_min_lines
+        and rewritten >= r.diverged_min_lines
         and f.unique_commits >= r.diverged_min_commits
     ):
         return (
