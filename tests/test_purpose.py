@@ -246,6 +246,19 @@ def test_with_no_phrase_a_verdict_quotes_the_subject_that_says_what_the_fork_add
     assert f"commit:{sha}" in v.choose_fork_if[0].evidence
     only_code = f.model_copy(update={"own_commits": [c for c in f.own_commits if "=" in c.subject]})
     assert own_words(only_code) is None
+    # the same work on upstream's latest commit keeps up with upstream: its headline says where the work is, and
+    # the reason to choose it quotes the subject
+    spec["forks"][0]["name"], spec["forks"][0]["base"] = "al/uuid", "up:-1"
+    net = build(spec, tmp_path / "net2", as_of=AS_OF)
+    nf = analyse(net, settings)
+    sup = build_report(nf).forks[0]
+    sha = next(c.sha for c in sup.facts.own_commits if c.subject == "add uuid.NewIncUUID()")
+    assert sup.archetype == "feature-superset" and sup.verdict is not None
+    assert sup.verdict.headline == "Keeps up with upstream and adds 3 commits in the root folder and gen."
+    assert sup.verdict.choose_fork_if[0].text == (
+        f"you want upstream plus what this fork adds, such as commit {sha[:7]}: “add uuid.NewIncUUID()”."
+    )
+    assert f"commit:{sha}" in sup.verdict.choose_fork_if[0].evidence
 
 
 def test_a_small_fix_on_an_older_base_is_not_called_upstream_plus_and_file_names_keep_their_case(
