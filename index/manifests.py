@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import configparser
 import json
 import re
@@ -40,6 +41,49 @@ def license_info(path: str | None, text: str | None) -> LicenseInfo:
     return LicenseInfo(path=path, spdx=spdx(text) if path else None)
 
 
+_SETUP_KEYS = ("name", "version", "description", "license")
+
+
+def setup_keywords(text: str) -> dict[str, str]:
+    """The string keywords of a ``setup.py``'s ``setup(...)`` call (name, version, description, licence), read
+    with :mod:`ast`, never run: a keyword naming a module-level string (``version=VERSION``) gives that string;
+    a ``description`` elsewhere (a command class's) is not the package's. A file Python 3 cannot parse (Python 2
+    syntax) is searched from its ``setup(`` on."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        tree = None
+    if tree is not None:
+        consts = {
+            t.id: node.value.value
+            for node in tree.body
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+            for t in node.targets
+            if isinstance(t, ast.Name)
+        }  # fmt: skip
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            if (func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else "") != (
+                "setup"
+            ):
+                continue
+            out: dict[str, str] = {}
+            for k in node.keywords:
+                v = k.value
+                if k.arg in _SETUP_KEYS and isinstance(v, ast.Constant) and isinstance(v.value, str):
+                    out[k.arg] = v.value
+                elif k.arg in _SETUP_KEYS and isinstance(v, ast.Name) and v.id in consts:
+                    out[k.arg] = consts[v.id]
+            return out
+    call = re.search(r"\bsetup\s*\(", text)
+    body = text[call.end() :] if call else text
+    found = {k: re.search(rf"\b{k}\s*=\s*['\"]([^'\"]+)['\"]", body) for k in _SETUP_KEYS}
+    return {k: m.group(1) for k, m in found.items() if m}
+
+
 def package_info(manifest: str, text: str | None) -> PackageInfo | None:
     """Name and version declared in ``manifest``; None when the file is absent or unreadable."""
     if text is None:
@@ -73,13 +117,9 @@ def package_info(manifest: str, text: str | None) -> PackageInfo | None:
             lic += [ln.strip() for ln in cp.get("metadata", "classifiers", fallback="").splitlines()
                     if ln.strip().startswith("License ::")]  # fmt: skip
         elif manifest == "setup.py":
-            m = re.search(r"\bname\s*=\s*['\"]([^'\"]+)['\"]", text)
-            v = re.search(r"\bversion\s*=\s*['\"]([^'\"]+)['\"]", text)
-            d = re.search(r"\bdescription\s*=\s*['\"]([^'\"]+)['\"]", text)
-            name, version = (m.group(1) if m else None), (v.group(1) if v else None)
-            desc = d.group(1) if d else None
-            lf = re.search(r"\blicen[sc]e\s*=\s*['\"]([^'\"]+)['\"]", text)
-            lic += [lf.group(1) if lf else "", *re.findall(r"['\"](License :: [^'\"]+)['\"]", text)]
+            kw = setup_keywords(text)
+            name, version, desc = kw.get("name"), kw.get("version"), kw.get("description")
+            lic += [kw.get("license", ""), *re.findall(r"['\"](License :: [^'\"]+)['\"]", text)]
         elif manifest == "go.mod":
             m = re.search(r"(?m)^module\s+(\S+)", text)
             name = m.group(1) if m else None

@@ -163,8 +163,9 @@ CONVENTIONAL = re.compile(
     re.I,
 )
 """A conventional-commit prefix (``chore(deps):``): how the commit is filed, not what the fork is for."""
-BOT_SUBJECT = re.compile(r"^(bump|update) \S+ (from \S+ )?to \S+", re.I)
-"""A dependency bot's subject ("Bump numpy from 1.0 to 2.0"): never what a fork is for."""
+BOT_SUBJECT = re.compile(r"^(bump|update)\s+(\S+\s+){1,4}?(from\s+\S+\s+)?to\s+v?\d[\w.+-]*(\s|$)", re.I)
+"""A dependency bot's subject ("Bump numpy from 1.0 to 2.0", "Update dependency eslint to v8.1.0"): never what a
+fork is for. The target is a version: "Update tables to support colspan" is a person's work."""
 
 
 def subject_text(subject: str) -> str:

@@ -292,3 +292,72 @@ def test_a_small_fix_on_an_older_base_is_not_called_upstream_plus_and_file_names
     assert first_upper("pdffonts.py extracts font information") == "pdffonts.py extracts font information"
     assert first_upper("iOS support") == "iOS support" and first_upper("v2 API") == "v2 API"
     assert first_upper("support for clip paths") == "Support for clip paths"
+    from forkwise.service.verdicts.prompts import with_phrase
+
+    assert with_phrase("enforcing some much-needed pep8") == "for enforcing some much-needed pep8"
+    assert with_phrase("support for parsing comments") == "with support for parsing comments"
+    assert with_phrase("string escapes") == "with string escapes"  # a noun that ends in -ing
+
+
+def test_a_setup_py_describes_its_package_in_the_setup_call_only() -> None:
+    """A command class's ``description`` ("run all tests for the package") is not the package's; the ``setup()``
+    call's is, read with ast (never run), a name bound to a module-level string included; Python 2 syntax falls
+    back to searching from ``setup(`` on."""
+    from forkwise.index.manifests import package_info, setup_keywords
+
+    text = (
+        'VERSION = "2017.1"\nfrom setuptools import setup, Command\n\n'
+        'class RunPyTests(Command):\n    description = "run all tests for the package"\n\n'
+        'setup(name="html2text", version=VERSION, description="Turn HTML into equivalent Markdown-structured text.",'
+        ' license="GNU GPL 3", cmdclass={"test": RunPyTests})\n'
+    )
+    assert setup_keywords(text) == {"name": "html2text", "version": "2017.1", "license": "GNU GPL 3",
+                                    "description": "Turn HTML into equivalent Markdown-structured text."}  # fmt: skip
+    info = package_info("setup.py", text)
+    assert info is not None and info.description == "Turn HTML into equivalent Markdown-structured text."
+    py2 = 'print "building"\nclass C:\n    description = "not this"\nsetup(name = "db1", description = "A driver")\n'
+    assert setup_keywords(py2) == {"name": "db1", "description": "A driver"}
+    # an imperative description reads as what the work does, mid-sentence
+    assert phrase_of("Turn HTML into equivalent Markdown-structured text.", "package") == (
+        "turning HTML into equivalent Markdown-structured text"
+    )
+    assert not usable_subject("Update the changelog for adding table support")
+    assert not usable_subject("Update version number") and usable_subject("Update tables to support colspan")
+
+
+def test_a_variant_of_another_fork_quotes_what_it_adds_beyond_that_fork(tmp_path: Path) -> None:
+    """A fork described against another fork's line ("a variant of an older X") quotes the subject that says most
+    of what it adds beyond X, with its commit; never a subject X's line already holds."""
+    from forkwise.service.runs.engine import RunRequest
+    from forkwise.service.runs.engine import report as engine_report
+    from forkwise.service.settings import Settings
+
+    keep = [{"message": f"Port the renderer to Python 3 part {i}", "days_ago": 300 - 25 * i,
+             "author": ["Ann <a@x.example>", "Ben <b@x.example>"][i % 2],
+             "files": {f"src/k{i}.py": {"lines": 20, "prefix": f"k{i}"}}} for i in range(10)]  # fmt: skip
+    spec = {
+        "name": "line",
+        "upstream": {"name": "acme/html",
+                     "commits": [{"message": "init", "days_ago": 900, "files": {"src/a.py": {"lines": 40}}}]},
+        "forks": [
+            {"name": "keeper/html", "base": "head", "commits": keep},
+            {"name": "tg/html", "base": "fork:keeper/html:8",
+             "commits": [{"message": "Render links as Telegram entities", "days_ago": 100,
+                          "files": {"src/telegram.py": {"lines": 60}}},
+                         {"message": "Fix the entity offsets", "days_ago": 99,
+                          "files": {"src/telegram.py": {"lines": 61}}}]},
+        ],
+    }  # fmt: skip
+    net = build(spec, tmp_path / "net")
+    up, forks = net.inputs()
+    report = engine_report(
+        RunRequest(upstream=up, forks=forks, as_of=net.as_of), Settings(home=tmp_path / "home", workers=2)
+    )
+    tg = report.fork("tg/html")
+    assert tg.verdict is not None and tg.verdict.classification.relative_to == "keeper/html", tg.verdict.headline
+    sha = next(c.sha for c in tg.facts.own_commits if c.subject == "Render links as Telegram entities")
+    quote = f"commit {sha[:7]}: “Render links as Telegram entities”"
+    assert f"What it adds includes {quote}." in tg.verdict.summary, tg.verdict.summary
+    assert tg.verdict.choose_fork_if[0].text.endswith(f", such as {quote}.")
+    assert f"commit:{sha}" in tg.verdict.choose_fork_if[0].evidence
+    assert "Port the renderer" not in tg.verdict.summary.split("Its line's work")[0]  # the line's, not its own

@@ -37,6 +37,8 @@ def test_names_prefixes_bots_and_chores_never_make_a_term() -> None:
     assert is_bot_commit("chore: update CI matrix") and is_bot_commit("ci(lint): add ruff")
     assert not is_bot_commit("Bump the metal backend's buffer size for M3 chips")
     assert not is_bot_commit("feat: async checkpoint writer")
+    assert is_bot_commit("Update dependency eslint to v8.1.0") and is_bot_commit("Update actions/checkout action to v4")
+    assert not is_bot_commit("Update tables to support colspan")  # "to" a version is a bot's; this is a person's
     docs = [commit(i, "Make mysqlclient build on MSYS2") for i in range(3)]
     terms = [t.term for t in distinctive(docs, UPSTREAM, exclude=["PyMySQL/mysqlclient", "farcepest"])]
     assert "msys2" in terms and "mysqlclient" not in terms

@@ -150,7 +150,17 @@ def first_upper(s: object) -> str:
     return text[:1].upper() + text[1:]
 
 
-_COMMON_FILTERS = {"day": day, "count": count, "first_upper": first_upper}
+def with_phrase(s: object) -> str:
+    """A phrase joined to "a rewrite …": "with X" for a noun phrase ("with support for comments"), "for X" for
+    what the work does ("for enforcing pep8", never "with enforcing pep8")."""
+    text = str(s)
+    first = text.split(maxsplit=1)[0].lower() if text.strip() else ""
+    stem = first.removesuffix("ing")
+    gerund = stem != first and len(stem) >= 3 and re.search(r"[aeiouy]", stem) is not None  # not "string", "thing"
+    return f"for {text}" if gerund else f"with {text}"
+
+
+_COMMON_FILTERS = {"day": day, "count": count, "first_upper": first_upper, "with_phrase": with_phrase}
 """The filters both template environments share (text and HTML)."""
 
 

@@ -54,7 +54,9 @@ _TRIVIAL = re.compile(
     r"(?i)^(wip|typo|typos|fix typos?|fixed typos?|update readme(\.md)?|readme|merge\b|release\b|version\b|"
     r"v?\d+(\.\d+)+\b|bump\b|bumped\b|cleanup|clean up|clean-up|format(ting)?|lint|minor|tweak|oops|fixup|squash|"
     r"initial commit|first commit|init\b|update\s+\S+\.(md|txt|rst|yml|yaml|json|lock|cfg|toml)$|"
-    r"(update|upgrade) (the )?(dependencies|deps|requirements)|changelog|update changelog|prepare release)"
+    r"(update|upgrade) (the )?(dependencies|deps|requirements)|changelog|update changelog|prepare release|"
+    r"(update[sd]?|updating) (the )?(changelog|change log|news|history|readme|docs?|documentation|authors|"
+    r"contributors|version( number)?)\b)"
 )
 _DEP_BUMP = re.compile(r"(?i)\b(bump|upgrade|update)\b.*\bfrom\b.*\bto\b|\bdependabot\b|\brenovate\b|\(deps\)")
 _CLAUSE_CUT = re.compile(
@@ -113,7 +115,9 @@ GERUND = frozenset(
     """strip simplify move split replace reduce avoid prevent ensure return raise skip limit increase decrease cache
     log parse read write load save run print show hide sort clean check validate escape pass set get keep change
     disable extend document speed tune wrap unwrap detect retry reuse store send receive accept reject normalize
-    normalise generate emit serialize deserialize encode decode compress sync merge lock bind map""".split()
+    normalise generate emit serialize deserialize encode decode compress sync merge lock bind map turn transform
+    translate render extract display compute fetch find search download upload manage monitor track draw plot scan
+    filter match watch""".split()
 )
 """Imperative verbs a commit subject starts with, said as a gerund ("Strip everything but X" → "stripping …")."""
 
@@ -443,15 +447,22 @@ def _platform_words() -> frozenset[str]:
 
 
 def candidates(
-    f: ForkFacts, *, forge_description: str | None = None, terms: list[TermScore] | None = None
+    f: ForkFacts,
+    *,
+    forge_description: str | None = None,
+    terms: list[TermScore] | None = None,
+    among: frozenset[str] | None = None,
 ) -> list[Statement]:
-    """Every source of purpose for a fork, in the order they are tried: (a), then (b), then (c)."""
-    out = list(f.statements)
+    """Every source of purpose for a fork, in the order they are tried: (a), then (b), then (c). ``among``: its
+    commit subjects only, of these commits (what it adds beyond another fork's line)."""
+    out = list(f.statements) if among is None else []
     if forge_description:
         out.append(Statement(kind="forge", text=forge_description, evidence="fact:forge_description",
                              source="its forge description"))  # fmt: skip
     terms = terms if terms is not None else f.terms
     own = [c for c in f.own_commits if not c.is_merge and not c.upstream_equivalent and usable_subject(c.subject)]
+    if among is not None:
+        own = [c for c in own if c.sha in among]
     platforms = _platform_words()
 
     def rank(c: CommitFact) -> tuple[float, datetime]:
@@ -463,7 +474,7 @@ def candidates(
     scored = sorted(own[:MAX_SUBJECTS], key=rank)
     for c in scored[:4]:
         out.append(Statement(kind="commit", text=c.subject, evidence=f"commit:{c.sha}", source=f"commit {c.sha[:7]}"))
-    for b in f.other_branches[:3]:
+    for b in f.other_branches[:3] if among is None else []:
         if not _GENERIC_BRANCHES.match(b.name.rsplit("/", 1)[-1]):
             out.append(Statement(kind="branch", text=b.name.rsplit("/", 1)[-1], evidence="fact:other_branches",
                                  source=f"its branch {b.name}"))  # fmt: skip

@@ -65,8 +65,10 @@ def writer_input(
     classification: Classification,
     forge_description: str | None = None,
     successors: list[str] | None = None,
+    line_facts: ForkFacts | None = None,
 ) -> WriterInput:
-    """Everything a writer (and the validator) needs for one fork: its facts and what was decided about it."""
+    """Everything a writer (and the validator) needs for one fork: its facts and what was decided about it.
+    ``line_facts``: the facts of the fork its classification describes it against (``relative_to``)."""
     cat = catalogue(facts, fork_web, upstream_web)
     if forge_description:
         cat["fact:forge_description"] = Evidence(
@@ -93,9 +95,10 @@ def writer_input(
             label=f"{count(ahead, 'commit')} {other} lacks; {count(behind, 'commit')} of {other}'s this fork lacks",
             detail=f"git rev-list --left-right --count {facts.head[:7]}...{other}",
         )
+    line = frozenset(x.sha for x in line_facts.own_commits) if c.relative_to and line_facts else frozenset()
     return WriterInput(
         name=name, upstream=upstream, facts=facts, classification=c, catalogue=cat, as_of=as_of,
-        forge_description=forge_description, upstream_successor=named,
+        forge_description=forge_description, upstream_successor=named, line_commits=line,
     )  # fmt: skip
 
 
@@ -105,6 +108,8 @@ def stored_input(report: Report, fork: ForkReport) -> WriterInput | None:
         return None
     own = own_descriptions({f.name: f.meta.description if f.meta else None for f in report.forks},
                            report.upstream.description)  # fmt: skip
+    c = fork.verdict.classification
+    line = next((f.facts for f in report.forks if f.name == c.relative_to), None) if c.relative_to else None
     return writer_input(
         fork.name,
         fork.facts,
@@ -112,9 +117,10 @@ def stored_input(report: Report, fork: ForkReport) -> WriterInput | None:
         fork.web_url,
         report.upstream.web_url,
         report.as_of,
-        fork.verdict.classification,
+        c,
         own.get(fork.name),
         report.upstream.successors,
+        line,
     )
 
 
@@ -171,9 +177,10 @@ def build_report(
         )
         if o.facts is not None and o.name in final:
             facts = without_merge(o.facts, final[o.name])
+            rel = final[o.name].relative_to
             inp = writer_input(
                 o.name, facts, up.name, o.web_url, net.upstream_web_url, net.as_of, final[o.name], own.get(o.name),
-                up.successors,
+                up.successors, decided[rel][0] if rel in decided else None,
             )  # fmt: skip
             fr.facts, fr.archetype = facts, inp.classification.archetype
             t = time.perf_counter()

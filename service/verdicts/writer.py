@@ -58,6 +58,10 @@ class WriterInput(BaseModel):
     upstream_successor: str | None = Field(
         default=None, description="The sentence of upstream's README that names this fork as where it went."
     )
+    line_commits: frozenset[str] = Field(
+        default=frozenset(),
+        description="The own commits of the fork this one is described against (relative_to): the line it shares.",
+    )
 
 
 class Writer(Protocol):
@@ -230,11 +234,12 @@ def example_commits(unique: list[CommitFact], purpose: str = "", n: int = 3) -> 
     return ordered[:n]
 
 
-def own_words(f: ForkFacts) -> Statement | None:
+def own_words(f: ForkFacts, among: frozenset[str] | None = None) -> Statement | None:
     """When no phrase says what a fork is for, the commit subject that says most of what it adds, to quote as its
     authors wrote it ("add uuid.NewIncUUID()"): the first of the subjects :func:`purpose.candidates` ranks (feature
-    words and the fork's distinctive terms first) that is short enough to quote and carries no instructions."""
-    for st in candidates(f):
+    words and the fork's distinctive terms first) that is short enough to quote and carries no instructions.
+    ``among``: only these commits (what a fork adds beyond another fork's line)."""
+    for st in candidates(f, among=among):
         said = clean_subject(st.text)
         if st.kind == "commit" and len(said) <= 100 and not _CODE.search(said) and not INSTRUCTIONS.search(st.text):
             return st
@@ -264,6 +269,8 @@ def context(inp: WriterInput) -> dict[str, Any]:
     term_ids = [ev for t in strong_terms(f.terms)[:3] for ev in t.evidence[:2]]
     what = purpose_of(inp)
     quoted = None if what else own_words(f)
+    # beyond the fork it is described against: its own commits that fork's line does not hold
+    beyond = own_words(f, frozenset(c.sha for c in unique) - inp.line_commits) if inp.line_commits else None
     pkg = next((p for p in f.packages if p.name_changed), None)
     big = f.largest_binary
     merge = f.merge
@@ -306,6 +313,8 @@ def context(inp: WriterInput) -> dict[str, Any]:
         "purpose_cite": what.cite if what else "",
         "work_quote": f"{quoted.source}: “{clean_subject(quoted.text)}”" if quoted else "",
         "work_quote_ids": quoted.evidence if quoted else "",
+        "beyond_quote": f"{beyond.source}: “{clean_subject(beyond.text)}”" if beyond else "",
+        "beyond_quote_ids": beyond.evidence if beyond else "",
         "upstream_successor": inp.upstream_successor or "",
         "term_ids": " ".join(dict.fromkeys(term_ids)),
         "top_folders": _join(top_folders),
