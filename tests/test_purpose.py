@@ -361,3 +361,26 @@ def test_a_variant_of_another_fork_quotes_what_it_adds_beyond_that_fork(tmp_path
     assert tg.verdict.choose_fork_if[0].text.endswith(f", such as {quote}.")
     assert f"commit:{sha}" in tg.verdict.choose_fork_if[0].evidence
     assert "Port the renderer" not in tg.verdict.summary.split("Its line's work")[0]  # the line's, not its own
+
+
+def test_chores_decoration_and_file_lists_never_say_what_a_fork_is_for() -> None:
+    """From a real network (typeahead.js): a README section that lists files, release chores in a changelog or in
+    subjects, gitmoji, a subject in another language (the phrase rules are English ones: such a subject is quoted
+    whole or not at all, never cut into a fragment), and a commit about the fork's tests."""
+    from forkwise.service.verdicts.writer import _TESTING
+
+    assert problems("typeahead-jquery-ext.js bloodhound.js typeahead.jquery.js") == [
+        "it is a list of identifiers, not what the fork is for"
+    ]
+    assert problems("pdffonts.py is used to extract font information from PDFs") == []
+    assert problems("waiter to MySQLdb.Connection") == []
+    for chore in ("Rebuild dist files and re-tag latest release", "Rebundle everything", "Run grunt",
+                  "Add more example usage/documentation to README", "Add dist folder to try to fix CI",
+                  "New lines between files in dist files", "Removed dist directory from version control",
+                  "Ensured consistent formatting"):  # fmt: skip
+        assert not usable_subject(chore), chore
+    assert usable_subject("Extract shared underscore library out to its own file in dist to reduce code bloat")
+    assert clean_subject(":clubs: Ensure aria-owns relates to listbox") == "Ensure aria-owns relates to listbox"
+    assert clean_subject("✨ Add dark mode") == "Add dark mode"
+    assert phrase_of("Eğer 'hint' özelliği false verilmişse, pre node'unu yok etmek", "commit") is None
+    assert _TESTING.search("Fixed test script") and not _TESTING.search("Fix the entity offsets")

@@ -56,7 +56,11 @@ _TRIVIAL = re.compile(
     r"initial commit|first commit|init\b|update\s+\S+\.(md|txt|rst|yml|yaml|json|lock|cfg|toml)$|"
     r"(update|upgrade) (the )?(dependencies|deps|requirements)|changelog|update changelog|prepare release|"
     r"(update[sd]?|updating) (the )?(changelog|change log|news|history|readme|docs?|documentation|authors|"
-    r"contributors|version( number)?)\b)"
+    r"contributors|version( number)?)\b|(re-?)?build (the )?dist\b|rebuild\b.*\bdist\b|re-?tag\b|rebundle\b|"
+    r"(re-?)?(run|ran) (grunt|gulp|npm|yarn|webpack|make|the build)\b|"
+    r"(ensured?|apply|applied)? ?(consistent |code )?format(ting|ted)?\b|.*\b(to|in) (the )?readme(\.\w+)?\s*$|"
+    r".*\b(to )?(try to )?fix (the )?(ci|travis|build)\s*$|(\S+\s+){0,4}(in|to|of) (the )?dist( files?)?\b|"
+    r"(add|added|remove|removed|rebuild|rebuilt|update|updated) (the )?dist\b)"
 )
 _DEP_BUMP = re.compile(r"(?i)\b(bump|upgrade|update)\b.*\bfrom\b.*\bto\b|\bdependabot\b|\brenovate\b|\(deps\)")
 _CLAUSE_CUT = re.compile(
@@ -193,7 +197,8 @@ def problems(phrase: str, banned: Banned | None = None) -> list[str]:
         return ["it is empty"]
     if len(phrase.split()) > MAX_WORDS:
         out.append(f"it is over {MAX_WORDS} words")
-    if IDENTIFIER_LIST.search(phrase):
+    named = [w for w in phrase.split() if _AS_NAME.fullmatch(w.strip(",;:()"))]
+    if IDENTIFIER_LIST.search(phrase) or (len(named) >= 2 and len(named) * 2 >= len(phrase.split())):
         out.append("it is a list of identifiers, not what the fork is for")
     lower = [w.lower().strip(".-") for w in words]
     if HEX.search(phrase):
@@ -228,7 +233,14 @@ def problems(phrase: str, banned: Banned | None = None) -> list[str]:
     return out
 
 
+_AS_NAME = re.compile(r"[\w.-]*\w\.(?:[a-z]{1,5})|[\w./-]*/[\w./-]+|\w+_\w+|[a-z]+[A-Z]\w*")
+"""A word that is a file, a path or an identifier (``bloodhound.js``, ``src/x``, ``read_all``, ``getValue``)."""
+
 _VERSIONED = frozenset("python py node java go rust ruby php perl qt gtk api version level draft ecmascript es".split())
+
+
+_EMOJI = re.compile(r"^(?::[a-z0-9_+-]+:\s*|[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]+\s*)+")
+"""Leading gitmoji shortcodes and emoji: decoration, not words."""
 
 
 @lru_cache(maxsize=16384)
@@ -237,6 +249,7 @@ def clean_subject(subject: str) -> str:
     s = subject.strip().lstrip("-*+•> ").strip()
     for _ in range(3):
         before = s
+        s = _EMOJI.sub("", s).strip()  # ":clubs: Ensure …", "✨ Add …"
         s = subject_text(s)  # the conventional-commit prefix, as the terms strip it
         s = _TAG_PREFIX.sub("", s)
         s = _PATH_PREFIX.sub("", s) if ":" in s[:61] and not re.match(r"(?i)^(https?|ftp):", s) else s
@@ -347,10 +360,16 @@ def _self_tail(tail: str) -> str:
     return _noun(_cut(tail))
 
 
+_NON_ASCII_WORD = re.compile(r"\b\w*[^\x00-\x7F\W]\w*\b")
+"""A word with a letter outside ASCII ("özelliği", "verilmişse", "修复")."""
+
+
 def phrase_of(text: str, kind: str) -> str | None:
     """The noun phrase a sentence gives for what the fork is for, or None when it gives none."""
     text = " ".join(text.replace("`", "").split()).strip()
     if kind == "commit":
+        if len(_NON_ASCII_WORD.findall(text)) >= 2:
+            return None  # the phrase rules are English ones: such a subject is quoted whole, never cut into one
         return _tidy(_noun(_cut(clean_subject(text))))
     if kind == "branch":
         words = re.split(r"[-_/]+", text)
@@ -446,6 +465,9 @@ def _platform_words() -> frozenset[str]:
     return frozenset(t for t, name in gl["terms"].items() if name in platforms)
 
 
+_TESTS_ONLY = re.compile(r"(?i)^(add|adds|added|adding|more|new)\s+(unit\s+|more\s+|some\s+)?(tests?|specs?)\b")
+
+
 def candidates(
     f: ForkFacts,
     *,
@@ -468,7 +490,8 @@ def candidates(
     def rank(c: CommitFact) -> tuple[float, datetime]:
         cleaned = clean_subject(c.subject)
         words = set(tokens(cleaned))
-        score = _term_hits(words, terms) + (1.0 if _FEATURE.search(cleaned) else 0) + 0.75 * len(platforms & words)
+        feature = _FEATURE.search(cleaned) and not _TESTS_ONLY.match(cleaned)  # "Add tests for …" adds no feature
+        score = _term_hits(words, terms) + (1.0 if feature else 0) + 0.75 * len(platforms & words)
         return -score, c.date
 
     scored = sorted(own[:MAX_SUBJECTS], key=rank)
@@ -497,6 +520,8 @@ def purpose(
     for st in candidates(f, forge_description=forge_description):
         if INSTRUCTIONS.search(st.text):
             continue  # the quote would carry them into the verdict
+        if st.kind == "changelog" and not usable_subject(st.text):
+            continue  # a release chore ("Rebuild dist files and re-tag latest release") says nothing it is for
         got = phrase_of(st.text, st.kind)
         if not got:
             continue

@@ -241,10 +241,19 @@ def own_words(f: ForkFacts, among: frozenset[str] | None = None) -> Statement | 
     ``among``: only these commits (what a fork adds beyond another fork's line)."""
     for st in candidates(f, among=among):
         said = clean_subject(st.text)
-        if st.kind == "commit" and len(said) <= 100 and not _CODE.search(said) and not INSTRUCTIONS.search(st.text):
+        if (
+            st.kind == "commit"
+            and len(said) <= 100
+            and not _CODE.search(said)
+            and not _TESTING.search(said)
+            and not INSTRUCTIONS.search(st.text)
+        ):
             return st
     return None
 
+
+_TESTING = re.compile(r"(?i)\b(tests?|specs?|testing)\b")
+"""A subject about the fork's tests ("Fixed test script"): how it checks its work, not what the work is."""
 
 _CODE = re.compile(r"[=;{}\[\]]")
 """A subject written as code ("add strategies = [hypothesis, crosshair]"): a line of a file, not words about it."""
