@@ -37,7 +37,8 @@ from forkwise.index.models import ForkFacts, UpstreamFacts
 from forkwise.index.settings import IndexSettings
 from forkwise.index.sources import Redacted, Source
 
-ANALYSIS_VERSION = "10"  # 8: licences by SPDX text; 9: README sections keep their Markdown; 10: setup.py read with ast
+ANALYSIS_VERSION = "11"  # 8: licences by SPDX text; 9: README sections keep their Markdown; 10: setup.py read with
+# ast; 11: indented README code is code, a lead-in is the sentence that ends with the colon
 MIB = 1024 * 1024
 PREFILTER_REASON = "every head is an upstream commit: decided from ls-remote, no objects fetched"
 RANKING = "stars (most first), then last push on GitHub (newest first), then the order given"

@@ -146,7 +146,9 @@ def _blocks(text: str) -> list[tuple[str, str, list[str]]]:
             j += 1
         block = lines[i:j]
         first = block[0].strip()
-        if first.startswith("<"):
+        if all(ln.startswith(("\t", "    ")) for ln in block):
+            kind = "code"  # an indented code block (the blank line before it ended the block above)
+        elif first.startswith("<"):
             kind = "html"
         elif _LIST_ITEM.match(block[0]):
             kind = "list"

@@ -80,7 +80,8 @@ def _described(text: str, limit: int = 2, *, any_first: bool = False, about: str
     found: list[str] = []
     paras = _paragraphs(text)
     for n, para in enumerate(paras):
-        if para.rstrip().endswith(":") and CUE.search(para) and n + 1 < len(paras):
+        said = sentences(para)
+        if para.rstrip().endswith(":") and said and CUE.search(said[-1]) and n + 1 < len(paras):
             # a lead-in ("Goal of this fork:") says what the next paragraph or list item holds
             nxt = next((s for s in sentences(paras[n + 1]) if not NEGATION.search(s)), None)
             if nxt:

@@ -384,3 +384,27 @@ def test_chores_decoration_and_file_lists_never_say_what_a_fork_is_for() -> None
     assert clean_subject("✨ Add dark mode") == "Add dark mode"
     assert phrase_of("Eğer 'hint' özelliği false verilmişse, pre node'unu yok etmek", "commit") is None
     assert _TESTING.search("Fixed test script") and not _TESTING.search("Fix the entity offsets")
+
+
+def test_a_readme_section_says_what_the_fork_does_not_the_files_its_lead_in_lists() -> None:
+    """From a real README (a 2023 update of typeahead.js): the sentence with the cue is what the fork is for; the
+    paragraph's last sentence leads in to a list of files in an indented code block, which is code, never words."""
+    from forkwise.index import readme as readme_mod
+    from forkwise.index.statements import _described
+
+    body = (
+        "Typeahead still works, but jQuery 3 warns about removed features.\n\n"
+        "This fork upgrades the Typeahead to use jquery3.7.x. It also drops oldIE code. "
+        "That means you need 3 dist files (in this order) for a working Typeahead:\n\n"
+        "\ttypeahead-jquery-ext.js\n\tbloodhound.js\n\ttypeahead.jquery.js\n\n"
+        "Or just use the full bundle:\n\n    typeahead.bundle.js\n"
+    )
+    assert [k for k, _s, _b in readme_mod._blocks(body)] == ["paragraph", "paragraph", "code", "paragraph", "code"]
+    said = _described(body, about="2023 Brass9 Update", limit=1)
+    assert said == ["This fork upgrades the Typeahead to use jquery3.7.x."]
+    assert phrase_of(said[0], "readme") == "an upgrade to jquery3.7.x"
+    assert phrase_of("This fork ports the library to Python 3.", "readme") == "a port to Python 3"
+    assert phrase_of("This fork updates the parser to handle YAML 1.2.", "readme") is None  # "to" opens a verb
+    assert phrase_of("Add option to specify dataset query tokenizer", "commit") == (
+        "specifying dataset query tokenizer"
+    )

@@ -300,3 +300,32 @@ def test_rendered_reports_escape_repository_text(demo_run, fmt: str) -> None:
     out = render(evil, fmt)
     assert "<script>alert(1)</script>" not in out
     assert "habana-ai/trainer" in out and "fork-for-niche" in out
+
+
+def test_a_continuation_that_renamed_its_package_says_what_to_install(tmp_path: Path, settings: Settings) -> None:
+    """From a real network: the community fork of typeahead.js publishes it as corejs-typeahead. A person choosing
+    it needs that name; the verdict says it, citing the manifest."""
+    keep = [
+        {
+            "message": f"Carry on {i}",
+            "days_ago": 300 - 25 * i,
+            "author": ["Ann <a@x.example>", "Ben <b@x.example>"][i % 2],
+            "files": {f"src/k{i}.py": {"lines": 20, "prefix": f"k{i}"}},
+        }
+        for i in range(10)
+    ]
+    keep[3]["files"]["package.json"] = '{"name": "corejs-typeahead", "version": "1.3.4"}\n'
+    spec = {
+        "name": "renamed",
+        "upstream": {
+            "name": "acme/typeahead",
+            "commits": [{"message": "init", "days_ago": 900, "files": {
+                "src/a.py": {"lines": 40}, "package.json": '{"name": "typeahead.js", "version": "0.11.1"}\n'}}],
+        },
+        "forks": [{"name": "core/typeahead", "base": "head", "commits": keep}],
+    }  # fmt: skip
+    f = _one(tmp_path, settings, spec)
+    assert f.archetype == "continuation" and f.verdict is not None, f.verdict
+    assert f.verdict.summary.endswith("It publishes the package as corejs-typeahead (upstream's is typeahead.js).")
+    first = f.verdict.choose_fork_if[0]
+    assert first.text.endswith("; install it as corejs-typeahead.") and "fact:package:package.json" in first.evidence

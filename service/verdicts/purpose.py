@@ -304,7 +304,10 @@ def _noun(x: str) -> str:
     first, _, rest = x.partition(" ")
     v = first.lower()
     if v in VERBS_DROP and rest:
-        x = re.sub(r"(?i)^(the )?(ability|option) to ", "", rest)
+        x = rest
+        able = re.match(r"(?i)^(?:the |an? )?(?:ability|option|possibility|way) to (\w+)\b(.*)", rest)
+        if able:  # "an option to specify X" → "specifying X"
+            x = gerund(able.group(1).lower()) + able.group(2)
     elif v in ("support", "supports", "supported") and rest:
         rest = _ARTICLE.sub("", rest)
         short = len(rest.split()) <= 2 and not rest.lower().startswith("for ")
@@ -328,6 +331,10 @@ _SELF: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"(?i)\b(?:fork|version|port|variant|edition|copy)\s+of\s+\S+(?:\s+\S+){0,3}?\s+((?:with|for|to)\s+.+)"),
      lambda m: _self_tail(m.group(1))),
     (re.compile(r"(?i)\b(?:adds|added|adding|add)\s+(.+)"), lambda m: _noun(_cut(m.group(1)))),
+    # "This fork upgrades the library to use jQuery 3.7", "… ports it to Python 3": what it moved the code to
+    (re.compile(r"(?i)\b(?:fork|version|repository|repo|branch)\s+(upgrades|updates|migrates|moves|ports|converts)\s+"
+                r"(?:the\s+|it\s+|this\s+)?(?:\S+\s+){0,3}?to\s+(?:use\s+|run\s+on\s+|work\s+with\s+)?(.+)"),
+     lambda m: _moved_to(m.group(1), m.group(2))),
     (re.compile(r"(?i)\bsupports\s+(.+)"), lambda m: _supported(_cut(_ARTICLE.sub("", m.group(1))))),
     (re.compile(r"(?i)\b(?:provides|offers|implements|is)\s+(an?\s+.+)"), lambda m: _cut(m.group(1))),
     (re.compile(r"(?i)^(?:the\s+)?(.{2,40}?\bsupport)\s+(?:is|for)\b"), lambda m: m.group(1)),
@@ -336,6 +343,14 @@ _SELF: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"(?i)\b(?:rewrite|rewritten|reimplementation|reimplemented)\s+(in|with|using)\s+(.+)"),
      lambda m: f"a rewrite {m.group(1).lower()} {_cut(m.group(2))}"),
 ]  # fmt: skip
+
+
+def _moved_to(verb: str, target: str) -> str:
+    """ "an upgrade to jQuery 3.7", "a port to Python 3"; empty when "to" opens a verb ("updates X to handle …")."""
+    target = _cut(target)
+    if re.match(r"(?i)(handle|support|allow|make|fix|avoid|be|do|work|run|use|add|let|get|have)\b", target):
+        return ""
+    return ("a port to " if verb.lower() in ("ports", "moves", "converts") else "an upgrade to ") + target
 
 
 def _supported(x: str) -> str:
