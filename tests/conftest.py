@@ -50,6 +50,20 @@ def analyse(net: BuiltNetwork, settings: Settings, **kw) -> NetworkFacts:
     return analyse_network(up, forks, settings, as_of=net.as_of, **kw)
 
 
+def sustained(message: str = "Carry on {i}", n: int = 10) -> list[dict[str, Any]]:
+    """Builder commits of sustained work (two authors, every 25 days over the last 300, one new file each): what
+    makes a fork of a quiet upstream a continuation."""
+    return [
+        {
+            "message": message.format(i=i),
+            "days_ago": 300 - 25 * i,
+            "author": ["Ann <a@x.example>", "Ben <b@x.example>"][i % 2],
+            "files": {f"src/k{i}.py": {"lines": 20, "prefix": f"k{i}"}},
+        }
+        for i in range(n)
+    ]
+
+
 def git(repo: Path, *args: str) -> str:
     return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
 

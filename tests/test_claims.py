@@ -8,7 +8,7 @@ import pytest
 
 from forkwise.index import presence
 from forkwise.index.security import evidence
-from tests.conftest import build, git
+from tests.conftest import build, git, sustained
 
 
 @pytest.mark.parametrize(
@@ -98,15 +98,7 @@ def test_one_default_among_continuations_the_others_said_for_what_they_are(tmp_p
     from forkwise.service.runs.engine import report as engine_report
     from forkwise.service.settings import Settings
 
-    keep = [
-        {
-            "message": f"Carry on {i}",
-            "days_ago": 300 - 25 * i,
-            "author": ["Ann <a@x.example>", "Ben <b@x.example>"][i % 2],
-            "files": {f"src/k{i}.py": {"lines": 20, "prefix": f"k{i}"}},
-        }
-        for i in range(10)
-    ]
+    keep = sustained()
     net = build(
         {
             "name": "one",

@@ -10,7 +10,7 @@ from forkwise.index import readme as readme_mod
 from forkwise.index.statements import from_readme, successors
 from forkwise.service.verdicts.purpose import Banned, clean_subject, phrase_of, problems, purpose, usable_subject
 from forkwise.service.verdicts.report import names_fork, own_descriptions
-from tests.conftest import AS_OF, analyse, build
+from tests.conftest import AS_OF, analyse, build, sustained
 
 UP_README = "# engine\n\nA tiny numerical engine for arrays.\n\n## Install\n\npip install engine\n"
 
@@ -332,9 +332,7 @@ def test_a_variant_of_another_fork_quotes_what_it_adds_beyond_that_fork(tmp_path
     from forkwise.service.runs.engine import report as engine_report
     from forkwise.service.settings import Settings
 
-    keep = [{"message": f"Port the renderer to Python 3 part {i}", "days_ago": 300 - 25 * i,
-             "author": ["Ann <a@x.example>", "Ben <b@x.example>"][i % 2],
-             "files": {f"src/k{i}.py": {"lines": 20, "prefix": f"k{i}"}}} for i in range(10)]  # fmt: skip
+    keep = sustained("Port the renderer to Python 3 part {i}")
     spec = {
         "name": "line",
         "upstream": {"name": "acme/html",

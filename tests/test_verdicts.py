@@ -12,7 +12,7 @@ from forkwise.index.sources import Source
 from forkwise.service.settings import Settings
 from forkwise.service.verdicts.models import ForkReport, Report
 from forkwise.service.verdicts.report import build_report, forks_carrying, verdict_problems
-from tests.conftest import AS_OF, analyse, build, git
+from tests.conftest import AS_OF, analyse, build, git, sustained
 
 
 def _fork(report: Report, name: str) -> ForkReport:
@@ -305,15 +305,7 @@ def test_rendered_reports_escape_repository_text(demo_run, fmt: str) -> None:
 def test_a_continuation_that_renamed_its_package_says_what_to_install(tmp_path: Path, settings: Settings) -> None:
     """From a real network: the community fork of typeahead.js publishes it as corejs-typeahead. A person choosing
     it needs that name; the verdict says it, citing the manifest."""
-    keep = [
-        {
-            "message": f"Carry on {i}",
-            "days_ago": 300 - 25 * i,
-            "author": ["Ann <a@x.example>", "Ben <b@x.example>"][i % 2],
-            "files": {f"src/k{i}.py": {"lines": 20, "prefix": f"k{i}"}},
-        }
-        for i in range(10)
-    ]
+    keep = sustained()
     keep[3]["files"]["package.json"] = '{"name": "corejs-typeahead", "version": "1.3.4"}\n'
     spec = {
         "name": "renamed",
