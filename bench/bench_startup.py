@@ -9,6 +9,9 @@
 - for reference, the same git computations on forkwise's warm mirror (no clone, no fetch): what git alone costs
   once everything is local. No Python program that starts an interpreter and reads a store gets near it on a
   small network, so it carries no target.
+- the floor: a Python process that only imports the libraries the command line is built on (typer, pydantic,
+  pydantic-settings) and asks every repository its refs (``ls-remote``, four at a time as forkwise does), the least
+  any warm ``summarize`` of this design must do before it reads a fact.
 
 Each figure is the best of ``--rounds`` runs, each a fresh process. Usage:
 python bench/bench_startup.py [--forks 10] [--upstream-commits 1500] [--files 400] [--rounds 3]
@@ -32,6 +35,13 @@ from bench.common import build, network_args
 from forkwise.index.mirror import mirror_path
 
 BIN = Path(sys.executable).parent
+FLOOR = """
+import subprocess, sys
+from concurrent.futures import ThreadPoolExecutor
+import typer, pydantic, pydantic_settings
+with ThreadPoolExecutor(4) as pool:
+    list(pool.map(lambda u: subprocess.run(["git", "ls-remote", "--symref", u], capture_output=True), sys.argv[1:]))
+"""
 
 
 def best(cmd: list[str], rounds: int, env: dict[str, str] | None = None) -> float:
@@ -88,6 +98,12 @@ def main() -> None:
         forks_file.write_text("\n".join(lines) + "\n")
         scratch = min(plain_git(net.upstream_path, [f.path for f in net.forks], root) for _ in range(a.rounds))
         print(f"plain git from the repositories (clone, ls-remote, fetch, facts): {scratch:.3f}s ({a.forks} forks)")
+        repos = [str(net.upstream_path), *(str(f.path) for f in net.forks)]
+        floor = best([sys.executable, "-c", FLOOR, *repos], a.rounds)
+        print(
+            f"floor (interpreter, typer + pydantic + pydantic-settings imported, {len(repos)} ls-remotes): "
+            f"{floor:.3f}s = {floor / scratch:.2f}x plain git"
+        )
         for label, index in (("--no-index", ["--no-index"]), ("with index", [])):
             env = {**os.environ, "FORKWISE_HOME": str(root / f"home{len(index)}")}
             cmd = [str(BIN / "forkwise"), "summarize", "--forks-file", str(forks_file), "-q", "--format", "json",

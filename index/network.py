@@ -383,7 +383,8 @@ def _upstream(
         mirror.fetch(UPSTREAM_KEY, upstream, up_remote, up_target, heads=False)
         return upstream_facts(
             mirror.path, upstream.name, upstream.url, up_target, up_remote.default_branch, as_of,
-            timeout=settings.git_timeout,
+            timeout=settings.git_timeout, cache=settings.cache_dir / mirror.path.stem / "upstream-head.json",
+            version=ANALYSIS_VERSION,
         )  # fmt: skip
     except (SourceProblem, GitError) as exc:
         raise UpstreamError(f"upstream {upstream.name}: {exc}") from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -197,6 +198,39 @@ def test_upstream_facts(run) -> None:
     assert u.head == net.upstream_commits[-1] and u.readme_title == "proj" and u.readme_lead == "A project."
     assert [t for t, _d in u.tags] == ["v1.0"]
     assert u.files == 10
+
+
+def test_what_upstreams_head_decides_is_read_once_per_head(run, settings: Settings) -> None:
+    """The README's parts and the file count come from the head-facts file while the head and the analysis version
+    are the ones it was written for; a new head, a new version or a damaged file reads them from git again."""
+    from forkwise.index.facts.upstream import HeadFacts
+    from forkwise.index.network import ANALYSIS_VERSION
+
+    net, first = run
+    [cache] = settings.cache_dir.glob("*/upstream-head.json")
+    known = HeadFacts.model_validate_json(cache.read_text())
+    assert known.key == f"{ANALYSIS_VERSION}:{net.upstream_commits[-1]}"
+    assert (known.files, known.readme_path, known.readme_title, known.readme_lead) == (10, "README.md", "proj",
+                                                                                      "A project.")  # fmt: skip
+    # a file written for this head is what the next run reports, so it is read and git is not
+    cache.write_text(known.model_copy(update={"readme_title": "from the file", "files": 99}).model_dump_json())
+    again = analyse(net, settings).upstream
+    assert (again.readme_title, again.files, again.readme_lead) == ("from the file", 99, "A project.")
+    # written for an older analysis version: read from git again, and the file rewritten
+    cache.write_text(known.model_copy(update={"key": f"0:{net.upstream_commits[-1]}", "files": 99}).model_dump_json())
+    assert analyse(net, settings).upstream.files == 10
+    assert HeadFacts.model_validate_json(cache.read_text()) == known
+    cache.write_text("{not json")
+    assert analyse(net, settings).upstream == first.upstream
+    # upstream moves: its new README is read
+    work = net.upstream_path.parent / "work"
+    subprocess.run(["git", "clone", "-q", str(net.upstream_path), str(work)], check=True)
+    (work / "README.md").write_text("# proj2\n\nA new lead.\n")
+    git(work, "-c", "user.name=A", "-c", "user.email=a@b", "commit", "-q", "-am", "New README")
+    git(work, "push", "-q", "origin", "HEAD")
+    moved = analyse(net, settings).upstream
+    assert (moved.readme_title, moved.readme_lead, moved.files) == ("proj2", "A new lead.", 10)
+    assert HeadFacts.model_validate_json(cache.read_text()).key == f"{ANALYSIS_VERSION}:{moved.head}"
 
 
 def test_snapshots_at_the_same_commit_keep_their_own_branch_names(tmp_path: Path, settings: Settings) -> None:

@@ -59,6 +59,10 @@ def test_summarize_without_index_loads_no_vector_stack_queue_or_model(tmp_path: 
     mods, res = loaded(argv, env)
     assert json.loads(res.stdout)["forks"][0]["facts"]["ahead"] == 1
     assert not mods & (HEAVY | {"sqlalchemy", "alembic"}), mods  # the next writes its run with sqlite3 alone
+    # nothing printed but the report: no console; upstream's head did not move: its README is not parsed again
+    assert not mods & {"rich", "markdown_it"}, mods & {"rich", "markdown_it"}
+    mods, res = loaded([*argv[:-1], "md"], env)
+    assert res.stdout.startswith("# ") and "rich" not in mods  # Markdown is the report's text, not the console's
 
 
 def test_text_templates_compile_once_across_processes(tmp_path: Path) -> None:

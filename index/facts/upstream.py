@@ -3,6 +3,7 @@ shares (:class:`UpstreamContext`: trees, licences, vocabulary, and the history s
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import threading
@@ -10,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
 
 from forkwise.index import readme as readme_mod
 from forkwise.index import security, statements
@@ -55,8 +58,6 @@ class UpstreamContext:
     mirror: Path
     head: str
     last_commit_date: datetime
-    vocab_docs: list[str]
-    """Upstream's paths and README paragraphs: with its recent subjects (from the history scan), its vocabulary."""
     timeout: float = 600.0
     head_describe: str | None = None
     names: tuple[str, ...] = ()
@@ -76,7 +77,10 @@ class UpstreamContext:
         history = self.history()
         with self._history_lock:
             if self._vocab is None:
-                self._vocab = Vocabulary.build([*self.vocab_docs, *history.recent_subjects])
+                files = self.tree(self.head)
+                _, text = readme_mod.read_at(self.mirror, self.head, files)
+                paragraphs = [p for p in (text or "").split("\n\n") if p.strip()]
+                self._vocab = Vocabulary.build([*files, *paragraphs, *history.recent_subjects])
             return self._vocab
 
     def terms_vocab(self) -> Vocabulary:
@@ -256,6 +260,47 @@ def _scan_history(ctx: UpstreamContext) -> UpstreamHistory:
     )
 
 
+class HeadFacts(BaseModel):
+    """What upstream's head commit alone decides (its tree and README), kept beside the fork facts so a run whose
+    upstream did not move neither lists the tree nor parses the README again."""
+
+    key: str = Field(description="The analysis version and the head's SHA these were read from.")
+    files: int
+    readme_path: str | None
+    readme_title: str | None
+    readme_lead: str
+    readme_lead_markdown: str
+    successors: list[str]
+
+
+def head_facts(ctx: UpstreamContext, key: str, cache: Path | None) -> HeadFacts:
+    """:class:`HeadFacts` of ``ctx.head``: from ``cache`` when it was written for ``key``, else read (and written
+    there). A missing, unreadable or stale file is read again, never an error."""
+    if cache is not None:
+        with contextlib.suppress(OSError, ValueError, ValidationError):
+            known = HeadFacts.model_validate_json(cache.read_bytes())
+            if known.key == key:
+                return known
+    files = ctx.tree(ctx.head)
+    readme_path, text = readme_mod.read_at(ctx.mirror, ctx.head, files)
+    facts = HeadFacts(
+        key=key,
+        files=len(files),
+        readme_path=readme_path,
+        readme_title=readme_mod.title(text) if text else None,
+        readme_lead=readme_mod.lead(text) if text else "",
+        readme_lead_markdown=readme_mod.lead_markdown(text) if text else "",
+        successors=statements.successors(text),
+    )
+    if cache is not None:
+        with contextlib.suppress(OSError):
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_suffix(f".{threading.get_ident()}.tmp")
+            tmp.write_text(facts.model_dump_json())
+            tmp.replace(cache)
+    return facts
+
+
 def upstream_facts(
     mirror: Path,
     name: str,
@@ -264,24 +309,20 @@ def upstream_facts(
     default_branch: str | None,
     as_of: datetime,
     timeout: float = 600.0,
+    *,
+    cache: Path | None = None,
+    version: str = "",
 ) -> tuple[UpstreamFacts, UpstreamContext]:
-    """Summary facts about upstream and the shared context for fork analysis."""
+    """Summary facts about upstream and the shared context for fork analysis. ``cache``: a file for what the head
+    alone decides (:class:`HeadFacts`, keyed by ``version`` and the head); None reads it every time."""
     head, date = run(mirror, "log", "-1", "--format=%H%x00%cI", UPSTREAM_REF, timeout=timeout).strip().split(NUL)
     last = iso(date)
-    files = [f for f in run(mirror, "ls-tree", "-r", "--name-only", "-z", head, timeout=timeout).split(NUL) if f]
-    readme_path, text = readme_mod.read_at(mirror, head, files)
-    paragraphs = [p for p in (text or "").split("\n\n") if p.strip()]
     ctx = UpstreamContext(
-        mirror=mirror,
-        head=head,
-        last_commit_date=last,
-        vocab_docs=[*files, *paragraphs],
-        timeout=timeout,
-        names=tuple(name.split("/")),
+        mirror=mirror, head=head, last_commit_date=last, timeout=timeout, names=tuple(name.split("/"))
     )
+    at_head = head_facts(ctx, f"{version}:{head}", cache)
     described = run(mirror, "describe", "--tags", "--abbrev=7", head, timeout=timeout, ok_codes=(0, 128)).strip()
     ctx.head_describe = described or None
-    ctx._tree[head] = files
     since = (as_of - timedelta(days=365)).isoformat()
     dates = [iso(d) for d in run(mirror, "log", f"--since={since}", "--format=%cI", head).split()]
     tags_out = run(
@@ -301,16 +342,16 @@ def upstream_facts(
         head=head,
         default_branch=default_branch,
         last_commit_date=last,
-        readme_path=readme_path,
-        readme_title=readme_mod.title(text) if text else None,
-        readme_lead=readme_mod.lead(text) if text else "",
-        readme_lead_markdown=readme_mod.lead_markdown(text) if text else "",
-        successors=statements.successors(text),
+        readme_path=at_head.readme_path,
+        readme_title=at_head.readme_title,
+        readme_lead=at_head.readme_lead,
+        readme_lead_markdown=at_head.readme_lead_markdown,
+        successors=at_head.successors,
         head_describe=ctx.head_describe,
         commits_30d=sum(d >= as_of - timedelta(days=30) for d in dates),
         commits_90d=sum(d >= as_of - timedelta(days=90) for d in dates),
         commits_365d=len(dates),
         tags=tags,
-        files=len(files),
+        files=at_head.files,
     )
     return facts, ctx

@@ -8,17 +8,15 @@ import sys
 import time
 import typing
 from enum import StrEnum
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
 from typer._click.exceptions import BadParameter  # typer 0.29 vendors click (pinned in pyproject.toml)
 from typer.core import TyperGroup
 
 from forkwise.service.options import WriterName
-from forkwise.service.surfaces.console import make_console
+from forkwise.service.surfaces.console import deferred_console
 
 if TYPE_CHECKING:  # imported where a command runs: `forkwise --help` loads typer and rich, nothing more
     from forkwise.service.runs.usecases import SummarizeRequest
@@ -51,6 +49,13 @@ class _PlainHelp(TyperGroup):
         except BadParameter as exc:  # typer validates through pydantic, whose prefix means nothing here
             exc.message = exc.message.removeprefix("Value error, ")
             raise
+
+
+def escape(text: str) -> str:
+    """Text shown as it is in a rich console line (rich's markup escape, imported when an error is printed)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 def _settings() -> Settings:
@@ -92,8 +97,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = make_console(stderr=True)
-SCHEMA_PATH = Path(str(resources.files("forkwise.schema"))) / "report.schema.json"
+err = deferred_console(stderr=True)
+SCHEMA_PATH = Path(__file__).resolve().parent.parent.parent / "schema" / "report.schema.json"
+"""The report's JSON Schema (package ``forkwise.schema``: ``schema/`` in a checkout, beside ``service/`` when
+installed), found without importing ``importlib.resources`` on every start."""
 
 
 class SortOrder(StrEnum):

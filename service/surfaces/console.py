@@ -12,10 +12,11 @@ import sys
 import threading
 import time
 from contextlib import AbstractContextManager, nullcontext
-from typing import IO
+from typing import IO, TYPE_CHECKING, Any, cast
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+if TYPE_CHECKING:  # rich loads when something is printed: a quiet run that prints only its report never needs it
+    from rich.console import Console
+    from rich.progress import TaskID
 
 WIDE = 10_000
 """Width for consoles that are not terminals: tables and lines are never wrapped."""
@@ -23,16 +24,39 @@ WIDE = 10_000
 
 def make_console(stderr: bool = False) -> Console:
     """A console that wraps to the terminal, or never wraps when the output is not a terminal."""
+    from rich.console import Console
+
     probe = Console(stderr=stderr)
     if probe.is_terminal:
         return probe
     return Console(stderr=stderr, width=WIDE, soft_wrap=True, highlight=False)
 
 
+class _Deferred:
+    """A console made on first use (see :func:`deferred_console`)."""
+
+    def __init__(self, stderr: bool):
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            self._console = make_console(self._stderr)
+        return getattr(self._console, name)
+
+
+def deferred_console(stderr: bool = False) -> Console:
+    """:func:`make_console`, made when first used: a command that never prints to it never imports rich (~25 ms of
+    a warm ``summarize -q``'s start-up, issue 24)."""
+    return cast("Console", _Deferred(stderr))
+
+
 class Bars:
     """One progress bar per stage, fed from worker threads (terminals)."""
 
     def __init__(self, console: Console):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
         self.progress = Progress(
             TextColumn("{task.description:<8}"),
             BarColumn(),
