@@ -31,6 +31,12 @@ INSTRUCTION = re.compile(
 """A sentence that tells the reader what to do (install steps, usage) says nothing about what the fork is for."""
 NEGATION = re.compile(r"(?i)\b(not|never|no longer|cannot|can't|don't|doesn't|won't)\b|^no\b")
 """A sentence that says what something does not do is no description of what the fork is for."""
+_PROVENANCE = re.compile(
+    r"(?i)^(?:this|it)\s+(?:is|was)\s+(?:just\s+|simply\s+)?(?:a|an|my|our)\s+(?:\w+\s+)?fork\s+of\s+[^\s.]+"
+    r"(?:\s+(?!(?:that|which|who|with|and|adding|to|for|but|plus|so|in|on)\b)\S+){0,5}?\s*[.!]?$"
+)
+"""A sentence that only says what the fork was forked from ("This is a fork of MySQLdb1."): where it comes from, not
+what it is for."""
 _ALERT = re.compile(r"\[!(NOTE|TIP|IMPORTANT|WARNING|CAUTION)\]", re.I)
 NOTES = re.compile(r"(?i)^(fork|fork[_-]?notes|forked|patches|fork[_-]?changes|readme[._-]fork)(\.(md|txt|rst))?$")
 CHANGELOG = re.compile(r"(?i)^(changelog|changes|history|news|release[_-]?notes)(\.(md|markdown|txt))?$")
@@ -111,8 +117,10 @@ def from_readme(diff: ReadmeDiff, before: str | None, after: str | None) -> list
     if lead_after and " ".join(lead_after.split()) != " ".join(lead_before.split()) and not NEGATION.search(lead_after):
         heading = readme_mod.INTRO if any(s.heading == readme_mod.INTRO for s in diff.sections) else None
         ev = f"readme:{heading}" if heading else "fact:readme_title"
-        # the lead first; the rest of the intro only where the lead leads in ("Goal of this fork:")
-        text = intro if lead_after.rstrip().endswith(":") and intro else lead_after
+        # the lead first; the rest of the intro only where the lead leads in ("Goal of this fork:") or only says
+        # where the fork comes from ("This is a fork of MySQLdb1."), so what it adds is in the next paragraph
+        leads_on = lead_after.rstrip().endswith(":") or all(_PROVENANCE.match(x) for x in sentences(lead_after))
+        text = intro if leads_on and intro else lead_after
         for s in _described(text, any_first=True):
             out.append(Statement(kind="readme", text=s, evidence=ev, source="its README"))
     body = readme_mod.sections(after)

@@ -38,6 +38,10 @@ UP_README = "# engine\n\nA tiny numerical engine for arrays.\n\n## Install\n\npi
         ("Strip everything but the CPU training loop", "commit", "stripping everything but the CPU training loop"),
         ("Fix the broken (as of 0.6.2) separator usages like this", "notes", "a fix for the broken separator usages"),
         ("This is a fork of MySQLdb1.", "readme", None),  # says nothing it is for
+        # "Add X to Y" puts X somewhere: without its verb "waiter to MySQLdb.Connection" says nothing
+        ("Add `waiter` to MySQLdb.Connection", "commit", "adding waiter to MySQLdb.Connection"),
+        ("Added Python 3.5 to the test matrix", "commit", "adding Python 3.5 to the test matrix"),
+        ("Add script to build docs", "commit", "script to build docs"),  # "to" + a verb: a noun phrase still
     ],
 )  # fmt: skip
 def test_a_sentence_gives_the_phrase_a_person_would_use(text: str, kind: str, phrase: str | None) -> None:
@@ -93,6 +97,24 @@ def test_readme_statements_say_what_the_fork_is_never_how_to_install_it() -> Non
         ("readme:(intro)", "We have forked the legacy version of MySQLdb in order to add python3 support."),
         ("readme:Gevent Support", "Gevent support is available in a similar way to psycopg2."),
     ]
+
+
+def test_a_lead_that_only_says_where_the_fork_comes_from_is_read_on_into_the_intro() -> None:
+    """ "This is a fork of MySQLdb1." says nothing the fork is for; the next paragraph of the intro does
+    (PyMySQL/mysqlclient's early README). A lead that says more is the only statement of the intro."""
+    before = "MySQLdb1\n========\n\nThis is the legacy (1.x) version of MySQLdb.\n"
+    after = (
+        "mysqlclient\n===========\n\n[![Build](https://ci.example/b.svg)](https://ci.example)\n\n"
+        "This is a fork of [MySQLdb1](https://github.com/farcepest/MySQLdb1).\n\n"
+        "This project adds Python 3 support and bug fixes.\nI hope this fork is merged back to MySQLdb1.\n\n"
+        "Install\n-------\n\npip install mysqlclient\n"
+    )
+    diff = readme_mod.diff("README.md", before, after)
+    got = [s.text for s in from_readme(diff, before, after)]
+    assert got == ["This is a fork of MySQLdb1.", "This project adds Python 3 support and bug fixes."]
+    said = after.replace("MySQLdb1).\n\n", "MySQLdb1) that adds Python 3 support.\n\n")
+    got = [s.text for s in from_readme(readme_mod.diff("README.md", before, said), before, said)]
+    assert got == ["This is a fork of MySQLdb1 that adds Python 3 support."]
 
 
 def test_upstream_sentences_that_name_a_successor() -> None:
@@ -195,6 +217,17 @@ def test_claims_about_a_forks_work_cite_commits_that_say_it() -> None:
     assert [x.sha[0] for x in example_commits(newest_first, "")] == ["c", "d", "e"]
     chores = newest_first[:2]
     assert [x.sha[0] for x in example_commits(chores, "Python 3 support")] == ["a", "b"]  # nothing better
+    # a name and its major version, however written (bukzor/MySQLdb1: "python3 support"); the bare name alone is no
+    # match ("python setup.py egg_info" says nothing about Python 3)
+    rewrite = [
+        c("f", "update testing doc for pytest"),
+        c("g", "fixed: python setup.py egg_info"),
+        c("h", "py34 fixes."),
+        c("i", "More python 3 tweaks"),
+        c("j", "Tweaks for Python3 compatibility"),
+    ]
+    assert [x.sha[0] for x in example_commits(rewrite, "python3 support")] == ["h", "i", "j"]
+    assert [x.sha[0] for x in example_commits(rewrite, "Python 3 support")] == ["h", "i", "j"]
 
 
 def test_a_phrase_that_runs_mid_sentence_starts_in_lower_case_unless_it_opens_with_a_name() -> None:
@@ -297,6 +330,34 @@ def test_a_small_fix_on_an_older_base_is_not_called_upstream_plus_and_file_names
     assert with_phrase("enforcing some much-needed pep8") == "for enforcing some much-needed pep8"
     assert with_phrase("support for parsing comments") == "with support for parsing comments"
     assert with_phrase("string escapes") == "with string escapes"  # a noun that ends in -ing
+
+
+def test_a_few_commits_that_fix_nothing_are_small_changes_not_small_fixes(tmp_path: Path, settings) -> None:
+    """emmenlau/MySQLdb1: two commits of build notes for MSYS2 are "2 small changes"; "fixes" only when half or more
+    of the subjects say they fix, correct or avoid something."""
+    from forkwise.service.verdicts.report import build_report
+
+    spec = {
+        "name": "changes",
+        "upstream": {"name": "acme/db", "preset": "small"},
+        "forks": [
+            {"name": "msys/db", "base": "up:-1", "commits": [
+                {"message": "setup_windows.py: adding instructions to compile on MSYS2 for Windows",
+                 "files": {"setup_windows.py": {"lines": 30}}},
+                {"message": "site.cfg: adding uninstalled connector for MSYS2",
+                 "files": {"site.cfg": "[x]\ny = 1\n"}}]},
+            {"name": "mixed/db", "base": "up:-1", "commits": [
+                {"message": "Avoid a crash on empty rows", "files": {"src/engine.py": {"lines": 22}}},
+                {"message": "Add a CSV export", "files": {"src/csv.py": {"lines": 12}}}]},
+        ],
+    }  # fmt: skip
+    report = build_report(analyse(build(spec, tmp_path / "net", as_of=AS_OF), settings))
+    msys, mixed = report.fork("msys/db"), report.fork("mixed/db")
+    assert msys.archetype == mixed.archetype == "patch-fork"
+    assert msys.verdict.headline.startswith("Upstream plus 2 small changes in ")
+    assert "you need these changes" in msys.verdict.choose_fork_if[0].text
+    assert mixed.verdict.headline.startswith("Upstream plus 2 small fixes in ")
+    assert "you do not need these fixes" in mixed.verdict.choose_upstream_if[0].text
 
 
 def test_a_setup_py_describes_its_package_in_the_setup_call_only() -> None:

@@ -333,6 +333,11 @@ def test_an_answer_a_model_failed_says_why_not_that_no_model_is_configured(demo)
     ]
     ranked = by_purpose("which fork runs on Gaudi?", cites, report)
     assert [(c.n, c.fork) for c in ranked] == [(1, "habana-ai/trainer"), (2, "bigco/trainer")]
+    # one word of three in its purpose is not what the question asks about: retrieval order stays
+    kept = by_purpose("which fork has Gaudi recipes benchmarks?", cites, report)
+    assert [(c.n, c.fork) for c in kept] == [(1, "bigco/trainer"), (2, "habana-ai/trainer")]
+    halves = by_purpose("which fork has Gaudi kernels?", cites, report)
+    assert [c.fork for c in halves] == ["habana-ai/trainer", "bigco/trainer"]
     text = compose("which fork runs on Gaudi?", ranked, report, failed="names: it names bigco/trainer first")
     assert "The model's answer was not used: names: it names bigco/trainer first." in text
     assert "No language model is configured" not in text

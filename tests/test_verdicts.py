@@ -321,3 +321,30 @@ def test_a_continuation_that_renamed_its_package_says_what_to_install(tmp_path: 
     assert f.verdict.summary.endswith("It publishes the package as corejs-typeahead (upstream's is typeahead.js).")
     first = f.verdict.choose_fork_if[0]
     assert first.text.endswith("; install it as corejs-typeahead.") and "fact:package:package.json" in first.evidence
+
+
+def test_a_continuation_with_a_new_manifest_names_its_package_and_claims_no_rename(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """From a real network: PyMySQL/mysqlclient added a pyproject.toml naming the package mysqlclient, while
+    upstream's name lives where no manifest reader looks. The verdict says what to install and claims no upstream
+    name; a manifest added under upstream's own name is no new name at all."""
+    keep = sustained()
+    keep[3]["files"]["pyproject.toml"] = '[project]\nname = "mysqlclient"\nversion = "2.0"\n'
+    spec = {
+        "name": "new-manifest",
+        "upstream": {"name": "acme/db", "commits": [{"message": "init", "days_ago": 900, "files": {
+            "src/a.py": {"lines": 40}, "setup.py": "from setup_common import meta\nsetup(**meta)\n"}}]},
+        "forks": [{"name": "py/db", "base": "head", "commits": keep}],
+    }  # fmt: skip
+    f = _one(tmp_path / "a", settings, spec)
+    assert f.archetype == "continuation" and f.verdict is not None, f.verdict
+    assert f.verdict.summary.endswith(". It publishes the package as mysqlclient.")
+    first = f.verdict.choose_fork_if[0]
+    assert first.text.endswith("; install it as mysqlclient.") and "fact:package:pyproject.toml" in first.evidence
+    # upstream's setup.cfg names it mysqlclient already: the fork's pyproject.toml renames nothing
+    spec["upstream"]["commits"][0]["files"]["setup.cfg"] = "[metadata]\nname = mysqlclient\n"
+    keep[3]["files"]["setup.cfg"] = "[metadata]\nname = mysqlclient\nversion = 2.0\n"
+    same = _one(tmp_path / "b", settings.model_copy(update={"home": tmp_path / "home-b"}), spec)
+    assert same.verdict is not None and "publishes the package" not in same.verdict.summary
+    assert "install it as" not in same.verdict.choose_fork_if[0].text

@@ -337,11 +337,12 @@ def named_forks(text: str, report: Report) -> list[str]:
 
 
 def by_purpose(question: str, cites: list[Citation], report: Report) -> list[Citation]:
-    """Citations with those of forks whose own words (purpose phrase and quote) carry the question's words first,
-    renumbered 1…n; retrieval order otherwise kept. "Which fork adds X?" is answered by the fork that says so."""
+    """Citations with those of forks whose own words (purpose phrase and quote) carry at least half the question's
+    words first, renumbered 1…n; retrieval order otherwise kept. "Which fork adds X?" is answered by the fork that
+    says so; "which fork has a gevent waiter sample?" is not answered by a fork that only says "gevent support"."""
     q = _words(question) - _GENERIC_Q
     reports = {f.name: f for f in report.forks}
-    said = {n for n, f in reports.items() if q and q & purpose_words(f)}
+    said = {n for n, f in reports.items() if q and 2 * len(q & purpose_words(f)) >= len(q)}
     ordered = sorted(cites, key=lambda c: c.fork not in said)
     return [c.model_copy(update={"n": i}) for i, c in enumerate(ordered, start=1)]
 

@@ -52,7 +52,8 @@ _TRAILING_REFS = re.compile(
 )
 _TRIVIAL = re.compile(
     r"(?i)^(wip|typo|typos|fix typos?|fixed typos?|update readme(\.md)?|readme|merge\b|release\b|version\b|"
-    r"v?\d+(\.\d+)+\b|bump\b|bumped\b|cleanup|clean up|clean-up|format(ting)?|lint|minor|tweak|oops|fixup|squash|"
+    r"v?\d+(\.\d+)+\b|bump\b|bumped\b|cleanup|clean up|clean-up|format(ting)?|lint|minor|oops|fixup|squash|"
+    r"tweaks?\b(?!\s+(?:for|to)\s)|"
     r"initial commit|first commit|init\b|update\s+\S+\.(md|txt|rst|yml|yaml|json|lock|cfg|toml)$|"
     r"(update|upgrade) (the )?(dependencies|deps|requirements)|changelog|update changelog|prepare release|"
     r"(update[sd]?|updating) (the )?(changelog|change log|news|history|readme|docs?|documentation|authors|"
@@ -290,6 +291,13 @@ def _cut(x: str) -> str:
 
 
 _KEEP_PREFIX = ("experimental", "partial", "basic")
+_ADD = frozenset({"add", "adds", "added", "adding"})
+_ADD_TO = re.compile(
+    r"^(?:\S+\s+){0,3}?\S+\s+to\s+(?:[A-Z`'\"]|\S*[._/]\S|(?i:the|an?|its|our|my|this|each|every|all)\b)"
+)
+"""What "Add" puts somewhere ("waiter to MySQLdb.Connection", "Python 3.5 to the test matrix"): the thing added is at
+most four words before "to", and what follows names a place (a name, a path or identifier, "the …"), not a verb
+("instructions to compile on MSYS2" stays a noun phrase)."""
 
 
 def _noun(x: str) -> str:
@@ -308,6 +316,8 @@ def _noun(x: str) -> str:
         able = re.match(r"(?i)^(?:the |an? )?(?:ability|option|possibility|way) to (\w+)\b(.*)", rest)
         if able:  # "an option to specify X" → "specifying X"
             x = gerund(able.group(1).lower()) + able.group(2)
+        elif v in _ADD and _ADD_TO.match(rest):  # "Add waiter to MySQLdb.Connection": no noun phrase without its verb
+            x = f"adding {rest}"
     elif v in ("support", "supports", "supported") and rest:
         rest = _ARTICLE.sub("", rest)
         short = len(rest.split()) <= 2 and not rest.lower().startswith("for ")

@@ -227,11 +227,24 @@ def example_commits(unique: list[CommitFact], purpose: str = "", n: int = 3) -> 
     """The commits a claim about a fork's own work cites as examples: those whose subject carries the words of what
     the fork is for first, then other subjects that say something (no bumps, bots, merges, releases or bare
     housekeeping), newest first; the rest only when nothing else is there."""
-    said = words(purpose) - {"support", "fork", "version"}
+    said = _matchable(purpose, versioned_only=True) - {"support", "fork", "version"}
     usable = [c for c in unique if usable_subject(c.subject, c.author) and not _HOUSEKEEPING.match(c.subject)]
-    carrying = [c for c in usable if said & words(c.subject)]
+    carrying = [c for c in usable if said & _matchable(c.subject)]
     ordered = carrying + [c for c in usable if c not in carrying] + [c for c in unique if c not in usable]
     return ordered[:n]
+
+
+_NAMED_MAJOR = re.compile(r"(?i)\b(py(?:thon)?|[a-z]{2,})[ -]?v?(\d)")
+
+
+def _matchable(text: str, *, versioned_only: bool = False) -> set[str]:
+    """:func:`words`, with a name and its major version as one word however it is written: "python3 support",
+    "More python 3 tweaks" and "py34 fixes" all carry ``python3``. ``versioned_only``: a name that comes with a
+    version stands only with it ("Python 3 support" does not match every subject that says "python")."""
+    found = [(m.group(1).lower(), m.group(2)) for m in _NAMED_MAJOR.finditer(text)]
+    named = {("python" if n == "py" else n) + v for n, v in found}
+    plain = words(text) - ({n for n, _v in found} if versioned_only else set())
+    return plain | named
 
 
 def own_words(f: ForkFacts, among: frozenset[str] | None = None) -> Statement | None:
@@ -262,6 +275,33 @@ _CODE = re.compile(r"[=;{}\[\]]")
 _HOUSEKEEPING = re.compile(r"(?i)^\s*(ci|build|chore|style|test|tests|docs?)(\(.*?\))?!?:")
 
 
+_FIXING = re.compile(
+    r"(?i)\b(fix\w*|bug\w*|typos?|correct\w*|repair\w*|patch\w*|workaround|resolv\w*|crash\w*|broken|regression|leak\w*"
+    r"|avoid\w*|prevent\w*|handl\w*|hotfix\w*|issue|error|errors|fail\w*)\b"
+)
+
+
+def fixes_mostly(commits: list[CommitFact]) -> bool:
+    """Whether a few commits read as fixes (half or more of their subjects say they fix, correct, avoid … something):
+    "2 small fixes" only then, else "2 small changes" (instructions to build on MSYS2 fix nothing)."""
+    return bool(commits) and 2 * sum(bool(_FIXING.search(c.subject)) for c in commits) >= len(commits)
+
+
+def published_as(f: ForkFacts) -> tuple[str | None, str, str] | None:
+    """The package name a fork publishes under when a manifest it changed names another than upstream's: (upstream's
+    name when a manifest says it, else None; the fork's; that manifest). A manifest the fork added under a name
+    upstream's manifests already use is no new name."""
+    upstream_names = sorted({p.before.name for p in f.packages if p.before and p.before.name})
+    for p in f.packages:
+        if not (p.name_changed and p.after and p.after.name):
+            continue
+        before = p.before.name if p.before and p.before.name else None
+        if before is None and p.after.name in upstream_names:
+            continue
+        return before or (upstream_names[0] if upstream_names else None), p.after.name, p.manifest
+    return None
+
+
 def context(inp: WriterInput) -> dict[str, Any]:
     """Every value a template may use, all derived from git facts (the only source of numbers in text)."""
     f, cls = inp.facts, inp.classification
@@ -280,7 +320,7 @@ def context(inp: WriterInput) -> dict[str, Any]:
     quoted = None if what else own_words(f)
     # beyond the fork it is described against: its own commits that fork's line does not hold
     beyond = own_words(f, frozenset(c.sha for c in unique) - inp.line_commits) if inp.line_commits else None
-    pkg = next((p for p in f.packages if p.name_changed), None)
+    pkg = published_as(f)
     big = f.largest_binary
     merge = f.merge
     port = merge.port if merge else None
@@ -346,6 +386,8 @@ def context(inp: WriterInput) -> dict[str, Any]:
         "copied_files": f.copied_files,
         "copied_lines": f.copied_lines_added + f.copied_lines_deleted,
         "nothing_reason": nothing_reason(f),
+        "patch_noun": "fix" if fixes_mostly(unique) else "change",
+        "patch_nouns": "fixes" if fixes_mostly(unique) else "changes",
         "relative_to": cls.relative_to,
         "relative_ahead": cls.relative_ahead,
         "relative_behind": cls.relative_behind,
@@ -358,9 +400,9 @@ def context(inp: WriterInput) -> dict[str, Any]:
         "license_changed": f.license.changed,
         "license_before": f.license.before.spdx or "none",
         "license_after": f.license.after.spdx or "none",
-        "pkg_before": pkg.before.name if pkg and pkg.before else None,
-        "pkg_after": pkg.after.name if pkg and pkg.after else None,
-        "package_ids": f"fact:package:{pkg.manifest}" if pkg else "fact:files_changed",
+        "pkg_before": pkg[0] if pkg else None,
+        "pkg_after": pkg[1] if pkg else None,
+        "package_ids": f"fact:package:{pkg[2]}" if pkg else "fact:files_changed",
         "largest_binary": big.path if big else None,
         "largest_binary_mb": round((big.size or 0) / 1_000_000, 1) if big else 0,
         "merge_onto": merge.onto[:7] if merge else "",
