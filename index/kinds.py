@@ -210,3 +210,19 @@ def file_kind(path: str, binary: bool = False) -> FileKind:
     if ext in SOURCE_EXT:
         return "source"
     return "other"
+
+
+SCRIPT_MAX_BYTES = 1_000_000
+"""Extensionless files larger than this are never read for a ``#!`` line (a script is small)."""
+
+
+def may_be_script(path: str) -> bool:
+    """An extensionless file outside the folders that decide a kind by themselves (``git-flow-feature``,
+    ``bin/run``): :func:`file_kind` calls it "other", and only its first line can say it is a script."""
+    name = path.rsplit("/", 1)[-1]
+    return "." not in name.lstrip(".") and not name.startswith(".") and file_kind(path) == "other"
+
+
+def script_kind(data: bytes) -> FileKind | None:
+    """``source`` for a file that starts with an interpreter line (``#!/bin/sh``), else None."""
+    return "source" if data.startswith(b"#!") else None

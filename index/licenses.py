@@ -57,7 +57,29 @@ def identify(text: str | None) -> str | None:
         dice = 2 * len(mine & ref) / (len(mine) + len(ref))
         if dice > score:
             best, score = ident, dice
+    several = _several(mine)
+    if several:
+        return " AND ".join(several)
     return best if score >= MATCH else UNKNOWN
+
+
+HELD = 0.85
+"""Share of a licence's text a file must hold for that licence to be in it (with others: :func:`_several`)."""
+
+
+def _several(mine: frozenset[tuple[str, ...]]) -> list[str]:
+    """The licences of a file that holds several whole texts, one after another (git-flow AVH's LICENSE: its own
+    BSD-2-Clause, the original's, and the LGPL-2.1 of a bundled library), sorted; [] for one licence. A text held
+    only as part of another held one (BSD-2 inside BSD-3, MIT-0 inside MIT) is not counted apart, and the held
+    texts must make up most of the file."""
+    refs = _references()
+    held = [i for i, ref in refs.items() if ref and len(mine & ref) >= HELD * len(ref)]
+    held = [i for i in held if not any(j != i and len(refs[i] & refs[j]) >= HELD * len(refs[i]) and
+                                       len(refs[j]) > len(refs[i]) for j in held)]  # fmt: skip
+    if len(held) < 2:
+        return []
+    covered = len(mine & frozenset().union(*(refs[i] for i in held)))
+    return sorted(held) if covered >= MATCH * len(mine) else []
 
 
 _CLASSIFIERS = {

@@ -37,9 +37,11 @@ from forkwise.index.models import ForkFacts, UpstreamFacts
 from forkwise.index.settings import IndexSettings
 from forkwise.index.sources import Redacted, Source
 
-ANALYSIS_VERSION = "12"  # 8: licences by SPDX text; 9: README sections keep their Markdown; 10: setup.py read with
+ANALYSIS_VERSION = "16"  # 8: licences by SPDX text; 9: README sections keep their Markdown; 10: setup.py read with
 # ast; 11: indented README code is code, a lead-in is the sentence that ends with the colon; 12: a lead that only
-# says what the fork was forked from is read on into the intro
+# says what the fork was forked from is read on into the intro; 13: an extensionless file with a #! line is source;
+# 14: a "not" in a clause of its own negates no statement, "For those who …" addresses the reader; 15: a licence
+# file holding several licence texts names them all; 16: a README section about what the fork changes comes first
 MIB = 1024 * 1024
 PREFILTER_REASON = "every head is an upstream commit: decided from ls-remote, no objects fetched"
 RANKING = "stars (most first), then last push on GitHub (newest first), then the order given"

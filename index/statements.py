@@ -25,12 +25,23 @@ CUE = re.compile(
 """Words with which a text says what the fork is or adds."""
 INSTRUCTION = re.compile(
     r"(?i)^(add|install|use|run|see|or|and|then|to|please|clone|download|pip|npm|yarn|cargo|go|import|call|check|"
-    r"read|visit|follow|note|make sure|you|if|when|for (more|details|example|instance)|like|also|but|so|just|simply|"
+    r"read|visit|follow|note|make sure|you|if|when|for (more|details|example|instance|those|anyone|users)|like|also|"
+    r"but|so|just|simply|"
     r"first|next|finally|copy|put|set|create|build|type|execute|open|click|example|e\.g)\b"
 )
 """A sentence that tells the reader what to do (install steps, usage) says nothing about what the fork is for."""
-NEGATION = re.compile(r"(?i)\b(not|never|no longer|cannot|can't|don't|doesn't|won't)\b|^no\b")
-"""A sentence that says what something does not do is no description of what the fork is for."""
+NEGATION = re.compile(
+    r"(?i)\b(?:do|does|did|is|are|was|were|will|would|can|could|should|shall|has|have|had|may|might|must)\s+not\b"
+    r"|\b(never|no longer|cannot|can't|don't|doesn't|didn't|isn't|aren't|won't|wasn't|hasn't|haven't)\b|^(?:no|not)\b"
+)
+"""A sentence that says what something does not do is no description of what the fork is for. A "not" in a clause
+of its own ("This fork adds functionality not added to the original branch") negates nothing the fork does."""
+FORK_SECTION = re.compile(
+    r"(?i)\b(this fork|the fork|fork notes?|fork changes|differen(?:t|ces?)|what'?s new|changes (?:from|since|in this)"
+    r"|why (?:this )?fork|about (?:this|the) fork|additions|modifications)\b"
+)
+"""A README section heading about what the fork changes ("What's different in this fork?"): its words say what the
+fork is for better than a lead paragraph that describes the project."""
 _PROVENANCE = re.compile(
     r"(?i)^(?:this|it)\s+(?:is|was)\s+(?:just\s+|simply\s+)?(?:a|an|my|our)\s+(?:\w+\s+)?fork\s+of\s+[^\s.]+"
     r"(?:\s+(?!(?:that|which|who|with|and|adding|to|for|but|plus|so|in|on)\b)\S+){0,5}?\s*[.!]?$"
@@ -124,17 +135,20 @@ def from_readme(diff: ReadmeDiff, before: str | None, after: str | None) -> list
         for s in _described(text, any_first=True):
             out.append(Statement(kind="readme", text=s, evidence=ev, source="its README"))
     body = readme_mod.sections(after)
+    differs: list[Statement] = []  # from a section about what the fork changes: before everything else
     for sec in sorted(diff.sections, key=lambda x: x.change != "added"):  # sections it added, then changed ones
         if sec.change == "removed" or sec.heading == readme_mod.INTRO or sec.heading not in body:
             continue
         heading = sec.heading.strip()
         if _SKIP.search(heading) or _API_HEADING.search(heading) or readme_mod._SKIP_SECTIONS.search(heading):
             continue
-        for s in _described(body[sec.heading], about=sec.heading, limit=1):
-            out.append(
-                Statement(kind="readme", text=s, evidence=f"readme:{sec.heading}", source=f"its README ({sec.heading})")
+        about_fork = bool(FORK_SECTION.search(heading))
+        for s in _described(body[sec.heading], about=sec.heading, limit=1, any_first=about_fork):
+            st = Statement(
+                kind="readme", text=s, evidence=f"readme:{sec.heading}", source=f"its README ({sec.heading})"
             )
-    return _unique(out)
+            (differs if about_fork else out).append(st)
+    return _unique(differs + out)
 
 
 def from_files(mirror: Path, base: str, head: str, changes: list[FileChange]) -> list[Statement]:

@@ -137,3 +137,91 @@ def test_one_default_among_continuations_the_others_said_for_what_they_are(tmp_p
     assert (var_v.recommendation, by["var/dead"].archetype) == ("fork-for-niche", "niche-variant")
     assert var_v.headline == "A variant of an older keep/dead: 1 commit of its own, 1 behind it."
     assert report.picks["use"].fork == "keep/dead" and next(iter(report.picks)) == "use"
+
+
+def _line(n: int = 10, main: str = "Anna Lee <anna@x.example>") -> list[dict]:
+    """A line of sustained work, mostly by one author (as petervanderdoes/gitflow-avh is Peter van der Does's)."""
+    return [
+        {
+            "message": f"Carry on {i}",
+            "days_ago": 300 - 25 * i,
+            "author": "Ben <b@x.example>" if i == 4 else main,
+            "files": {f"src/k{i}.py": {"lines": 20, "prefix": f"k{i}"}},
+        }
+        for i in range(n)
+    ]
+
+
+def _default_run(tmp_path: Path, forks: list[dict]):
+    from forkwise.service.runs.engine import RunRequest
+    from forkwise.service.runs.engine import report as engine_report
+    from forkwise.service.settings import Settings
+
+    spec = {
+        "name": "riders",
+        "upstream": {
+            "name": "acme/flow",
+            "commits": [{"message": "init", "days_ago": 900, "files": {"src/a.py": {"lines": 40}}}],
+        },
+        "forks": forks,
+    }
+    net = build(spec, tmp_path / "net")
+    up, inputs = net.inputs()
+    report = engine_report(
+        RunRequest(upstream=up, forks=inputs, as_of=net.as_of), Settings(home=tmp_path / "home", workers=2)
+    )
+    return {f.name: f for f in report.forks}, report
+
+
+def test_a_fork_that_adds_a_little_by_other_hands_leaves_the_line_where_its_authors_keep_it(tmp_path: Path) -> None:
+    """From nvie/gitflow's network: lifeready/gitflow-avh holds all of petervanderdoes/gitflow-avh (the AVH Edition)
+    and adds a few commits of its own team's; theredcmdcraft/gitflow-avh adds its wiki's page edits, none to the
+    code; alvistack/petervanderdoes-gitflow-avh is the same commit. The line stays petervanderdoes's: the others
+    are described against it, as what they are."""
+    wiki = [{"message": f"Updated Page {i} (markdown)", "days_ago": 40 - i, "author": f"W{i} <w{i}@x.example>",
+             "files": {f"wiki/p{i}.md": f"# Page {i}\n"}} for i in range(12)]  # fmt: skip
+    by, report = _default_run(
+        tmp_path,
+        [
+            {"name": "annalee/flow", "base": "head", "commits": _line()},
+            {"name": "zed/flow", "base": "fork:annalee/flow:9"},  # the same commit, under a later name
+            {"name": "ride/flow", "base": "fork:annalee/flow:9", "commits": [
+                {"message": "Abort a release when master is ahead", "days_ago": 50, "author": "Cy <c@x.example>",
+                 "files": {"src/release.py": {"lines": 30}}},
+                {"message": "Add a test script", "days_ago": 49, "author": "Cy <c@x.example>",
+                 "files": {"test.sh": "#!/bin/sh\nexit 0\n"}}]},
+            {"name": "wiki/flow", "base": "fork:annalee/flow:9", "commits": wiki},
+        ],
+    )  # fmt: skip
+    keep = by["annalee/flow"]
+    assert (keep.archetype, keep.verdict.recommendation) == ("continuation", "fork"), keep.verdict.archetype_rule
+    assert report.picks["use"].fork == "annalee/flow"
+    assert sorted(keep.verdict.classification.others) == ["ride/flow", "wiki/flow", "zed/flow"]
+    ride, twin, pages = by["ride/flow"].verdict, by["zed/flow"].verdict, by["wiki/flow"].verdict
+    assert (by["ride/flow"].archetype, ride.recommendation) == ("niche-variant", "fork-for-niche")
+    assert ride.headline == "annalee/flow plus 2 commits of its own on its latest commit."
+    assert ride.summary.startswith("ride/flow builds on the latest commit of annalee/flow, the fork that carries ")
+    assert "What it adds includes commit " in ride.summary and "Abort a release when master is ahead" in ride.summary
+    assert ride.risks[0].text.startswith("Its additions are not part of annalee/flow, where the line is carried on")
+    assert pages.headline == "annalee/flow plus 12 commits of its own on its latest commit."
+    assert "(markdown)" not in pages.summary  # a wiki page's edit is never what a fork adds
+    assert (by["zed/flow"].archetype, twin.use) == ("stale-snapshot", "use annalee/flow")
+    assert twin.headline == "A copy of annalee/flow at its latest commit, with nothing of its own."
+    assert "behind" not in twin.summary and "older" not in twin.summary
+
+
+def test_a_fork_ahead_of_the_line_by_its_own_authors_is_where_the_line_went(tmp_path: Path) -> None:
+    """methane/mysqlclient behind PyMySQL/mysqlclient: the commits the newer fork adds are by the line's own author,
+    so the newer fork carries the line and the other is its older copy, as before."""
+    by, _report = _default_run(
+        tmp_path,
+        [
+            {"name": "annalee/flow", "base": "head", "commits": _line()},
+            {"name": "org/flow", "base": "fork:annalee/flow:9", "commits": [
+                {"message": "Support Python 3.14", "days_ago": 20, "author": "Anna Lee <anna@x.example>",
+                 "files": {"src/py314.py": {"lines": 25}}}]},
+        ],
+    )  # fmt: skip
+    assert (by["org/flow"].archetype, by["org/flow"].verdict.recommendation) == ("continuation", "fork")
+    older = by["annalee/flow"].verdict
+    assert older.headline == "An older copy of org/flow, 1 commit behind it, with nothing of its own."

@@ -306,3 +306,19 @@ def test_separator_bytes_in_messages_and_diffs_do_not_split_commits(tmp_path: Pa
     assert [c.subject for c in facts.own_commits] == ["Second", "Add sample\x1ewith a record separator"]
     assert facts.unique_commits == 2
     assert sorted(c.path for c in facts.files) == ["b.txt", "s.pdf"]
+
+
+def test_an_extensionless_file_with_an_interpreter_line_is_source(tmp_path: Path, settings: Settings) -> None:
+    """git-flow's commands are shell scripts without an extension (``git-flow-feature``): their ``#!`` line makes
+    them source, so a fork rewriting them changes code; an extensionless file without one stays "other"."""
+    spec = {
+        "name": "scripts",
+        "upstream": {"name": "acme/flow", "commits": [{"message": "init", "files": {
+            "git-flow": "#!/bin/sh\necho flow\n", "src/a.py": {"lines": 10}}}]},
+        "forks": [{"name": "f/flow", "base": "head", "commits": [{"message": "Add feature command", "files": {
+            "git-flow": "#!/bin/sh\necho flow 2\n", "git-flow-feature": "#!/usr/bin/env bash\necho feature\n",
+            "VERSIONFILE": "1.2.3\n", "bin/.hidden": "#!/bin/sh\n"}}]}],
+    }  # fmt: skip
+    facts = _facts(analyse(build(spec, tmp_path / "net", as_of=AS_OF), settings), "f/flow")
+    kinds = {c.path: c.kind for c in facts.files}
+    assert kinds == {"git-flow": "source", "git-flow-feature": "source", "VERSIONFILE": "other", "bin/.hidden": "other"}

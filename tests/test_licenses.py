@@ -31,6 +31,20 @@ def test_keywords_do_not_decide() -> None:
     assert identify(None) is None
 
 
+def test_a_file_with_several_licences_names_them_all() -> None:
+    """git-flow AVH's LICENSE holds its own BSD-2-Clause text, the original's, and the LGPL-2.1 of a bundled library:
+    that is "BSD-2-Clause AND LGPL-2.1", never "LGPL-2.1" (the longest text) as if the project had been relicensed.
+    One licence twice, or BSD-3 (which holds BSD-2's words), is one licence."""
+    bsd2, lgpl = spdx_text("BSD-2-Clause"), spdx_text("LGPL-2.1")
+    notice = "This software is forked of the original, see License #2.\nThe bundled shFlags is LGPL, see #3.\n"
+    avh = f"{notice}\nLICENSE #1:\nCopyright (c) 2012 P\n{bsd2}\nLICENSE #2:\nCopyright 2010 V\n{bsd2}\n#3\n{lgpl}"
+    assert identify(avh) == "BSD-2-Clause AND LGPL-2.1"
+    assert identify(f"Copyright (c) 2012 P\n{bsd2}\n\nCopyright 2010 V\n{bsd2}") == "BSD-2-Clause"
+    assert identify(spdx_text("BSD-3-Clause")) == "BSD-3-Clause"
+    assert identify(spdx_text("MIT")) == "MIT"
+    assert identify(f"{spdx_text('MIT')}\n\n{spdx_text('Apache-2.0')}") == "Apache-2.0 AND MIT"
+
+
 @pytest.mark.parametrize(
     ("value", "want"),
     [
@@ -87,6 +101,28 @@ def test_a_risk_only_when_both_sides_are_known_and_differ(tmp_path: Path, settin
     assert lesser and "The licence changed from GPL-2.0 to LGPL-2.1" in " ".join(r.text for r in lesser.risks)
     client = report.fork("pymysql/client").verdict
     assert client and not any("licence" in r.text.lower() for r in client.risks)
+
+
+def test_a_licence_added_beside_upstreams_is_said_as_added_not_as_a_relicensing(tmp_path: Path, settings) -> None:
+    """git-flow AVH's LICENSE keeps upstream's BSD-2-Clause and adds the LGPL-2.1 of a bundled library: the risk
+    says what was added; it never says the licence changed to LGPL-2.1."""
+    bsd2, lgpl = spdx_text("BSD-2-Clause"), spdx_text("LGPL-2.1")
+    spec = {
+        "name": "added-licence",
+        "upstream": {"name": "nv/flow", "commits": [{"message": "init", "files": {
+            "LICENSE": f"Copyright 2010 V\n{bsd2}", "src/flow.py": {"lines": 40}}}]},
+        "forks": [{"name": "avh/flow", "commits": [
+            {"message": "Bundle shFlags", "files": {"LICENSE": f"Copyright 2012 P\n{bsd2}\n\nshFlags:\n{lgpl}",
+                                                   "src/shflags.py": {"lines": 60}}}]}],
+    }  # fmt: skip
+    report = build_report(analyse(build(spec, tmp_path / "net", as_of=AS_OF), settings))
+    f = report.fork("avh/flow")
+    assert f.facts is not None and f.verdict is not None
+    assert (f.facts.license.before.spdx, f.facts.license.after.spdx) == ("BSD-2-Clause", "BSD-2-Clause AND LGPL-2.1")
+    risks = " ".join(r.text for r in f.verdict.risks)
+    assert "Its licence file adds LGPL-2.1 to BSD-2-Clause: check it before you adopt this fork." in risks
+    assert "changed from" not in risks
+    assert f.verdict.confidence_reason == "its licence file adds LGPL-2.1 to BSD-2-Clause"
 
 
 def test_a_licence_only_in_package_json(tmp_path: Path, settings) -> None:

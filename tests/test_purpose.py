@@ -42,6 +42,9 @@ UP_README = "# engine\n\nA tiny numerical engine for arrays.\n\n## Install\n\npi
         ("Add `waiter` to MySQLdb.Connection", "commit", "adding waiter to MySQLdb.Connection"),
         ("Added Python 3.5 to the test matrix", "commit", "adding Python 3.5 to the test matrix"),
         ("Add script to build docs", "commit", "script to build docs"),  # "to" + a verb: a noun phrase still
+        # where the fork is kept says nothing it is for
+        ("A heavily modified version of linenoise that can be found here...", "readme", None),
+        ("Don't store library state with globals", "commit", "not storing library state with globals"),
     ],
 )  # fmt: skip
 def test_a_sentence_gives_the_phrase_a_person_would_use(text: str, kind: str, phrase: str | None) -> None:
@@ -115,6 +118,50 @@ def test_a_lead_that_only_says_where_the_fork_comes_from_is_read_on_into_the_int
     said = after.replace("MySQLdb1).\n\n", "MySQLdb1) that adds Python 3 support.\n\n")
     got = [s.text for s in from_readme(readme_mod.diff("README.md", before, said), before, said)]
     assert got == ["This is a fork of MySQLdb1 that adds Python 3 support."]
+
+
+def test_a_not_in_a_clause_of_its_own_negates_nothing_and_advice_to_readers_is_no_statement() -> None:
+    """petervanderdoes/gitflow-avh's README: "This fork adds functionality not added to the original branch." says
+    what it adds; "For those who use the Bash or ZSH shell, you can use my fork of git-flow-completion …" tells the
+    reader about another project. A sentence whose verb is negated still says nothing the fork does."""
+    from forkwise.service.verdicts.purpose import usable_subject
+
+    before = "gitflow\n=======\n\nA collection of Git extensions.\n"
+    after = (
+        "# git-flow (AVH Edition)\n\nA collection of Git extensions for a branching model.\n"
+        "This fork adds functionality not added to the original branch.\n\n"
+        "## Integration with your shell\n\nFor those who use the Bash or ZSH shell, you can use my fork of "
+        "git-flow-completion which includes several additions for git-flow.\n\n"
+        "## Windows\n\nThis fork does not support Windows.\n"
+    )
+    got = [s.text for s in from_readme(readme_mod.diff("README.md", before, after), before, after)]
+    assert got == ["This fork adds functionality not added to the original branch."]
+    assert phrase_of(got[0], "readme") == "functionality not added to the original branch"
+    # GitHub's subjects for a wiki page's edits are a page's history, not a fork's work
+    assert not usable_subject("Updated Installing on Windows (markdown)", "Luca")
+    assert not usable_subject("Revert b2df88826fe0aa29...3b47e92e9311303e on _Footer", "EmEfe")
+    assert not usable_subject("polyresearch: add .polyresearch dir (manual force-add)", "polytest")
+    assert usable_subject("Tweaks for Python 3 compatibility", "Ann")
+    assert not usable_subject("Fix the formatting", "Justasic")
+
+
+def test_a_readme_section_about_what_the_fork_changes_comes_before_its_lead() -> None:
+    """GerHobbelt/linenoise's README has no intro; its section "What's different in this fork?" lists what it adds,
+    and a later section's first paragraph ("linenoise-ship.c simplifies delivery …") is how to ship it. The fork's
+    own list says what it is for; it comes first."""
+    before = "# Linenoise\n\nA minimal, zero-config, BSD licensed, readline replacement.\n"
+    after = (
+        "# Linenoise\n\n## What's different in this fork?\n\n- Win32 console\n"
+        "- full utf8 support (what about utf8 on windows)\n- insert control characters\n\n"
+        "## How do I include linenoise line editing support in my application?\n\nFrom the Makefile:\n\n"
+        "  linenoise-ship.c simplifies delivery of linenoise support\n"
+    )
+    got = from_readme(readme_mod.diff("README.md", before, after), before, after)
+    assert (got[0].evidence, got[0].text) == (
+        "readme:What's different in this fork?",
+        "full utf8 support (what about utf8 on windows)",
+    )
+    assert phrase_of(got[0].text, got[0].kind) == "full utf8 support"
 
 
 def test_upstream_sentences_that_name_a_successor() -> None:

@@ -185,6 +185,13 @@ def test_diverged_heavy_rewrite(tmp_path: Path, settings: Settings) -> None:
     }
     f = _one(tmp_path, settings, spec)
     assert f.verdict and (f.archetype, f.verdict.recommendation) == ("diverged", "fork-for-niche")
+    assert "Its README names it" not in f.verdict.summary
+    # drobilla/linenoise: the rewrite calls itself "Comlin" in its README; the headline says so
+    spec["forks"][0]["commits"][0]["files"]["README.md"] = "Comlin\n======\n\nA minimal command line library.\n"
+    renamed = _one(tmp_path / "renamed", settings.model_copy(update={"home": tmp_path / "home-r"}), spec)
+    assert renamed.verdict is not None and renamed.archetype == "diverged"
+    assert renamed.verdict.headline.startswith("A heavy rewrite, renamed “Comlin”: ")
+    assert renamed.verdict.summary.endswith(" Its README names it “Comlin”.")
 
 
 def test_new_files_and_light_touches_are_no_rewrite(tmp_path: Path, settings: Settings) -> None:
@@ -348,3 +355,31 @@ def test_a_continuation_with_a_new_manifest_names_its_package_and_claims_no_rena
     same = _one(tmp_path / "b", settings.model_copy(update={"home": tmp_path / "home-b"}), spec)
     assert same.verdict is not None and "publishes the package" not in same.verdict.summary
     assert "install it as" not in same.verdict.choose_fork_if[0].text
+
+
+def test_a_continuation_retitled_in_its_readme_says_the_name_it_goes_by(tmp_path: Path, settings: Settings) -> None:
+    """nvie/gitflow's continuation calls itself "git-flow (AVH Edition)" in its README: the verdict says so, quoted.
+    A title that is upstream's, a part of upstream's ("Git" of "Git flow tools", as gofrs/uuid's "UUID"), a generic
+    heading, or Markdown is not."""
+    keep = sustained()
+    keep[2]["files"]["README.md"] = "# git-flow (AVH Edition)\n\nA collection of Git extensions.\n"
+    spec = {
+        "name": "retitled",
+        "upstream": {"name": "acme/gitflow", "commits": [{"message": "init", "days_ago": 900, "files": {
+            "src/a.py": {"lines": 40}, "README.md": "# Git flow tools\n\nA collection of Git extensions.\n"}}]},
+        "forks": [{"name": "avh/gitflow", "base": "head", "commits": keep}],
+    }  # fmt: skip
+    f = _one(tmp_path / "a", settings, spec)
+    assert f.archetype == "continuation" and f.verdict is not None
+    assert f.verdict.summary.endswith(" Its README names it “git-flow (AVH Edition)”.")
+    for title in (
+        "Git",
+        "Introduction",
+        "Notes about this fork",
+        "**gitflow-ng** creates *beautiful* flows",
+        "gitflow",
+    ):
+        keep[2]["files"]["README.md"] = f"# {title}\n\nA collection of Git extensions.\n"
+        other = _one(tmp_path / title.replace("*", "").replace(" ", "-"), settings.model_copy(
+            update={"home": tmp_path / f"home-{len(title)}"}), spec)  # fmt: skip
+        assert other.verdict is not None and "Its README names it" not in other.verdict.summary, title

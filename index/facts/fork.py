@@ -24,8 +24,8 @@ from forkwise.index.facts.common import (
     unquote,
 )
 from forkwise.index.facts.upstream import UpstreamContext
-from forkwise.index.gitio import GitError, blob_sizes, read_blob, records
-from forkwise.index.kinds import file_kind, top_folder
+from forkwise.index.gitio import GitError, blob_sizes, read_blob, read_blobs, records
+from forkwise.index.kinds import SCRIPT_MAX_BYTES, file_kind, may_be_script, script_kind, top_folder
 from forkwise.index.licenses import UNKNOWN
 from forkwise.index.manifests import is_license, is_manifest, package_info
 from forkwise.index.merge import Replay, merge_facts, port_ref
@@ -433,6 +433,10 @@ def _file_changes(ctx: UpstreamContext, base: str, head: str) -> list[FileChange
     sizes = blob_sizes(ctx.mirror, [e["sha"] for e in entries if e["status"] != "D"])
     versions = ctx.history().versions
     upstream_now = ctx.head_paths()
+    # extensionless files (git-flow's ``git-flow-feature``): a ``#!`` line makes them source, read in one batch
+    maybe = [e["sha"] for e in entries if e["status"] != "D" and not e["binary"] and may_be_script(e["path"])]
+    scripts = {sha for sha, data in read_blobs(ctx.mirror, maybe[:500], limit=SCRIPT_MAX_BYTES).items()
+               if script_kind(data)} if maybe else set()  # fmt: skip
     changes = []
     for e in entries:
         path = e["path"]
@@ -450,7 +454,7 @@ def _file_changes(ctx: UpstreamContext, base: str, head: str) -> list[FileChange
                 binary=e["binary"],
                 size=None if e["status"] == "D" else sizes.get(e["sha"]),
                 blob=None if e["status"] == "D" else e["sha"],
-                kind=file_kind(path, e["binary"]),
+                kind="source" if e["sha"] in scripts and e["status"] != "D" else file_kind(path, e["binary"]),
                 top=top_folder(path),
                 copied=copied,
             )

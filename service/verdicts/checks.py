@@ -47,7 +47,7 @@ _UPSTREAM_PUSH = re.compile(
 """Sentences that send every user to upstream, contradicting a ``fork`` recommendation."""
 
 _LABELS = re.compile(
-    r"\b(niche-variant|feature-superset|stale-snapshot|patch-fork|copy-of-fork|variant-of-fork|"
+    r"\b(niche-variant|feature-superset|stale-snapshot|patch-fork|copy-of-fork|variant-of-fork|extends-fork|"
     r"other-continuation|fork-for-niche|other-fork)\b|\(upstream:",
     re.I,
 )

@@ -6,12 +6,15 @@ rests on. Thresholds live in :class:`Rules` so the explanation, the tests and th
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from forkwise.index.kinds import file_kind
 from forkwise.index.manifests import is_license
 from forkwise.index.mirror import Rel
 from forkwise.index.models import FileChange, ForkFacts
@@ -404,14 +407,57 @@ def _recommend(a: Archetype, f: ForkFacts, r: Rules) -> Recommendation:
     return "fork-for-niche"
 
 
+def added_licences(f: ForkFacts) -> list[str]:
+    """The licences a fork's licence file names beside upstream's own (["LGPL-2.1"] when BSD-2-Clause became
+    "BSD-2-Clause AND LGPL-2.1", the licence of a bundled library): not a relicensing. [] otherwise."""
+    before, terms = f.license.before.spdx, (f.license.after.spdx or "").split(" AND ")
+    return [t for t in terms if t != before] if before and before in terms and len(terms) > 1 else []
+
+
 def _confidence(a: Archetype, f: ForkFacts, r: Rules) -> tuple[Literal["high", "medium", "low"], str]:
     """High for structural verdicts read straight off the graph; low when a licence change muddies it; medium when
     the verdict rests on counts and dates, and what the work is worth is for a reader to judge. With its reason."""
     if f.license.changed:
+        added = added_licences(f)
+        if added:
+            return "low", f"its licence file adds {' and '.join(added)} to {f.license.before.spdx}"
         return "low", f"the licence changed from {f.license.before.spdx} to {f.license.after.spdx}"
     if a in ("mirror", "stale-snapshot", "unrelated", "cosmetic"):
         return "high", "read straight off the commit graph"
     return "medium", "from commit counts, dates and changed files; whether its work suits you is for you to judge"
+
+
+RIDER_MAX_COMMITS = 10
+"""A fork that holds a whole line of work and adds at most this many commits to its code (or 5% of the line's, if
+more), none by the line's own authors, is a fork of that line, not where it is carried on (:func:`_rides_on`)."""
+
+
+def _rides_on(outer: ForkFacts, inner: ForkFacts) -> bool:
+    """Whether ``outer``, which holds every commit of ``inner``'s line, only adds a little to it by other hands:
+    lifeready/gitflow-avh adds 2 code commits by its own team to the 692 of petervanderdoes/gitflow-avh (Peter van
+    der Does's git-flow AVH Edition), theredcmdcraft/gitflow-avh its wiki's 216 page edits and none to the code, so
+    the line is still petervanderdoes's. A fork whose extra code commits are by the line's own authors
+    (PyMySQL/mysqlclient ahead of methane/mysqlclient, both Inada Naoki's) is where the line went, as before."""
+    mine = {c.sha for c in inner.own_commits}
+    extra = [c for c in outer.own_commits if c.sha not in mine and not c.is_merge]
+    kinds = {c.path: c.kind for c in outer.files}
+    code = [c for c in extra if any(kinds.get(p, file_kind(p)) in CODE_KINDS for p in c.files)]
+    if not extra or len(code) > max(RIDER_MAX_COMMITS, inner.unique_commits // 20):
+        return False
+    authors = Counter(c.author for c in inner.own_commits if not c.is_merge)
+    keepers = {a for a, n in authors.items() if n * 20 >= sum(authors.values())}  # 5% of the line's work or more
+    return not keepers & {c.author for c in code}
+
+
+def _authors_own(name: str, f: ForkFacts) -> bool:
+    """Whether the repository's owner is the main author of its own commits (``petervanderdoes`` and "Peter van der
+    Does"): of two copies of one line at the same commit, the author's is its home."""
+    authors = Counter(c.author for c in f.own_commits if not c.is_merge and c.author)
+    if not authors:
+        return False
+    top = re.sub(r"[^a-z0-9]", "", authors.most_common(1)[0][0].lower())
+    owner = re.sub(r"[^a-z0-9]", "", name.split("/", 1)[0].lower())
+    return len(owner) >= 4 and len(top) >= 4 and (owner in top or top in owner)
 
 
 Relate = Callable[[list[tuple[str, str]]], dict[tuple[str, str], Rel]]
@@ -437,10 +483,28 @@ def one_default(
     if not conts:
         return out
     rel = relate([(a, b) for i, a in enumerate(conts) for b in conts[i + 1 :]])
-    contained = {a for a in conts for b in conts if a != b and rel[(a, b)].ahead == 0 and rel[(a, b)].behind > 0}
+    within = {(a, b) for a in conts for b in conts if a != b and rel[(a, b)].ahead == 0 and rel[(a, b)].behind > 0}
+    # a fork that holds (nearly) all of a line and only adds a little by other hands leaves the line where its
+    # authors keep it
+    nearly = {
+        (a, b)
+        for a in conts
+        for b in conts
+        if a != b
+        and rel[(a, b)].behind > 0
+        and rel[(a, b)].ahead <= max(RIDER_MAX_COMMITS, facts[a].unique_commits // 50)
+    }
+    riders = {b for a, b in nearly if _rides_on(facts[b], facts[a])}
+    contained = {a for a, b in within if b not in riders}
     default = max(
-        (n for n in conts if n not in contained),
-        key=lambda n: (facts[n].last_commit_date, facts[n].unique_commits, stars.get(n, 0), n),
+        [n for n in conts if n not in contained | riders] or [n for n in conts if n not in contained],
+        key=lambda n: (
+            facts[n].last_commit_date,
+            facts[n].unique_commits,
+            _authors_own(n, facts[n]),
+            stars.get(n, 0),
+            n,
+        ),
     )
     rest = sorted(n for n in out if n != default and facts[n].ahead > 0 and facts[n].shared_history)
     rel |= relate([(n, default) for n in rest if (n, default) not in rel])
@@ -462,13 +526,24 @@ def one_default(
             "confidence_reason": f"from git's comparison with {default}: which commits it shares, lacks and adds",
         }
         if mine == 0:
+            where = f"{count(theirs, 'commit')} behind it" if theirs else "the same commit"
             update = {
                 "archetype": "stale-snapshot",
                 "template": "copy-of-fork",
                 "recommendation": "other-fork",
                 "notes": [n for n in c.notes if n not in MERGE_NOTES],  # a copy: its work is the default's
-                "rule": f"its head is a commit of {default}: nothing beyond it, {count(theirs, 'commit')} behind it",
+                "rule": f"its head is a commit of {default}: nothing beyond it, {where}",
                 "evidence": ev,
+            }
+        elif shared > 0 and theirs == 0:
+            update = {
+                "archetype": "niche-variant",
+                "template": "extends-fork",
+                "recommendation": "fork-for-niche",
+                "rule": f"{count(mine - merges, 'commit')} of its own"
+                + (f" and {count(merges, 'merge')}" if merges else "")
+                + f" on the latest commit of {default}",
+                "evidence": [*ev, "fact:unique_commits"],
             }
         elif shared > 0:
             update = {

@@ -61,7 +61,10 @@ _TRIVIAL = re.compile(
     r"(re-?)?(run|ran) (grunt|gulp|npm|yarn|webpack|make|the build)\b|"
     r"(ensured?|apply|applied)? ?(consistent |code )?format(ting|ted)?\b|.*\b(to|in) (the )?readme(\.\w+)?\s*$|"
     r".*\b(to )?(try to )?fix (the )?(ci|travis|build)\s*$|(\S+\s+){0,4}(in|to|of) (the )?dist( files?)?\b|"
-    r"(add|added|remove|removed|rebuild|rebuilt|update|updated) (the )?dist\b)"
+    r"(add|added|remove|removed|rebuild|rebuilt|update|updated) (the )?dist\b|"
+    r"(\S+: )?(add|added) (the )?\.[\w-]+ (dir|directory|folder|file)\b|.*\bvia \S+ sync\.?$|(\S+: )?bootstrap\b|"
+    r"(add|added) (the )?missing \S+(\s+(and|&)\s+\S+)?\s*$|"
+    r"fix(ed|es)? (the )?(code )?(formatting|format|indentation)\s*$)"
 )
 _DEP_BUMP = re.compile(r"(?i)\b(bump|upgrade|update)\b.*\bfrom\b.*\bto\b|\bdependabot\b|\brenovate\b|\(deps\)")
 _CLAUSE_CUT = re.compile(
@@ -273,10 +276,19 @@ def usable_subject(subject: str, author: str = "") -> bool:
     of generic words only ("bug fix", "minor updates", "more tests")."""
     if is_bot_commit(subject, author) or _DEP_BUMP.search(subject) or subject.lower().startswith("merge"):
         return False
+    if _WIKI_EDIT.match(subject):
+        return False
     s = clean_subject(subject)
     words = re.findall(r"[A-Za-z]{2,}", s)
     return len(words) >= 2 and not _TRIVIAL.match(s) and not all(w.lower() in _GENERIC for w in words)
 
+
+_WIKI_EDIT = re.compile(
+    r"(?i)^\s*(?:(?:created|updated|destroyed|renamed)\s.+\((?:markdown|textile|rdoc|asciidoc|mediawiki|org|creole|pod"
+    r"|rest|restructuredtext)\)|revert [0-9a-f]{7,40}\.\.\.[0-9a-f]{7,40} on\s.+)\s*$"
+)
+"""The subjects GitHub writes for a wiki page edit ("Updated Installing on Windows (markdown)"): a page's history,
+never what a fork's code is for (theredcmdcraft/gitflow-avh merged its wiki's 216 edits)."""
 
 _ASIDE = re.compile(r"\s\((?![A-Z0-9][\w.+-]{0,10}\))[^()]{0,60}\)")
 
@@ -311,6 +323,9 @@ def _noun(x: str) -> str:
         x = m.group(2)
     first, _, rest = x.partition(" ")
     v = first.lower()
+    dont = re.match(r"(?i)^(?:don'?t|do not|never)\s+([a-z]+)\b(.*)", x)
+    if dont:  # "Don't store library state with globals" → "not storing library state with globals"
+        return prefix + f"not {gerund(dont.group(1).lower())}{dont.group(2)}"
     if v in VERBS_DROP and rest:
         x = rest
         able = re.match(r"(?i)^(?:the |an? )?(?:ability|option|possibility|way) to (\w+)\b(.*)", rest)
@@ -585,6 +600,9 @@ _VAGUE = re.compile(
     r"(?i)^(a fix for |updated |improved |use of |making )?(it|this|that|things?|stuff|code|changes?|bugs?|fixes|"
     r"some fixes|many bugs|misc|various|files?|tests?|docs?|readme|support|breaking changes|"
     r"an? (fork|copy|clone|mirror|version)( of .*)?)$"
+    # where the fork is, not what it is ("… a heavily modified version of linenoise that can be found here")
+    r"|^(can|could|may|might|will) be (found|downloaded|obtained|seen|read)\b"
+    r"|^(is|are) (available|hosted|located|kept)\b"
 )
 _ANAPHORA = re.compile(r"(?i)\b(this|these|those|it|them|above|below|following)\b")
 _CODE = re.compile(r"[={}<>$;\\]|::|\w\(|\(\s*\)|\b[a-z]+(?:_[a-z0-9]+){2,}\b|\b[a-z]+[A-Z][a-z]\w*\b")

@@ -21,6 +21,7 @@ from forkwise.service.settings import WriterName
 from forkwise.service.verdicts.classify import (
     Breakdown,
     Classification,
+    added_licences,
     breakdown,
     held_upstream,
     landed_security,
@@ -287,6 +288,42 @@ def fixes_mostly(commits: list[CommitFact]) -> bool:
     return bool(commits) and 2 * sum(bool(_FIXING.search(c.subject)) for c in commits) >= len(commits)
 
 
+def new_title(f: ForkFacts, upstream: str) -> str:
+    """The name a fork's README gives it when that is new ("git-flow (AVH Edition)" for nvie/gitflow, "Comlin" for
+    a rewrite of linenoise): short, quoted as written (untrusted). Never upstream's name or title, a part of that
+    title ("UUID" of "UUID package for Go language"), a generic heading, Markdown, words addressing the reader or a
+    model, nor a name the package rename says already."""
+    title = " ".join((f.readme.title_after or "").split())
+    if (
+        not title
+        or len(title.split()) > 6
+        or re.search(r"[*_`<>\[\]]", title)
+        or INSTRUCTIONS.search(title)
+        or not f.readme.changed
+        or title.lower() in _GENERIC_TITLES
+        or _NOT_A_NAME.search(title)  # a heading, not a name: "Notes about this fork"
+        or published_as(f)  # "It publishes the package as …" names it already
+    ):
+        return ""
+
+    def plain(x: str) -> str:
+        return re.sub(r"[^a-z0-9]", "", x.lower())
+
+    said, before = plain(title), plain(f.readme.title_before or "")
+    if not said or said == plain(upstream.rsplit("/", 1)[-1]) or (before and said in before):
+        return ""
+    return title
+
+
+_NOT_A_NAME = re.compile(
+    r"(?i)\b(about|this|that|these|fork|forked|notes?|the|for|of|with|how|what|why|to|in|on|my|our|your|is|are)\b"
+)
+_GENERIC_TITLES = frozenset(
+    "introduction about overview readme contents installation usage description features documentation "
+    "table of contents getting started".split(" ")
+) | {"table of contents", "getting started"}
+
+
 def published_as(f: ForkFacts) -> tuple[str | None, str, str] | None:
     """The package name a fork publishes under when a manifest it changed names another than upstream's: (upstream's
     name when a manifest says it, else None; the fork's; that manifest). A manifest the fork added under a name
@@ -365,6 +402,7 @@ def context(inp: WriterInput) -> dict[str, Any]:
         "beyond_quote": f"{beyond.source}: “{clean_subject(beyond.text)}”" if beyond else "",
         "beyond_quote_ids": beyond.evidence if beyond else "",
         "upstream_successor": inp.upstream_successor or "",
+        "new_title": new_title(f, inp.upstream),
         "term_ids": " ".join(dict.fromkeys(term_ids)),
         "top_folders": _join(top_folders),
         "top_paths": _join([c.path for c in changed[:2]]),
@@ -400,6 +438,7 @@ def context(inp: WriterInput) -> dict[str, Any]:
         "license_changed": f.license.changed,
         "license_before": f.license.before.spdx or "none",
         "license_after": f.license.after.spdx or "none",
+        "license_added": " and ".join(added_licences(f)),
         "pkg_before": pkg[0] if pkg else None,
         "pkg_after": pkg[1] if pkg else None,
         "package_ids": f"fact:package:{pkg[2]}" if pkg else "fact:files_changed",
