@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -309,20 +310,26 @@ def test_rendered_reports_escape_repository_text(demo_run, fmt: str) -> None:
     assert "habana-ai/trainer" in out and "fork-for-niche" in out
 
 
+def _continuation(
+    upstream: str, upstream_files: dict, fork: str, files: dict, at: int = 3
+) -> tuple[dict, list[dict[str, Any]]]:
+    """A network of a quiet ``upstream`` (its files beside ``src/a.py``) and ``fork`` carrying it on with sustained
+    work whose commit ``at`` also writes ``files``; and that fork's commits, to change and build again."""
+    keep = sustained()
+    keep[at]["files"].update(files)
+    init = {"message": "init", "days_ago": 900, "files": {"src/a.py": {"lines": 40}, **upstream_files}}
+    spec = {"name": fork.replace("/", "-"), "upstream": {"name": upstream, "commits": [init]},
+            "forks": [{"name": fork, "base": "head", "commits": keep}]}  # fmt: skip
+    return spec, keep
+
+
 def test_a_continuation_that_renamed_its_package_says_what_to_install(tmp_path: Path, settings: Settings) -> None:
     """From a real network: the community fork of typeahead.js publishes it as corejs-typeahead. A person choosing
     it needs that name; the verdict says it, citing the manifest."""
-    keep = sustained()
-    keep[3]["files"]["package.json"] = '{"name": "corejs-typeahead", "version": "1.3.4"}\n'
-    spec = {
-        "name": "renamed",
-        "upstream": {
-            "name": "acme/typeahead",
-            "commits": [{"message": "init", "days_ago": 900, "files": {
-                "src/a.py": {"lines": 40}, "package.json": '{"name": "typeahead.js", "version": "0.11.1"}\n'}}],
-        },
-        "forks": [{"name": "core/typeahead", "base": "head", "commits": keep}],
-    }  # fmt: skip
+    spec, _keep = _continuation(
+        "acme/typeahead", {"package.json": '{"name": "typeahead.js", "version": "0.11.1"}\n'},
+        "core/typeahead", {"package.json": '{"name": "corejs-typeahead", "version": "1.3.4"}\n'},
+    )  # fmt: skip
     f = _one(tmp_path, settings, spec)
     assert f.archetype == "continuation" and f.verdict is not None, f.verdict
     assert f.verdict.summary.endswith("It publishes the package as corejs-typeahead (upstream's is typeahead.js).")
@@ -336,14 +343,10 @@ def test_a_continuation_with_a_new_manifest_names_its_package_and_claims_no_rena
     """From a real network: PyMySQL/mysqlclient added a pyproject.toml naming the package mysqlclient, while
     upstream's name lives where no manifest reader looks. The verdict says what to install and claims no upstream
     name; a manifest added under upstream's own name is no new name at all."""
-    keep = sustained()
-    keep[3]["files"]["pyproject.toml"] = '[project]\nname = "mysqlclient"\nversion = "2.0"\n'
-    spec = {
-        "name": "new-manifest",
-        "upstream": {"name": "acme/db", "commits": [{"message": "init", "days_ago": 900, "files": {
-            "src/a.py": {"lines": 40}, "setup.py": "from setup_common import meta\nsetup(**meta)\n"}}]},
-        "forks": [{"name": "py/db", "base": "head", "commits": keep}],
-    }  # fmt: skip
+    spec, keep = _continuation(
+        "acme/db", {"setup.py": "from setup_common import meta\nsetup(**meta)\n"},
+        "py/db", {"pyproject.toml": '[project]\nname = "mysqlclient"\nversion = "2.0"\n'},
+    )  # fmt: skip
     f = _one(tmp_path / "a", settings, spec)
     assert f.archetype == "continuation" and f.verdict is not None, f.verdict
     assert f.verdict.summary.endswith(". It publishes the package as mysqlclient.")
@@ -361,14 +364,10 @@ def test_a_continuation_retitled_in_its_readme_says_the_name_it_goes_by(tmp_path
     """nvie/gitflow's continuation calls itself "git-flow (AVH Edition)" in its README: the verdict says so, quoted.
     A title that is upstream's, a part of upstream's ("Git" of "Git flow tools", as gofrs/uuid's "UUID"), a generic
     heading, or Markdown is not."""
-    keep = sustained()
-    keep[2]["files"]["README.md"] = "# git-flow (AVH Edition)\n\nA collection of Git extensions.\n"
-    spec = {
-        "name": "retitled",
-        "upstream": {"name": "acme/gitflow", "commits": [{"message": "init", "days_ago": 900, "files": {
-            "src/a.py": {"lines": 40}, "README.md": "# Git flow tools\n\nA collection of Git extensions.\n"}}]},
-        "forks": [{"name": "avh/gitflow", "base": "head", "commits": keep}],
-    }  # fmt: skip
+    spec, keep = _continuation(
+        "acme/gitflow", {"README.md": "# Git flow tools\n\nA collection of Git extensions.\n"},
+        "avh/gitflow", {"README.md": "# git-flow (AVH Edition)\n\nA collection of Git extensions.\n"}, at=2,
+    )  # fmt: skip
     f = _one(tmp_path / "a", settings, spec)
     assert f.archetype == "continuation" and f.verdict is not None
     assert f.verdict.summary.endswith(" Its README names it “git-flow (AVH Edition)”.")

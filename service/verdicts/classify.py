@@ -535,24 +535,16 @@ def one_default(
                 "rule": f"its head is a commit of {default}: nothing beyond it, {where}",
                 "evidence": ev,
             }
-        elif shared > 0 and theirs == 0:
+        elif shared > 0:  # on its latest commit ("extends"), or on an older state of it ("variant")
+            where = f"the latest commit of {default}" if theirs == 0 else (
+                f"an older state of {default}, which has {count(theirs, 'commit')} it lacks")  # fmt: skip
             update = {
                 "archetype": "niche-variant",
-                "template": "extends-fork",
+                "template": "extends-fork" if theirs == 0 else "variant-of-fork",
                 "recommendation": "fork-for-niche",
                 "rule": f"{count(mine - merges, 'commit')} of its own"
                 + (f" and {count(merges, 'merge')}" if merges else "")
-                + f" on the latest commit of {default}",
-                "evidence": [*ev, "fact:unique_commits"],
-            }
-        elif shared > 0:
-            update = {
-                "archetype": "niche-variant",
-                "template": "variant-of-fork",
-                "recommendation": "fork-for-niche",
-                "rule": f"{count(mine - merges, 'commit')} of its own"
-                + (f" and {count(merges, 'merge')}" if merges else "")
-                + f" on an older state of {default}, which has {count(theirs, 'commit')} it lacks",
+                + f" on {where}",
                 "evidence": [*ev, "fact:unique_commits"],
             }
         else:
