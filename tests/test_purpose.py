@@ -45,6 +45,14 @@ UP_README = "# engine\n\nA tiny numerical engine for arrays.\n\n## Install\n\npi
         # where the fork is kept says nothing it is for
         ("A heavily modified version of linenoise that can be found here...", "readme", None),
         ("Don't store library state with globals", "commit", "not storing library state with globals"),
+        ("add -b option to specify build constraints for the generated file", "commit",
+         "a -b option for specifying build constraints"),  # over ten words: cut at a preposition
+        ("Add --dry-run flag to skip writes", "commit", "a --dry-run flag for skipping writes"),
+        ("use root makefile to compile binary", "commit", "using root makefile to compile binary"),
+        ("Use tokio", "commit", "use of tokio"),
+        ("Command petrify compiles static files into Go source code.", "readme",
+         "compiling static files into Go source code"),
+        ("Package uuid provides a pure Go implementation of UUIDs.", "readme", "a pure Go implementation of UUIDs"),
     ],
 )  # fmt: skip
 def test_a_sentence_gives_the_phrase_a_person_would_use(text: str, kind: str, phrase: str | None) -> None:
@@ -143,6 +151,8 @@ def test_a_not_in_a_clause_of_its_own_negates_nothing_and_advice_to_readers_is_n
     assert not usable_subject("polyresearch: add .polyresearch dir (manual force-add)", "polytest")
     assert usable_subject("Tweaks for Python 3 compatibility", "Ann")
     assert not usable_subject("Fix the formatting", "Justasic")
+    assert not usable_subject("add go-bindata authors as copyright holders", "shuLhan")
+    assert not usable_subject("Add AUTHORS", "shuLhan") and not usable_subject("Added LICENSE file", "Ann")
 
 
 def test_a_readme_section_about_what_the_fork_changes_comes_before_its_lead() -> None:

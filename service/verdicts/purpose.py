@@ -64,7 +64,10 @@ _TRIVIAL = re.compile(
     r"(add|added|remove|removed|rebuild|rebuilt|update|updated) (the )?dist\b|"
     r"(\S+: )?(add|added) (the )?\.[\w-]+ (dir|directory|folder|file)\b|.*\bvia \S+ sync\.?$|(\S+: )?bootstrap\b|"
     r"(add|added) (the )?missing \S+(\s+(and|&)\s+\S+)?\s*$|"
-    r"fix(ed|es)? (the )?(code )?(formatting|format|indentation)\s*$)"
+    r"fix(ed|es)? (the )?(code )?(formatting|format|indentation)\s*$|"
+    r"(add|added|update|updated)\b.{0,40}\b(as )?(copyright holders?|licen[cs]e (file|header|text)s?)\b|"
+    r"(add|added|update|updated|create|created) (the |an? )?(authors|licen[cs]e|contributing|changelog|notice"
+    r"|code_of_conduct|copying|contributors)(\.\w+)?( file)?\s*$)"
 )
 _DEP_BUMP = re.compile(r"(?i)\b(bump|upgrade|update)\b.*\bfrom\b.*\bto\b|\bdependabot\b|\brenovate\b|\(deps\)")
 _CLAUSE_CUT = re.compile(
@@ -328,15 +331,21 @@ def _noun(x: str) -> str:
         return prefix + f"not {gerund(dont.group(1).lower())}{dont.group(2)}"
     if v in VERBS_DROP and rest:
         x = rest
-        able = re.match(r"(?i)^(?:the |an? )?(?:ability|option|possibility|way) to (\w+)\b(.*)", rest)
-        if able:  # "an option to specify X" → "specifying X"
-            x = gerund(able.group(1).lower()) + able.group(2)
+        able = re.match(
+            r"(?i)^(?:the |an? )?(-{1,2}[\w-]+ )?(ability|option|flag|possibility|way) to (\w+)\b(.*)", rest
+        )
+        if able:  # "an option to specify X" → "specifying X"; "-b option to specify X" → "specifying X (its -b option)"
+            said = gerund(able.group(3).lower()) + able.group(4).rstrip(" .")
+            # a named one says its name: "a -b option for specifying build constraints …"
+            x = f"a {able.group(1).strip()} {able.group(2).lower()} for {said}" if able.group(1) else said
         elif v in _ADD and _ADD_TO.match(rest):  # "Add waiter to MySQLdb.Connection": no noun phrase without its verb
             x = f"adding {rest}"
     elif v in ("support", "supports", "supported") and rest:
         rest = _ARTICLE.sub("", rest)
         short = len(rest.split()) <= 2 and not rest.lower().startswith("for ")
         x = f"{rest} support" if short else ("support " if rest.lower().startswith("for ") else "support for ") + rest
+    elif v in ("use", "uses") and re.search(r"\sto\s", rest):  # "use root makefile to compile binary"
+        x = f"using {rest}"
     elif v in VERB_PHRASES and rest:
         x = VERB_PHRASES[v].format(x=rest)
     elif v in GERUND and rest:
@@ -345,6 +354,10 @@ def _noun(x: str) -> str:
 
 
 _SELF: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
+    # "Command petrify compiles static files into Go source code": what the renamed program does
+    (re.compile(r"(?i)^(?:the\s+)?(?:command|package|library|tool|module|program|utility|binary|crate|gem|plugin)\s+"
+                r"[\w.-]+\s+(?!(?:provid|offer|implement|contain|ha|i|support|add)(?:es|s)\b)([a-z]+?)(?:es|s)\s+(.+)"),
+     lambda m: f"{gerund(m.group(1).lower())} {_cut(m.group(2))}"),
     # "… tailor-made for X", "designed for X"
     (re.compile(r"(?i)\b(tailor[- ]made|designed|built|made|intended|optimi[sz]ed|adapted)\s+for\s+(.+)"),
      lambda m: f"a version {m.group(1).lower()} for {_cut(m.group(2))}"),
