@@ -205,6 +205,8 @@ def test_a_fork_that_adds_a_little_by_other_hands_leaves_the_line_where_its_auth
     assert ride.risks[0].text.startswith("Its additions are not part of annalee/flow, where the line is carried on")
     assert pages.headline == "annalee/flow plus 12 commits of its own on its latest commit."
     assert "(markdown)" not in pages.summary  # a wiki page's edit is never what a fork adds
+    assert " None of its 12 commits of its own changes code." in pages.summary
+    assert "changes code" not in ride.summary  # its commits change code
     assert (by["zed/flow"].archetype, twin.use) == ("stale-snapshot", "use annalee/flow")
     assert twin.headline == "A copy of annalee/flow at its latest commit, with nothing of its own."
     assert "behind" not in twin.summary and "older" not in twin.summary

@@ -293,6 +293,7 @@ _WIKI_EDIT = re.compile(
 """The subjects GitHub writes for a wiki page edit ("Updated Installing on Windows (markdown)"): a page's history,
 never what a fork's code is for (theredcmdcraft/gitflow-avh merged its wiki's 216 edits)."""
 
+
 _ASIDE = re.compile(r"\s\((?![A-Z0-9][\w.+-]{0,10}\))[^()]{0,60}\)")
 
 

@@ -15,10 +15,12 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from forkwise.index.kinds import file_kind
 from forkwise.index.models import CommitFact, ForkFacts, Statement
 from forkwise.index.terms import TermScore, tokens, words
 from forkwise.service.settings import WriterName
 from forkwise.service.verdicts.classify import (
+    CODE_KINDS,
     Breakdown,
     Classification,
     added_licences,
@@ -288,6 +290,13 @@ def fixes_mostly(commits: list[CommitFact]) -> bool:
     return bool(commits) and 2 * sum(bool(_FIXING.search(c.subject)) for c in commits) >= len(commits)
 
 
+def _no_code(c: CommitFact, f: ForkFacts) -> bool:
+    """Whether a commit changes no code, build or test file (README and wiki pages, docs, other text): its files'
+    kinds in the fork's diff, or by their paths when the diff no longer holds them."""
+    kinds = {x.path: x.kind for x in f.files}
+    return not any(kinds.get(p, file_kind(p)) in CODE_KINDS for p in c.files)
+
+
 def new_title(f: ForkFacts, upstream: str) -> str:
     """The name a fork's README gives it when that is new ("git-flow (AVH Edition)" for nvie/gitflow, "Comlin" for
     a rewrite of linenoise): short, quoted as written (untrusted). Never upstream's name or title, a part of that
@@ -357,6 +366,7 @@ def context(inp: WriterInput) -> dict[str, Any]:
     quoted = None if what else own_words(f)
     # beyond the fork it is described against: its own commits that fork's line does not hold
     beyond = own_words(f, frozenset(c.sha for c in unique) - inp.line_commits) if inp.line_commits else None
+    added = [c for c in unique if c.sha not in inp.line_commits]  # its own beyond the line it is described against
     pkg = published_as(f)
     big = f.largest_binary
     merge = f.merge
@@ -400,6 +410,8 @@ def context(inp: WriterInput) -> dict[str, Any]:
         "work_quote": f"{quoted.source}: “{clean_subject(quoted.text)}”" if quoted else "",
         "work_quote_ids": quoted.evidence if quoted else "",
         "beyond_quote": f"{beyond.source}: “{clean_subject(beyond.text)}”" if beyond else "",
+        "beyond_commits": len(added),
+        "beyond_no_code": bool(added) and all(_no_code(c, f) for c in added),
         "beyond_quote_ids": beyond.evidence if beyond else "",
         "upstream_successor": inp.upstream_successor or "",
         "new_title": new_title(f, inp.upstream),
