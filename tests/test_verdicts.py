@@ -106,6 +106,11 @@ def _one(tmp_path: Path, settings: Settings, spec: dict, as_of=AS_OF) -> ForkRep
     return report.forks[0]
 
 
+def _net(upstream: dict, name: str, base: str | int, commits: list[dict]) -> dict:
+    """The builder spec of ``upstream`` and one fork, ``name``, made of ``commits`` on ``base``."""
+    return {"name": "net", "upstream": upstream, "forks": [{"name": name, "base": base, "commits": commits}]}
+
+
 def _upstream(n: int = 6, last_days_ago: float = 3, files: int = 8) -> dict:
     commits = [
         {
@@ -122,25 +127,20 @@ def _upstream(n: int = 6, last_days_ago: float = 3, files: int = 8) -> dict:
 
 
 def test_continuation_of_a_dead_upstream(tmp_path: Path, settings: Settings) -> None:
-    spec = {
-        "name": "c",
-        "upstream": _upstream(last_days_ago=900),
-        "forks": [
+    spec = _net(
+        _upstream(last_days_ago=900),
+        "keeper/up",
+        "head",
+        [
             {
-                "name": "keeper/up",
-                "base": "head",
-                "commits": [
-                    {
-                        "message": f"Keep it alive {i}",
-                        "days_ago": 300 - 30 * i,
-                        "author": ["Ann <a@x.example>", "Ben <b@x.example>"][i % 2],
-                        "files": {f"src/new{i}.py": {"lines": 20}},
-                    }
-                    for i in range(8)
-                ],
+                "message": f"Keep it alive {i}",
+                "days_ago": 300 - 30 * i,
+                "author": ["Ann <a@x.example>", "Ben <b@x.example>"][i % 2],
+                "files": {f"src/new{i}.py": {"lines": 20}},
             }
+            for i in range(8)
         ],
-    }
+    )
     f = _one(tmp_path, settings, spec)
     assert f.verdict and (f.archetype, f.verdict.recommendation) == ("continuation", "fork")
     assert "days ago" in f.verdict.summary and "8 commits of its own" in f.verdict.summary
@@ -150,40 +150,27 @@ def test_continuation_of_a_dead_upstream(tmp_path: Path, settings: Settings) -> 
 
 def test_a_late_narrow_fork_of_a_dead_upstream_is_not_a_continuation(tmp_path: Path, settings: Settings) -> None:
     """Made after upstream went quiet, but four commits in one week by one person: not carrying the project on."""
-    spec = {
-        "name": "n",
-        "upstream": _upstream(last_days_ago=900),
-        "forks": [
-            {
-                "name": "late/up",
-                "base": "head",
-                "commits": [
-                    {"message": f"Tweak {i}", "days_ago": 100 - i, "files": {f"src/new{i}.py": {"lines": 20}}}
-                    for i in range(4)
-                ],
-            }
-        ],
-    }
+    spec = _net(
+        _upstream(last_days_ago=900),
+        "late/up",
+        "head",
+        [{"message": f"Tweak {i}", "days_ago": 100 - i, "files": {f"src/new{i}.py": {"lines": 20}}} for i in range(4)],
+    )
     f = _one(tmp_path, settings, spec)
     assert f.verdict and f.archetype == "niche-variant" and f.verdict.recommendation == "fork-for-niche"
     assert "carries" not in f.verdict.summary and "on upstream's latest commit" in f.verdict.headline
 
 
 def test_diverged_heavy_rewrite(tmp_path: Path, settings: Settings) -> None:
-    spec = {
-        "name": "d",
-        "upstream": _upstream(),
-        "forks": [
-            {
-                "name": "rw/up",
-                "base": 2,
-                "commits": [
-                    {"message": f"Rewrite module {i}", "files": {f"src/m{i}.py": {"lines": 60, "prefix": "new"}}}
-                    for i in range(6)
-                ],
-            }
+    spec = _net(
+        _upstream(),
+        "rw/up",
+        2,
+        [
+            {"message": f"Rewrite module {i}", "files": {f"src/m{i}.py": {"lines": 60, "prefix": "new"}}}
+            for i in range(6)
         ],
-    }
+    )
     f = _one(tmp_path, settings, spec)
     assert f.verdict and (f.archetype, f.verdict.recommendation) == ("diverged", "fork-for-niche")
     assert "Its README names it" not in f.verdict.summary
@@ -199,22 +186,19 @@ def test_new_files_and_light_touches_are_no_rewrite(tmp_path: Path, settings: Se
     """A rewrite changes upstream's own lines: a fork that adds a large module and vendored code, and touches four
     of upstream's nine files lightly, is a variant, however many lines it added (the real case: a 6-file Go
     library, 3 files lightly changed, a vendored dependency added)."""
-    spec = {
-        "name": "d",
-        "upstream": _upstream(),
-        "forks": [
-            {
-                "name": "nu/up",
-                "base": 2,
-                "commits": [
-                    {"message": "Add the extra codec", "files": {"src/extra.py": {"lines": 400}}},
-                    {"message": "Vendor the base58 library", "files": {"vendor/base58.py": {"lines": 300}}},
-                    *({"message": f"Use the codec in module {i}", "files": {f"src/m{i}.py": f"import extra\nx = {i}\n"}}
-                      for i in range(1, 5)),
-                ],
-            }
+    spec = _net(
+        _upstream(),
+        "nu/up",
+        2,
+        [
+            {"message": "Add the extra codec", "files": {"src/extra.py": {"lines": 400}}},
+            {"message": "Vendor the base58 library", "files": {"vendor/base58.py": {"lines": 300}}},
+            *(
+                {"message": f"Use the codec in module {i}", "files": {f"src/m{i}.py": f"import extra\nx = {i}\n"}}
+                for i in range(1, 5)
+            ),
         ],
-    }  # fmt: skip
+    )
     f = _one(tmp_path, settings, spec)
     assert f.facts is not None and f.facts.touched_share >= 0.4 and f.facts.lines_added >= 700
     assert f.archetype == "niche-variant", (f.archetype, f.verdict.headline if f.verdict else None)
@@ -223,17 +207,7 @@ def test_new_files_and_light_touches_are_no_rewrite(tmp_path: Path, settings: Se
 def test_commits_already_cherry_picked_upstream_add_nothing(tmp_path: Path, settings: Settings) -> None:
     up = _upstream()
     up["commits"].append({"message": "Fix parser", "files": {"src/fix.py": "fixed = True\n"}})
-    spec = {
-        "name": "cp",
-        "upstream": up,
-        "forks": [
-            {
-                "name": "p/up",
-                "base": 3,
-                "commits": [{"message": "Fix parser (my way)", "files": {"src/fix.py": "fixed = True\n"}}],
-            }
-        ],
-    }
+    spec = _net(up, "p/up", 3, [{"message": "Fix parser (my way)", "files": {"src/fix.py": "fixed = True\n"}}])
     f = _one(tmp_path, settings, spec)
     assert f.facts and (f.facts.ahead, f.facts.unique_commits, f.facts.upstream_equivalent_commits) == (1, 0, 1)
     assert f.verdict and (f.archetype, f.verdict.recommendation) == ("stale-snapshot", "upstream")
@@ -268,17 +242,8 @@ def test_fork_of_fork_is_compared_with_the_root(tmp_path: Path, settings: Settin
 
 def test_injected_readme_changes_no_verdict(tmp_path: Path, settings: Settings) -> None:
     def spec(text: str) -> dict:
-        return {
-            "name": "inj",
-            "upstream": _upstream(),
-            "forks": [
-                {
-                    "name": "m/up",
-                    "base": "head",
-                    "commits": [{"message": "Update README", "files": {"README.md": f"# up\n\nUp.\n\n{text}\n"}}],
-                }
-            ],
-        }
+        readme = {"README.md": f"# up\n\nUp.\n\n{text}\n"}
+        return _net(_upstream(), "m/up", "head", [{"message": "Update README", "files": readme}])
 
     plain = _one(tmp_path / "a", settings.model_copy(update={"home": tmp_path / "h1"}), spec("Some notes."))
     evil = _one(
@@ -318,9 +283,7 @@ def _continuation(
     keep = sustained()
     keep[at]["files"].update(files)
     init = {"message": "init", "days_ago": 900, "files": {"src/a.py": {"lines": 40}, **upstream_files}}
-    spec = {"name": fork.replace("/", "-"), "upstream": {"name": upstream, "commits": [init]},
-            "forks": [{"name": fork, "base": "head", "commits": keep}]}  # fmt: skip
-    return spec, keep
+    return _net({"name": upstream, "commits": [init]}, fork, "head", keep), keep
 
 
 def test_a_continuation_that_renamed_its_package_says_what_to_install(tmp_path: Path, settings: Settings) -> None:
