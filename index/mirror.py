@@ -172,18 +172,25 @@ class Mirror:
         return "refs/upstream" if key == UPSTREAM_KEY else f"refs/forks/{key}"
 
     def register(self, remotes: dict[str, Source]) -> None:
-        """Write one remote per source into the mirror's config (serially, before concurrent fetches)."""
-        existing = set(self.git("remote").split())
-        pinned_before = {
-            line.split(" ", 1)[0]
-            for line in self.git("config", "--get-regexp", r"^http\..*\.curloptresolve$", ok_codes=(0, 1)).splitlines()
-        }
+        """Write one remote per source into the mirror's config (serially, before concurrent fetches). What is there
+        already (each remote's URL, the pinned addresses) is read in one ``git config``: a warm run changes nothing."""
+        if not remotes:
+            return
+        urls: dict[str, str] = {}
+        pinned_before: set[str] = set()
+        config = self.git("config", "--get-regexp", r"^(remote\..*\.url|http\..*\.curloptresolve)$", ok_codes=(0, 1))
+        for line in config.splitlines():
+            key_, _, value = line.partition(" ")
+            if key_.startswith("remote.") and key_.endswith(".url"):
+                urls[key_.removeprefix("remote.").removesuffix(".url")] = value  # the last one, as `--get` reads
+            else:
+                pinned_before.add(key_)
         partial = False
         for key, source in remotes.items():
             name = key
-            if name not in existing:
+            if name not in urls:
                 self.git("remote", "add", "--no-tags", "--", name, source.url)
-            elif self.git("config", "--get", f"remote.{name}.url").strip() != source.url:
+            elif urls[name] != source.url:
                 self.git("remote", "set-url", "--", name, source.url)
             scoped = git_config(source)
             for key_, value in scoped.items():  # lazy blob fetches connect where the check said
@@ -202,10 +209,16 @@ class Mirror:
                 first = next(k for k, s in remotes.items() if not s.is_local)
                 self.git("config", "extensions.partialclone", first)
 
-    def local_refs(self, key: str) -> dict[str, str]:
+    def local_refs(self, key: str, *, also: str | None = None) -> dict[str, str]:
+        """The key's refs by their name in its namespace; ``also``: the refs under that prefix too, in the same
+        ``for-each-ref``, named without ``refs/`` (``tags/v1.0``)."""
         ns = self.namespace(key)
-        out = self.git("for-each-ref", "--format=%(objectname) %(refname)", ns)
-        return {name.removeprefix(ns + "/"): sha for sha, _, name in (ln.partition(" ") for ln in out.splitlines())}
+        out = self.git("for-each-ref", "--format=%(objectname) %(refname)", ns, *([also] if also else []))
+        pairs = (ln.partition(" ") for ln in out.splitlines())
+        return {
+            name.removeprefix(ns + "/") if name.startswith(ns + "/") else name.removeprefix("refs/"): sha
+            for sha, _, name in pairs
+        }
 
     def fetch(self, key: str, source: Source, remote: RemoteRefs, target: str, *, heads: bool) -> bool:
         """Fetch ``target`` (and the branches, if ``heads``) into the key's namespace.
@@ -221,7 +234,7 @@ class Mirror:
         if key == UPSTREAM_KEY:
             refspecs.append("+refs/tags/*:refs/tags/*")
             want |= {r.removeprefix("refs/"): sha for r, sha in remote.refs.items() if r.startswith("refs/tags/")}
-            have = self.local_refs(key) | {k.removeprefix("refs/"): v for k, v in self._tags().items()}
+            have = self.local_refs(key, also="refs/tags")
         else:
             have = self.local_refs(key)
         if all(have.get(k) == v for k, v in want.items()) and (not heads or set(have) - {"target"} <= set(want)):
@@ -244,10 +257,6 @@ class Mirror:
         self.fetches += 1
         self.changed()
         return True
-
-    def _tags(self) -> dict[str, str]:
-        out = self.git("for-each-ref", "--format=%(objectname) %(refname)", "refs/tags")
-        return {name: sha for sha, _, name in (ln.partition(" ") for ln in out.splitlines())}
 
     def own_size(self, key: str) -> int:
         """Bytes of objects the key's refs hold that upstream's compared ref does not (blobs a blobless fetch left

@@ -233,6 +233,44 @@ def test_what_upstreams_head_decides_is_read_once_per_head(run, settings: Settin
     assert HeadFacts.model_validate_json(cache.read_text()).key == f"{ANALYSIS_VERSION}:{moved.head}"
 
 
+def test_upstreams_tags_and_recent_commits_are_read_again_only_when_their_own_inputs_change(
+    run, settings: Settings
+) -> None:
+    """`describe` and the tags are kept for the head and its tag refs, the recent commit dates for the head and how
+    far back they were read: a warm run asks git neither, a new tag reads the tags again (not the dates), and a run
+    dated before the window reads the dates again."""
+    from datetime import timedelta
+
+    from forkwise.index.facts.upstream import HeadFacts
+    from forkwise.index.network import analyse_network
+
+    net, first = run
+    [cache] = settings.cache_dir.glob("*/upstream-head.json")
+    known = HeadFacts.model_validate_json(cache.read_text())
+    assert (known.describe, [t for t, _d in known.tags]) == (first.upstream.head_describe, ["v1.0"])
+    assert known.dates_since == net.as_of - timedelta(days=365) and len(known.dates) == first.upstream.commits_365d
+    assert first.upstream.commits_365d == 6
+    # the file is what the next run reports while the head and the tags are the ones it was written for
+    cache.write_text(known.model_copy(update={"describe": "from-the-file", "dates": known.dates[:2]}).model_dump_json())
+    again = analyse(net, settings).upstream
+    assert (again.head_describe, again.commits_365d) == ("from-the-file", 2)
+    # a new tag on the same head: describe and the tags come from git again, the dates still from the file
+    git(net.upstream_path, "tag", "v2.0", net.upstream_commits[-1])
+    tagged = analyse(net, settings).upstream
+    assert (tagged.head, tagged.head_describe, tagged.commits_365d) == (first.upstream.head, "v2.0", 2)
+    assert [t for t, _d in tagged.tags] == ["v2.0", "v1.0"]
+    # a run dated a year earlier reaches before the window: the dates are read again, as a run without the file does
+    up, forks = net.inputs()
+    earlier = net.as_of - timedelta(days=365)
+    read = analyse_network(up, forks, settings, as_of=earlier).upstream
+    cache.unlink()
+    fresh = analyse_network(up, forks, settings, as_of=earlier).upstream
+    assert (read.commits_30d, read.commits_90d, read.commits_365d) == (
+        fresh.commits_30d, fresh.commits_90d, fresh.commits_365d)  # fmt: skip
+    assert fresh.commits_365d != 2
+    assert HeadFacts.model_validate_json(cache.read_text()).dates_since == earlier - timedelta(days=365)
+
+
 def test_snapshots_at_the_same_commit_keep_their_own_branch_names(tmp_path: Path, settings: Settings) -> None:
     spec = {
         "name": "twins",

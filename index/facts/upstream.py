@@ -261,8 +261,12 @@ def _scan_history(ctx: UpstreamContext) -> UpstreamHistory:
 
 
 class HeadFacts(BaseModel):
-    """What upstream's head commit alone decides (its tree and README), kept beside the fork facts so a run whose
-    upstream did not move neither lists the tree nor parses the README again."""
+    """What upstream's head commit decides, kept beside the fork facts so a run whose upstream did not move neither
+    lists the tree, parses the README nor asks git about tags and recent commits again.
+
+    The tree and README parts depend on the head alone (``key``); the tags on the head and the tag refs
+    (``tags_key``); the recent commit dates on the head and how far back they were read (``dates_since``): each part
+    is read again when its own input changed."""
 
     key: str = Field(description="The analysis version and the head's SHA these were read from.")
     files: int
@@ -271,19 +275,19 @@ class HeadFacts(BaseModel):
     readme_lead: str
     readme_lead_markdown: str
     successors: list[str]
+    tags_key: str = Field(default="", description="sha1 of the tag refs `describe` and `tags` were read with.")
+    describe: str | None = None
+    tags: list[tuple[str, datetime]] = Field(default_factory=list)
+    dates_since: datetime | None = Field(
+        default=None, description="`dates` holds every commit of the head's history since this moment."
+    )
+    dates: list[datetime] = Field(default_factory=list, description="Committer dates, newest first.")
 
 
-def head_facts(ctx: UpstreamContext, key: str, cache: Path | None) -> HeadFacts:
-    """:class:`HeadFacts` of ``ctx.head``: from ``cache`` when it was written for ``key``, else read (and written
-    there). A missing, unreadable or stale file is read again, never an error."""
-    if cache is not None:
-        with contextlib.suppress(OSError, ValueError, ValidationError):
-            known = HeadFacts.model_validate_json(cache.read_bytes())
-            if known.key == key:
-                return known
+def _read_head(ctx: UpstreamContext, key: str) -> HeadFacts:
     files = ctx.tree(ctx.head)
     readme_path, text = readme_mod.read_at(ctx.mirror, ctx.head, files)
-    facts = HeadFacts(
+    return HeadFacts(
         key=key,
         files=len(files),
         readme_path=readme_path,
@@ -292,13 +296,61 @@ def head_facts(ctx: UpstreamContext, key: str, cache: Path | None) -> HeadFacts:
         readme_lead_markdown=readme_mod.lead_markdown(text) if text else "",
         successors=statements.successors(text),
     )
+
+
+def head_facts(
+    ctx: UpstreamContext, key: str, cache: Path | None, *, tags_key: str = "", since: datetime | None = None
+) -> HeadFacts:
+    """:class:`HeadFacts` of ``ctx.head``: each part from ``cache`` when it was written for this ``key`` (and
+    ``tags_key``, and a window reaching back to ``since``), else read from git (and the file rewritten). A missing,
+    unreadable or stale file is read again, never an error. Without ``since`` no dates are read."""
+    known: HeadFacts | None = None
     if cache is not None:
+        with contextlib.suppress(OSError, ValueError, ValidationError):
+            known = HeadFacts.model_validate_json(cache.read_bytes())
+    facts = known if known is not None and known.key == key else _read_head(ctx, key)
+    update: dict[str, Any] = {}
+    if facts is not known or facts.tags_key != tags_key:
+        described = ctx.git("describe", "--tags", "--abbrev=7", ctx.head, ok_codes=(0, 128)).strip()
+        listed = ctx.git(
+            "for-each-ref", "--sort=-creatordate", "--count=10",
+            f"--merged={ctx.head}",  # only tags the compared upstream ref contains
+            "--format=%(refname:short)%00%(creatordate:iso-strict)", "refs/tags",
+        )  # fmt: skip
+        tags = [(t, iso(d)) for t, _, d in (ln.partition(NUL) for ln in listed.splitlines()) if d]
+        update |= {"tags_key": tags_key, "describe": described or None, "tags": tags}
+    if since is not None and (facts is not known or facts.dates_since is None or facts.dates_since > since):
+        # whole seconds, as git reads the date; the window is cut exactly below, the same way for a cached list
+        out = ctx.git("log", f"--since={since.replace(microsecond=0).isoformat()}", "--format=%cI", ctx.head)
+        update |= {"dates_since": since, "dates": [iso(d) for d in out.split()]}
+    if update:
+        facts = facts.model_copy(update=update)
+    if cache is not None and facts != known:
         with contextlib.suppress(OSError):
             cache.parent.mkdir(parents=True, exist_ok=True)
             tmp = cache.with_suffix(f".{threading.get_ident()}.tmp")
             tmp.write_text(facts.model_dump_json())
             tmp.replace(cache)
     return facts
+
+
+def _head_and_tags(mirror: Path, timeout: float) -> tuple[str, datetime, str]:
+    """Upstream's compared head, its committer date and a key of the tag refs, in one ``for-each-ref``. A head that
+    is an annotated tag (a pinned release) is peeled by ``log``, whose date is its commit's."""
+    out = run(
+        mirror, "for-each-ref", "--format=%(objectname)%00%(*objectname)%00%(refname)%00%(creatordate:iso-strict)",
+        UPSTREAM_REF, "refs/tags", timeout=timeout,
+    )  # fmt: skip
+    head, date, tags = "", "", []
+    for line in out.splitlines():
+        sha, peeled, ref, created = [*line.split(NUL), "", "", ""][:4]
+        if ref == UPSTREAM_REF:
+            head, date = ("", "") if peeled else (sha, created)
+        else:
+            tags.append(line)
+    if not head:
+        head, date = run(mirror, "log", "-1", "--format=%H%x00%cI", UPSTREAM_REF, timeout=timeout).strip().split(NUL)
+    return head, iso(date), hashlib.sha1("\n".join(tags).encode()).hexdigest()
 
 
 def upstream_facts(
@@ -314,27 +366,15 @@ def upstream_facts(
     version: str = "",
 ) -> tuple[UpstreamFacts, UpstreamContext]:
     """Summary facts about upstream and the shared context for fork analysis. ``cache``: a file for what the head
-    alone decides (:class:`HeadFacts`, keyed by ``version`` and the head); None reads it every time."""
-    head, date = run(mirror, "log", "-1", "--format=%H%x00%cI", UPSTREAM_REF, timeout=timeout).strip().split(NUL)
-    last = iso(date)
+    decides (:class:`HeadFacts`, keyed by ``version`` and the head); None reads it every time."""
+    head, last, tags_key = _head_and_tags(mirror, timeout)
     ctx = UpstreamContext(
         mirror=mirror, head=head, last_commit_date=last, timeout=timeout, names=tuple(name.split("/"))
     )
-    at_head = head_facts(ctx, f"{version}:{head}", cache)
-    described = run(mirror, "describe", "--tags", "--abbrev=7", head, timeout=timeout, ok_codes=(0, 128)).strip()
-    ctx.head_describe = described or None
-    since = (as_of - timedelta(days=365)).isoformat()
-    dates = [iso(d) for d in run(mirror, "log", f"--since={since}", "--format=%cI", head).split()]
-    tags_out = run(
-        mirror,
-        "for-each-ref",
-        "--sort=-creatordate",
-        "--count=10",
-        f"--merged={head}",  # only tags the compared upstream ref contains
-        "--format=%(refname:short)%00%(creatordate:iso-strict)",
-        "refs/tags",
-    )
-    tags = [(t, iso(d)) for t, _, d in (ln.partition(NUL) for ln in tags_out.splitlines()) if d]
+    since = as_of - timedelta(days=365)
+    at_head = head_facts(ctx, f"{version}:{head}", cache, tags_key=tags_key, since=since)
+    ctx.head_describe = at_head.describe
+    dates = [d for d in at_head.dates if d >= since]
     facts = UpstreamFacts(
         name=name,
         url=url,
@@ -351,7 +391,7 @@ def upstream_facts(
         commits_30d=sum(d >= as_of - timedelta(days=30) for d in dates),
         commits_90d=sum(d >= as_of - timedelta(days=90) for d in dates),
         commits_365d=len(dates),
-        tags=tags,
+        tags=at_head.tags,
         files=at_head.files,
     )
     return facts, ctx
