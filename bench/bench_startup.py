@@ -9,8 +9,8 @@
 - for reference, the same git computations on forkwise's warm mirror (no clone, no fetch): what git alone costs
   once everything is local. No Python program that starts an interpreter and reads a store gets near it on a
   small network, so it carries no target.
-- the floor: a Python process that only imports the libraries the command line is built on (typer, pydantic,
-  pydantic-settings) and asks every repository its refs (``ls-remote``, four at a time as forkwise does), the least
+- the floor: a Python process that only imports the libraries the command line is built on (typer, pydantic's
+  models) and asks every repository its refs (``ls-remote``, four at a time as forkwise does), the least
   any warm ``summarize`` of this design must do before it reads a fact.
 
 Each figure is the best of ``--rounds`` runs, each a fresh process. Usage:
@@ -38,7 +38,7 @@ BIN = Path(sys.executable).parent
 FLOOR = """
 import subprocess, sys
 from concurrent.futures import ThreadPoolExecutor
-import typer, pydantic, pydantic_settings
+import typer, pydantic, pydantic.main
 with ThreadPoolExecutor(4) as pool:
     list(pool.map(lambda u: subprocess.run(["git", "ls-remote", "--symref", u], capture_output=True), sys.argv[1:]))
 """
@@ -101,7 +101,7 @@ def main() -> None:
         repos = [str(net.upstream_path), *(str(f.path) for f in net.forks)]
         floor = best([sys.executable, "-c", FLOOR, *repos], a.rounds)
         print(
-            f"floor (interpreter, typer + pydantic + pydantic-settings imported, {len(repos)} ls-remotes): "
+            f"floor (interpreter, typer + pydantic's BaseModel imported, {len(repos)} ls-remotes): "
             f"{floor:.3f}s = {floor / scratch:.2f}x plain git"
         )
         for label, index in (("--no-index", ["--no-index"]), ("with index", [])):

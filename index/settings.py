@@ -4,12 +4,14 @@ the embeddings. The service's settings (store, queue, API, Slack, models) extend
 
 from __future__ import annotations
 
+import json
 import os
+import types
+import typing
 from pathlib import Path
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
 def _default_home() -> Path:
@@ -17,10 +19,72 @@ def _default_home() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".local" / "share") / "forkwise"
 
 
-class IndexSettings(BaseSettings):
-    """Configuration of the index layer, read from ``FORKWISE_*`` environment variables."""
+def _structured(annotation: Any) -> bool:
+    """Whether a field's value is written as JSON in the environment (a list, a mapping, a model)."""
+    origin = typing.get_origin(annotation) or annotation
+    if origin in (typing.Union, types.UnionType):
+        return any(_structured(a) for a in typing.get_args(annotation) if a is not type(None))
+    return origin in (list, dict, set, frozenset, tuple) or (isinstance(origin, type) and issubclass(origin, BaseModel))
 
-    model_config = SettingsConfigDict(env_prefix="FORKWISE_", extra="ignore")
+
+class EnvSettings(BaseModel):
+    """A model whose fields are read from the environment: ``FORKWISE_<FIELD>`` (in any case), or the names a
+    field's ``validation_alias`` lists (``GITHUB_TOKEN``), the first one set; a list or a mapping as JSON. Values
+    given to the constructor win.
+
+    This is what pydantic-settings' environment source did for forkwise, written here because importing
+    pydantic-settings (asyncio, argparse, dotenv and every cloud provider's source with it) cost ~20 ms of every
+    command, a tenth of a warm ``summarize``; forkwise reads no ``.env`` file, secret directory or CLI source."""
+
+    model_config = ConfigDict(extra="ignore", validate_by_name=True, validate_by_alias=True, validate_default=True)
+    env_prefix: ClassVar[str] = "FORKWISE_"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_environment(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        env = {k.upper(): v for k, v in os.environ.items()}
+        found: dict[str, Any] = {}
+        for name, info in cls.model_fields.items():
+            alias = info.validation_alias
+            names = [str(c) for c in alias.choices] if isinstance(alias, AliasChoices) else [cls.env_prefix + name]
+            if name in data or any(n in data for n in names):
+                continue
+            var = next((n for n in names if n.upper() in env), None)
+            if var is None:
+                continue
+            raw = env[var.upper()]
+            if _structured(info.annotation):
+                try:
+                    found[name] = json.loads(raw)
+                except ValueError as exc:
+                    raise ValueError(f"{var.upper()} must be JSON ({exc})") from None
+            else:
+                found[name] = raw
+        return {**found, **data}
+
+
+def settings_problem(cls: type[EnvSettings], exc: ValidationError) -> str:
+    """What is wrong with the environment, one clause per bad value, each named by its variable as the user wrote
+    it (``FORKWISE_WORKERS='-1': Input should be greater than or equal to 0``)."""
+    env = {k.upper(): k for k in os.environ}
+    parts = []
+    for e in exc.errors(include_url=False):
+        field = str(e["loc"][0]) if e["loc"] else ""
+        info = cls.model_fields.get(field)
+        if info is None:  # the environment as a whole (a value that is not JSON): the message names its variable
+            parts.append(str(e["msg"]).removeprefix("Value error, "))
+            continue
+        alias = info.validation_alias
+        names = [str(c) for c in alias.choices] if isinstance(alias, AliasChoices) else [cls.env_prefix + field]
+        var = next((env[n.upper()] for n in names if n.upper() in env), names[0])
+        parts.append(f"{var}={os.environ.get(var, '')!r}: {e['msg']}")
+    return "; ".join(parts)
+
+
+class IndexSettings(EnvSettings):
+    """Configuration of the index layer, read from ``FORKWISE_*`` environment variables."""
 
     home: Path = Field(default_factory=_default_home, description="Data dir: mirrors, caches, reports.")
     github_url: str = Field(

@@ -55,10 +55,12 @@ def test_summarize_without_index_loads_no_vector_stack_queue_or_model(tmp_path: 
     assert report["forks"][0]["facts"]["ahead"] == 1  # it did the work
     assert not mods & HEAVY, mods & HEAVY
     assert not mods & {"httpx", "tenacity"}  # forks given by path: no forge is asked anything
+    assert "pydantic_settings" not in mods  # settings are read by forkwise.index.settings itself
     assert "sqlalchemy" in mods  # the first run creates the store: the ORM and Alembic's migrations
     mods, res = loaded(argv, env)
     assert json.loads(res.stdout)["forks"][0]["facts"]["ahead"] == 1
     assert not mods & (HEAVY | {"sqlalchemy", "alembic"}), mods  # the next writes its run with sqlite3 alone
+    assert not mods & {"pydantic_settings", "asyncio"}, mods & {"pydantic_settings", "asyncio"}
     # nothing printed but the report: no console; upstream's head did not move: its README is not parsed again
     assert not mods & {"rich", "markdown_it"}, mods & {"rich", "markdown_it"}
     mods, res = loaded([*argv[:-1], "md"], env)

@@ -60,10 +60,18 @@ def escape(text: str) -> str:
 
 
 def _settings() -> Settings:
-    """The settings, loaded when a command runs (pydantic-settings is not needed to print help)."""
-    from forkwise.service.settings import get_settings
+    """The settings, read from the environment when a command runs (help needs none); a bad value exits 2 with one
+    line naming its variable."""
+    from pydantic import ValidationError
 
-    return get_settings()
+    from forkwise.index.settings import settings_problem
+    from forkwise.service.settings import Settings, get_settings
+
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        err.print(f"[red]error:[/red] bad setting: {escape(settings_problem(Settings, exc))}", soft_wrap=True)
+        raise typer.Exit(2) from None
 
 
 def _plain(params: list) -> list:
