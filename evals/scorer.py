@@ -38,11 +38,11 @@ from forkwise.service.settings import Settings
 from forkwise.service.verdicts import checks
 from forkwise.service.verdicts.classify import ARCHETYPES
 from forkwise.service.verdicts.llm_writer import LLMWriter
-from forkwise.service.verdicts.models import FieldNote, ForkReport, Report, WriterStats
+from forkwise.service.verdicts.models import FieldNote, ForkReport, Report, Writer, WriterStats
 from forkwise.service.verdicts.purpose import IDENTIFIER_LIST, banned_for
 from forkwise.service.verdicts.purpose import problems as phrase_problems
 from forkwise.service.verdicts.report import stored_input, verdict_problems
-from forkwise.service.verdicts.writer import FactsWriter, Writer, purpose_of
+from forkwise.service.verdicts.writer import FactsWriter, purpose_of
 
 EVALS_DIR = Path(str(resources.files("forkwise.evals")))
 CASES_DIR = EVALS_DIR / "cases"

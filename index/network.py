@@ -10,8 +10,9 @@ import hashlib
 import json
 import shutil
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,8 +20,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, Field, ValidationError
 
-from forkwise.index.advisories import AdvisoryError, OsvClient, enrich
-from forkwise.index.facts import UPSTREAM_REF, UpstreamContext, fork_facts, upstream_facts
+from forkwise.index.facts import UPSTREAM_REF, UpstreamContext, upstream_facts
 from forkwise.index.github import RepoMeta
 from forkwise.index.gitio import GitError, close_thread_repos
 from forkwise.index.mirror import (
@@ -228,13 +228,13 @@ def analyse_network(
     """
     as_of = as_of or datetime.now(UTC)
     mirror = Mirror(settings.mirrors_dir, upstream, blobless=settings.blobless, timeout=settings.git_timeout)
-    with mirror.lock():
+    with mirror.lock(), _asking(forks, settings) as early:  # the forks' remotes answer while upstream is read
         t0 = time.perf_counter()
         up_facts, ctx = _upstream(mirror, upstream, settings, as_of)
         cache = cache or _Cache(settings.cache_dir / mirror.path.stem)
         run = _Run(settings, upstream, mirror, cache, ctx, progress, reresolve)
         outcomes = _outcomes(run, forks)
-        resolved = _resolve(run, outcomes)
+        resolved = _resolve(run, outcomes, early)
         run.timed("resolve", t0)
         if between_stages:  # a hook after each stage that talks to the forks' remotes
             between_stages("resolve")
@@ -352,6 +352,8 @@ def _advisories(settings: IndexSettings, mirror: Mirror, upstream_head: str, out
     """Security fixes named by advisories (``FORKWISE_OSV_URL``); a failure is a warning, never a lost run."""
     if not settings.osv_url:
         return []
+    from forkwise.index.advisories import AdvisoryError, OsvClient, enrich
+
     facts = {o.name: o.facts for o in outcomes if o.facts is not None and o.error is None}
     client = OsvClient(settings.osv_url, settings.http_cache_dir / "osv")
     try:
@@ -412,17 +414,37 @@ def _outcomes(run: _Run, forks: list[ForkInput]) -> list[ForkOutcome]:
     return outcomes
 
 
-def _resolve(run: _Run, outcomes: list[ForkOutcome]) -> dict[str, Resolved]:
-    """``ls-remote`` every fork (cheap; no objects move); a fork that stopped answering is looked up again."""
+@contextmanager
+def _asking(forks: list[ForkInput], settings: IndexSettings) -> Iterator[dict[str, Future[RemoteRefs]]]:
+    """``ls-remote`` of every fork, started now (each source once) and answered in :func:`_resolve`. Leaving early
+    (upstream could not be read) cancels those not started yet."""
+    pool = ThreadPoolExecutor(max_workers=max(4, settings.resolve_workers))
+    early: dict[str, Future[RemoteRefs]] = {}
+    try:
+        for f in forks:
+            if f.source is not None and f.error is None and source_key(f.source) not in early:
+                early[source_key(f.source)] = pool.submit(ls_remote, f.source)
+        yield early
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _resolve(
+    run: _Run, outcomes: list[ForkOutcome], early: dict[str, Future[RemoteRefs]] | None = None
+) -> dict[str, Resolved]:
+    """``ls-remote`` every fork (cheap; no objects move), or its answer to one :func:`_asking` started; a fork that
+    stopped answering is looked up again."""
     resolved: dict[str, Resolved] = {}
     pending = [o for o in outcomes if o.error is None and o.key]
     run.progress("resolve", "start", len(pending))
+    early = early or {}
 
     def resolve(o: ForkOutcome) -> None:
         key = o.key or ""
         try:
             try:
-                remote = ls_remote(run.sources[key])
+                asked = early.get(key)
+                remote = asked.result() if asked is not None else ls_remote(run.sources[key])
             except SourceProblem:
                 moved = run.reresolve(run.inputs[key]) if run.reresolve and key in run.inputs else None
                 if moved is None:
@@ -526,6 +548,8 @@ def _analyse(run: _Run, todo: list[ForkOutcome], resolved: dict[str, Resolved]) 
     snapshot_facts: dict[str, ForkFacts] = {}
 
     def analyse(o: ForkOutcome) -> None:
+        from forkwise.index.facts import fork_facts  # loaded when a fork is analysed: a warm run never is
+
         r = resolved[o.key or ""]
         try:
             head = r.remote.refs[r.target]

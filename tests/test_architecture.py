@@ -126,6 +126,19 @@ def test_paths_in_the_home_come_only_from_the_settings() -> None:
     assert users == []
 
 
+def test_the_facts_writer_reads_the_date_only_as_whole_days() -> None:
+    """Remembered verdicts (service/verdicts/memo.py) are keyed on ``WriterInput.days()``, not on the moment: the
+    writer and what it calls must not read ``as_of`` themselves, nor the clock."""
+    readers = []
+    for module in ("writer", "purpose", "evidence", "prompts"):
+        tree = ast.parse(MODULES[f"forkwise.service.verdicts.{module}"].read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr in ("as_of", "now", "today", "utcnow"):
+                readers.append(f"{module}:{node.lineno}: {ast.unparse(node)}")
+    assert readers == []
+    assert "as_of" not in (ROOT / "prompts" / "verdict.toml").read_text()
+
+
 def test_every_type_ignore_says_why() -> None:
     bare = []
     for module, path in MODULES.items():

@@ -61,6 +61,7 @@ def test_summarize_without_index_loads_no_vector_stack_queue_or_model(tmp_path: 
     assert json.loads(res.stdout)["forks"][0]["facts"]["ahead"] == 1
     assert not mods & (HEAVY | {"sqlalchemy", "alembic"}), mods  # the next writes its run with sqlite3 alone
     assert not mods & {"pydantic_settings", "asyncio"}, mods & {"pydantic_settings", "asyncio"}
+    assert "jinja2" not in mods  # its verdicts were remembered by the first run: no template is rendered
     # nothing printed but the report: no console; upstream's head did not move: its README is not parsed again
     assert not mods & {"rich", "markdown_it"}, mods & {"rich", "markdown_it"}
     mods, res = loaded([*argv[:-1], "md"], env)

@@ -13,8 +13,22 @@ patches of the upstream commits that touch the same files, in one ``log --no-wal
 merge facts on, ``merge-tree`` and the replay of its commits (``index/merge.py``). Nothing is computed twice.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from forkwise.index.facts.common import UPSTREAM_REF
-from forkwise.index.facts.fork import CHERRY_CANDIDATES, fork_facts
 from forkwise.index.facts.upstream import UpstreamContext, UpstreamHistory, upstream_facts
 
+if TYPE_CHECKING:
+    from forkwise.index.facts.fork import CHERRY_CANDIDATES, fork_facts
+
 __all__ = ["CHERRY_CANDIDATES", "UPSTREAM_REF", "UpstreamContext", "UpstreamHistory", "fork_facts", "upstream_facts"]
+
+
+def __getattr__(name: str) -> Any:
+    """The per-fork analysis (and the diff, merge and term machinery it imports) loads when a fork is analysed: a
+    warm run, every fork's facts stored, never needs it."""
+    if name in ("CHERRY_CANDIDATES", "fork_facts"):
+        from forkwise.index.facts import fork
+
+        return getattr(fork, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

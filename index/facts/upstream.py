@@ -10,22 +10,22 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from forkwise.index import readme as readme_mod
-from forkwise.index import security, statements
 from forkwise.index.facts.common import NUL, RS, UPSTREAM_REF, US, iso, text_of, unquote
 from forkwise.index.gitio import read_blob, read_blobs, records, run, tree_names
 from forkwise.index.kinds import file_kind
 from forkwise.index.licenses import UNKNOWN
-from forkwise.index.manifests import LICENSE_DIRS, is_license, is_manifest, license_info, package_info
 from forkwise.index.models import (
     LicenseInfo,
     UpstreamFacts,
 )
-from forkwise.index.terms import Vocabulary
+
+if TYPE_CHECKING:  # what reads upstream's README, manifests and history loads when a fork is analysed, not before:
+    # a warm run (every fork's facts stored, upstream's head unchanged) needs none of it
+    from forkwise.index.terms import Vocabulary
 
 
 @dataclass
@@ -74,6 +74,9 @@ class UpstreamContext:
 
     def vocab(self) -> Vocabulary:
         """Upstream's vocabulary (paths, README paragraphs, recent subjects), built once when a fork needs it."""
+        from forkwise.index import readme as readme_mod
+        from forkwise.index.terms import Vocabulary
+
         history = self.history()
         with self._history_lock:
             if self._vocab is None:
@@ -152,6 +155,8 @@ class UpstreamContext:
         """The licence at ``rev``: its licence file by name at the root (or in a root ``license/`` folder), named by
         comparing the text with the SPDX texts; else, or when the text matches none, what a root manifest's
         metadata says (licence field, classifiers); ``unknown`` when a file is there and nothing tells."""
+        from forkwise.index.manifests import LICENSE_DIRS, is_license, is_manifest, license_info, package_info
+
         with self._lock:
             if rev in self._license:
                 return self._license[rev]
@@ -197,6 +202,8 @@ _RAW = re.compile(r"^:\d+ \d+ \w+ (\w+) (\w)\w*\t(.*)$", re.M)
 def _scan_history(ctx: UpstreamContext) -> UpstreamHistory:
     """One ``log --raw`` of every commit upstream has (merges against their first parent): the file versions it has
     had, its security fixes, commit dates, recent subjects, and the tree size along its first-parent line."""
+    from forkwise.index import security
+
     out = ctx.git(
         "log", "--raw", "--no-abbrev", "--no-renames", "--diff-merges=first-parent",
         f"--format={RS}%H%x00%P%x00%cI%x00%B{US}", ctx.head,
@@ -285,6 +292,9 @@ class HeadFacts(BaseModel):
 
 
 def _read_head(ctx: UpstreamContext, key: str) -> HeadFacts:
+    from forkwise.index import readme as readme_mod
+    from forkwise.index import statements
+
     files = ctx.tree(ctx.head)
     readme_path, text = readme_mod.read_at(ctx.mirror, ctx.head, files)
     return HeadFacts(

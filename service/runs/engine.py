@@ -56,9 +56,8 @@ from forkwise.service.runs.litestore import save_report
 from forkwise.service.runs.vectors import retriever, sync_vectors
 from forkwise.service.settings import Settings, WriterName
 from forkwise.service.verdicts.classify import Rules
-from forkwise.service.verdicts.models import Report, WriterStats
+from forkwise.service.verdicts.models import Report, Writer, WriterStats
 from forkwise.service.verdicts.report import build_report, stored_input
-from forkwise.service.verdicts.writer import Writer
 
 
 class RunRequest(BaseModel):
@@ -266,7 +265,15 @@ def assemble(
             mirror = ensure_heads(settings, req.upstream, wanted)  # forks another worker fetched
         return relations(mirror, fork_heads, pairs, settings.git_timeout)
 
-    report = build_report(net, writer, rules, req.listing, relate)
+    memo = None
+    if writer is None and req.use_cache:  # the facts writer, its verdicts remembered beside the facts cache
+        from forkwise.service.verdicts.memo import RememberedWriter
+
+        stem = mirror_path(settings.mirrors_dir, req.upstream.name, req.upstream.url).stem
+        memo = RememberedWriter(settings.cache_dir / stem / "verdicts.json")
+    report = build_report(net, writer or memo, rules, req.listing, relate)
+    if memo is not None:
+        memo.save()
     return report.model_copy(update={"remote_request": req.remote})
 
 

@@ -16,7 +16,6 @@ from forkwise.index.forge import client_for, discover, reresolver
 from forkwise.index.github import Discovery
 from forkwise.index.gitio import GitError
 from forkwise.index.gitio import run as run_git
-from forkwise.index.merge import Replay, port_plan, port_ref
 from forkwise.index.mirror import mirror_path
 from forkwise.index.models import FirstConflict
 from forkwise.index.network import ForkInput, Progress, Reresolve, UpstreamError, ensure_heads, no_progress
@@ -380,6 +379,8 @@ def port(settings: Settings, upstream: str, fork: str, to: str, branch: str | No
             + (f": {first.sha[:7]} conflicts in {', '.join(first.paths)}" if first else "")
         )
     check_url(to)
+    from forkwise.index.merge import Replay, port_plan, port_ref  # the replay machinery: only `port` needs it
+
     ref = port_ref(fr.name)
     mirror = mirror_path(settings.mirrors_dir, report.upstream.name, report.upstream.url or "")
 

@@ -37,14 +37,12 @@ from forkwise.index.models import Statement
 from forkwise.service.settings import Settings, WriterName
 from forkwise.service.verdicts import checks
 from forkwise.service.verdicts.llm import Completion, chat_llm
-from forkwise.service.verdicts.models import Claim, FieldNote, Verdict, VerdictField
+from forkwise.service.verdicts.models import Claim, FieldNote, Verdict, VerdictField, Writer, WriterInput
 from forkwise.service.verdicts.prompts import load_toml, prompt_hash, text_template
 from forkwise.service.verdicts.purpose import Purpose, banned_for, candidates
 from forkwise.service.verdicts.purpose import problems as phrase_problems
 from forkwise.service.verdicts.writer import (
     FactsWriter,
-    Writer,
-    WriterInput,
     allowed_numbers,
     context,
     numbers_in,

@@ -7,7 +7,7 @@ produces for one fork; every ID it cites resolves in that fork's evidence catalo
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -197,12 +197,12 @@ class WriterStats(BaseModel):
 
     @classmethod
     def of(cls, writer: str, verdicts: list[Verdict], seconds: float) -> WriterStats:
-        from forkwise.service.verdicts.checks import kind
-
         st = cls(writer=writer, verdicts=len(verdicts), seconds=round(seconds, 3))
         for v in verdicts:
             st.by_model += any(n.source != "facts" for n in v.fields)
-            for n in v.fields:
+            for n in v.fields:  # only an LLM writer's verdicts have fields
+                from forkwise.service.verdicts.checks import kind
+
                 st.fields_asked += 1
                 st.fields_model += n.source == "model"
                 st.fields_repaired += n.source == "repaired"
@@ -307,3 +307,42 @@ class Report(BaseModel):
         data["coverage"]["listing_note"] = scrub(data["coverage"]["listing_note"])
         data["warnings"] = [scrub(w) for w in data["warnings"]]
         return Report.model_validate(data)
+
+
+class WriterInput(BaseModel):
+    """Everything a writer (and the validator) reads for one fork: a verdict is a function of this, the prompt files
+    and the code (what lets :mod:`forkwise.service.verdicts.memo` remember it)."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    name: str = Field(description="The fork's name.")
+    upstream: str
+    facts: ForkFacts
+    classification: Classification
+    catalogue: dict[str, Evidence]
+    as_of: datetime
+    forge_description: str | None = Field(
+        default=None, description="The fork's forge description, when it is its own (not one the network shares)."
+    )
+    upstream_successor: str | None = Field(
+        default=None, description="The sentence of upstream's README that names this fork as where it went."
+    )
+    line_commits: frozenset[str] = Field(
+        default=frozenset(),
+        description="The own commits of the fork this one is described against (relative_to): the line it shares.",
+    )
+
+    def days(self) -> dict[str, int]:
+        """What of the date a verdict reads: whole days since upstream's last commit and since the fork's. A writer
+        reads ``as_of`` only through this, so a verdict is the same all day (what the memo keys on)."""
+        return {
+            "idle_days": (self.as_of - self.facts.upstream_last_commit_date).days,
+            "fork_idle_days": (self.as_of - self.facts.last_commit_date).days,
+        }
+
+
+class Writer(Protocol):
+    """What writes one fork's verdict from its :class:`WriterInput`: the facts writer, an LLM writer."""
+
+    name: WriterName
+
+    def write(self, inp: WriterInput) -> Verdict: ...

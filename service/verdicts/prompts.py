@@ -11,21 +11,13 @@ import tomllib
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import nh3
-from jinja2 import (
-    ChoiceLoader,
-    DictLoader,
-    Environment,
-    FileSystemBytecodeCache,
-    FileSystemLoader,
-    StrictUndefined,
-    Template,
-    select_autoescape,
-)
-from jinja2.bccache import Bucket
 from markupsafe import Markup
+
+if TYPE_CHECKING:  # Jinja loads when a template is first rendered: a run whose verdicts are all remembered
+    # (service/verdicts/memo.py) renders none
+    from jinja2 import Environment, FileSystemBytecodeCache, Template
 
 
 def prompts_dir() -> Path:
@@ -80,24 +72,25 @@ def applied(n: int, total: int) -> str:
     return f"{n} of its {count(total, 'own commit')} apply"
 
 
-class _QuietBytecodeCache(FileSystemBytecodeCache):
-    """Jinja's file cache of compiled templates, which never fails a render: a file it cannot read (truncated,
-    another version's) is a miss, one it cannot write is skipped."""
-
-    def load_bytecode(self, bucket: Bucket) -> None:
-        try:
-            super().load_bytecode(bucket)
-        except (OSError, EOFError, ValueError, TypeError, pickle.UnpicklingError):
-            bucket.reset()
-
-    def dump_bytecode(self, bucket: Bucket) -> None:
-        with contextlib.suppress(OSError):
-            super().dump_bytecode(bucket)
-
-
 def _bytecode_cache() -> FileSystemBytecodeCache | None:
-    """The cache in Jinja's per-user directory under the temp dir (created 0700 and checked to be this user's),
-    or None when there is no safe one: templates are then compiled per process, as before."""
+    """Jinja's file cache of compiled templates in its per-user directory under the temp dir (created 0700 and
+    checked to be this user's), which never fails a render: a file it cannot read (truncated, another version's) is
+    a miss, one it cannot write is skipped. None when there is no safe directory: templates are then compiled per
+    process, as before."""
+    from jinja2 import FileSystemBytecodeCache
+    from jinja2.bccache import Bucket
+
+    class _QuietBytecodeCache(FileSystemBytecodeCache):
+        def load_bytecode(self, bucket: Bucket) -> None:
+            try:
+                super().load_bytecode(bucket)
+            except (OSError, EOFError, ValueError, TypeError, pickle.UnpicklingError):
+                bucket.reset()
+
+        def dump_bytecode(self, bucket: Bucket) -> None:
+            with contextlib.suppress(OSError):
+                super().dump_bytecode(bucket)
+
     try:
         return _QuietBytecodeCache(pattern="__forkwise_text_%s.cache")
     except (OSError, RuntimeError):
@@ -113,6 +106,8 @@ def text_env() -> Environment:
     """Jinja for plain text (sentences, Markdown): strict, no autoescape. One per process; what it compiles is
     kept in Jinja's bytecode cache (its per-user directory under the temp dir, keyed by name and source checksum):
     a command is a new process, and compiling the writer's two dozen templates cost it ~40 ms each run."""
+    from jinja2 import ChoiceLoader, DictLoader, Environment, FileSystemLoader, StrictUndefined
+
     env = Environment(
         undefined=StrictUndefined,
         keep_trailing_newline=True,
@@ -169,6 +164,7 @@ _INLINE_TAGS = {"a", "em", "strong", "code"}
 
 def markdown_inline(text: object) -> Markup:
     """Untrusted inline Markdown as safe HTML: raw HTML off in the parser, then sanitised (links, emphasis, code)."""
+    import nh3
     from markdown_it import MarkdownIt
 
     html = MarkdownIt("commonmark", {"html": False}).renderInline(str(text or ""))
@@ -189,6 +185,8 @@ def markdown_block(text: object) -> Markup:
     from markdown_it import MarkdownIt
 
     src = _ALERT.sub(lambda m: f"{m.group(1)}**{m.group(2).capitalize()}:**", str(text or ""))
+    import nh3
+
     html = MarkdownIt("commonmark", {"html": False}).enable("table").enable("strikethrough").render(src)
     clean = nh3.clean(
         html, tags=_BLOCK_TAGS, attributes={"a": {"href"}}, url_schemes={"http", "https"}, link_rel="nofollow noopener"
@@ -198,6 +196,8 @@ def markdown_block(text: object) -> Markup:
 
 @lru_cache(maxsize=1)
 def html_env() -> Environment:
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
     env = Environment(
         undefined=StrictUndefined,
         autoescape=select_autoescape(default=True),

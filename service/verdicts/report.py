@@ -23,10 +23,11 @@ from forkwise.service.verdicts.models import (
     ReportStats,
     UpstreamSummary,
     Verdict,
+    Writer,
+    WriterInput,
     WriterStats,
 )
 from forkwise.service.verdicts.prompts import count, html_env, load_toml, text_env
-from forkwise.service.verdicts.writer import FactsWriter, Writer, WriterInput, validate
 
 
 def without_merge(f: ForkFacts, c: Classification) -> ForkFacts:
@@ -130,6 +131,8 @@ def verdict_problems(report: Report, fork: ForkReport, verdict: Verdict | None =
     verdict = verdict or fork.verdict
     if inp is None or verdict is None:
         return []
+    from forkwise.service.verdicts.writer import validate
+
     return validate(verdict, inp)
 
 
@@ -143,7 +146,10 @@ def build_report(
     """Classify every analysed fork and write its verdict. ``listing``: the forge listing the forks came from
     (its completeness goes into the coverage, its description stands in for a README without a lead).
     ``relate``: ahead/behind between forks (from the mirror), to name one default among continuations."""
-    writer = writer or FactsWriter()
+    if writer is None:
+        from forkwise.service.verdicts.writer import FactsWriter
+
+        writer = FactsWriter()
     rules = rules or Rules()
     up = net.upstream
     decided = {

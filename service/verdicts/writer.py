@@ -10,10 +10,9 @@ from __future__ import annotations
 import re
 import threading
 from collections import Counter
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from forkwise.index.kinds import file_kind
 from forkwise.index.models import CommitFact, ForkFacts, Statement
@@ -22,7 +21,6 @@ from forkwise.service.settings import WriterName
 from forkwise.service.verdicts.classify import (
     CODE_KINDS,
     Breakdown,
-    Classification,
     added_licences,
     breakdown,
     held_upstream,
@@ -32,7 +30,7 @@ from forkwise.service.verdicts.classify import (
     upstream_security,
 )
 from forkwise.service.verdicts.evidence import Evidence
-from forkwise.service.verdicts.models import Claim, Verdict
+from forkwise.service.verdicts.models import Claim, Verdict, WriterInput
 from forkwise.service.verdicts.prompts import count, day, load_toml, pct, prompt_hash, text_template
 from forkwise.service.verdicts.purpose import (
     INSTRUCTIONS,
@@ -45,32 +43,6 @@ from forkwise.service.verdicts.purpose import (
 
 PROMPT = "verdict.toml"
 _NUMBER = re.compile(r"(?<![\w.+-])[+-]?\d[\d.,:-]*(?<![.,:-])%?(?![\w])")
-
-
-class WriterInput(BaseModel):
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
-    name: str = Field(description="The fork's name.")
-    upstream: str
-    facts: ForkFacts
-    classification: Classification
-    catalogue: dict[str, Evidence]
-    as_of: datetime
-    forge_description: str | None = Field(
-        default=None, description="The fork's forge description, when it is its own (not one the network shares)."
-    )
-    upstream_successor: str | None = Field(
-        default=None, description="The sentence of upstream's README that names this fork as where it went."
-    )
-    line_commits: frozenset[str] = Field(
-        default=frozenset(),
-        description="The own commits of the fork this one is described against (relative_to): the line it shares.",
-    )
-
-
-class Writer(Protocol):
-    name: WriterName
-
-    def write(self, inp: WriterInput) -> Verdict: ...
 
 
 def _beyond(b: Breakdown) -> str:
@@ -384,8 +356,7 @@ def context(inp: WriterInput) -> dict[str, Any]:
         "upstream_merges": f.upstream_merges,
         "last_date": day(f.last_commit_date),
         "upstream_last_date": day(f.upstream_last_commit_date),
-        "idle_days": (inp.as_of - f.upstream_last_commit_date).days,
-        "fork_idle_days": (inp.as_of - f.last_commit_date).days,
+        **inp.days(),
         "lead_days": (f.last_commit_date - f.upstream_last_commit_date).days,
         "base_short": (f.merge_base or "")[:7],
         "base_date": day(f.merge_base_date),
