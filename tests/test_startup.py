@@ -129,3 +129,23 @@ def test_a_second_indexed_summarize_with_nothing_new_loads_no_vector_stack(tmp_p
     shutil.rmtree(home / "chroma")
     mods, res = loaded(argv, env)
     assert index_line(res) == (chunks, chunks, 0) and "chromadb" in mods
+
+
+def test_pydantic_plugins_are_not_looked_for_unless_asked() -> None:
+    """The command line sets PYDANTIC_DISABLE_PLUGINS=__all__ (forkwise uses no pydantic plugin; looking for them
+    reads every installed package's entry points); a value the user set, even empty, stays."""
+    probe = """
+import os, sys
+sys.argv = ["forkwise", "--help"]
+from forkwise.service.surfaces.cli import main
+try:
+    main()
+except SystemExit:
+    pass
+print("PLUGINS " + repr(os.environ.get("PYDANTIC_DISABLE_PLUGINS")), file=sys.stderr)
+"""
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    for given, left in ((None, "'__all__'"), ("", "''"), ("logfire", "'logfire'")):
+        run_env = env if given is None else {**env, "PYDANTIC_DISABLE_PLUGINS": given}
+        res = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=run_env, timeout=120)
+        assert f"PLUGINS {left}" in res.stderr.splitlines(), res.stderr[-500:]

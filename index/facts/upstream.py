@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import re
 import threading
 from dataclasses import dataclass, field
@@ -338,7 +339,7 @@ def head_facts(
     if cache is not None and facts != known:
         with contextlib.suppress(OSError):
             cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_suffix(f".{threading.get_ident()}.tmp")
+            tmp = cache.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
             tmp.write_text(facts.model_dump_json())
             tmp.replace(cache)
     return facts
